@@ -1,0 +1,33 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY = $(VENV)/bin/python
+RUN ?= runs/demo
+# The demo trains on the built-in shapes for a fixed number of steps: about 2 minutes on 2 CPU cores.
+TRAIN_ARGS ?= --max-steps 500 --batch-size 64
+
+.PHONY: demo demo-run test venv clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(MAKE) demo-run PY=$(PY)
+
+# Train, then sample: the pictures end up in $(RUN)/.
+demo-run:
+	rm -rf $(RUN)
+	$(PY) -m dcgan_cli train --dataset shapes --device cpu --out $(RUN) $(TRAIN_ARGS)
+	$(PY) -m dcgan_cli sample $(RUN) --device cpu --seeds 0-63 --out $(RUN)/samples.png
+	$(PY) -m dcgan_cli interpolate $(RUN) --device cpu --rows 4 --steps 9 --out $(RUN)/interpolation.png --gif $(RUN)/interpolation.gif
+
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) runs

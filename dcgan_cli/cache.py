@@ -1,0 +1,210 @@
+"""The decoded-once image cache: one uint8 (N, C, S, S) memory map per data set, split and size.
+
+`load_data` is what training and nn-search call: it opens the cache when its manifest matches
+the source files and the transform, and (re)builds it otherwise. Building decodes, centre-crops
+and resizes every image once, in parallel. Reading never copies the whole set into memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from .errors import UsageError
+from .model import SIZES
+from .sources import DataError, Source, open_source
+
+CACHE_FORMAT = 1
+# Bump when the crop/resize code changes: every cache built before is then rebuilt.
+TRANSFORM = {"version": 1, "crop": "center-square", "resize": "bicubic-antialias (files), bilinear-antialias (arrays)"}
+
+
+@dataclass
+class ImageData:
+    """A prepared split: images (N, C, S, S) uint8, usually a read-only memory map."""
+
+    images: np.ndarray
+    labels: np.ndarray | None  # (N, A) uint8 0/1, columns named by label_names
+    label_names: list[str]
+    groups: list[list[str]]
+    name: str
+    split: str
+    cache_dir: Path | None
+    items: list[str] | None  # the source file (or key) of each image, where it has one
+
+    @property
+    def size(self) -> int:
+        return int(self.images.shape[-1])
+
+    @property
+    def channels(self) -> int:
+        return int(self.images.shape[1])
+
+    def describe(self) -> dict[str, Any]:
+        """What a checkpoint records about its training data."""
+        return {
+            "name": self.name, "split": self.split, "size": self.size, "channels": self.channels,
+            "count": int(self.images.shape[0]), "label_names": self.label_names, "groups": self.groups,
+            "cache": str(self.cache_dir) if self.cache_dir else None,
+        }
+
+
+def default_cache_root() -> Path:
+    return Path(os.environ.get("DCGAN_CACHE", Path.home() / ".cache" / "dcgan" / "cache"))
+
+
+def cache_dir_for(source: Source, size: int, cache_root: Path) -> Path:
+    where = hashlib.sha256(source.location.encode()).hexdigest()[:8]
+    return Path(cache_root) / f"{source.name}-{source.split}-{size}px-{where}"
+
+
+def load_data(
+    name: str,
+    size: int,
+    *,
+    root: Path | None = None,
+    split: str = "train",
+    cache_root: Path | None = None,
+    download: bool = False,
+    rebuild: bool = False,
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ImageData:
+    """Open the cache for (data set, split, size), building it first if missing or stale."""
+    if size not in SIZES:
+        raise UsageError(f"--size {size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}")
+    cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
+    source = open_source(name, root, split, download=download, work_dir=cache_root.parent / "work")
+    d = cache_dir_for(source, size, cache_root)
+    if not rebuild and is_fresh(d, source, size):
+        return open_cache(d)
+    build_cache(source, size, d, workers=workers, on_progress=on_progress)
+    return open_cache(d)
+
+
+def is_fresh(d: Path, source: Source, size: int) -> bool:
+    try:
+        m = json.loads((d / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return m.get("format") == CACHE_FORMAT and m.get("fingerprint") == source.fingerprint and m.get("transform") == TRANSFORM and m.get("size") == size
+
+
+def open_cache(d: Path) -> ImageData:
+    try:
+        m = json.loads((Path(d) / "manifest.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        raise DataError(f"no prepared data set in {d}; run `dcgan data prepare` for it") from None
+    images = np.memmap(Path(d) / "images.u8", dtype=np.uint8, mode="r", shape=tuple(m["shape"]))
+    labels = np.load(Path(d) / "labels.npy", allow_pickle=False) if (Path(d) / "labels.npy").exists() else None
+    items = json.loads((Path(d) / "items.json").read_text()) if (Path(d) / "items.json").exists() else None
+    return ImageData(images, labels, m["label_names"], m["groups"], m["dataset"], m["split"], Path(d), items)
+
+
+def resize_array(x: np.ndarray, size: int) -> np.ndarray:
+    """(N, H, W, C) uint8 -> (N, C, size, size) uint8: centre square crop, antialiased bilinear resize."""
+    n, h, w, c = x.shape
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    out = np.empty((n, c, size, size), dtype=np.uint8)
+    for i in range(0, n, 4096):
+        t = torch.from_numpy(np.ascontiguousarray(x[i : i + 4096, top : top + s, left : left + s])).permute(0, 3, 1, 2)
+        if s != size:
+            t = F.interpolate(t.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+            t = t.round_().clamp_(0, 255).to(torch.uint8)
+        out[i : i + 4096] = t.numpy()
+    return out
+
+
+def crop_resize(img: Image.Image, size: int, channels: int) -> np.ndarray:
+    """A PIL image -> (C, size, size) uint8: centre square crop, then an antialiased resize."""
+    img = img.convert("L" if channels == 1 else "RGB")
+    w, h = img.size
+    s = min(w, h)
+    img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
+    if s != size:
+        img = img.resize((size, size), Image.Resampling.BICUBIC)  # Pillow widens the filter when shrinking
+    a = np.asarray(img, dtype=np.uint8)
+    return a[None] if channels == 1 else a.transpose(2, 0, 1)
+
+
+def build_cache(source: Source, size: int, d: Path, *, workers: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> Path:
+    """Decode every image of `source` once into d/images.u8, then swap the folder in whole."""
+    d = Path(d)
+    d.parent.mkdir(parents=True, exist_ok=True)
+    tmp = d.with_name(f".{d.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    c = source.channels
+    n = source.count
+    kept: list[int] = []
+    try:
+        mm = np.memmap(tmp / "images.u8", dtype=np.uint8, mode="w+", shape=(max(n, 1), c, size, size))
+        if source.draw is not None or source.arrays is not None:
+            arr = source.draw(size) if source.draw is not None else resize_array(source.arrays(), size)
+            mm[:n] = arr
+            kept = list(range(n))
+            if on_progress:
+                on_progress(n, n)
+        else:
+            def decode(i: int) -> np.ndarray | None:
+                try:
+                    with source.load_item(i) as img:
+                        return crop_resize(img, size, c)
+                except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+                    return None  # unreadable or truncated file: skipped and counted
+
+            with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+                for i, a in enumerate(pool.map(decode, range(n), chunksize=64)):
+                    if a is not None:
+                        mm[len(kept)] = a
+                        kept.append(i)
+                    if on_progress and (i % 256 == 255 or i == n - 1):
+                        on_progress(i + 1, n)
+        mm.flush()
+        del mm
+        if not kept:
+            raise DataError(f"{source.name}: none of the {n} images in {source.location} could be read")
+        os.truncate(tmp / "images.u8", len(kept) * c * size * size)
+        if source.labels is not None:
+            np.save(tmp / "labels.npy", np.ascontiguousarray(source.labels[kept]))
+        if source.items:
+            (tmp / "items.json").write_text(json.dumps([source.items[i] for i in kept]))
+        manifest = {
+            "format": CACHE_FORMAT, "dataset": source.name, "split": source.split, "source": source.location,
+            "fingerprint": source.fingerprint, "transform": TRANSFORM, "size": size, "channels": c,
+            "count": len(kept), "skipped": n - len(kept), "shape": [len(kept), c, size, size],
+            "label_names": source.label_names, "groups": source.groups, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        old = d.with_name(f".{d.name}.old-{os.getpid()}")
+        if d.exists():
+            os.replace(d, old)
+        os.replace(tmp, d)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return d
+
+
+def list_caches(cache_root: Path | None = None) -> list[dict[str, Any]]:
+    root = Path(cache_root) if cache_root is not None else default_cache_root()
+    out = []
+    for m in sorted(root.glob("*/manifest.json")):
+        info = json.loads(m.read_text())
+        info["path"] = str(m.parent)
+        info["bytes"] = (m.parent / "images.u8").stat().st_size
+        out.append(info)
+    return out

@@ -1,0 +1,305 @@
+"""The `dcgan` command line: thin Typer commands over the library functions.
+
+Each command parses options, calls one library function and prints. Errors the user can fix
+arrive as DcganError and leave as one line on stderr with exit code 2 (usage) or 1 (failure).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from . import __version__
+from .errors import DcganError, UsageError
+
+app = typer.Typer(
+    name="dcgan",
+    help="Train Deep Convolutional GANs (Radford et al., 2015) and explore what they learned.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Prepare and list the decoded-once data caches.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console()
+err = Console(stderr=True)
+
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
+CkptArg = Annotated[Optional[Path], typer.Argument(help="Checkpoint file or run folder; default: the newest under ./runs.", show_default=False)]
+
+
+def cli_errors(fn):
+    """Turn DcganError into a one-line message and an exit code; bugs still show a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DcganError as e:
+            err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(e.exit_code) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=err, transient=False,
+    )
+
+
+def _load_data_with_progress(name: str, size: int, **kwargs):
+    from .cache import load_data
+
+    with _progress() as bar:
+        task = bar.add_task(f"preparing {name} {size}px", total=None, info="")
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return load_data(name, size, on_progress=on_progress, **kwargs)
+
+
+@app.command()
+@cli_errors
+def train(
+    dataset: Annotated[Optional[str], typer.Option(help="shapes (built in), mnist, fashion-mnist, svhn, cifar10, celeba, lsun, folder.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).")] = None,
+    size: Annotated[Optional[int], typer.Option(help="Image size: 28, 32, 64 or 128 (default: the preset's).")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="paper64, celeba64, celeba128, mnist28, svhn32, cifar32, shapes32.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with [model] and [train] tables.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 5).")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps in all.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default 128).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default 2e-4).")] = None,
+    beta1: Annotated[Optional[float], typer.Option(help="Adam beta1 (default 0.5).")] = None,
+    g_steps: Annotated[Optional[int], typer.Option(help="G updates per D update (default 1).")] = None,
+    z_dist: Annotated[Optional[str], typer.Option(help="normal or uniform.")] = None,
+    z_scale: Annotated[Optional[float], typer.Option(help="Std of a normal z, half-width of a uniform z.")] = None,
+    nz: Annotated[Optional[int], typer.Option(help="Latent size (default 100).")] = None,
+    ngf: Annotated[Optional[int], typer.Option(help="Generator width.")] = None,
+    ndf: Annotated[Optional[int], typer.Option(help="Discriminator width.")] = None,
+    g_act: Annotated[Optional[str], typer.Option(help="relu, leaky_relu or tanh.")] = None,
+    d_act: Annotated[Optional[str], typer.Option(help="leaky_relu, relu or tanh.")] = None,
+    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="Batch norm in G and D.")] = None,
+    downsample: Annotated[Optional[str], typer.Option(help="strided or pool (D's downsampling).")] = None,
+    channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for init, data order and z (default 0).")] = None,
+    device: DeviceOpt = "auto",
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Run folder or checkpoint to continue exactly.")] = None,
+    download: Annotated[bool, typer.Option(help="Download the data set if it is missing (where its host allows).")] = False,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Decoded-data cache (default $DCGAN_CACHE or ~/.cache/dcgan/cache).")] = None,
+):
+    """Train a DCGAN. Example: dcgan train --dataset shapes --epochs 5 --out runs/demo"""
+    from .checkpoint import load_checkpoint
+    from .config import build_configs, resume_configs
+    from .device import select_device
+    from .model import ModelConfig
+    from .train import TrainConfig
+    from .train import train as run_training
+
+    model_over = dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
+                      downsample=downsample, z_dist=z_dist, z_scale=z_scale)
+    train_over = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
+                      seed=seed, channels_last=channels_last)
+    dev = select_device(device)
+    ckpt = None
+    if resume is not None:
+        if preset or config:
+            raise UsageError("--preset and --config cannot be used with --resume: the run keeps its stored settings")
+        ckpt = load_checkpoint(resume)
+        stored_train = TrainConfig.from_dict(ckpt.train_config)
+        if dataset is not None and dataset != stored_train.dataset:
+            raise UsageError(f"cannot change dataset on --resume (the run has {stored_train.dataset!r}, you gave {dataset!r})")
+        mcfg = ckpt.model_config
+        tcfg = resume_configs(mcfg, stored_train, model_over, train_over)
+        run_dir = ckpt.path.parent.parent
+        if out_dir is not None and out_dir.resolve() != run_dir.resolve():
+            raise UsageError(f"--out {out_dir} differs from the resumed run's folder {run_dir}; leave --out out")
+        data_root = data_root or (Path(ckpt.dataset["root"]) if ckpt.dataset.get("root") else None)
+    else:
+        mcfg, tcfg = build_configs(dataset or "shapes", preset=preset, config_file=config,
+                                   model_overrides=model_over, train_overrides=train_over)
+        run_dir = out_dir or Path("runs") / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}"
+        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("*.safetensors")):
+            raise UsageError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out")
+
+    data = _load_data_with_progress(tcfg.dataset, mcfg.size, root=data_root, cache_root=cache_dir, download=download)
+    if data.channels != mcfg.nc:
+        if ckpt is not None:
+            raise UsageError(f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}")
+        mcfg = ModelConfig(**{**mcfg.to_dict(), "nc": data.channels})
+    meta = data.describe() | {"root": str(data_root) if data_root else None}
+
+    stop = {"asked": False}
+
+    def on_sigint(signum, frame):
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        err.print("[yellow]stopping: saving a checkpoint after this step (Ctrl-C again to abort without saving)[/]")
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
+    err.print(f"training {tcfg.dataset} {mcfg.size}px ({data.images.shape[0]} images) on {dev} into {run_dir}")
+    try:
+        with _progress() as bar:
+            task = bar.add_task("training", total=None, info="")
+
+            def on_step(s: dict) -> None:
+                m = s["metrics"]
+                info = f"loss_d {m['loss_d']:.3f} loss_g {m['loss_g']:.3f} {m['img_per_s']:.0f} img/s" if m else ""
+                bar.update(task, completed=s["step"], total=s["total_steps"], info=info)
+
+            result = run_training(mcfg, tcfg, data.images, run_dir, dataset_meta=meta, device=dev, resume=ckpt,
+                                  on_step=on_step, should_stop=lambda: stop["asked"])
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    if result.interrupted:
+        err.print(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
+        err.print(f"resume with: dcgan train --resume {run_dir}", markup=False)
+        raise typer.Exit(130)
+    out.print(f"done: step {result.step}, epoch {result.epoch}; checkpoint {result.checkpoint}", markup=False)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+@app.command()
+@cli_errors
+def sample(
+    ckpt: CkptArg = None,
+    n: Annotated[Optional[int], typer.Option("--n", help="Number of images, seeds 0..n-1 (default 64).")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Seeds: a range 0-63 or a list 3,7,9. Overrides --n.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Grid image to write.")] = Path("samples.png"),
+    individual: Annotated[Optional[Path], typer.Option(help="Also write each image to this folder as seed-N.png.")] = None,
+    nrow: Annotated[Optional[int], typer.Option(help="Images per grid row (default: square).")] = None,
+    device: DeviceOpt = "auto",
+):
+    """Generate images, each from its own seed. Example: dcgan sample runs/demo --seeds 0-15 --out grid.png"""
+    from .checkpoint import load_checkpoint
+    from .device import select_device
+    from .images import save_grid, save_individual
+    from .sample import generate_from_seeds, parse_seeds
+
+    if n is not None and seeds is not None:
+        raise UsageError("give --n or --seeds, not both")
+    if n is not None and n < 1:
+        raise UsageError(f"--n must be at least 1, got {n}")
+    seed_list = parse_seeds(seeds) if seeds is not None else list(range(n or 64))
+    c = load_checkpoint(ckpt)
+    images = generate_from_seeds(c.generator(select_device(device)), seed_list)
+    save_grid(images, out_path, nrow)
+    if individual is not None:
+        save_individual(images, individual, [f"seed-{s}.png" for s in seed_list])
+    out.print(f"wrote {out_path} ({len(seed_list)} images from {c.path})", markup=False)
+
+
+@app.command()
+@cli_errors
+def info(
+    ckpt: CkptArg = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
+):
+    """Show what a checkpoint holds: model, training settings, data set, progress."""
+    from .checkpoint import load_checkpoint
+
+    c = load_checkpoint(ckpt)
+    summary = {
+        "path": str(c.path), "format_version": c.meta["format_version"], "package_version": c.meta.get("package_version"),
+        "epoch": c.epoch, "step": c.step, "model": c.model_config.to_dict(), "train": c.train_config,
+        "dataset": c.dataset, "metrics": c.meta.get("metrics", {}),
+        "tensors": len(c.tensors), "parameters": {p: sum(v.numel() for v in c.state_dict(p).values()) for p in ("G", "D")},
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table(title=str(c.path), show_header=False)
+    for key in ("format_version", "package_version", "epoch", "step", "parameters"):
+        table.add_row(key, str(summary[key]))
+    for section in ("model", "train", "dataset", "metrics"):
+        table.add_row(f"[bold]{section}", ", ".join(f"{k}={v}" for k, v in summary[section].items() if k != "label_names"))
+    if c.dataset.get("label_names"):
+        table.add_row("labels", ", ".join(c.dataset["label_names"]))
+    out.print(table)
+
+
+@data_app.command("prepare")
+@cli_errors
+def data_prepare(
+    dataset: Annotated[str, typer.Option(help="shapes, mnist, fashion-mnist, svhn, cifar10, celeba, lsun, folder.")],
+    size: Annotated[int, typer.Option(help="Image size: 28, 32, 64 or 128.")],
+    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies.")] = None,
+    split: Annotated[str, typer.Option(help="train or test.")] = "train",
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).")] = None,
+    download: Annotated[bool, typer.Option(help="Download the data set if it is missing.")] = False,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild even when the cache is up to date.")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Decoding threads (default: all cores).")] = None,
+):
+    """Decode, crop and resize a data set once into a memory-mapped cache. Example: dcgan data prepare --dataset celeba --size 64"""
+    data = _load_data_with_progress(dataset, size, root=data_root, split=split, cache_root=cache_dir,
+                                    download=download, rebuild=rebuild, workers=workers)
+    m = json.loads((data.cache_dir / "manifest.json").read_text())
+    skipped = f", skipped {m['skipped']} unreadable file(s)" if m["skipped"] else ""
+    out.print(f"{dataset} {split}: {m['count']} images of {m['channels']}x{size}x{size} in {data.cache_dir}{skipped}", markup=False)
+
+
+@data_app.command("info")
+@cli_errors
+def data_info(
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+):
+    """List prepared caches with their counts, sizes and labels."""
+    from .cache import list_caches
+
+    caches = list_caches(cache_dir)
+    if as_json:
+        print(json.dumps(caches, indent=2))
+        return
+    if not caches:
+        out.print("no prepared data sets yet; run `dcgan data prepare` or `dcgan train`", markup=False)
+        return
+    table = Table("data set", "split", "images", "shape", "MB", "labels", "source")
+    for c in caches:
+        labels = ", ".join(c["label_names"][:6]) + (" ..." if len(c["label_names"]) > 6 else "")
+        table.add_row(c["dataset"], c["split"], str(c["count"]), "x".join(map(str, c["shape"][1:])),
+                      f"{c['bytes'] / 1e6:.1f}", labels or "-", c["source"])
+    out.print(table)
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        print(f"dcgan-cli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[Optional[bool], typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version.")] = None,
+):
+    """Train Deep Convolutional GANs and explore what they learned."""
+
+
+def main() -> None:
+    app(prog_name="dcgan")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

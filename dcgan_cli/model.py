@@ -1,0 +1,228 @@
+"""The DCGAN generator and discriminator, built from one frozen config.
+
+This is the only module that knows the architecture. Every variant people compare
+(activations, batch norm on/off, strided conv vs average pooling, dense projection with
+5x5 kernels, dropout in D, image sizes 28/32/64/128) is an argument of `ModelConfig`;
+named presets are plain dicts of those arguments. Nothing here reads paths, devices or
+command-line options.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+SIZES = (28, 32, 64, 128)
+G_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+D_ACTIVATIONS = ("leaky_relu", "relu", "tanh")
+DOWNSAMPLE = ("strided", "pool")
+PROJECTIONS = ("conv", "dense")
+Z_DISTS = ("normal", "uniform")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild both networks and draw their latent vectors."""
+
+    size: int = 64  # output height = width
+    nc: int = 3  # image channels
+    nz: int = 100  # latent size
+    ngf: int = 64  # G width at the last hidden stage
+    ndf: int = 64  # D width at the first stage
+    g_act: str = "relu"
+    d_act: str = "leaky_relu"
+    batch_norm: bool = True
+    downsample: str = "strided"  # how D halves resolution: strided conv or conv + avg pool
+    projection: str = "conv"  # z -> first feature map: 1x1-input transposed conv, or Linear
+    kernel: int = 4  # 4 as in the paper, 5 as in the Keras MNIST/SVHN models
+    d_dropout: float = 0.0
+    z_dist: str = "normal"  # the prior belongs to G: sampling must draw what training drew
+    z_scale: float = 1.0  # std for normal, half-width for uniform
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.size in SIZES, f"size {self.size} is not one the model can make; use one of {', '.join(map(str, SIZES))}"),
+            (self.nc in (1, 3), f"nc must be 1 or 3 channels, got {self.nc}"),
+            (self.nz > 0 and self.ngf > 0 and self.ndf > 0, "nz, ngf and ndf must be positive"),
+            (self.g_act in G_ACTIVATIONS, f"g_act must be one of {', '.join(G_ACTIVATIONS)}, got {self.g_act!r}"),
+            (self.d_act in D_ACTIVATIONS, f"d_act must be one of {', '.join(D_ACTIVATIONS)}, got {self.d_act!r}"),
+            (self.downsample in DOWNSAMPLE, f"downsample must be one of {', '.join(DOWNSAMPLE)}, got {self.downsample!r}"),
+            (self.projection in PROJECTIONS, f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}"),
+            (self.kernel in (4, 5), f"kernel must be 4 or 5, got {self.kernel}"),
+            (0.0 <= self.d_dropout < 1.0, f"d_dropout must be in [0, 1), got {self.d_dropout}"),
+            (self.z_dist in Z_DISTS, f"z_dist must be one of {', '.join(Z_DISTS)}, got {self.z_dist!r}"),
+            (self.z_scale > 0, f"z_scale must be positive, got {self.z_scale}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def base(self) -> int:
+        """Side of the first feature map: 28 = 7 * 2^2, every other size is 4 * 2^k."""
+        return 7 if self.size == 28 else 4
+
+    @property
+    def n_up(self) -> int:
+        """Number of 2x resolution changes between the base map and the image."""
+        return int(math.log2(self.size // self.base))
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown model settings: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
+        return cls(**d)
+
+
+# Presets are plain argument dicts (timm style), not classes.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Radford et al. 2015, the LSUN/ImageNet/faces architecture.
+    "paper64": dict(size=64, nc=3, ngf=64, ndf=64),
+    # The same network as used for CelebA in pytorch/examples and the TensorFlow article.
+    "celeba64": dict(size=64, nc=3, ngf=64, ndf=64),
+    "celeba128": dict(size=128, nc=3, ngf=64, ndf=64),
+    # The Keras tutorials' small models: dense projection, 5x5 kernels, dropout in D.
+    "mnist28": dict(size=28, nc=1, ngf=64, ndf=64, projection="dense", kernel=5, d_dropout=0.3),
+    "svhn32": dict(size=32, nc=3, ngf=64, ndf=64, projection="dense", kernel=5, d_dropout=0.3),
+    "cifar32": dict(size=32, nc=3, ngf=64, ndf=64),
+    # Small enough to learn the built-in shapes in a couple of CPU minutes.
+    "shapes32": dict(size=32, nc=3, ngf=32, ndf=32),
+}
+
+
+def _activation(name: str) -> nn.Module:
+    if name == "relu":
+        return nn.ReLU(inplace=True)
+    if name == "leaky_relu":
+        return nn.LeakyReLU(0.2, inplace=True)
+    return nn.Tanh()
+
+
+def _up(cin: int, cout: int, k: int) -> nn.ConvTranspose2d:
+    """A fractionally-strided conv that doubles the side: 4x4 pad 1, or 5x5 pad 2 + output pad 1."""
+    if k == 4:
+        return nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False)
+    return nn.ConvTranspose2d(cin, cout, 5, 2, 2, output_padding=1, bias=False)
+
+
+def _down(cin: int, cout: int, k: int, mode: str) -> list[nn.Module]:
+    """Halve the side: one strided conv, or a stride-1 conv followed by 2x2 average pooling."""
+    if mode == "pool":
+        return [nn.Conv2d(cin, cout, k - 1 if k == 4 else k, 1, 1 if k == 4 else 2, bias=False), nn.AvgPool2d(2)]
+    return [nn.Conv2d(cin, cout, k, 2, 1 if k == 4 else 2, bias=False)]
+
+
+class Generator(nn.Module):
+    """z (B, nz) -> image (B, nc, size, size) in [-1, 1]."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        n, b = cfg.n_up, cfg.base
+        widths = [cfg.ngf * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 64px: ngf*8, *4, *2, *1
+        self.project: nn.Module
+        if cfg.projection == "dense":
+            self.project = nn.Linear(cfg.nz, widths[0] * b * b, bias=not cfg.batch_norm)
+        else:
+            # A transposed conv on a 1x1 input is the paper's "project and reshape".
+            self.project = nn.ConvTranspose2d(cfg.nz, widths[0], b, 1, 0, bias=not cfg.batch_norm)
+        self.project_norm = nn.BatchNorm2d(widths[0]) if cfg.batch_norm else nn.Identity()
+        self.project_act = _activation(cfg.g_act)
+        # (B, widths[0], b, b)
+        layers: list[nn.Module] = []
+        for cin, cout in zip(widths[:-1], widths[1:]):
+            up = _up(cin, cout, cfg.kernel)
+            if not cfg.batch_norm:
+                up.bias = nn.Parameter(torch.zeros(cout))
+            layers += [up, nn.BatchNorm2d(cout) if cfg.batch_norm else nn.Identity(), _activation(cfg.g_act)]
+            # (B, cout, 2*side, 2*side)
+        out = _up(widths[-1], cfg.nc, cfg.kernel)
+        out.bias = nn.Parameter(torch.zeros(cfg.nc))  # no batch norm on the output layer
+        layers += [out, nn.Tanh()]
+        # (B, nc, size, size)
+        self.main = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        if cfg.projection == "dense":
+            x = self.project(z).view(z.shape[0], -1, cfg.base, cfg.base)
+        else:
+            x = self.project(z.view(z.shape[0], cfg.nz, 1, 1))
+        x = self.project_act(self.project_norm(x))  # (B, ngf * 2^(n-1), base, base)
+        return self.main(x)  # (B, nc, size, size)
+
+
+class Discriminator(nn.Module):
+    """image (B, nc, size, size) -> one logit per image (B,). No sigmoid: the loss takes logits."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        n, b = cfg.n_up, cfg.base
+        widths = [cfg.ndf * 2**i for i in range(n)]  # e.g. 64px: ndf, *2, *4, *8
+        layers: list[nn.Module] = []
+        cin = cfg.nc
+        for i, cout in enumerate(widths):
+            down = _down(cin, cout, cfg.kernel, cfg.downsample)
+            # No batch norm on D's input layer (Radford et al.); a bias stands in where BN is absent.
+            use_bn = cfg.batch_norm and i > 0
+            if not use_bn:
+                down[0].bias = nn.Parameter(torch.zeros(cout))
+            layers += down
+            if use_bn:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(_activation(cfg.d_act))
+            if cfg.d_dropout > 0:
+                layers.append(nn.Dropout(cfg.d_dropout))
+            cin = cout
+            # (B, cout, size / 2^(i+1), size / 2^(i+1))
+        self.main = nn.Sequential(*layers)
+        # (B, ndf * 2^(n-1), base, base)
+        if cfg.projection == "dense":
+            self.head: nn.Module = nn.Sequential(nn.Flatten(), nn.Linear(cin * b * b, 1))
+        else:
+            self.head = nn.Conv2d(cin, 1, b, 1, 0)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.main(x)).view(-1)  # (B,)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last hidden feature map, flattened: (B, ndf * 2^(n-1) * base * base)."""
+        return self.main(x).flatten(1)
+
+
+def init_weights(module: nn.Module) -> None:
+    """Radford et al.: all weights N(0, 0.02); batch norm gamma N(1, 0.02), beta 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def sample_z(cfg: ModelConfig, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw n latent vectors (n, nz) on the CPU from the config's prior."""
+    if cfg.z_dist == "uniform":
+        return (torch.rand(n, cfg.nz, generator=generator) * 2 - 1) * cfg.z_scale
+    return torch.randn(n, cfg.nz, generator=generator) * cfg.z_scale
+
+
+def z_from_seeds(cfg: ModelConfig, seeds: list[int]) -> torch.Tensor:
+    """One latent vector per seed (len(seeds), nz): any image can be made again from its seed alone."""
+    rows = [sample_z(cfg, 1, torch.Generator().manual_seed(int(s))) for s in seeds]
+    return torch.cat(rows) if rows else torch.empty(0, cfg.nz)
