@@ -97,6 +97,8 @@ def train(
     downsample: Annotated[Optional[str], typer.Option(help="strided or pool (D's downsampling).")] = None,
     channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seed for init, data order and z (default 0).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Train on the first N images only.")] = None,
+    log_every: Annotated[Optional[int], typer.Option(help="Write metrics every N steps (default 10).")] = None,
     device: DeviceOpt = "auto",
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Run folder or checkpoint to continue exactly.")] = None,
@@ -114,7 +116,7 @@ def train(
     model_over = dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
                       downsample=downsample, z_dist=z_dist, z_scale=z_scale)
     train_over = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
-                      seed=seed, channels_last=channels_last)
+                      seed=seed, channels_last=channels_last, limit=limit, log_every=log_every)
     dev = select_device(device)
     ckpt = None
     if resume is not None:
@@ -238,6 +240,47 @@ def info(
     if c.dataset.get("label_names"):
         table.add_row("labels", ", ".join(c.dataset["label_names"]))
     out.print(table)
+
+
+@app.command()
+@cli_errors
+def interpolate(
+    ckpt: CkptArg = None,
+    steps: Annotated[int, typer.Option(help="Frames per path, ends included.")] = 9,
+    from_seed: Annotated[int, typer.Option("--from", help="Seed of the first end.")] = 0,
+    to_seed: Annotated[int, typer.Option("--to", help="Seed of the last end.")] = 1,
+    rows: Annotated[int, typer.Option(help="Independent rows; row i runs from seed FROM+2i to TO+2i.")] = 1,
+    through: Annotated[Optional[str], typer.Option(help="One path through several seeds, e.g. 3,8,12,3 (loops).")] = None,
+    method: Annotated[Optional[str], typer.Option(help="slerp or lerp (default: slerp for normal z, lerp for uniform z).")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Grid image to write.")] = Path("interp.png"),
+    gif: Annotated[Optional[Path], typer.Option(help="Also write an animated GIF.")] = None,
+    device: DeviceOpt = "auto",
+):
+    """Walk through latent space between seeds. Example: dcgan interpolate runs/demo --steps 9 --rows 4 --gif interp.gif"""
+    from .checkpoint import load_checkpoint
+    from .device import select_device
+    from .images import grid_image, save_gif, save_grid
+    from .latent import interpolate_seeds, interpolate_through
+    from .sample import parse_seeds
+
+    c = load_checkpoint(ckpt)
+    G = c.generator(select_device(device))
+    method = method or ("lerp" if c.model_config.z_dist == "uniform" else "slerp")
+    if through is not None:
+        frames = interpolate_through(G, parse_seeds(through), steps, method)  # (T, C, H, W)
+        save_grid(frames, out_path, nrow=steps)
+        gif_frames = [grid_image(f[None], nrow=1, padding=0) for f in frames]
+    else:
+        if rows < 1:
+            raise UsageError(f"--rows must be at least 1, got {rows}")
+        pairs = [(from_seed + 2 * i, to_seed + 2 * i) for i in range(rows)]
+        grid = interpolate_seeds(G, pairs, steps, method)  # (R, T, C, H, W)
+        save_grid(grid.flatten(0, 1), out_path, nrow=steps)
+        gif_frames = [grid_image(grid[:, t], nrow=1) for t in range(steps)]
+    if gif is not None:
+        # Back and forth, so the loop has no jump.
+        save_gif(gif_frames + gif_frames[-2:0:-1] if through is None else gif_frames, gif)
+    out.print(f"wrote {out_path}" + (f" and {gif}" if gif else "") + f" ({method}, {steps} steps)", markup=False)
 
 
 @data_app.command("prepare")

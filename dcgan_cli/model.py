@@ -46,7 +46,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         checks = [
-            (self.size in SIZES, f"size {self.size} is not one the model can make; use one of {', '.join(map(str, SIZES))}"),
+            (self.size in SIZES, f"size {self.size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}"),
             (self.nc in (1, 3), f"nc must be 1 or 3 channels, got {self.nc}"),
             (self.nz > 0 and self.ngf > 0 and self.ndf > 0, "nz, ngf and ndf must be positive"),
             (self.g_act in G_ACTIVATIONS, f"g_act must be one of {', '.join(G_ACTIVATIONS)}, got {self.g_act!r}"),

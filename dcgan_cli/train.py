@@ -45,6 +45,7 @@ class TrainConfig:
     keep: int = 3  # checkpoints kept in the run folder
     log_every: int = 10
     channels_last: bool = False
+    limit: int | None = None  # train on the first N images only (quick experiments, tests)
 
     def __post_init__(self) -> None:
         checks = [
@@ -56,6 +57,7 @@ class TrainConfig:
             (self.g_steps >= 1, f"g_steps must be at least 1, got {self.g_steps}"),
             (self.keep >= 1, f"keep must be at least 1, got {self.keep}"),
             (self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}"),
+            (self.limit is None or self.limit >= 1, f"limit must be at least 1, got {self.limit}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -184,6 +186,8 @@ def train(
     """
     device = torch.device(device)
     run_dir = Path(run_dir)
+    if cfg.limit is not None:
+        images = images[: cfg.limit]
     n, c, h, w = images.shape
     if (c, h, w) != (model_cfg.nc, model_cfg.size, model_cfg.size):
         raise UsageError(

@@ -1,0 +1,49 @@
+"""Shared fixtures: an isolated cache, a CliRunner, and one tiny trained run reused by many tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from dcgan_cli.cli import app
+
+SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k"
+TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "32", "--device", "cpu"]
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path_factory, monkeypatch):
+    """Every test gets its own working folder; the decoded-data cache is shared per session."""
+    cache = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv("DCGAN_CACHE", str(cache))
+    monkeypatch.setenv("DCGAN_DATA", str(tmp_path_factory.getbasetemp() / "no-data-here"))
+    work = tmp_path_factory.mktemp("work")
+    monkeypatch.chdir(work)
+    return work
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A 32 px shapes model trained for 2 epochs of 8 steps: enough to test files and tools."""
+    run = tmp_path_factory.mktemp("tiny") / "run"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    result = CliRunner().invoke(app, ["train", "--dataset", "shapes", "--epochs", "2", "--limit", "256", "--out", str(run), *TINY])
+    mp.undo()
+    assert result.exit_code == 0, result.output
+    return run

@@ -1,0 +1,147 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.model import ModelConfig
+from dcgan_cli.shapes import make_shapes
+from dcgan_cli.train import NonFiniteLossError, TrainConfig, train
+
+from .conftest import TINY, invoke
+
+
+def test_train_writes_checkpoint_grid_and_metrics(tiny_run):
+    ckpts = sorted((tiny_run / "checkpoints").glob("*.safetensors"))
+    assert [p.name for p in ckpts] == ["step-00000008.safetensors", "step-00000016.safetensors"]
+    c = load_checkpoint(tiny_run)
+    assert c.step == 16 and c.epoch == 2
+    assert c.model_config.size == 32 and c.model_config.ngf == 8
+    assert c.dataset["name"] == "shapes" and "circle" in c.dataset["label_names"]
+    grid = Image.open(tiny_run / "samples" / "epoch-0002.png")
+    assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 8x8 images of 32 px with 2 px padding
+    lines = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    assert [l["step"] for l in lines] == [10, 16]
+    assert {"loss_d", "loss_g", "d_x", "d_g_z", "img_per_s", "data_wait"} <= set(lines[0])
+
+
+def test_sample_grid_and_seed_reproducibility(tiny_run, runner, tmp_path):
+    r = invoke(runner, "sample", tiny_run, "--seeds", "0-15", "--out", tmp_path / "g.png", "--individual", tmp_path / "ind", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "g.png").size == (4 * 34 + 2, 4 * 34 + 2)
+    r = invoke(runner, "sample", tiny_run, "--seeds", "7", "--out", tmp_path / "one.png", "--individual", tmp_path / "alone", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    a = np.asarray(Image.open(tmp_path / "ind" / "seed-7.png"))
+    b = np.asarray(Image.open(tmp_path / "alone" / "seed-7.png"))
+    assert a.shape == (32, 32, 3) and np.array_equal(a, b)
+
+
+def test_resume_is_bit_exact(runner, tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    common = ["--dataset", "shapes", "--limit", "128", "--seed", "3", *TINY]
+    assert invoke(runner, "train", *common, "--epochs", "2", "--out", straight).exit_code == 0
+    assert invoke(runner, "train", *common, "--epochs", "1", "--out", split).exit_code == 0
+    r = invoke(runner, "train", "--resume", split, "--epochs", "2", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    a, b = load_checkpoint(straight), load_checkpoint(split)
+    assert a.step == b.step == 8
+    for name, t in a.tensors.items():
+        if not name.startswith("rng/"):
+            assert torch.equal(t, b.tensors[name]), name
+
+
+def test_interrupted_run_resumes_exactly(tmp_path):
+    """should_stop mid-epoch (what Ctrl-C sets) saves a checkpoint; resuming matches a straight run."""
+    images, _ = make_shapes(96, 32, seed=0)
+    mcfg = ModelConfig(size=32, ngf=8, ndf=8)
+    cfg = TrainConfig(epochs=2, batch_size=16, seed=1)
+    train(mcfg, cfg, images, tmp_path / "a")
+    calls = iter(range(100))
+    r = train(mcfg, cfg, images, tmp_path / "b", should_stop=lambda: next(calls) == 4)
+    assert r.interrupted and r.step == 4
+    train(mcfg, cfg, images, tmp_path / "b", resume=load_checkpoint(r.checkpoint))
+    a, b = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
+    assert torch.equal(a.tensors["G/main.0.weight"], b.tensors["G/main.0.weight"])
+    assert torch.equal(a.tensors["opt_d/0/exp_avg_sq"], b.tensors["opt_d/0/exp_avg_sq"])
+
+
+def test_ctrl_c_saves_and_exits_130(tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dcgan_cli", "train", "--dataset", "shapes", "--epochs", "50", "--limit", "512", "--out", str(run), *TINY],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert f"resume with: dcgan train --resume {run}" in stderr.replace("\n", "")
+    c = load_checkpoint(run)
+    assert c.step >= 10
+
+
+def test_non_finite_loss_stops_with_message(tmp_path):
+    images, _ = make_shapes(64, 32, seed=0)
+    with pytest.raises(NonFiniteLossError, match="non-finite.*lower --lr"):
+        train(ModelConfig(size=32, ngf=8, ndf=8), TrainConfig(epochs=50, batch_size=16, lr=1e38), images, tmp_path / "r")
+
+
+def test_g_steps_and_uniform_z_train(runner, tmp_path):
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "2", "--g-steps", "2", "--z-dist", "uniform",
+               "--downsample", "pool", "--no-batch-norm", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0, r.output
+    c = load_checkpoint(tmp_path / "r")
+    assert c.model_config.z_dist == "uniform" and not c.model_config.batch_norm
+    assert c.train_config["g_steps"] == 2
+    assert float(c.tensors["opt_g/0/step"]) == 4.0  # 2 steps x 2 G updates
+
+
+def test_toml_config_and_cli_precedence(runner, tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[model]\ng_act = "leaky_relu"\nngf = 16\n[train]\nlr = 0.001\nbatch_size = 16\n')
+    r = invoke(runner, "train", "--config", cfg, "--ngf", "8", "--ndf", "8", "--limit", "32", "--max-steps", "1", "--device", "cpu", "--out", tmp_path / "r")
+    assert r.exit_code == 0, r.output
+    c = load_checkpoint(tmp_path / "r")
+    assert c.model_config.g_act == "leaky_relu" and c.model_config.ngf == 8
+    assert c.train_config["lr"] == 0.001 and c.train_config["batch_size"] == 16
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--size", "48"], "size 48 is not a size the model can make"),
+        (["--dataset", "imagenet"], "unknown data set 'imagenet'"),
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--g-act", "swish"], "g_act must be one of"),
+        (["--device", "cuda:7"], "--device cuda:7"),
+        (["--device", "tpu"], "is not a device"),
+        (["--config", "nope.toml"], "--config nope.toml does not exist"),
+        (["--batch-size", "4096", "--limit", "64"], "fewer than one batch"),
+    ],
+)
+def test_bad_train_input_is_one_line_usage_error(runner, args, message):
+    r = invoke(runner, "train", "--max-steps", "1", *args)
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output and r.output.count("error:") == 1
+
+
+def test_resume_refuses_changed_settings(tiny_run, runner):
+    r = invoke(runner, "train", "--resume", tiny_run, "--lr", "0.1", "--device", "cpu")
+    assert r.exit_code == 2 and "cannot change lr on --resume" in r.output
+
+
+def test_existing_run_folder_is_not_overwritten(tiny_run, runner):
+    r = invoke(runner, "train", "--out", tiny_run, "--max-steps", "1", *TINY)
+    assert r.exit_code == 2 and "already holds a run" in r.output
