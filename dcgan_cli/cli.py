@@ -283,6 +283,110 @@ def interpolate(
     out.print(f"wrote {out_path}" + (f" and {gif}" if gif else "") + f" ({method}, {steps} steps)", markup=False)
 
 
+def _checkpoint_data(c, split: str, cache_dir: Optional[Path], data_root: Optional[Path]):
+    """The prepared cache a checkpoint was trained on (train), or the same data set's test split."""
+    from .cache import load_data, open_cache
+    from .sources import DataError
+
+    ds = c.dataset
+    if not ds.get("name"):
+        raise DcganError(f"{c.path} does not record its data set; it cannot be searched")
+    if split == "train" and ds.get("cache") and Path(ds["cache"], "manifest.json").exists():
+        return open_cache(Path(ds["cache"]))
+    root = data_root or (Path(ds["root"]) if ds.get("root") else None)
+    try:
+        return load_data(ds["name"], c.model_config.size, root=root, split=split, cache_root=cache_dir)
+    except DataError as e:
+        raise DcganError(
+            f"the {split} data of {ds['name']} at {c.model_config.size}px is not prepared and cannot be built ({e}); "
+            f"run `dcgan data prepare --dataset {ds['name']} --size {c.model_config.size} --split {split}` with --data-root"
+        ) from None
+
+
+@app.command("nn-search")
+@cli_errors
+def nn_search(
+    ckpt: CkptArg = None,
+    n: Annotated[int, typer.Option("--n", help="Generated queries, seeds 0..n-1.")] = 8,
+    k: Annotated[int, typer.Option("--k", help="Neighbours per query.")] = 5,
+    seeds: Annotated[Optional[str], typer.Option(help="Seeds of the generated queries (overrides --n).")] = None,
+    query: Annotated[Optional[list[Path]], typer.Option("--query", help="Image file(s) to search for instead of samples.")] = None,
+    split: Annotated[str, typer.Option(help="Search the train or the test split.")] = "train",
+    holdout: Annotated[int, typer.Option(help="Unseen real images for the memorization statistic (0: skip).")] = 256,
+    out_path: Annotated[Path, typer.Option("--out", help="Grid: each row the query, then its neighbours.")] = Path("nn.png"),
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full report as JSON.")] = None,
+    chunk_size: Annotated[Optional[int], typer.Option(help="Training images per matrix product (default: 256 MB of float32).")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies, if its cache must be built.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Decoded-data cache folder.")] = None,
+    device: DeviceOpt = "auto",
+):
+    """Find the training images nearest (squared L2) to generated samples: is the GAN copying?
+
+    Example: dcgan nn-search runs/demo --n 8 --k 5 --json nn.json
+    """
+    import numpy as np
+    from PIL import Image, UnidentifiedImageError
+
+    from .cache import crop_resize
+    from .checkpoint import load_checkpoint
+    from .device import select_device
+    from .images import save_pil
+    from .nn_search import memorization, nearest, to_unit
+    from .nn_search_report import neighbour_grid, report
+    from .sample import generate_from_seeds, parse_seeds
+
+    if split not in ("train", "test"):
+        raise UsageError(f"--split {split!r}: use train or test")
+    c = load_checkpoint(ckpt)
+    dev = select_device(device)
+    cfg = c.model_config
+    data = _checkpoint_data(c, split, cache_dir, data_root)
+    labels_of = None
+    if query:
+        tensors, names = [], []
+        for p in query:
+            try:
+                with Image.open(p) as img:
+                    if min(img.size) < cfg.size:
+                        raise UsageError(f"--query {p} is {img.size[0]}x{img.size[1]}, smaller than the model's {cfg.size}x{cfg.size}; give a larger image")
+                    tensors.append(crop_resize(img, cfg.size, cfg.nc))
+            except (OSError, UnidentifiedImageError):
+                raise UsageError(f"--query {p} is not a readable image") from None
+            names.append(str(p))
+        queries = to_unit(np.stack(tensors)).float().view(len(tensors), cfg.nc, cfg.size, cfg.size)
+        qinfo = [{"path": s} for s in names]
+    else:
+        seed_list = parse_seeds(seeds) if seeds is not None else list(range(n))
+        queries = generate_from_seeds(c.generator(dev), seed_list)
+        qinfo = [{"seed": s} for s in seed_list]
+    if queries.shape[1:] != data.images.shape[1:]:
+        raise DcganError(f"the model makes {tuple(queries.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}")
+    nb = nearest(queries, data.images, k, chunk_size=chunk_size, device=dev)
+    memo = None
+    if holdout > 0 and not query:
+        held = data if split == "test" else _checkpoint_data(c, "test", cache_dir, data_root)
+        take = held.images[: min(holdout, held.images.shape[0])]
+        gen = generate_from_seeds(c.generator(dev), list(range(10_000, 10_000 + take.shape[0])))
+        train_data = _checkpoint_data(c, "train", cache_dir, data_root) if split == "test" else data
+        d_gen = nearest(gen, train_data.images, 1, chunk_size=chunk_size, device=dev).distances[:, 0]
+        d_real = nearest(to_unit(take).float(), train_data.images, 1, chunk_size=chunk_size, device=dev).distances[:, 0]
+        memo = memorization(d_gen, d_real) | {"count": int(take.shape[0])}
+    rep = report(c, data, split, qinfo, nb, memo)
+    save_pil(neighbour_grid(queries, data.images, nb), out_path)
+    if json_path is not None:
+        from .checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(json_path, json.dumps(rep, indent=2).encode())
+    table = Table("query", *[f"#{i + 1}" for i in range(k)], title=f"nearest {split} images (squared L2, [-1, 1] pixels)")
+    for q in rep["queries"]:
+        label = f"seed {q['seed']}" if "seed" in q else Path(q["path"]).name
+        table.add_row(label, *[f"{nb_['index']}\n{nb_['distance']:.1f}" for nb_ in q["neighbours"]])
+    out.print(table)
+    if memo:
+        out.print(memo["verdict"], markup=False)
+    out.print(f"wrote {out_path}" + (f" and {json_path}" if json_path else ""), markup=False)
+
+
 @data_app.command("prepare")
 @cli_errors
 def data_prepare(
