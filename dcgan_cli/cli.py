@@ -283,6 +283,86 @@ def interpolate(
     out.print(f"wrote {out_path}" + (f" and {gif}" if gif else "") + f" ({method}, {steps} steps)", markup=False)
 
 
+@app.command()
+@cli_errors
+def arithmetic(
+    expression: Annotated[str, typer.Argument(help='Terms joined by + and -, e.g. "smiling woman - woman + man" or "0.5 red circle + square".')],
+    ckpt: Annotated[Optional[Path], typer.Option("--ckpt", help="Checkpoint or run folder (default: newest under ./runs).")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Figure: each term's mean image, the result, then variants.")] = Path("arith.png"),
+    seed: Annotated[int, typer.Option(help="Seed for the labelled sample bank and the variants' noise.")] = 0,
+    variants: Annotated[int, typer.Option(help="Results with small noise added to the result vector.")] = 8,
+    define: Annotated[Optional[list[str]], typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.")] = None,
+    samples: Annotated[int, typer.Option(help="Generated samples labelled to find concept vectors.")] = 4096,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write what was found as JSON.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Decoded-data cache folder.")] = None,
+    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies, if its cache must be built.")] = None,
+    device: DeviceOpt = "auto",
+):
+    """Latent vector arithmetic over named concepts, as in the paper's figure 7.
+
+    Example: dcgan arithmetic "red circle - circle + square" --ckpt runs/demo
+    """
+    import torch
+
+    from .arithmetic import combine, concept_from_bank, concept_from_seeds, parse_define, parse_expression, phrase_constraints, sample_bank, vocabulary
+    from .checkpoint import load_checkpoint
+    from .device import select_device
+    from .images import save_grid
+    from .sample import generate
+
+    terms = parse_expression(expression)
+    if variants < 0 or samples < 16:
+        raise UsageError("--variants must be at least 0 and --samples at least 16")
+    c = load_checkpoint(ckpt)
+    dev = select_device(device)
+    defined = dict(parse_define(d) for d in (define or []))
+    todo = [t for t in terms if t.phrase not in defined]
+    concepts: dict[str, object] = {p: concept_from_seeds(c.model_config, p, s) for p, s in defined.items()}
+    bank = None
+    if todo:
+        label_names = c.dataset.get("label_names") or []
+        if not label_names:
+            missing = ", ".join(repr(t.phrase) for t in todo)
+            raise UsageError(f"this data set has no labels, so {missing} cannot be found; define it from seeds with --define 'phrase=12,45,77'")
+        vocab = vocabulary(c.dataset.get("name", ""), label_names)
+        wants = phrase_constraints(todo, vocab)
+        data = _checkpoint_data(c, "train", cache_dir, data_root)
+        with err.status("training the attribute model and labelling generated samples..."):
+            bank = sample_bank(c, data.images, data.labels, data.label_names, n=samples, seed=seed, device=dev)
+        for t, want in zip(todo, wants):
+            concepts[t.phrase] = concept_from_bank(bank, t.phrase, want)
+    chosen = [concepts[t.phrase] for t in terms]
+    result = combine(terms, chosen)
+    noise = torch.randn(variants, result.shape[0], generator=torch.Generator().manual_seed(seed)) * 0.25 * c.model_config.z_scale
+    G = c.generator(dev)
+    term_imgs = generate(G, torch.stack([k.z for k in chosen]))
+    result_imgs = generate(G, torch.cat([result[None], result[None] + noise]))
+    width = max(len(terms) + 1, variants)
+    blank = -torch.ones_like(term_imgs[:1])
+    row1 = torch.cat([term_imgs, result_imgs[:1], blank.repeat(width - len(terms) - 1, 1, 1, 1)])
+    row2 = torch.cat([result_imgs[1:], blank.repeat(width - variants, 1, 1, 1)]) if variants else blank[:0]
+    save_grid(torch.cat([row1, row2]), out_path, nrow=width)
+
+    report = {"expression": expression, "terms": [], "result_attributes": None, "attribute_model_accuracy": None}
+    for t, k in zip(terms, chosen):
+        how = "seeds" if t.phrase in defined else f"{k.count} samples, match {k.confidence:.2f}"
+        out.print(f"{t.coef:+g} x {t.phrase!r}: mean z of {how}", markup=False)
+        report["terms"].append({"phrase": t.phrase, "coef": t.coef, "count": k.count, "confidence": k.confidence})
+    if bank is not None:
+        probs = bank.attr_model.predict(result_imgs.to(dev))  # (1 + variants, A)
+        seen = {name: round(float(p), 3) for name, p in zip(bank.attr_model.label_names, probs[0]) if p > 0.5}
+        share = probs.gt(0.5).float().mean(0)
+        report |= {"result_attributes": seen, "variant_share": {n: round(float(s), 3) for n, s in zip(bank.attr_model.label_names, share) if s > 0},
+                   "attribute_model_accuracy": bank.accuracy, "attribute_model_heldout": bank.heldout}
+        out.print(f"result shows: {', '.join(f'{k} ({v:.2f})' for k, v in seen.items()) or 'no attribute above 0.5'}", markup=False)
+        out.print(f"attribute model: {bank.accuracy:.1%} accuracy on {bank.heldout} held-out real images", markup=False)
+    if json_path is not None:
+        from .checkpoint import atomic_write_bytes
+
+        atomic_write_bytes(json_path, json.dumps(report, indent=2).encode())
+    out.print(f"wrote {out_path}", markup=False)
+
+
 def _checkpoint_data(c, split: str, cache_dir: Optional[Path], data_root: Optional[Path]):
     """The prepared cache a checkpoint was trained on (train), or the same data set's test split."""
     from .cache import load_data, open_cache

@@ -35,7 +35,7 @@ def chunk_rows(dim: int, memory_mb: float = DEFAULT_MEMORY_MB) -> int:
 
 def to_unit(u8: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 pixels -> [-1, 1], flattened per image: float32 values (what the model sees), held as float64."""
-    t = torch.as_tensor(np.asarray(u8))
+    t = torch.from_numpy(np.array(u8))  # a writable copy: memmap slices are read-only
     return (t.reshape(t.shape[0], -1).float() / 127.5 - 1.0).double()
 
 
