@@ -86,7 +86,7 @@ def parse_expression(text: str) -> list[Term]:
             raise fail(f"unexpected character {value!r}", col)
         if kind != "word":
             raise fail(f"expected a concept word, found {value!r}", col)
-        words = []
+        words: list[str] = []
         while i < len(tokens) and tokens[i][0] == "word":
             words.append(tokens[i][1].lower())
             i += 1
@@ -94,6 +94,8 @@ def parse_expression(text: str) -> list[Term]:
         if i == len(tokens):
             return terms
         kind, value, col = tokens[i]
+        if kind == "bad":
+            raise fail(f"unexpected character {value!r}", col)
         if kind != "op":
             raise fail(f"expected + or -, found {value!r}", col)
         sign = -1.0 if value == "-" else 1.0

@@ -1,0 +1,173 @@
+import re
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dcgan_cli.arithmetic import (
+    Concept, ParseError, SampleBank, Term, combine, concept_from_bank, parse_define, parse_expression,
+    phrase_constraints, vocabulary,
+)
+from dcgan_cli.errors import DcganError, UsageError
+from dcgan_cli.latent import lerp, path_through, slerp
+from dcgan_cli.shapes import LABEL_NAMES
+
+from .conftest import invoke
+
+# --- the expression parser
+
+
+def test_parse_valid_expressions():
+    terms = parse_expression("smiling woman - woman + man")
+    assert [(t.coef, t.phrase, t.pos) for t in terms] == [(1.0, "smiling woman", 1), (-1.0, "woman", 17), (1.0, "man", 25)]
+    terms = parse_expression("0.5 Red circle+2 square - .25 blue")
+    assert [(t.coef, t.phrase) for t in terms] == [(0.5, "red circle"), (2.0, "square"), (-0.25, "blue")]
+    assert parse_expression("- circle")[0].coef == -1.0
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", "the expression is empty"),
+        ("smiling woman - ", "expected a concept after the operator at column 17"),
+        ("smiling + - man", "expected a concept word, found '-' at column 11"),
+        ("red circle * 2", "unexpected character '*' at column 12"),
+        ("red & circle", "unexpected character '&' at column 5"),
+        ("red 2 circle", "expected + or -, found '2' at column 5"),
+        ("circle + 3", "expected a concept after the number 3"),
+    ],
+)
+def test_parse_errors_point_at_the_column(text, message):
+    with pytest.raises(ParseError, match=re.escape(message)):
+        parse_expression(text)
+
+
+def test_vocabulary_aliases_and_unknown_words():
+    names = ["Smiling", "Male", "No_Beard", "Young", "Eyeglasses"]
+    vocab = vocabulary("celeba", names)
+    assert vocab["woman"] == (1, 0) and vocab["man"] == (1, 1) and vocab["beard"] == (2, 0) and vocab["old"] == (3, 0)
+    with pytest.raises(UsageError, match="unknown concept word 'smilling'; did you mean smiling.*Known words: .*glasses"):
+        phrase_constraints(parse_expression("smilling woman"), vocab)
+
+
+def test_a_phrase_fixes_every_attribute_named_in_the_expression():
+    vocab = vocabulary("celeba", ["Smiling", "Male"])
+    wants = phrase_constraints(parse_expression("smiling woman - woman + man"), vocab)
+    assert wants == [{0: 1, 1: 0}, {0: 0, 1: 0}, {0: 0, 1: 1}]  # "woman" is a neutral woman
+
+
+def test_concept_from_bank_averages_confident_matches():
+    probs = torch.tensor([[0.95, 0.1], [0.9, 0.05], [0.2, 0.9], [0.97, 0.02]])
+    z = torch.arange(8.0).view(4, 2)
+    bank = SampleBank(z, probs, 1.0, 1, None)
+    c = concept_from_bank(bank, "a", {0: 1, 1: 0}, threshold=0.8, min_count=2)
+    assert c.count == 3 and torch.allclose(c.z, z[[0, 1, 3]].mean(0))
+    with pytest.raises(DcganError, match="too few generated samples look like 'b'"):
+        concept_from_bank(bank, "b", {0: 0, 1: 0}, min_count=2)
+
+
+def test_combine_and_define():
+    terms = [Term(1.0, ("a",), 1), Term(-1.0, ("b",), 5), Term(0.5, ("c",), 9)]
+    cs = [Concept(t.phrase, torch.full((3,), v), 1, 1.0) for t, v in zip(terms, (4.0, 1.0, 2.0))]
+    assert torch.equal(combine(terms, cs), torch.full((3,), 4.0))
+    assert parse_define("Smiling  Woman=1-3,9") == ("smiling woman", [1, 2, 3, 9])
+    with pytest.raises(UsageError, match="write 'phrase=seed"):
+        parse_define("smiling woman")
+
+
+# --- interpolation paths
+
+
+def test_lerp_and_slerp_endpoints_and_norms():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(100, generator=g, dtype=torch.float64), torch.randn(100, generator=g, dtype=torch.float64)
+    t = torch.linspace(0, 1, 9, dtype=torch.float64)
+    for fn in (lerp, slerp):
+        p = fn(a, b, t)
+        assert torch.allclose(p[0], a) and torch.allclose(p[-1], b)
+    s = slerp(a, b, t)
+    expected = (1 - t) * a.norm() + t * b.norm()
+    assert torch.allclose(s.norm(dim=1), expected)  # slerp keeps norms on the line between the ends
+    assert lerp(a, b, t)[4].norm() < s[4].norm()  # lerp cuts through the low-density middle
+
+
+def test_slerp_parallel_endpoints_fall_back_to_lerp():
+    a = torch.ones(10, dtype=torch.float64)
+    t = torch.linspace(0, 1, 5, dtype=torch.float64)
+    for b in (2 * a, -a, torch.zeros(10, dtype=torch.float64)):
+        p = slerp(a, b, t)
+        assert torch.isfinite(p).all() and torch.allclose(p, lerp(a, b, t))
+
+
+def test_path_through_keeps_each_point_once():
+    zs = torch.eye(4, 5, dtype=torch.float64)
+    p = path_through(zs, 5, "lerp")
+    assert p.shape == (3 * 4 + 1, 5)
+    for i in range(4):
+        assert torch.allclose(p[4 * i], zs[i])
+
+
+def test_interpolation_ends_equal_sampled_seeds(tiny_run, runner, tmp_path):
+    r = invoke(runner, "interpolate", tiny_run, "--from", "3", "--to", "8", "--steps", "5", "--out", tmp_path / "i.png",
+               "--gif", tmp_path / "i.gif", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    invoke(runner, "sample", tiny_run, "--seeds", "3,8", "--nrow", "2", "--out", tmp_path / "s.png", "--device", "cpu")
+    interp, ends = np.asarray(Image.open(tmp_path / "i.png")), np.asarray(Image.open(tmp_path / "s.png"))
+    cell = 34
+    assert interp.shape == (cell + 2, 5 * cell + 2, 3)
+    assert np.array_equal(interp[:, : cell + 2], ends[:, : cell + 2])  # first frame == seed 3
+    assert np.array_equal(interp[:, 4 * cell :], ends[:, cell:])  # last frame == seed 8
+    assert Image.open(tmp_path / "i.gif").n_frames == 5 + 3
+
+
+def test_interpolate_rows_and_through(tiny_run, runner, tmp_path):
+    r = invoke(runner, "interpolate", tiny_run, "--rows", "3", "--steps", "4", "--method", "lerp", "--out", tmp_path / "r.png", "--device", "cpu")
+    assert r.exit_code == 0 and Image.open(tmp_path / "r.png").size == (4 * 34 + 2, 3 * 34 + 2)
+    r = invoke(runner, "interpolate", tiny_run, "--through", "3,8,12,3", "--steps", "4", "--gif", tmp_path / "t.gif", "--out", tmp_path / "t.png", "--device", "cpu")
+    assert r.exit_code == 0 and Image.open(tmp_path / "t.gif").n_frames == 10
+    r = invoke(runner, "interpolate", tiny_run, "--steps", "1", "--device", "cpu")
+    assert r.exit_code == 2 and "--steps must be at least 2" in r.output
+    r = invoke(runner, "interpolate", tiny_run, "--method", "cubic", "--device", "cpu")
+    assert r.exit_code == 2 and "use slerp or lerp" in r.output
+
+
+# --- arithmetic end to end
+
+
+def test_arithmetic_end_to_end_on_a_tiny_checkpoint(tiny_run, runner, tmp_path):
+    r = invoke(runner, "arithmetic", "red circle - circle + square", "--ckpt", tiny_run, "--samples", "256", "--variants", "4",
+               "--out", tmp_path / "a.png", "--json", tmp_path / "a.json", "--device", "cpu")
+    if r.exit_code == 1:  # a 16-step model may not draw every concept: the error must say so plainly
+        assert "too few generated samples look like" in r.output
+    else:
+        assert r.exit_code == 0, r.output
+        rep = json.loads((tmp_path / "a.json").read_text())
+        assert [t["phrase"] for t in rep["terms"]] == ["red circle", "circle", "square"]
+        assert 0 <= rep["attribute_model_accuracy"] <= 1 and "attribute model:" in r.output
+        assert Image.open(tmp_path / "a.png").size == (4 * 34 + 2, 2 * 34 + 2)
+    assert list((tiny_run / "concepts").glob("*.safetensors"))  # the labelled bank is cached
+
+
+def test_arithmetic_with_defined_concepts(tiny_run, runner, tmp_path):
+    r = invoke(runner, "arithmetic", "smiling woman - woman + man", "--ckpt", tiny_run, "--define", "smiling woman=1,2,3",
+               "--define", "woman=4,5", "--define", "man=6", "--variants", "2", "--out", tmp_path / "d.png", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert Image.open(tmp_path / "d.png").size == (4 * 34 + 2, 2 * 34 + 2)
+
+
+def test_arithmetic_errors(tiny_run, runner, tmp_path):
+    r = invoke(runner, "arithmetic", "red hexagon", "--ckpt", tiny_run, "--device", "cpu")
+    assert r.exit_code == 2 and "unknown concept word 'hexagon'" in r.output and "circle" in r.output
+    r = invoke(runner, "arithmetic", "red + + square", "--ckpt", tiny_run, "--device", "cpu")
+    assert r.exit_code == 2 and "column 7" in r.output
+
+
+def test_arithmetic_on_unlabelled_data_asks_for_define(tiny_run, runner, tmp_path):
+    from dcgan_cli.checkpoint import load_checkpoint, save_checkpoint
+
+    c = load_checkpoint(tiny_run)
+    save_checkpoint(tmp_path / "u.safetensors", c.tensors, {**c.meta, "dataset": {**c.dataset, "label_names": []}})
+    r = invoke(runner, "arithmetic", "cat + dog", "--ckpt", tmp_path / "u.safetensors", "--device", "cpu")
+    assert r.exit_code == 2 and "no labels" in r.output and "--define" in r.output
