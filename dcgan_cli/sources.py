@@ -330,16 +330,15 @@ def _lsun(root: Path, split: str) -> Source:
     if not dbs:
         raise DataError(f"lsun: no <category>_{suffix}_lmdb folder with data.mdb in {root}; unzip e.g. bedroom_{suffix}_lmdb.zip there")
     categories = [p.name.removesuffix(f"_{suffix}_lmdb") for p in dbs]
+    # One read-only environment per database, opened once and shared by the decoding threads.
+    envs = [lmdb.open(str(db), readonly=True, lock=False, readahead=False, meminit=False) for db in dbs]
     keys: list[tuple[int, bytes]] = []
-    for ci, db in enumerate(dbs):
-        with lmdb.open(str(db), readonly=True, lock=False, readahead=False, meminit=False) as env, env.begin() as txn:
+    for ci, env in enumerate(envs):
+        with env.begin() as txn:
             keys.extend((ci, k) for k in txn.cursor().iternext(keys=True, values=False))
-    envs: dict[int, object] = {}
 
     def load(i: int) -> Image.Image:
         ci, key = keys[i]
-        if ci not in envs:
-            envs[ci] = lmdb.open(str(dbs[ci]), readonly=True, lock=False, readahead=False, meminit=False)
         with envs[ci].begin() as txn:
             return Image.open(io.BytesIO(txn.get(key)))
 
