@@ -58,7 +58,9 @@ def nearest(
     device = torch.device(device)
     chunk_size = chunk_size or chunk_rows(dim)
     keep = min(n, k + _EXTRA)
-    qd = q.to(device, torch.float32)
+    # Work in pixel units, u = (x + 1) * 127.5, so a chunk needs one uint8->float pass and one
+    # norm, with no affine pass over it: ||q - x||^2 = ||q' - u||^2 / 127.5^2.
+    qd = (q.to(device, torch.float32) + 1.0) * 127.5  # (Q, D)
     qq = (qd * qd).sum(1, keepdim=True)  # (Q, 1)
     best_d = torch.empty(q.shape[0], 0, device=device)
     best_i = torch.empty(q.shape[0], 0, dtype=torch.long, device=device)
@@ -74,9 +76,10 @@ def nearest(
             raw = pending.result()
             if j + 1 < len(starts):
                 pending = pool.submit(read, starts[j + 1])
-            x = raw.to(device, non_blocking=True).reshape(raw.shape[0], -1).float().div_(127.5).sub_(1.0)  # (c, D)
-            d = qq - 2.0 * (qd @ x.T) + (x * x).sum(1)[None]  # (Q, c)
-            idx = torch.arange(start, start + x.shape[0], device=device).expand_as(d)
+            u = raw.to(device, non_blocking=True).reshape(raw.shape[0], -1).float()  # (c, D)
+            uu = torch.linalg.vector_norm(u, dim=1).square_()  # (c,)
+            d = qq - 2.0 * (qd @ u.T) + uu[None]  # (Q, c), pixel units squared; only the order matters here
+            idx = torch.arange(start, start + u.shape[0], device=device).expand_as(d)
             # Earlier chunks hold lower indices, so a stable sort of [best, chunk] breaks ties by index.
             all_d, all_i = torch.cat([best_d, d], 1), torch.cat([best_i, idx], 1)
             order = torch.sort(all_d, dim=1, stable=True).indices[:, :keep]
