@@ -145,16 +145,17 @@ class SampleBank:
     attr_model: AttributeModel
 
 
-def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int) -> Path:
-    key = hashlib.sha256(json.dumps([ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, label_names, n, seed]).encode()).hexdigest()[:12]
+def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int, attr_images: int) -> Path:
+    key = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, label_names, n, seed, attr_images]
+    key = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
     return ckpt.path.parent.parent / "concepts" / f"{ckpt.path.stem}-{key}.safetensors"
 
 
 def sample_bank(ckpt: Checkpoint, images, labels, label_names: list[str], *, n: int = 4096, seed: int = 0,
-                device: torch.device | str = "cpu") -> SampleBank:
+                attr_images: int = 30_000, device: torch.device | str = "cpu") -> SampleBank:
     """Load the cached bank for (checkpoint, vocabulary), or build it: train the attribute model,
     generate n samples and label them."""
-    path = bank_path(ckpt, label_names, n, seed)
+    path = bank_path(ckpt, label_names, n, seed, attr_images)
     channels = ckpt.model_config.nc
     if path.exists():
         try:
@@ -169,7 +170,7 @@ def sample_bank(ckpt: Checkpoint, images, labels, label_names: list[str], *, n: 
             path.unlink()  # a damaged cache is rebuilt, never trusted
     if labels is None:
         raise UsageError("this data set has no labels; define concepts from seeds with --define 'phrase=12,45,77'")
-    am = train_attribute_model(images, labels, label_names, seed=seed, device=device)
+    am = train_attribute_model(images, labels, label_names, seed=seed, max_images=attr_images, device=device)
     G = ckpt.generator(device)
     z = sample_z(ckpt.model_config, n, torch.Generator().manual_seed(seed))
     probs = am.predict(generate(G, z))

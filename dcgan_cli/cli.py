@@ -293,6 +293,7 @@ def arithmetic(
     variants: Annotated[int, typer.Option(help="Results with small noise added to the result vector.")] = 8,
     define: Annotated[Optional[list[str]], typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.")] = None,
     samples: Annotated[int, typer.Option(help="Generated samples labelled to find concept vectors.")] = 4096,
+    attr_images: Annotated[int, typer.Option(help="Real labelled images the attribute model learns from (a tenth held out).")] = 30_000,
     json_path: Annotated[Optional[Path], typer.Option("--json", help="Write what was found as JSON.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Decoded-data cache folder.")] = None,
     data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies, if its cache must be built.")] = None,
@@ -311,8 +312,8 @@ def arithmetic(
     from .sample import generate
 
     terms = parse_expression(expression)
-    if variants < 0 or samples < 16:
-        raise UsageError("--variants must be at least 0 and --samples at least 16")
+    if variants < 0 or samples < 16 or attr_images < 20:
+        raise UsageError("--variants must be at least 0, --samples at least 16 and --attr-images at least 20")
     c = load_checkpoint(ckpt)
     dev = select_device(device)
     defined = dict(parse_define(d) for d in (define or []))
@@ -328,7 +329,7 @@ def arithmetic(
         wants = phrase_constraints(todo, vocab)
         data = _checkpoint_data(c, "train", cache_dir, data_root)
         with err.status("training the attribute model and labelling generated samples..."):
-            bank = sample_bank(c, data.images, data.labels, data.label_names, n=samples, seed=seed, device=dev)
+            bank = sample_bank(c, data.images, data.labels, data.label_names, n=samples, seed=seed, attr_images=attr_images, device=dev)
         for t, want in zip(todo, wants):
             concepts[t.phrase] = concept_from_bank(bank, t.phrase, want)
     chosen = [concepts[t.phrase] for t in terms]

@@ -137,7 +137,7 @@ def test_interpolate_rows_and_through(tiny_run, runner, tmp_path):
 
 
 def test_arithmetic_end_to_end_on_a_tiny_checkpoint(tiny_run, runner, tmp_path):
-    r = invoke(runner, "arithmetic", "red circle - circle + square", "--ckpt", tiny_run, "--samples", "256", "--variants", "4",
+    r = invoke(runner, "arithmetic", "red circle - circle + square", "--ckpt", tiny_run, "--samples", "256", "--attr-images", "1500", "--variants", "4",
                "--out", tmp_path / "a.png", "--json", tmp_path / "a.json", "--device", "cpu")
     if r.exit_code == 1:  # a 16-step model may not draw every concept: the error must say so plainly
         assert "too few generated samples look like" in r.output
