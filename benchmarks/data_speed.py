@@ -23,7 +23,7 @@ from PIL import Image
 
 from dcgan_cli.cache import load_data
 from dcgan_cli.model import Discriminator, Generator, ModelConfig, sample_z
-from dcgan_cli.train import make_optimizers, to_model_range, train_step, TrainConfig
+from dcgan_cli.train import TrainConfig, make_optimizers, to_model_range, train_step
 
 
 def main() -> None:

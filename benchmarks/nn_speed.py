@@ -64,7 +64,7 @@ def bench(name: str, data: np.ndarray, device: str, chunk: int | None, k: int = 
         index.add(to_unit(data[i : i + 20_000]).float().numpy())
     t_add = time.perf_counter() - t
     t = time.perf_counter()
-    dist, idx = index.search(q.reshape(64, -1).numpy(), k)
+    _, idx = index.search(q.reshape(64, -1).numpy(), k)
     dt_f = time.perf_counter() - t
     same = np.mean(idx == ours.indices.numpy())
     print(f"{name}: faiss IndexFlatL2 {64 / dt_f:8.1f} queries/s  (search {dt_f:.2f} s + add {t_add:.2f} s, peak RSS {peak_mb():.0f} MB); same neighbours: {same:.1%}")

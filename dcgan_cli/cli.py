@@ -305,7 +305,16 @@ def arithmetic(
     """
     import torch
 
-    from .arithmetic import combine, concept_from_bank, concept_from_seeds, parse_define, parse_expression, phrase_constraints, sample_bank, vocabulary
+    from .arithmetic import (
+        combine,
+        concept_from_bank,
+        concept_from_seeds,
+        parse_define,
+        parse_expression,
+        phrase_constraints,
+        sample_bank,
+        vocabulary,
+    )
     from .checkpoint import load_checkpoint
     from .device import select_device
     from .images import save_grid
@@ -422,7 +431,6 @@ def nn_search(
     dev = select_device(device)
     cfg = c.model_config
     data = _checkpoint_data(c, split, cache_dir, data_root)
-    labels_of = None
     if query:
         tensors, names = [], []
         for p in query:

@@ -8,9 +8,10 @@ result's history (how long to train, where, how often to log) may be given again
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .errors import UsageError
 from .model import PRESETS, ModelConfig

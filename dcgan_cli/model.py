@@ -9,13 +9,14 @@ command-line options.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+
+from .frozen import DictRoundTrip
 
 SIZES = (28, 32, 64, 128)
 G_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
@@ -26,8 +27,10 @@ Z_DISTS = ("normal", "uniform")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(DictRoundTrip):
     """Everything needed to rebuild both networks and draw their latent vectors."""
+
+    _what = "model settings"
 
     size: int = 64  # output height = width
     nc: int = 3  # image channels
@@ -71,17 +74,6 @@ class ModelConfig:
     def n_up(self) -> int:
         """Number of 2x resolution changes between the base map and the image."""
         return int(math.log2(self.size // self.base))
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown model settings: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
 
 
 # Presets are plain argument dicts (timm style), not classes.

@@ -7,7 +7,6 @@ asked. The loop reports through callbacks and never prints: the CLI owns the pro
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import time
@@ -23,6 +22,7 @@ from torch import nn
 
 from .checkpoint import CKPT_DIR, Checkpoint, list_checkpoints, save_checkpoint
 from .errors import DcganError, UsageError
+from .frozen import DictRoundTrip
 from .images import save_grid
 from .model import Discriminator, Generator, ModelConfig, sample_z, z_from_seeds
 
@@ -30,8 +30,10 @@ GRID_SEEDS = list(range(64))  # the fixed z of every epoch's sample grid
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(DictRoundTrip):
     """How to train; stored in every checkpoint so that --resume continues the same run."""
+
+    _what = "training settings"
 
     dataset: str = "shapes"
     epochs: int = 5
@@ -62,17 +64,6 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "TrainConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"unknown training settings: {', '.join(unknown)}; known: {', '.join(sorted(names))}")
-        return cls(**d)
 
 
 class NonFiniteLossError(DcganError):

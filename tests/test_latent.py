@@ -1,5 +1,5 @@
-import re
 import json
+import re
 
 import numpy as np
 import pytest
@@ -7,12 +7,19 @@ import torch
 from PIL import Image
 
 from dcgan_cli.arithmetic import (
-    Concept, ParseError, SampleBank, Term, combine, concept_from_bank, parse_define, parse_expression,
-    phrase_constraints, vocabulary,
+    Concept,
+    ParseError,
+    SampleBank,
+    Term,
+    combine,
+    concept_from_bank,
+    parse_define,
+    parse_expression,
+    phrase_constraints,
+    vocabulary,
 )
 from dcgan_cli.errors import DcganError, UsageError
 from dcgan_cli.latent import lerp, path_through, slerp
-from dcgan_cli.shapes import LABEL_NAMES
 
 from .conftest import invoke
 

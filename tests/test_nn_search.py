@@ -69,8 +69,8 @@ def test_cli_generated_queries(tiny_run, runner, tmp_path):
 
 
 def test_cli_training_image_as_query_finds_itself(tiny_run, runner, tmp_path):
-    from dcgan_cli.checkpoint import load_checkpoint
     from dcgan_cli.cache import open_cache
+    from dcgan_cli.checkpoint import load_checkpoint
 
     c = load_checkpoint(tiny_run)
     data = open_cache(c.dataset["cache"])

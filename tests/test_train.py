@@ -4,7 +4,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,7 +83,7 @@ def test_ctrl_c_saves_and_exits_130(tmp_path):
     while not (run / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert f"resume with: dcgan train --resume {run}" in stderr.replace("\n", "")
     c = load_checkpoint(run)
