@@ -85,6 +85,16 @@ def open_source(name: str, root: Path | None = None, split: str = "train", *, do
     return _folder(root, split)
 
 
+def _download(name: str, fetch: Callable[[], object]):
+    """Run a torchvision download; offline or blocked, say so in one line instead of a traceback."""
+    try:
+        return fetch()
+    except (OSError, RuntimeError, ValueError) as e:  # URLError is an OSError; torchvision raises RuntimeError
+        if isinstance(e, RuntimeError) and "integrity" in str(e).lower() and name == "cifar10":
+            raise
+        raise DataError(f"{name}: the download failed ({e}); fetch the files by hand and point --data-root at them") from None
+
+
 def _fingerprint(paths: list[Path]) -> str:
     """Names, sizes and mtimes: cheap enough for 200k files, and it changes when any file does."""
     h = hashlib.sha256()
@@ -127,7 +137,7 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
     candidates = [root / folder / "raw", root / "raw", root]
     raw = next((c for c in candidates if all((c / f).exists() or (c / f"{f}.gz").exists() for f in all_files)), None)
     if raw is None and download:
-        cls(str(root), train=split == "train", download=True)
+        _download(name, lambda: cls(str(root), train=split == "train", download=True))
         raw = root / folder / "raw"
     if raw is None:
         have = next((c for c in candidates if c.is_dir() and any(c.glob("*idx*"))), root / folder / "raw")
@@ -178,7 +188,7 @@ def _svhn(root: Path, split: str, download: bool) -> Source:
     if path is None and download:
         from torchvision import datasets
 
-        datasets.SVHN(str(root), split=split, download=True)
+        _download("svhn", lambda: datasets.SVHN(str(root), split=split, download=True))
         path = root / fname
     if path is None:
         raise DataError(f"svhn: missing {root / fname}; get it from http://ufldl.stanford.edu/housenumbers/{fname}, or add --download")
@@ -221,7 +231,7 @@ def _cifar10(root: Path, split: str, download: bool) -> Source:
         from torchvision import datasets
 
         try:
-            ds = datasets.CIFAR10(str(root), train=split == "train", download=download)
+            ds = _download("cifar10", lambda: datasets.CIFAR10(str(root), train=split == "train", download=download))
         except RuntimeError as e:
             raise DataError(f"cifar10: {py} failed torchvision's integrity check ({e}); download it again") from None
         paths = sorted(py.glob("*_batch*"))
@@ -247,7 +257,7 @@ def _celeba(root: Path, split: str, download: bool) -> Source:
     if base is None and download:
         from torchvision import datasets
 
-        datasets.CelebA(str(root), split="all", target_type="attr", download=True)
+        _download("celeba", lambda: datasets.CelebA(str(root), split="all", target_type="attr", download=True))
         base = root / "celeba"
     if base is None:
         base = root / "celeba" if (root / "celeba").is_dir() else root

@@ -208,3 +208,15 @@ def test_empty_folder(runner, tmp_path):
     (tmp_path / "empty").mkdir()
     r = invoke(runner, "train", "--dataset", "folder", "--data-root", tmp_path / "empty", "--max-steps", "1", *TINY)
     assert r.exit_code == 1 and "holds no images" in r.output
+
+
+def test_download_failure_is_one_line(runner, tmp_path, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    r = invoke(runner, "data", "prepare", "--dataset", "mnist", "--size", "28", "--data-root", tmp_path / "m", "--download")
+    assert r.exit_code == 1, r.output
+    assert "mnist: the download failed" in r.output and "Traceback" not in r.output
