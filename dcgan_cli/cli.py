@@ -99,6 +99,7 @@ def train(
     seed: Annotated[Optional[int], typer.Option(help="Seed for init, data order and z (default 0).")] = None,
     limit: Annotated[Optional[int], typer.Option(help="Train on the first N images only.")] = None,
     log_every: Annotated[Optional[int], typer.Option(help="Write metrics every N steps (default 10).")] = None,
+    keep: Annotated[Optional[int], typer.Option(help="Checkpoints kept in the run folder (default 3).")] = None,
     device: DeviceOpt = "auto",
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="Run folder or checkpoint to continue exactly.")] = None,
@@ -116,7 +117,7 @@ def train(
     model_over = dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
                       downsample=downsample, z_dist=z_dist, z_scale=z_scale)
     train_over = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
-                      seed=seed, channels_last=channels_last, limit=limit, log_every=log_every)
+                      seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep)
     dev = select_device(device)
     ckpt = None
     if resume is not None:

@@ -35,6 +35,7 @@ def make_shapes(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     cy = rng.uniform(radius + 0.04, 1 - radius - 0.04)
     jitter = rng.integers(-15, 16, (n, 3))
     background = rng.integers(25, 56, n)
+    grain = np.random.default_rng([seed, size]).normal(0, 6, (n, 1, size, size)).astype(np.float32)
 
     s = size * _SUPERSAMPLE
     coords = (np.arange(s) + 0.5) / s
@@ -55,7 +56,10 @@ def make_shapes(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
         cover = mask.reshape(size, _SUPERSAMPLE, size, _SUPERSAMPLE).mean(axis=(1, 3))  # (size, size) in [0, 1]
         colour = np.clip(palette[colour_i[i]] + jitter[i], 0, 255)
         img = background[i] + cover[None] * (colour[:, None, None] - background[i])
-        images[i] = np.rint(img).astype(np.uint8)
+        # Film grain: without it the flat background alone tells D which images are real,
+        # and D wins before G learns shapes (seen as collapse after ~20 epochs).
+        img = img + grain[i]
+        images[i] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
     labels = np.zeros((n, len(LABEL_NAMES)), dtype=np.uint8)
     rows = np.arange(n)
