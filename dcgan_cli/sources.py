@@ -116,7 +116,7 @@ def _shapes(split: str) -> Source:
     _, labels = shapes.make_shapes(n, 4, seed)
     return Source(
         name="shapes", split=split, channels=3, label_names=list(shapes.LABEL_NAMES), groups=shapes.GROUPS,
-        labels=labels, fingerprint=f"shapes-v2-n{n}-seed{seed}", location="built in",
+        labels=labels, fingerprint=f"shapes-v3-n{n}-seed{seed}", location="built in",
         draw=lambda size: shapes.make_shapes(n, size, seed)[0],
     )
 
