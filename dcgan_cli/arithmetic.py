@@ -222,6 +222,17 @@ def parse_define(text: str) -> tuple[str, list[int]]:
     return phrase, parse_seeds(seeds)
 
 
+def typical_norm(cfg) -> float:
+    """E||z|| under the prior: sqrt(nz) * std for normal z, sqrt(nz / 3) * half-width for uniform."""
+    return cfg.z_scale * (cfg.nz if cfg.z_dist == "normal" else cfg.nz / 3) ** 0.5
+
+
+def to_prior_shell(z: torch.Tensor, cfg) -> torch.Tensor:
+    """Scale vectors (..., nz) to the prior's typical norm. A mean of many z is much shorter than any
+    sample (by sqrt of the count), and G has never seen such short inputs: keep the direction only."""
+    return z * (typical_norm(cfg) / z.norm(dim=-1, keepdim=True).clamp_min(1e-8))
+
+
 def combine(terms: list[Term], concepts: list[Concept]) -> torch.Tensor:
     """sum_i coef_i * z_i: the result vector (nz,)."""
     return sum(t.coef * c.z for t, c in zip(terms, concepts))
