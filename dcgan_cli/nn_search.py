@@ -10,6 +10,7 @@ candidates are kept and their distances recomputed exactly in float64 before the
 
 from __future__ import annotations
 
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -66,8 +67,11 @@ def nearest(
     best_i = torch.empty(q.shape[0], 0, dtype=torch.long, device=device)
 
     def read(start: int) -> torch.Tensor:
-        x = torch.from_numpy(np.array(data[start : start + chunk_size]))  # one copy, writable
-        return x.pin_memory() if device.type == "cuda" else x
+        with warnings.catch_warnings():  # the map is read-only and is only ever read here
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            x = torch.from_numpy(np.asarray(data[start : start + chunk_size])).reshape(-1, dim)
+        # On the CPU the uint8 -> float pass happens here, overlapping the previous chunk's product.
+        return x.pin_memory() if device.type == "cuda" else x.float()
 
     starts = list(range(0, n, chunk_size))
     with ThreadPoolExecutor(max_workers=1) as pool:  # read the next chunk while this one multiplies
@@ -76,9 +80,10 @@ def nearest(
             raw = pending.result()
             if j + 1 < len(starts):
                 pending = pool.submit(read, starts[j + 1])
-            u = raw.to(device, non_blocking=True).reshape(raw.shape[0], -1).float()  # (c, D)
+            u = raw.to(device, non_blocking=True).float()  # (c, D)
             uu = torch.linalg.vector_norm(u, dim=1).square_()  # (c,)
-            d = qq - 2.0 * (qd @ u.T) + uu[None]  # (Q, c), pixel units squared; only the order matters here
+            # u @ q.T, not q @ u.T: with the long side first the CPU GEMM runs ~2.5x faster here.
+            d = qq - 2.0 * (u @ qd.T).T + uu[None]  # (Q, c), pixel units squared; only the order matters here
             idx = torch.arange(start, start + u.shape[0], device=device).expand_as(d)
             # Earlier chunks hold lower indices, so a stable sort of [best, chunk] breaks ties by index.
             all_d, all_i = torch.cat([best_d, d], 1), torch.cat([best_i, idx], 1)
