@@ -4,7 +4,7 @@ VENV ?= .venv
 PY = $(VENV)/bin/python
 RUN ?= runs/demo
 # The demo trains on the built-in shapes for a fixed number of steps: about 2 minutes on 2 CPU cores.
-TRAIN_ARGS ?= --max-steps 500 --batch-size 64
+TRAIN_ARGS ?= --max-steps 800 --batch-size 64
 
 .PHONY: demo demo-run test venv clean
 
