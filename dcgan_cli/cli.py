@@ -432,6 +432,7 @@ def nn_search(
     dev = select_device(device)
     cfg = c.model_config
     data = _checkpoint_data(c, split, cache_dir, data_root)
+    G = c.generator(dev)
     if query:
         tensors, names = [], []
         for p in query:
@@ -447,7 +448,7 @@ def nn_search(
         qinfo = [{"path": s} for s in names]
     else:
         seed_list = parse_seeds(seeds) if seeds is not None else list(range(n))
-        queries = generate_from_seeds(c.generator(dev), seed_list)
+        queries = generate_from_seeds(G, seed_list)
         qinfo = [{"seed": s} for s in seed_list]
     if queries.shape[1:] != data.images.shape[1:]:
         raise DcganError(f"the model makes {tuple(queries.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}")
@@ -456,7 +457,7 @@ def nn_search(
     if holdout > 0 and not query:
         held = data if split == "test" else _checkpoint_data(c, "test", cache_dir, data_root)
         take = held.images[: min(holdout, held.images.shape[0])]
-        gen = generate_from_seeds(c.generator(dev), list(range(10_000, 10_000 + take.shape[0])))
+        gen = generate_from_seeds(G, list(range(10_000, 10_000 + take.shape[0])))
         train_data = _checkpoint_data(c, "train", cache_dir, data_root) if split == "test" else data
         d_gen = nearest(gen, train_data.images, 1, chunk_size=chunk_size, device=dev).distances[:, 0]
         d_real = nearest(to_unit(take).float(), train_data.images, 1, chunk_size=chunk_size, device=dev).distances[:, 0]

@@ -93,10 +93,10 @@ def nearest(
     # Exact re-ranking of the candidates in float64, on the CPU (Q x keep images: small).
     cand = best_i.cpu()
     qc = q.double().cpu()
-    rows = np.asarray(data[np.unique(cand.numpy())])
-    lookup = {int(v): r for r, v in enumerate(np.unique(cand.numpy()))}
-    xs = to_unit(rows)
-    exact = torch.stack([((xs[[lookup[int(i)] for i in cand[r]]] - qc[r]) ** 2).sum(1) for r in range(cand.shape[0])])
+    uniq = np.unique(cand.numpy())
+    xs = to_unit(data[uniq])  # (U, D): each candidate image read once
+    pos = torch.from_numpy(np.searchsorted(uniq, cand.numpy()))  # (Q, keep) rows of xs
+    exact = torch.stack([((xs[pos[r]] - qc[r]) ** 2).sum(1) for r in range(cand.shape[0])])
     # Sort by (distance, index): index order first, then a stable sort by distance.
     by_index = torch.argsort(cand, dim=1)
     cand, exact = cand.gather(1, by_index), exact.gather(1, by_index)

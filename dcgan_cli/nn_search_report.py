@@ -18,9 +18,7 @@ def neighbour_grid(queries: torch.Tensor, data: np.ndarray, nb: Neighbours, min_
     scale = max(1, -(-min_cell // size))  # small images are enlarged so the captions fit
     rows = []
     for r in range(queries.shape[0]):
-        idx = nb.indices[r].numpy()
-        neigh = to_unit(np.asarray(data[np.sort(idx)])).float()
-        neigh = neigh[np.argsort(np.argsort(idx))].view(len(idx), *queries.shape[1:])  # back to rank order
+        neigh = to_unit(data[nb.indices[r].numpy()]).float().view(-1, *queries.shape[1:])  # rank order
         row = torch.cat([queries[r : r + 1].float(), neigh])
         if scale > 1:
             row = torch.nn.functional.interpolate(row, scale_factor=scale, mode="nearest")

@@ -24,12 +24,31 @@ GROUPS = [list(SHAPES), list(COLOURS), list(SIZES)]
 _SUPERSAMPLE = 4  # draw at 4x and average down: smooth edges at any size
 
 
+def _attributes(n: int, seed: int) -> tuple[np.random.Generator, np.ndarray, np.ndarray, np.ndarray]:
+    """The first draws of the seed's stream: shape, colour and size index of every image."""
+    rng = np.random.default_rng(seed)
+    return rng, rng.integers(0, len(SHAPES), n), rng.integers(0, len(COLOURS), n), rng.integers(0, len(SIZES), n)
+
+
+def shape_labels(n: int, seed: int = 0) -> np.ndarray:
+    """The labels (n, 9) uint8 that make_shapes(n, any size, seed) returns, without drawing."""
+    _, shape_i, colour_i, size_i = _attributes(n, seed)
+    return _one_hot_labels(shape_i, colour_i, size_i)
+
+
+def _one_hot_labels(shape_i: np.ndarray, colour_i: np.ndarray, size_i: np.ndarray) -> np.ndarray:
+    n = len(shape_i)
+    labels = np.zeros((n, len(LABEL_NAMES)), dtype=np.uint8)
+    rows = np.arange(n)
+    labels[rows, shape_i] = 1
+    labels[rows, len(SHAPES) + colour_i] = 1
+    labels[rows, len(SHAPES) + len(COLOURS) + size_i] = 1
+    return labels
+
+
 def make_shapes(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Draw n images. Returns images (n, 3, size, size) uint8 and labels (n, 9) uint8 (LABEL_NAMES)."""
-    rng = np.random.default_rng(seed)
-    shape_i = rng.integers(0, len(SHAPES), n)
-    colour_i = rng.integers(0, len(COLOURS), n)
-    size_i = rng.integers(0, len(SIZES), n)
+    rng, shape_i, colour_i, size_i = _attributes(n, seed)
     radius = np.where(size_i == 0, rng.uniform(0.17, 0.21, n), rng.uniform(0.31, 0.36, n))
     # Roughly centred, as CelebA's faces are aligned: the attributes, not the position, carry the content.
     cx = 0.5 + rng.uniform(-0.08, 0.08, n)
@@ -62,9 +81,4 @@ def make_shapes(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
         img = img + grain[i]
         images[i] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
-    labels = np.zeros((n, len(LABEL_NAMES)), dtype=np.uint8)
-    rows = np.arange(n)
-    labels[rows, shape_i] = 1
-    labels[rows, len(SHAPES) + colour_i] = 1
-    labels[rows, len(SHAPES) + len(COLOURS) + size_i] = 1
-    return images, labels
+    return images, _one_hot_labels(shape_i, colour_i, size_i)

@@ -113,7 +113,7 @@ def _one_hot(classes: np.ndarray, n: int) -> np.ndarray:
 def _shapes(split: str) -> Source:
     n, seed = SHAPES_COUNT[split], 0 if split == "train" else 1
     # Drawn at the requested size in cache.py; here only the labels, which do not depend on size.
-    _, labels = shapes.make_shapes(n, 4, seed)
+    labels = shapes.shape_labels(n, seed)
     return Source(
         name="shapes", split=split, channels=3, label_names=list(shapes.LABEL_NAMES), groups=shapes.GROUPS,
         labels=labels, fingerprint=f"shapes-v3-n{n}-seed{seed}", location="built in",

@@ -285,7 +285,9 @@ def train(
                 step += 1
                 window_imgs += cfg.batch_size
                 logged = step % cfg.log_every == 0 or step == total_steps
-                if logged or device.type == "cpu":
+                # Reading a loss waits for the GPU, so there finiteness is checked on log steps and
+                # before each epoch checkpoint only; a NaN, once there, stays.
+                if logged or device.type == "cpu" or step % steps_per_epoch == 0:
                     values = {k: float(v) for k, v in out.items()}
                     if not all(math.isfinite(v) for v in values.values()):
                         where = f"; the last good checkpoint is {saved}" if saved else "; no checkpoint was written"

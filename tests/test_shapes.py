@@ -32,3 +32,9 @@ def test_size_labels_match_the_drawn_area(size_word, low, high):
     background = np.median(images[rows], axis=(2, 3), keepdims=True)
     area = (np.abs(images[rows].astype(int) - background).max(1) > 40).mean((1, 2))
     assert low < area.mean() < high
+
+
+def test_labels_alone_match_the_drawn_set():
+    from dcgan_cli.shapes import shape_labels
+
+    assert np.array_equal(shape_labels(50, seed=3), make_shapes(50, 32, seed=3)[1])
