@@ -19,7 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as st_save
 
-from .attributes import AttributeModel, AttributeNet, train_attribute_model
+from .attributes import ATTRIBUTE_RECIPE, AttributeModel, AttributeNet, train_attribute_model
+from .cache import ImageData
 from .checkpoint import Checkpoint, atomic_write_bytes
 from .errors import DcganError, UsageError
 from .model import sample_z, z_from_seeds
@@ -145,17 +146,20 @@ class SampleBank:
     attr_model: AttributeModel
 
 
-def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int, attr_images: int) -> Path:
-    key = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, label_names, n, seed, attr_images]
+def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int, attr_images: int, data_key: str = "") -> Path:
+    # data_key names the prepared data (its cache folder holds the source fingerprint): a rebuilt
+    # data set must not reuse an attribute model trained on the old one.
+    key = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, label_names, n, seed, attr_images, data_key, ATTRIBUTE_RECIPE]
     key = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
     return ckpt.path.parent.parent / "concepts" / f"{ckpt.path.stem}-{key}.safetensors"
 
 
-def sample_bank(ckpt: Checkpoint, images, labels, label_names: list[str], *, n: int = 4096, seed: int = 0,
+def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int = 0,
                 attr_images: int = 30_000, device: torch.device | str = "cpu") -> SampleBank:
-    """Load the cached bank for (checkpoint, vocabulary), or build it: train the attribute model,
-    generate n samples and label them."""
-    path = bank_path(ckpt, label_names, n, seed, attr_images)
+    """Load the cached bank for (checkpoint, data, vocabulary), or build it: train the attribute
+    model on the data's real labelled images, generate n samples and label them."""
+    images, labels, label_names = data.images, data.labels, data.label_names
+    path = bank_path(ckpt, label_names, n, seed, attr_images, data.cache_dir.name if data.cache_dir else "")
     channels = ckpt.model_config.nc
     if path.exists():
         try:
@@ -236,3 +240,13 @@ def to_prior_shell(z: torch.Tensor, cfg) -> torch.Tensor:
 def combine(terms: list[Term], concepts: list[Concept]) -> torch.Tensor:
     """sum_i coef_i * z_i: the result vector (nz,)."""
     return sum(t.coef * c.z for t, c in zip(terms, concepts))
+
+
+def result_vectors(terms: list[Term], concepts: list[Concept], cfg, *, variants: int = 8, seed: int = 0,
+                   noise: float = 0.25, rescale: bool = True) -> torch.Tensor:
+    """The result vector and `variants` noisy copies of it (1 + variants, nz), as G should see them."""
+    r = combine(terms, concepts)
+    if rescale:
+        r = to_prior_shell(r, cfg)
+    eps = torch.randn(variants, r.shape[0], generator=torch.Generator().manual_seed(seed)) * noise * cfg.z_scale
+    return torch.cat([r[None], r[None] + eps])

@@ -79,7 +79,7 @@ def train(
     data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).")] = None,
     size: Annotated[Optional[int], typer.Option(help="Image size: 28, 32, 64 or 128 (default: the preset's).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="paper64, celeba64, celeba128, mnist28, svhn32, cifar32, shapes32.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with [model] and [train] tables.")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with \\[model] and \\[train] tables.")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 5).")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps in all.")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default 128).")] = None,
@@ -307,7 +307,7 @@ def arithmetic(
     import torch
 
     from .arithmetic import (
-        combine,
+        result_vectors,
         concept_from_bank,
         concept_from_seeds,
         parse_define,
@@ -339,15 +339,13 @@ def arithmetic(
         wants = phrase_constraints(todo, vocab)
         data = _checkpoint_data(c, "train", cache_dir, data_root)
         with err.status("training the attribute model and labelling generated samples..."):
-            bank = sample_bank(c, data.images, data.labels, data.label_names, n=samples, seed=seed, attr_images=attr_images, device=dev)
+            bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=dev)
         for t, want in zip(todo, wants):
             concepts[t.phrase] = concept_from_bank(bank, t.phrase, want)
     chosen = [concepts[t.phrase] for t in terms]
-    result = combine(terms, chosen)
-    noise = torch.randn(variants, result.shape[0], generator=torch.Generator().manual_seed(seed)) * 0.25 * c.model_config.z_scale
     G = c.generator(dev)
     term_imgs = generate(G, torch.stack([k.z for k in chosen]))
-    result_imgs = generate(G, torch.cat([result[None], result[None] + noise]))
+    result_imgs = generate(G, result_vectors(terms, chosen, c.model_config, variants=variants, seed=seed))
     width = max(len(terms) + 1, variants)
     blank = -torch.ones_like(term_imgs[:1])
     row1 = torch.cat([term_imgs, result_imgs[:1], blank.repeat(width - len(terms) - 1, 1, 1, 1)])

@@ -116,7 +116,7 @@ def _shapes(split: str) -> Source:
     labels = shapes.shape_labels(n, seed)
     return Source(
         name="shapes", split=split, channels=3, label_names=list(shapes.LABEL_NAMES), groups=shapes.GROUPS,
-        labels=labels, fingerprint=f"shapes-v3-n{n}-seed{seed}", location="built in",
+        labels=labels, fingerprint=f"shapes-v4-n{n}-seed{seed}", location="built in",
         draw=lambda size: shapes.make_shapes(n, size, seed)[0],
     )
 
