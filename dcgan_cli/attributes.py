@@ -16,7 +16,6 @@ from torchvision.transforms.v2.functional import gaussian_blur
 
 from .train import to_model_range
 
-
 # Changes whenever the training recipe does, so cached sample banks labelled by an older model are rebuilt.
 ATTRIBUTE_RECIPE = 2
 

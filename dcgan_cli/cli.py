@@ -307,12 +307,12 @@ def arithmetic(
     import torch
 
     from .arithmetic import (
-        result_vectors,
         concept_from_bank,
         concept_from_seeds,
         parse_define,
         parse_expression,
         phrase_constraints,
+        result_vectors,
         sample_bank,
         vocabulary,
     )
