@@ -11,15 +11,19 @@ from dcgan_cli.arithmetic import (
     ParseError,
     SampleBank,
     Term,
+    bank_path,
     combine,
     concept_from_bank,
     parse_define,
     parse_expression,
     phrase_constraints,
+    result_vectors,
     vocabulary,
 )
+from dcgan_cli.attributes import degrade
 from dcgan_cli.errors import DcganError, UsageError
 from dcgan_cli.latent import lerp, path_through, slerp
+from dcgan_cli.model import ModelConfig
 
 from .conftest import invoke
 
@@ -82,6 +86,36 @@ def test_combine_and_define():
     assert parse_define("Smiling  Woman=1-3,9") == ("smiling woman", [1, 2, 3, 9])
     with pytest.raises(UsageError, match="write 'phrase=seed"):
         parse_define("smiling woman")
+
+
+def test_result_vectors_sit_on_the_prior_shell_with_seeded_variants():
+    cfg = ModelConfig(size=32, nz=100)
+    terms = [Term(1.0, ("a",), 1), Term(-1.0, ("b",), 5)]
+    cs = [Concept("a", torch.full((100,), 0.3), 50, 0.9), Concept("b", torch.full((100,), 0.1), 50, 0.9)]
+    v = result_vectors(terms, cs, cfg, variants=4, seed=3)
+    assert v.shape == (5, 100)
+    assert torch.allclose(v[0], torch.full((100,), 1.0))  # direction of (0.2, ...) at norm sqrt(100) = 10
+    assert torch.equal(v, result_vectors(terms, cs, cfg, variants=4, seed=3))
+    assert not torch.equal(v[1:], result_vectors(terms, cs, cfg, variants=4, seed=4)[1:])
+    assert torch.allclose(result_vectors(terms, cs, cfg, variants=0, rescale=False)[0], torch.full((100,), 0.2))
+
+
+def test_sample_bank_cache_is_keyed_by_the_prepared_data(tiny_run):
+    from dcgan_cli.checkpoint import load_checkpoint
+
+    c = load_checkpoint(tiny_run)
+    a = bank_path(c, ["circle"], 256, 0, 1000, "shapes-train-32px-aaaa")
+    assert a == bank_path(c, ["circle"], 256, 0, 1000, "shapes-train-32px-aaaa")
+    assert a != bank_path(c, ["circle"], 256, 0, 1000, "shapes-train-32px-bbbb")  # redrawn data: new attribute model
+    assert a.parent == tiny_run / "concepts"
+
+
+def test_degraded_training_copies_keep_shape_and_range():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(6, 3, 32, 32) * 2 - 1
+    y = degrade(x, g)
+    assert y.shape == x.shape and y.min() >= -1 and y.max() <= 1
+    assert not torch.equal(x, y)
 
 
 # --- interpolation paths
