@@ -63,10 +63,11 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/arithmetic-check"))
     ap.add_argument("--variants", type=int, default=8)
     ap.add_argument("--samples", type=int, default=4096)
+    ap.add_argument("--device", default="cpu", help="cpu (the README's figures), cuda, ...: where to train")
     args = ap.parse_args()
     if args.ckpt is None:
         subprocess.run([sys.executable, "-m", "dcgan_cli", "train", "--dataset", "shapes", "--epochs", str(args.train_epochs),
-                        "--batch-size", "64", "--out", str(args.out), "--device", "cpu"], check=True)
+                        "--batch-size", "64", "--out", str(args.out), "--device", args.device], check=True)
         args.ckpt = args.out
     c = load_checkpoint(args.ckpt)
     data = open_cache(Path(c.dataset["cache"]))
