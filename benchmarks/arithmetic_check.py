@@ -99,10 +99,10 @@ def main() -> None:
                 ok &= torch.tensor([b in want for b in best])
                 # ... and sure of it: a smeared red blob is the 'most square' of three shapes at 0.3
                 ok &= probs[:, names.index(next(iter(want)))] > 0.5
-        seen = [" ".join(g[int(probs[0, [names.index(x) for x in g]].argmax())] for g in GROUPS)]
+        seen = " ".join(g[int(probs[0, [names.index(x) for x in g]].argmax())] for g in GROUPS)
         total += len(ok)
         hits += int(ok.sum())
-        print(f"{expr:40s} -> {' '.join(sorted(expected)):22s} {int(ok.sum())}/{len(ok)} match (result looks: {seen[0]})")
+        print(f"{expr:40s} -> {' '.join(sorted(expected)):22s} {int(ok.sum())}/{len(ok)} match (result looks: {seen})")
     print(f"overall: {hits}/{total} = {hits / total:.1%} of result images show the expected attributes")
 
 

@@ -63,7 +63,8 @@ def degrade(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     b = x.shape[0]
     sigma = float(torch.empty(1).uniform_(0.1, 1.2, generator=g))
     x = gaussian_blur(x, [5, 5], [sigma, sigma])
-    x = x + torch.randn(x.shape, generator=g) * torch.rand(b, 1, 1, 1, generator=g) * 0.2
+    # Drawn on the CPU from the seeded generator, so a GPU run degrades exactly as a CPU run does.
+    x = x + (torch.randn(x.shape, generator=g) * torch.rand(b, 1, 1, 1, generator=g) * 0.2).to(x.device)
     dy, dx = (int(v) for v in torch.randint(-2, 3, (2,), generator=g))
     return torch.roll(x, (dy, dx), dims=(2, 3)).clamp_(-1, 1)
 
@@ -96,9 +97,9 @@ def train_attribute_model(
         perm = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
         for i in range(0, len(perm) - 1, batch_size):
             idx = np.sort(perm[i : i + batch_size])
-            x = to_model_range(torch.from_numpy(np.array(images[idx])))
+            x = to_model_range(torch.from_numpy(np.array(images[idx])).to(device))
             half = len(idx) // 2  # half of each batch degraded, half clean
-            x = torch.cat([x[:half], degrade(x[half:], g)]).to(device)
+            x = torch.cat([x[:half], degrade(x[half:], g)])
             loss = loss_fn(net(x), y_all[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
