@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from dcgan_cli.arithmetic import concept_from_bank, parse_expression, phrase_constraints, result_vectors, sample_bank, vocabulary
-from dcgan_cli.cache import open_cache
+from dcgan_cli.analysis.arithmetic import concept_from_bank, parse_expression, phrase_constraints, result_vectors, sample_bank, vocabulary
+from dcgan_cli.data.cache import open_cache
 from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.errors import DcganError
-from dcgan_cli.sample import generate
-from dcgan_cli.shapes import GROUPS
+from dcgan_cli.analysis.sample import generate
+from dcgan_cli.data.shapes import GROUPS
 
 EXPRESSIONS = {
     "red circle - circle + square": {"red", "square"},

@@ -19,8 +19,9 @@ import torch
 
 from dcgan_cli.device import select_device
 from dcgan_cli.model import PRESETS, ModelConfig
-from dcgan_cli.shapes import make_shapes
-from dcgan_cli.train import TrainConfig, train
+from dcgan_cli.data.shapes import make_shapes
+from dcgan_cli.configs import TrainConfig
+from dcgan_cli.training import fit as train
 
 
 def run(preset: str, device: torch.device, steps: int, batch: int, channels_last: bool) -> tuple[float, float]:

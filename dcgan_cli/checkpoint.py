@@ -1,16 +1,19 @@
-"""The checkpoint format and the one loader every command uses.
+"""The checkpoint format, both directions, and the one loader every command uses.
 
 A checkpoint is a single `.safetensors` file: tensors for G, D, both Adam states and the RNG
 states, plus one JSON metadata entry holding the format version, package version, model and
 training configs, data set description, and the epoch/step counters. Nothing is pickled, and
-nothing here calls `torch.load`. Files are validated before use so that a bad one gives a
-one-line reason instead of a traceback.
+nothing here calls `torch.load`. A file is validated whole before use (header, every metadata
+field against its type, every tensor against the config), so a bad or doctored one gives a
+one-line reason instead of a traceback. Paths stored in the metadata are only ever shown.
 """
 
 from __future__ import annotations
 
+import errno
 import json
-import os
+import math
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +24,14 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 from . import __version__
+from .configs import ConfigError, ModelConfig, TrainConfig
 from .errors import DcganError
-from .model import Discriminator, Generator, ModelConfig
+from .files import write_bytes
+from .model import Discriminator, Generator
+from .runs import RUNS_DIR, RunFolder, newest_checkpoint
 
 META_KEY = "dcgan_cli"
 FORMAT_VERSION = 1
-CKPT_DIR = "checkpoints"
 _MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -40,12 +45,9 @@ class Checkpoint:
 
     path: Path
     model_config: ModelConfig
+    train_config: TrainConfig
     meta: dict[str, Any]
     tensors: dict[str, torch.Tensor] = field(repr=False)
-
-    @property
-    def train_config(self) -> dict[str, Any]:
-        return self.meta.get("train", {})
 
     @property
     def dataset(self) -> dict[str, Any]:
@@ -58,6 +60,15 @@ class Checkpoint:
     @property
     def step(self) -> int:
         return int(self.meta.get("step", 0))
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.meta.get("metrics", {})
+
+    @property
+    def run(self) -> RunFolder | None:
+        """The run folder this file belongs to, or None for a file on its own."""
+        return RunFolder.of_checkpoint(self.path)
 
     def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
         p = prefix + "/"
@@ -75,20 +86,7 @@ class Checkpoint:
         return d.to(device).eval()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over the target."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+# --- writing
 
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
@@ -96,108 +94,236 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
     full_meta = {"format_version": FORMAT_VERSION, "package_version": __version__, **meta}
     # safetensors wants contiguous CPU tensors; channels_last weights are not contiguous.
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-    data = st_save(flat, metadata={META_KEY: json.dumps(full_meta)})
-    atomic_write_bytes(Path(path), data)
-    return Path(path)
+    data = st_save(flat, metadata={META_KEY: json.dumps(full_meta, allow_nan=False)})
+    return write_bytes(Path(path), data, what="checkpoint")
 
 
-def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = "runs") -> Path:
-    """A file is itself; a run folder gives its newest checkpoint; None gives the newest under runs_dir."""
+def training_snapshot(G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Everything a resumed run needs beyond the configs: (tensors, metadata entries)."""
+    tensors: dict[str, torch.Tensor] = {}
+    tensors |= {f"G/{k}": v for k, v in G.state_dict().items()}
+    tensors |= {f"D/{k}": v for k, v in D.state_dict().items()}
+    meta: dict[str, Any] = {}
+    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
+        sd = opt.state_dict()
+        tensors |= {f"{prefix}/{idx}/{key}": value for idx, state in sd["state"].items() for key, value in state.items()}
+        meta[f"{prefix}_groups"] = sd["param_groups"]
+    tensors["rng/torch"] = torch.get_rng_state()
+    tensors["rng/noise"] = noise.get_state()
+    if device.type == "cuda":
+        tensors["rng/cuda"] = torch.cuda.get_rng_state(device)
+    return tensors, meta
+
+
+def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device) -> None:
+    """The inverse of training_snapshot: weights, both Adam states, and every RNG state."""
+    G.load_state_dict(ckpt.state_dict("G"))
+    D.load_state_dict(ckpt.state_dict("D"))
+    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
+        groups = ckpt.meta.get(f"{prefix}_groups")
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, value in ckpt.tensors.items():
+            parts = name.split("/")
+            if parts[0] == prefix and len(parts) == 3 and parts[1].isdigit():
+                state.setdefault(int(parts[1]), {})[parts[2]] = value
+        try:
+            opt.load_state_dict({"state": state, "param_groups": groups})
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise CheckpointError(f"{ckpt.path}: the {prefix} optimizer state cannot be restored ({e}); it is not resumable") from None
+    for key in ("rng/torch", "rng/noise"):
+        if key not in ckpt.tensors or ckpt.tensors[key].dtype != torch.uint8:
+            raise CheckpointError(f"{ckpt.path} lacks a valid {key} state; it is not resumable")
+    try:
+        torch.set_rng_state(ckpt.tensors["rng/torch"])
+        noise.set_state(ckpt.tensors["rng/noise"])
+        if device.type == "cuda" and "rng/cuda" in ckpt.tensors:
+            torch.cuda.set_rng_state(ckpt.tensors["rng/cuda"], device)
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(f"{ckpt.path}: its RNG state is damaged ({e}); it is not resumable") from None
+
+
+# --- finding
+
+
+def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DIR) -> Path:
+    """A file is itself; a run folder gives its highest-step checkpoint; None the newest run under runs_dir."""
     if target is None:
         root = Path(runs_dir)
-        found = _newest(root.glob(f"*/{CKPT_DIR}/*.safetensors")) if root.is_dir() else None
+        found = newest_checkpoint(root) if root.is_dir() else None
         if found is None:
             raise CheckpointError(f"no checkpoint found under ./{root}; train one with `dcgan train` or pass a checkpoint path")
         return found
     p = Path(target)
-    if p.is_dir():
-        found = _newest(list(p.glob(f"{CKPT_DIR}/*.safetensors")) + list(p.glob("*.safetensors")))
-        if found is None:
-            raise CheckpointError(f"{p} holds no checkpoint (looked for {p / CKPT_DIR}/*.safetensors)")
-        return found
-    if not p.exists():
-        raise CheckpointError(f"checkpoint {p} does not exist; pass a .safetensors file or a run folder")
+    try:
+        st = p.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise CheckpointError(f"checkpoint {p} is a symbolic link loop; point at the real file") from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise CheckpointError(f"checkpoint {p} cannot be read (permission denied)") from None
+        raise CheckpointError(f"checkpoint {p} does not exist; pass a .safetensors file or a run folder") from None
+    if stat.S_ISDIR(st.st_mode):
+        ckpts = RunFolder(p).list_checkpoints()
+        if not ckpts:
+            loose = sorted(x for x in p.glob("*.safetensors") if x.is_file())
+            if len(loose) == 1:
+                return loose[0]
+            raise CheckpointError(f"{p} holds no checkpoint (looked for {RunFolder(p).checkpoints}/*.safetensors)")
+        return ckpts[-1]
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"checkpoint {p} is not a regular file (a pipe or device?); pass a .safetensors file")
     return p
 
 
-def _newest(paths) -> Path | None:
-    paths = [p for p in paths if p.is_file()]
-    if not paths:
-        return None
-    return max(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
-
-
-def list_checkpoints(run_dir: Path) -> list[Path]:
-    """A run's checkpoints, oldest first."""
-    return sorted((Path(run_dir) / CKPT_DIR).glob("*.safetensors"), key=lambda p: (p.stat().st_mtime_ns, p.name))
+# --- reading and validating
 
 
 def read_header(path: Path) -> dict[str, Any]:
     """Parse and sanity-check a safetensors header without trusting the file."""
-    size = path.stat().st_size
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise CheckpointError(f"{path} is not a safetensors file (only {size} bytes)")
-        (n,) = struct.unpack("<Q", head)
-        if n == 0 or n > _MAX_HEADER:
-            raise CheckpointError(f"{path} is not a safetensors file (no valid header)")
-        if 8 + n > size:
-            raise CheckpointError(f"{path} is truncated: its header needs {8 + n} bytes but the file has {size}")
-        raw = f.read(n)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise CheckpointError(f"{path} is not a safetensors file (only {size} bytes)")
+            (n,) = struct.unpack("<Q", head)
+            if n == 0 or n > _MAX_HEADER:
+                raise CheckpointError(f"{path} is not a safetensors file (no valid header)")
+            if 8 + n > size:
+                raise CheckpointError(f"{path} is truncated: its header needs {8 + n} bytes but the file has {size}")
+            raw = f.read(n)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({e.strerror or e})") from None
     try:
         header = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise CheckpointError(f"{path} is not a safetensors file (its header is not JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError(f"{path} is not a safetensors file (its header is not a JSON object)")
-    end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v), default=0)
+    end = 0
+    for k, v in header.items():
+        if k == "__metadata__":
+            if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+                raise CheckpointError(f"{path} has a malformed safetensors metadata table; the file is damaged")
+            continue
+        offsets = v.get("data_offsets") if isinstance(v, dict) else None
+        shape = v.get("shape") if isinstance(v, dict) else None
+        if (
+            not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) and o >= 0 for o in offsets)
+            or offsets[0] > offsets[1] or not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape)
+            or not isinstance(v.get("dtype"), str)
+        ):
+            raise CheckpointError(f"{path}: tensor {k!r} has a malformed header entry (dtype, shape, offsets); the file is damaged")
+        end = max(end, offsets[1])
     if 8 + n + end > size:
         raise CheckpointError(f"{path} is truncated: its tensors need {8 + n + end} bytes but the file has {size}; use an earlier checkpoint")
     return header
 
 
-def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = "runs") -> Checkpoint:
-    """The one loader: resolve, validate the file, check every tensor against the stored config."""
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _str_list(x: Any) -> bool:
+    return isinstance(x, list) and all(isinstance(s, str) for s in x)
+
+
+def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
+    """Check every metadata field against its type; the reason names the field."""
+
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{path} has invalid dcgan-cli metadata: {what}; the file is damaged or was not written by dcgan-cli")
+
+    if not isinstance(meta, dict):
+        raise bad("it is not a JSON object")
+    try:
+        cfg = ModelConfig.from_dict(meta.get("model"))
+    except (ConfigError, TypeError) as e:
+        raise bad(f"model.{e}") from None
+    try:
+        tcfg = TrainConfig.from_dict(meta.get("train", {}))
+    except (ConfigError, TypeError) as e:
+        raise bad(f"train.{e}") from None
+    for key in ("epoch", "step"):
+        if key in meta and not (_is_int(meta[key]) and 0 <= meta[key] < 2**62):
+            raise bad(f"{key} must be a whole number >= 0, got {meta[key]!r}")
+    if "package_version" in meta and not isinstance(meta["package_version"], (str, type(None))):
+        raise bad("package_version must be text")
+    ds = meta.get("dataset", {})
+    if not isinstance(ds, dict):
+        raise bad("dataset must be an object")
+    for key in ("name", "split", "root", "cache", "fingerprint"):
+        if ds.get(key) is not None and not isinstance(ds[key], str):
+            raise bad(f"dataset.{key} must be text, got {ds[key]!r}")
+    for key in ("size", "channels", "count"):
+        if ds.get(key) is not None and not (_is_int(ds[key]) and ds[key] >= 0):
+            raise bad(f"dataset.{key} must be a whole number, got {ds[key]!r}")
+    if "label_names" in ds and not _str_list(ds["label_names"]):
+        raise bad("dataset.label_names must be a list of names")
+    if "groups" in ds and not (isinstance(ds["groups"], list) and all(_str_list(g) for g in ds["groups"])):
+        raise bad("dataset.groups must be a list of lists of names")
+    metrics = meta.get("metrics", {})
+    if not isinstance(metrics, dict) or not all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in metrics.values()
+    ):
+        raise bad("metrics must map names to finite numbers")
+    for key in ("opt_g_groups", "opt_d_groups"):
+        if key in meta and not (isinstance(meta[key], list) and all(isinstance(g, dict) for g in meta[key])):
+            raise bad(f"{key} must be a list of objects")
+    return cfg, tcfg
+
+
+def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = RUNS_DIR) -> Checkpoint:
+    """The one loader: resolve, validate the file and its metadata, check every tensor against the config."""
     path = resolve_checkpoint(target, runs_dir)
     header = read_header(path)
     raw_meta = (header.get("__metadata__") or {}).get(META_KEY)
     if raw_meta is None:
         raise CheckpointError(f"{path} is a safetensors file but not a dcgan-cli checkpoint (no '{META_KEY}' metadata)")
     try:
-        meta = json.loads(raw_meta)
-        version = int(meta["format_version"])
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+        meta = json.loads(raw_meta, parse_constant=_no_constants)
+    except (json.JSONDecodeError, ValueError, RecursionError):
         raise CheckpointError(f"{path} has unreadable dcgan-cli metadata; the file is damaged") from None
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if not _is_int(version) or version < 1:
+        raise CheckpointError(f"{path} has unreadable dcgan-cli metadata (format_version {version!r}); the file is damaged")
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} was written by a newer dcgan-cli (format {version}, this one reads up to {FORMAT_VERSION}); "
             "upgrade with `pip install -U dcgan-cli`"
         )
-    try:
-        cfg = ModelConfig.from_dict(meta["model"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path} holds an invalid model config: {e}") from None
+    cfg, tcfg = validate_meta(path, meta)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for damaged payloads
         raise CheckpointError(f"{path} could not be read as safetensors: {e}") from None
     _check_weights(path, cfg, tensors)
-    return Checkpoint(path=path, model_config=cfg, meta=meta, tensors=tensors)
+    return Checkpoint(path=path, model_config=cfg, train_config=tcfg, meta=meta, tensors=tensors)
+
+
+def as_checkpoint(ckpt: Checkpoint | str | Path | None) -> Checkpoint:
+    """Library entry points take a loaded Checkpoint, a path or a run folder, or None (the newest run)."""
+    return ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def _check_weights(path: Path, cfg: ModelConfig, tensors: dict[str, torch.Tensor]) -> None:
     with torch.device("meta"):
-        expected = {f"G/{k}": v.shape for k, v in Generator(cfg).state_dict().items()}
-        expected |= {f"D/{k}": v.shape for k, v in Discriminator(cfg).state_dict().items()}
+        expected = {f"G/{k}": v for k, v in Generator(cfg).state_dict().items()}
+        expected |= {f"D/{k}": v for k, v in Discriminator(cfg).state_dict().items()}
     missing = [k for k in expected if k not in tensors]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise CheckpointError(f"{path} is missing tensors: {missing[0]}{more}; the file is incomplete")
-    for k, shape in expected.items():
-        if tensors[k].shape != shape:
+    for k, ref in expected.items():
+        if tensors[k].shape != ref.shape:
             raise CheckpointError(
                 f"{path}: weights do not match the stored config: {k} has shape {tuple(tensors[k].shape)} "
-                f"but size={cfg.size}, nc={cfg.nc}, ngf={cfg.ngf}, ndf={cfg.ndf} needs {tuple(shape)}"
+                f"but size={cfg.size}, nc={cfg.nc}, ngf={cfg.ngf}, ndf={cfg.ndf} needs {tuple(ref.shape)}"
             )
+        if tensors[k].dtype != ref.dtype:
+            raise CheckpointError(f"{path}: {k} is stored as {tensors[k].dtype}, expected {ref.dtype}; the file is damaged")

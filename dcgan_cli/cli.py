@@ -1,217 +1,253 @@
-"""The `dcgan` command line: thin Typer commands over the library functions.
+"""The `dcgan` command line: thin Typer commands over the library's entry points.
 
 Each command parses options, calls one library function and prints. Errors the user can fix
-arrive as DcganError and leave as one line on stderr with exit code 2 (usage) or 1 (failure).
+arrive as DcganError and leave as one line on stderr with exit code 2 (usage) or 1 (failure);
+so do Typer's own usage errors. Only this module and console.py print. Nothing heavier than
+Typer is imported until a command runs, so `--help` starts in a fraction of a second.
+
+Conventions shared by every command:
+- the checkpoint (a .safetensors file or a run folder) is the first argument; with none, the
+  newest run under ./runs;
+- `--seeds 0-63` or `--seeds 3,7,9` names the samples; `--n N` is short for seeds 0..N-1;
+- with no `--out`, outputs go into the run folder, `RUN/<command>/step-N-<parameters>.png`.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import signal
 import sys
-import time
+import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Literal, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
+from typer.core import TyperGroup
 
 from . import __version__
+from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, G_ACTIVATIONS, METHODS, PRESETS, SPLITS, Z_DISTS
+from .console import err, note, out, progress, say, training_line
 from .errors import DcganError, UsageError
 
+class OneLineErrors(TyperGroup):
+    """Typer's own usage errors (a bad choice, a missing value) as one line, like ours, exit code 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        from typer import _click
+
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except _click.exceptions.ClickException as e:
+            if not standalone_mode:
+                raise
+            if type(e).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+                ctx = getattr(e, "ctx", None)
+                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                _print_error(f"{e.format_message().replace('Value error, ', '')}{hint}")
+            sys.exit(e.exit_code)
+        except _click.exceptions.Abort:
+            if not standalone_mode:
+                raise
+            note("aborted")
+            sys.exit(130)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="dcgan",
     help="Train Deep Convolutional GANs (Radford et al., 2015) and explore what they learned.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
 )
 data_app = typer.Typer(help="Prepare and list the decoded-once data caches.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
-out = Console()
-err = Console(stderr=True)
+# Choices as Literal types: --help lists them and shell completion offers them.
+Dataset = Literal[DATASETS]  # type: ignore[valid-type]
+Preset = Literal[tuple(PRESETS)]  # type: ignore[valid-type]
+GAct = Literal[G_ACTIVATIONS]  # type: ignore[valid-type]
+DAct = Literal[D_ACTIVATIONS]  # type: ignore[valid-type]
+Down = Literal[DOWNSAMPLE]  # type: ignore[valid-type]
+ZDist = Literal[Z_DISTS]  # type: ignore[valid-type]
+Split = Literal[SPLITS]  # type: ignore[valid-type]
+Method = Literal[METHODS]  # type: ignore[valid-type]
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
-CkptArg = Annotated[Optional[Path], typer.Argument(help="Checkpoint file or run folder; default: the newest under ./runs.", show_default=False)]
+CkptArg = Annotated[Optional[Path], typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)]
+NOpt = Annotated[Optional[int], typer.Option("--n", help="Images from seeds 0..N-1 (short for --seeds 0-(N-1)).", show_default=False)]
+SeedsOpt = Annotated[Optional[str], typer.Option("--seeds", help="Seeds: a range 0-63, a list 3,7,9, or both. Not with --n.", show_default=False)]
+OutOpt = Annotated[Optional[Path], typer.Option("--out", help="File to write (default: in the run folder, named by the parameters).", show_default=False)]
+CacheOpt = Annotated[Optional[Path], typer.Option(help="Decoded-data cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).", show_default=False)]
+RootOpt = Annotated[Optional[Path], typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).", show_default=False)]
 
 
 def cli_errors(fn):
-    """Turn DcganError into a one-line message and an exit code; bugs still show a traceback."""
+    """Turn DcganError (and OS errors such as a full disk) into one line and an exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except DcganError as e:
-            err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(e.exit_code) from None
+            _fail(str(e), e.exit_code)
+        except MemoryError:
+            _fail("ran out of memory; ask for fewer or smaller images, or a smaller --batch-size", 1)
+        except OSError as e:
+            where = f" {e.filename}" if getattr(e, "filename", None) else ""
+            _fail(f"{e.strerror or e}{':' + where if where else ''}", 1)
 
     return wrapper
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=err, transient=False,
-    )
+def _print_error(message: str) -> None:
+    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _load_data_with_progress(name: str, size: int, **kwargs):
-    from .cache import load_data
+def _fail(message: str, code: int):
+    _print_error(message)
+    raise typer.Exit(code)
 
-    with _progress() as bar:
-        task = bar.add_task(f"preparing {name} {size}px", total=None, info="")
 
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+def _checkpoint(ckpt: Optional[Path]):
+    from .checkpoint import load_checkpoint
 
-        return load_data(name, size, on_progress=on_progress, **kwargs)
+    return load_checkpoint(ckpt)
+
+
+def _device(name: str):
+    from .device import select_device
+
+    return select_device(name)
+
+
+# --- train
 
 
 @app.command()
 @cli_errors
 def train(
-    dataset: Annotated[Optional[str], typer.Option(help="shapes (built in), mnist, fashion-mnist, svhn, cifar10, celeba, lsun, folder.")] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).")] = None,
-    size: Annotated[Optional[int], typer.Option(help="Image size: 28, 32, 64 or 128 (default: the preset's).")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="paper64, celeba64, celeba128, mnist28, svhn32, cifar32, shapes32.")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with \\[model] and \\[train] tables.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 5).")] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Stop after this many steps in all.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default 128).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default 2e-4).")] = None,
-    beta1: Annotated[Optional[float], typer.Option(help="Adam beta1 (default 0.5).")] = None,
-    g_steps: Annotated[Optional[int], typer.Option(help="G updates per D update (default 1).")] = None,
-    z_dist: Annotated[Optional[str], typer.Option(help="normal or uniform.")] = None,
-    z_scale: Annotated[Optional[float], typer.Option(help="Std of a normal z, half-width of a uniform z.")] = None,
-    nz: Annotated[Optional[int], typer.Option(help="Latent size (default 100).")] = None,
-    ngf: Annotated[Optional[int], typer.Option(help="Generator width.")] = None,
-    ndf: Annotated[Optional[int], typer.Option(help="Discriminator width.")] = None,
-    g_act: Annotated[Optional[str], typer.Option(help="relu, leaky_relu or tanh.")] = None,
-    d_act: Annotated[Optional[str], typer.Option(help="leaky_relu, relu or tanh.")] = None,
-    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="Batch norm in G and D.")] = None,
-    downsample: Annotated[Optional[str], typer.Option(help="strided or pool (D's downsampling).")] = None,
-    channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for init, data order and z (default 0).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Train on the first N images only.")] = None,
-    log_every: Annotated[Optional[int], typer.Option(help="Write metrics every N steps (default 10).")] = None,
-    keep: Annotated[Optional[int], typer.Option(help="Checkpoints kept in the run folder (default 3).")] = None,
+    dataset: Annotated[Optional[Dataset], typer.Option(help="The data set (default: shapes, built in).", show_default=False)] = None,
+    data_root: RootOpt = None,
+    size: Annotated[Optional[int], typer.Option(help="Image size: 28, 32, 64 or 128 (default: the preset's).", show_default=False)] = None,
+    channels: Annotated[Optional[int], typer.Option(help="1 (grey) or 3 (colour); default: the data set's.", show_default=False)] = None,
+    preset: Annotated[Optional[Preset], typer.Option(help="Named architecture (default: the data set's).", show_default=False)] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with \\[model] and \\[train] tables.", show_default=False)] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 5, or as many as --max-steps needs).", show_default=False)] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="Train exactly this many steps in all.", show_default=False)] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default 128).", show_default=False)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default 2e-4).", show_default=False)] = None,
+    beta1: Annotated[Optional[float], typer.Option(help="Adam beta1 (default 0.5).", show_default=False)] = None,
+    g_steps: Annotated[Optional[int], typer.Option(help="G updates per D update (default 1).", show_default=False)] = None,
+    z_dist: Annotated[Optional[ZDist], typer.Option(help="The latent prior (default normal).", show_default=False)] = None,
+    z_scale: Annotated[Optional[float], typer.Option(help="Std of a normal z, half-width of a uniform z.", show_default=False)] = None,
+    nz: Annotated[Optional[int], typer.Option(help="Latent size (default 100).", show_default=False)] = None,
+    ngf: Annotated[Optional[int], typer.Option(help="Generator width.", show_default=False)] = None,
+    ndf: Annotated[Optional[int], typer.Option(help="Discriminator width.", show_default=False)] = None,
+    g_act: Annotated[Optional[GAct], typer.Option(help="G's hidden activation (default relu).", show_default=False)] = None,
+    d_act: Annotated[Optional[DAct], typer.Option(help="D's hidden activation (default leaky_relu).", show_default=False)] = None,
+    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="Batch norm in G and D.", show_default=False)] = None,
+    downsample: Annotated[Optional[Down], typer.Option(help="D's downsampling (default strided).", show_default=False)] = None,
+    channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.", show_default=False)] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for init, data order and z (default 0).", show_default=False)] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Train on the first N images only.", show_default=False)] = None,
+    log_every: Annotated[Optional[int], typer.Option(help="Write metrics (and, off a terminal, a progress line) every N steps (default 10).", show_default=False)] = None,
+    keep: Annotated[Optional[int], typer.Option(help="Checkpoints kept in the run folder (default 3).", show_default=False)] = None,
     device: DeviceOpt = "auto",
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).")] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Run folder or checkpoint to continue exactly.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).", show_default=False)] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="Run folder or checkpoint to continue exactly.", show_default=False)] = None,
     download: Annotated[bool, typer.Option(help="Download the data set if it is missing (where its host allows).")] = False,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Decoded-data cache (default $DCGAN_CACHE or ~/.cache/dcgan/cache).")] = None,
+    cache_dir: CacheOpt = None,
 ):
-    """Train a DCGAN. Example: dcgan train --dataset shapes --epochs 5 --out runs/demo"""
-    from .checkpoint import load_checkpoint
-    from .config import build_configs, resume_configs
-    from .device import select_device
-    from .model import ModelConfig
-    from .train import TrainConfig
-    from .train import train as run_training
+    """Train a DCGAN. Example: dcgan train --dataset shapes --max-steps 800 --out runs/demo"""
+    from .training import plan_run
+    from .training import train as run_plan
 
-    model_over = dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
-                      downsample=downsample, z_dist=z_dist, z_scale=z_scale)
-    train_over = dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
-                      seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep)
-    dev = select_device(device)
-    ckpt = None
-    if resume is not None:
-        if preset or config:
-            raise UsageError("--preset and --config cannot be used with --resume: the run keeps its stored settings")
-        ckpt = load_checkpoint(resume)
-        stored_train = TrainConfig.from_dict(ckpt.train_config)
-        if dataset is not None and dataset != stored_train.dataset:
-            raise UsageError(f"cannot change dataset on --resume (the run has {stored_train.dataset!r}, you gave {dataset!r})")
-        mcfg = ckpt.model_config
-        tcfg = resume_configs(mcfg, stored_train, model_over, train_over)
-        run_dir = ckpt.path.parent.parent
-        if out_dir is not None and out_dir.resolve() != run_dir.resolve():
-            raise UsageError(f"--out {out_dir} differs from the resumed run's folder {run_dir}; leave --out out")
-        data_root = data_root or (Path(ckpt.dataset["root"]) if ckpt.dataset.get("root") else None)
-    else:
-        mcfg, tcfg = build_configs(dataset or "shapes", preset=preset, config_file=config,
-                                   model_overrides=model_over, train_overrides=train_over)
-        run_dir = out_dir or Path("runs") / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("*.safetensors")):
-            raise UsageError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or pick another --out")
-
-    data = _load_data_with_progress(tcfg.dataset, mcfg.size, root=data_root, cache_root=cache_dir, download=download)
-    if data.channels != mcfg.nc:
-        if ckpt is not None:
-            raise UsageError(f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}")
-        mcfg = ModelConfig(**{**mcfg.to_dict(), "nc": data.channels})
-    meta = data.describe() | {"root": str(data_root) if data_root else None}
+    dev = _device(device)
+    with progress("preparing data") as bar:
+        plan = plan_run(
+            dataset=dataset, preset=preset, config_file=config, out=out_dir, resume=resume, data_root=data_root,
+            cache_dir=cache_dir, download=download, channels=channels, on_progress=bar,
+            model=dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
+                       downsample=downsample, z_dist=z_dist, z_scale=z_scale),
+            train=dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
+                       seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep),
+        )
+    for line in plan.notes:
+        note(f"note: {line}")
+    note(f"training {plan.train.dataset} {plan.model.size}px x{plan.model.nc} ({plan.data.images.shape[0]} images) "
+         f"for {plan.total_steps} steps on {dev} into {plan.run.path}")
 
     stop = {"asked": False}
 
-    def on_sigint(signum, frame):
+    def on_signal(signum, frame):
         if stop["asked"]:
+            note("second interrupt: aborting without saving")
             raise KeyboardInterrupt
         stop["asked"] = True
-        err.print("[yellow]stopping: saving a checkpoint after this step (Ctrl-C again to abort without saving)[/]")
+        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        note(f"stopping ({name}): saving a checkpoint after this step (Ctrl-C again to abort without saving)")
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if _main_thread() else None
-    err.print(f"training {tcfg.dataset} {mcfg.size}px ({data.images.shape[0]} images) on {dev} into {run_dir}")
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with _progress() as bar:
-            task = bar.add_task("training", total=None, info="")
+        with progress("training") as bar:
 
             def on_step(s: dict) -> None:
-                m = s["metrics"]
-                info = f"loss_d {m['loss_d']:.3f} loss_g {m['loss_g']:.3f} {m['img_per_s']:.0f} img/s" if m else ""
-                bar.update(task, completed=s["step"], total=s["total_steps"], info=info)
+                bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
 
-            result = run_training(mcfg, tcfg, data.images, run_dir, dataset_meta=meta, device=dev, resume=ckpt,
-                                  on_step=on_step, should_stop=lambda: stop["asked"])
+            result = run_plan(plan, device=dev, on_step=on_step, should_stop=lambda: stop["asked"])
+    except KeyboardInterrupt:
+        note("aborted without saving; the last epoch checkpoint is kept")
+        raise typer.Exit(130) from None
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for s, h in handlers.items():
+            signal.signal(s, h)
     if result.interrupted:
-        err.print(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
-        err.print(f"resume with: dcgan train --resume {run_dir}", markup=False)
+        note(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
+        note(f"resume with: dcgan train --resume {plan.run.path}")
         raise typer.Exit(130)
-    out.print(f"done: step {result.step}, epoch {result.epoch}; checkpoint {result.checkpoint}", markup=False)
+    say(f"done: step {result.step}, epoch {result.epoch}; checkpoint {result.checkpoint}")
 
 
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
+# --- sample, interpolate, info
 
 
 @app.command()
 @cli_errors
 def sample(
     ckpt: CkptArg = None,
-    n: Annotated[Optional[int], typer.Option("--n", help="Number of images, seeds 0..n-1 (default 64).")] = None,
-    seeds: Annotated[Optional[str], typer.Option(help="Seeds: a range 0-63 or a list 3,7,9. Overrides --n.")] = None,
-    out_path: Annotated[Path, typer.Option("--out", help="Grid image to write.")] = Path("samples.png"),
-    individual: Annotated[Optional[Path], typer.Option(help="Also write each image to this folder as seed-N.png.")] = None,
-    nrow: Annotated[Optional[int], typer.Option(help="Images per grid row (default: square).")] = None,
+    n: NOpt = None,
+    seeds: SeedsOpt = None,
+    out_path: OutOpt = None,
+    individual: Annotated[Optional[Path], typer.Option(help="Also write each image to this folder as seed-N.png.", show_default=False)] = None,
+    nrow: Annotated[Optional[int], typer.Option(help="Images per grid row (default: square).", show_default=False)] = None,
     device: DeviceOpt = "auto",
 ):
-    """Generate images, each from its own seed. Example: dcgan sample runs/demo --seeds 0-15 --out grid.png"""
-    from .checkpoint import load_checkpoint
-    from .device import select_device
-    from .images import save_grid, save_individual
-    from .sample import generate_from_seeds, parse_seeds
+    """Generate images, each from its own seed (default seeds 0-63). Example: dcgan sample runs/demo --seeds 0-15"""
+    from .analysis.sample import resolve_seeds, sample as draw, seeds_label
+    from .images import check_folder_path, check_image_path, save_grid, save_individual
+    from .runs import output_path
 
-    if n is not None and seeds is not None:
-        raise UsageError("give --n or --seeds, not both")
-    if n is not None and n < 1:
-        raise UsageError(f"--n must be at least 1, got {n}")
-    seed_list = parse_seeds(seeds) if seeds is not None else list(range(n or 64))
-    c = load_checkpoint(ckpt)
-    images = generate_from_seeds(c.generator(select_device(device)), seed_list)
-    save_grid(images, out_path, nrow)
+    seed_list = resolve_seeds(n, seeds, 64)
+    if out_path is not None:
+        check_image_path(out_path)
+    if individual is not None:
+        check_folder_path(individual, "--individual")
+    if nrow is not None and nrow < 1:
+        raise UsageError(f"--nrow must be at least 1, got {nrow}")
+    c = _checkpoint(ckpt)
+    with progress("generating") as bar:
+        images = draw(c, seed_list, device=_device(device), on_progress=bar)
+    target = out_path or output_path(c.path, c.step, "sample", f"seeds-{seeds_label(seed_list)}.png")
+    save_grid(images, target, nrow)
     if individual is not None:
         save_individual(images, individual, [f"seed-{s}.png" for s in seed_list])
-    out.print(f"wrote {out_path} ({len(seed_list)} images from {c.path})", markup=False)
+    say(f"wrote {target} ({len(seed_list)} images from {c.path})")
 
 
 @app.command()
@@ -221,23 +257,25 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")] = False,
 ):
     """Show what a checkpoint holds: model, training settings, data set, progress."""
-    from .checkpoint import load_checkpoint
+    from rich.table import Table
 
-    c = load_checkpoint(ckpt)
+    from .files import to_json
+
+    c = _checkpoint(ckpt)
     summary = {
         "path": str(c.path), "format_version": c.meta["format_version"], "package_version": c.meta.get("package_version"),
-        "epoch": c.epoch, "step": c.step, "model": c.model_config.to_dict(), "train": c.train_config,
-        "dataset": c.dataset, "metrics": c.meta.get("metrics", {}),
+        "epoch": c.epoch, "step": c.step, "model": c.model_config.to_dict(), "train": c.train_config.to_dict(),
+        "dataset": c.dataset, "metrics": c.metrics, "run": str(c.run.path) if c.run else None,
         "tensors": len(c.tensors), "parameters": {p: sum(v.numel() for v in c.state_dict(p).values()) for p in ("G", "D")},
     }
     if as_json:
-        print(json.dumps(summary, indent=2))
+        print(to_json(summary))
         return
     table = Table(title=str(c.path), show_header=False)
-    for key in ("format_version", "package_version", "epoch", "step", "parameters"):
+    for key in ("format_version", "package_version", "epoch", "step", "parameters", "run"):
         table.add_row(key, str(summary[key]))
     for section in ("model", "train", "dataset", "metrics"):
-        table.add_row(f"[bold]{section}", ", ".join(f"{k}={v}" for k, v in summary[section].items() if k != "label_names"))
+        table.add_row(f"[bold]{section}", ", ".join(f"{k}={v}" for k, v in summary[section].items() if k not in ("label_names", "groups")))
     if c.dataset.get("label_names"):
         table.add_row("labels", ", ".join(c.dataset["label_names"]))
     out.print(table)
@@ -251,272 +289,213 @@ def interpolate(
     from_seed: Annotated[int, typer.Option("--from", help="Seed of the first end.")] = 0,
     to_seed: Annotated[int, typer.Option("--to", help="Seed of the last end.")] = 1,
     rows: Annotated[int, typer.Option(help="Independent rows; row i runs from seed FROM+2i to TO+2i.")] = 1,
-    through: Annotated[Optional[str], typer.Option(help="One path through several seeds, e.g. 3,8,12,3 (loops).")] = None,
-    method: Annotated[Optional[str], typer.Option(help="slerp or lerp (default: slerp for normal z, lerp for uniform z).")] = None,
-    out_path: Annotated[Path, typer.Option("--out", help="Grid image to write.")] = Path("interp.png"),
-    gif: Annotated[Optional[Path], typer.Option(help="Also write an animated GIF.")] = None,
+    through: Annotated[Optional[str], typer.Option(help="One path through several seeds, e.g. 3,8,12,3 (loops).", show_default=False)] = None,
+    method: Annotated[Optional[Method], typer.Option(help="Path (default: slerp for normal z, lerp for uniform z).", show_default=False)] = None,
+    out_path: OutOpt = None,
+    gif: Annotated[Optional[Path], typer.Option(help="Also write an animated GIF.", show_default=False)] = None,
     device: DeviceOpt = "auto",
 ):
-    """Walk through latent space between seeds. Example: dcgan interpolate runs/demo --steps 9 --rows 4 --gif interp.gif"""
-    from .checkpoint import load_checkpoint
-    from .device import select_device
-    from .images import grid_image, save_gif, save_grid
-    from .latent import interpolate_seeds, interpolate_through
-    from .sample import parse_seeds
+    """Walk through latent space between seeds. Example: dcgan interpolate runs/demo --steps 9 --rows 4 --gif walk.gif"""
+    from .analysis.latent import interpolate as walk
+    from .analysis.sample import MAX_SEED, parse_seeds, seeds_label
+    from .images import check_image_path, grid_image, save_gif, save_grid
+    from .runs import output_path
 
-    c = load_checkpoint(ckpt)
-    G = c.generator(select_device(device))
-    method = method or ("lerp" if c.model_config.z_dist == "uniform" else "slerp")
-    if through is not None:
-        frames = interpolate_through(G, parse_seeds(through), steps, method)  # (T, C, H, W)
-        save_grid(frames, out_path, nrow=steps)
-        gif_frames = [grid_image(f[None], nrow=1, padding=0) for f in frames]
-    else:
-        if rows < 1:
-            raise UsageError(f"--rows must be at least 1, got {rows}")
-        pairs = [(from_seed + 2 * i, to_seed + 2 * i) for i in range(rows)]
-        grid = interpolate_seeds(G, pairs, steps, method)  # (R, T, C, H, W)
-        save_grid(grid.flatten(0, 1), out_path, nrow=steps)
-        gif_frames = [grid_image(grid[:, t], nrow=1) for t in range(steps)]
+    if out_path is not None:
+        check_image_path(out_path)
     if gif is not None:
-        # Back and forth, so the loop has no jump.
-        save_gif(gif_frames + gif_frames[-2:0:-1] if through is None else gif_frames, gif)
-    out.print(f"wrote {out_path}" + (f" and {gif}" if gif else "") + f" ({method}, {steps} steps)", markup=False)
+        check_image_path(gif, "--gif", (".gif",))
+    if not 1 <= rows <= 1000:
+        raise UsageError(f"--rows must be 1 to 1000, got {rows}")
+    if through is None and not (0 <= from_seed and 0 <= to_seed and max(from_seed, to_seed) + 2 * rows <= MAX_SEED):
+        raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
+    c = _checkpoint(ckpt)
+    pairs = None if through is not None else [(from_seed + 2 * i, to_seed + 2 * i) for i in range(rows)]
+    path = parse_seeds(through, "--through") if through is not None else None
+    result = walk(c, pairs=pairs, through=path, steps=steps, method=method, device=_device(device))
+    frames = result.frames  # (R, T, C, H, W)
+    name = f"through-{seeds_label(path)}" if path else f"{from_seed}-{to_seed}" + (f"-rows{rows}" if rows > 1 else "")
+    target = out_path or output_path(c.path, c.step, "interpolate", f"{name}-{result.method}-{steps}.png")
+    save_grid(frames.flatten(0, 1), target, nrow=frames.shape[1] if not result.loops else steps)
+    if gif is not None:
+        gif_frames = [grid_image(frames[:, t], nrow=1, padding=0 if result.loops else 2) for t in range(frames.shape[1])]
+        # Rows play back and forth so the loop has no jump; a --through path already returns to its start.
+        save_gif(gif_frames if result.loops else gif_frames + gif_frames[-2:0:-1], gif)
+    say(f"wrote {target}" + (f" and {gif}" if gif else "") + f" ({result.method}, {steps} steps)")
+
+
+# --- arithmetic
 
 
 @app.command()
 @cli_errors
 def arithmetic(
-    expression: Annotated[str, typer.Argument(help='Terms joined by + and -, e.g. "smiling woman - woman + man" or "0.5 red circle + square".')],
-    ckpt: Annotated[Optional[Path], typer.Option("--ckpt", help="Checkpoint or run folder (default: newest under ./runs).")] = None,
-    out_path: Annotated[Path, typer.Option("--out", help="Figure: each term's mean image, the result, then variants.")] = Path("arith.png"),
+    args: Annotated[list[str], typer.Argument(metavar="[CKPT] EXPRESSION", help='Optional checkpoint or run folder, then terms joined by + and -, e.g. "smiling woman - woman + man".', show_default=False)],
+    ckpt_opt: Annotated[Optional[Path], typer.Option("--ckpt", help="The checkpoint, as an option (same as the first argument).", show_default=False)] = None,
+    out_path: OutOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for the labelled sample bank and the variants' noise.")] = 0,
     variants: Annotated[int, typer.Option(help="Results with small noise added to the result vector.")] = 8,
-    define: Annotated[Optional[list[str]], typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.")] = None,
+    define: Annotated[Optional[list[str]], typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.", show_default=False)] = None,
     samples: Annotated[int, typer.Option(help="Generated samples labelled to find concept vectors.")] = 4096,
     attr_images: Annotated[int, typer.Option(help="Real labelled images the attribute model learns from (a tenth held out).")] = 30_000,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write what was found as JSON.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Decoded-data cache folder.")] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies, if its cache must be built.")] = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write what was found as JSON.", show_default=False)] = None,
+    cache_dir: CacheOpt = None,
+    data_root: RootOpt = None,
     device: DeviceOpt = "auto",
 ):
     """Latent vector arithmetic over named concepts, as in the paper's figure 7.
 
-    Example: dcgan arithmetic "red circle - circle + square" --ckpt runs/demo
+    Example: dcgan arithmetic runs/demo "red circle - circle + square"
     """
-    import torch
+    import re
 
-    from .arithmetic import (
-        concept_from_bank,
-        concept_from_seeds,
-        parse_define,
-        parse_expression,
-        phrase_constraints,
-        result_vectors,
-        sample_bank,
-        vocabulary,
-    )
-    from .checkpoint import load_checkpoint
-    from .device import select_device
-    from .images import save_grid
-    from .sample import generate
+    from .analysis.arithmetic import figure, parse_define, run
+    from .files import write_json
+    from .images import check_image_path, save_pil
+    from .runs import output_path
 
-    terms = parse_expression(expression)
-    if variants < 0 or samples < 16 or attr_images < 20:
-        raise UsageError("--variants must be at least 0, --samples at least 16 and --attr-images at least 20")
-    c = load_checkpoint(ckpt)
-    dev = select_device(device)
-    defined = dict(parse_define(d) for d in (define or []))
-    todo = [t for t in terms if t.phrase not in defined]
-    concepts: dict[str, object] = {p: concept_from_seeds(c.model_config, p, s) for p, s in defined.items()}
-    bank = None
-    if todo:
-        label_names = c.dataset.get("label_names") or []
-        if not label_names:
-            missing = ", ".join(repr(t.phrase) for t in todo)
-            raise UsageError(f"this data set has no labels, so {missing} cannot be found; define it from seeds with --define 'phrase=12,45,77'")
-        vocab = vocabulary(c.dataset.get("name", ""), label_names)
-        wants = phrase_constraints(todo, vocab)
-        data = _checkpoint_data(c, "train", cache_dir, data_root)
-        with err.status("training the attribute model and labelling generated samples..."):
-            bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=dev)
-        for t, want in zip(todo, wants):
-            concepts[t.phrase] = concept_from_bank(bank, t.phrase, want)
-    chosen = [concepts[t.phrase] for t in terms]
-    G = c.generator(dev)
-    term_imgs = generate(G, torch.stack([k.z for k in chosen]))
-    result_imgs = generate(G, result_vectors(terms, chosen, c.model_config, variants=variants, seed=seed))
-    width = max(len(terms) + 1, variants)
-    blank = -torch.ones_like(term_imgs[:1])
-    row1 = torch.cat([term_imgs, result_imgs[:1], blank.repeat(width - len(terms) - 1, 1, 1, 1)])
-    row2 = torch.cat([result_imgs[1:], blank.repeat(width - variants, 1, 1, 1)]) if variants else blank[:0]
-    save_grid(torch.cat([row1, row2]), out_path, nrow=width)
-
-    report = {"expression": expression, "terms": [], "result_attributes": None, "attribute_model_accuracy": None}
-    for t, k in zip(terms, chosen):
-        how = "seeds" if t.phrase in defined else f"{k.count} samples, match {k.confidence:.2f}"
-        out.print(f"{t.coef:+g} x {t.phrase!r}: mean z of {how}", markup=False)
-        report["terms"].append({"phrase": t.phrase, "coef": t.coef, "count": k.count, "confidence": k.confidence})
-    if bank is not None:
-        probs = bank.attr_model.predict(result_imgs.to(dev))  # (1 + variants, A)
-        seen = {name: round(float(p), 3) for name, p in zip(bank.attr_model.label_names, probs[0]) if p > 0.5}
-        share = probs.gt(0.5).float().mean(0)
-        report |= {"result_attributes": seen, "variant_share": {n: round(float(s), 3) for n, s in zip(bank.attr_model.label_names, share) if s > 0},
-                   "attribute_model_accuracy": bank.accuracy, "attribute_model_heldout": bank.heldout}
-        out.print(f"result shows: {', '.join(f'{k} ({v:.2f})' for k, v in seen.items()) or 'no attribute above 0.5'}", markup=False)
-        out.print(f"attribute model: {bank.accuracy:.1%} accuracy on {bank.heldout} held-out real images", markup=False)
+    if len(args) == 2:
+        if ckpt_opt is not None:
+            raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
+        ckpt, expression = Path(args[0]), args[1]
+    elif len(args) == 1:
+        ckpt, expression = ckpt_opt, args[0]
+    else:
+        raise UsageError(f"expected [CKPT] EXPRESSION, got {len(args)} arguments; quote the expression: \"red circle - circle + square\"")
+    if out_path is not None:
+        check_image_path(out_path)
+    defines = dict(parse_define(d) for d in (define or []))
+    c = _checkpoint(ckpt)
+    dev = _device(device)
+    with progress("arithmetic") as bar:
+        result = run(c, expression, defines=defines, samples=samples, attr_images=attr_images, variants=variants, seed=seed,
+                     device=dev, data_root=data_root, cache_dir=cache_dir,
+                     on_progress=lambda what, done, total: bar.update(done, total, what))
+    slug = re.sub(r"[^a-z0-9]+", "-", expression.lower()).strip("-")[:60] or "expression"
+    target = out_path or output_path(c.path, c.step, "arithmetic", f"{slug}-seed{seed}.png")
+    save_pil(figure(result), target)
+    rep = result.report
+    for t in rep["terms"]:
+        how = "seeds" if t["from"] == "seeds" else f"{t['count']} samples, match {t['confidence']:.2f}"
+        say(f"{t['coef']:+g} x {t['phrase']!r}: mean z of {how}")
+    if rep["result_attributes"] is not None:
+        seen = ", ".join(f"{k} ({v:.2f})" for k, v in rep["result_attributes"].items()) or "no attribute above 0.5"
+        say(f"result shows: {seen}")
+        say(f"attribute model: {rep['attribute_model_accuracy']:.1%} accuracy on {rep['attribute_model_heldout']} held-out real images")
     if json_path is not None:
-        from .checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(json_path, json.dumps(report, indent=2).encode())
-    out.print(f"wrote {out_path}", markup=False)
+        write_json(json_path, rep)
+    say(f"wrote {target}" + (f" and {json_path}" if json_path else ""))
 
 
-def _checkpoint_data(c, split: str, cache_dir: Optional[Path], data_root: Optional[Path]):
-    """The prepared cache a checkpoint was trained on (train), or the same data set's test split."""
-    from .cache import load_data, open_cache
-    from .sources import DataError
-
-    ds = c.dataset
-    if not ds.get("name"):
-        raise DcganError(f"{c.path} does not record its data set; it cannot be searched")
-    if split == "train" and ds.get("cache") and Path(ds["cache"], "manifest.json").exists():
-        return open_cache(Path(ds["cache"]))
-    root = data_root or (Path(ds["root"]) if ds.get("root") else None)
-    try:
-        return load_data(ds["name"], c.model_config.size, root=root, split=split, cache_root=cache_dir)
-    except DataError as e:
-        raise DcganError(
-            f"the {split} data of {ds['name']} at {c.model_config.size}px is not prepared and cannot be built ({e}); "
-            f"run `dcgan data prepare --dataset {ds['name']} --size {c.model_config.size} --split {split}` with --data-root"
-        ) from None
+# --- nn-search
 
 
 @app.command("nn-search")
 @cli_errors
 def nn_search(
     ckpt: CkptArg = None,
-    n: Annotated[int, typer.Option("--n", help="Generated queries, seeds 0..n-1.")] = 8,
+    n: NOpt = None,
+    seeds: SeedsOpt = None,
     k: Annotated[int, typer.Option("--k", help="Neighbours per query.")] = 5,
-    seeds: Annotated[Optional[str], typer.Option(help="Seeds of the generated queries (overrides --n).")] = None,
-    query: Annotated[Optional[list[Path]], typer.Option("--query", help="Image file(s) to search for instead of samples.")] = None,
-    split: Annotated[str, typer.Option(help="Search the train or the test split.")] = "train",
+    query: Annotated[Optional[list[Path]], typer.Option("--query", help="Image file(s) to search for instead of samples.", show_default=False)] = None,
+    split: Annotated[Split, typer.Option(help="Search the train or the test split.")] = "train",
     holdout: Annotated[int, typer.Option(help="Unseen real images for the memorization statistic (0: skip).")] = 256,
-    out_path: Annotated[Path, typer.Option("--out", help="Grid: each row the query, then its neighbours.")] = Path("nn.png"),
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full report as JSON.")] = None,
-    chunk_size: Annotated[Optional[int], typer.Option(help="Training images per matrix product (default: 256 MB of float32).")] = None,
-    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies, if its cache must be built.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Decoded-data cache folder.")] = None,
+    out_path: OutOpt = None,
+    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full report as JSON.", show_default=False)] = None,
+    chunk_size: Annotated[Optional[int], typer.Option(help="Training images per matrix product (default: 256 MB of float32).", show_default=False)] = None,
+    data_root: RootOpt = None,
+    cache_dir: CacheOpt = None,
     device: DeviceOpt = "auto",
 ):
-    """Find the training images nearest (squared L2) to generated samples: is the GAN copying?
+    """Find the training images nearest (squared L2) to generated samples (default seeds 0-7): is the GAN copying?
 
     Example: dcgan nn-search runs/demo --n 8 --k 5 --json nn.json
     """
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
+    from rich.table import Table
 
-    from .cache import crop_resize
-    from .checkpoint import load_checkpoint
-    from .device import select_device
-    from .images import save_pil
-    from .nn_search import memorization, nearest, to_unit
-    from .nn_search_report import neighbour_grid, report
-    from .sample import generate_from_seeds, parse_seeds
+    from .analysis.nn_report import neighbour_grid
+    from .analysis.nn_search import search
+    from .analysis.sample import resolve_seeds, seeds_label
+    from .files import write_json
+    from .images import check_image_path, save_pil
+    from .runs import output_path
 
-    if split not in ("train", "test"):
-        raise UsageError(f"--split {split!r}: use train or test")
-    c = load_checkpoint(ckpt)
-    dev = select_device(device)
-    cfg = c.model_config
-    data = _checkpoint_data(c, split, cache_dir, data_root)
-    G = c.generator(dev)
-    if query:
-        tensors, names = [], []
-        for p in query:
-            try:
-                with Image.open(p) as img:
-                    if min(img.size) < cfg.size:
-                        raise UsageError(f"--query {p} is {img.size[0]}x{img.size[1]}, smaller than the model's {cfg.size}x{cfg.size}; give a larger image")
-                    tensors.append(crop_resize(img, cfg.size, cfg.nc))
-            except (OSError, UnidentifiedImageError):
-                raise UsageError(f"--query {p} is not a readable image") from None
-            names.append(str(p))
-        queries = to_unit(np.stack(tensors)).float().view(len(tensors), cfg.nc, cfg.size, cfg.size)
-        qinfo = [{"path": s} for s in names]
-    else:
-        seed_list = parse_seeds(seeds) if seeds is not None else list(range(n))
-        queries = generate_from_seeds(G, seed_list)
-        qinfo = [{"seed": s} for s in seed_list]
-    if queries.shape[1:] != data.images.shape[1:]:
-        raise DcganError(f"the model makes {tuple(queries.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}")
-    nb = nearest(queries, data.images, k, chunk_size=chunk_size, device=dev)
-    memo = None
-    if holdout > 0 and not query:
-        held = data if split == "test" else _checkpoint_data(c, "test", cache_dir, data_root)
-        take = held.images[: min(holdout, held.images.shape[0])]
-        gen = generate_from_seeds(G, list(range(10_000, 10_000 + take.shape[0])))
-        train_data = _checkpoint_data(c, "train", cache_dir, data_root) if split == "test" else data
-        d_gen = nearest(gen, train_data.images, 1, chunk_size=chunk_size, device=dev).distances[:, 0]
-        d_real = nearest(to_unit(take).float(), train_data.images, 1, chunk_size=chunk_size, device=dev).distances[:, 0]
-        memo = memorization(d_gen, d_real) | {"count": int(take.shape[0])}
-    rep = report(c, data, split, qinfo, nb, memo)
-    save_pil(neighbour_grid(queries, data.images, nb), out_path)
+    if query and (n is not None or seeds is not None):
+        raise UsageError("give --query images or --n/--seeds, not both")
+    queries = list(query) if query else resolve_seeds(n, seeds, 8, limit=10_000)
+    if out_path is not None:
+        check_image_path(out_path)
+    c = _checkpoint(ckpt)
+    result = search(c, queries, k=k, split=split, holdout=holdout, chunk_size=chunk_size, device=_device(device),
+                    data_root=data_root, cache_dir=cache_dir)
+    rep = {"checkpoint": str(c.path), "step": c.step} | result.report()
+    name = f"{split}-" + ("query" if query else f"seeds-{seeds_label(queries)}") + f"-k{k}.png"
+    target = out_path or output_path(c.path, c.step, "nn-search", name)
+    save_pil(neighbour_grid(result.queries, result.data.images, result.neighbours), target)
     if json_path is not None:
-        from .checkpoint import atomic_write_bytes
-
-        atomic_write_bytes(json_path, json.dumps(rep, indent=2).encode())
+        write_json(json_path, rep)
     table = Table("query", *[f"#{i + 1}" for i in range(k)], title=f"nearest {split} images (squared L2, [-1, 1] pixels)")
     for q in rep["queries"]:
         label = f"seed {q['seed']}" if "seed" in q else Path(q["path"]).name
-        table.add_row(label, *[f"{nb_['index']}\n{nb_['distance']:.1f}" for nb_ in q["neighbours"]])
+        table.add_row(label, *[f"{nb['index']}\n{nb['distance']:.1f}" for nb in q["neighbours"]])
     out.print(table)
-    if memo:
-        out.print(memo["verdict"], markup=False)
-    out.print(f"wrote {out_path}" + (f" and {json_path}" if json_path else ""), markup=False)
+    if result.memorization:
+        say(result.memorization["verdict"])
+    say(f"wrote {target}" + (f" and {json_path}" if json_path else ""))
+
+
+# --- data
 
 
 @data_app.command("prepare")
 @cli_errors
 def data_prepare(
-    dataset: Annotated[str, typer.Option(help="shapes, mnist, fashion-mnist, svhn, cifar10, celeba, lsun, folder.")],
+    dataset: Annotated[Dataset, typer.Option(help="The data set.")],
     size: Annotated[int, typer.Option(help="Image size: 28, 32, 64 or 128.")],
-    data_root: Annotated[Optional[Path], typer.Option(help="Where the data set lies.")] = None,
-    split: Annotated[str, typer.Option(help="train or test.")] = "train",
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).")] = None,
+    data_root: RootOpt = None,
+    split: Annotated[Split, typer.Option(help="Which split.")] = "train",
+    channels: Annotated[Optional[int], typer.Option(help="1 (grey) or 3 (colour); default: the data set's.", show_default=False)] = None,
+    cache_dir: CacheOpt = None,
     download: Annotated[bool, typer.Option(help="Download the data set if it is missing.")] = False,
     rebuild: Annotated[bool, typer.Option(help="Rebuild even when the cache is up to date.")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="Decoding threads (default: all cores).")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="Decoding threads (default: all cores).", show_default=False)] = None,
 ):
     """Decode, crop and resize a data set once into a memory-mapped cache. Example: dcgan data prepare --dataset celeba --size 64"""
-    data = _load_data_with_progress(dataset, size, root=data_root, split=split, cache_root=cache_dir,
-                                    download=download, rebuild=rebuild, workers=workers)
-    m = json.loads((data.cache_dir / "manifest.json").read_text())
-    skipped = f", skipped {m['skipped']} unreadable file(s)" if m["skipped"] else ""
-    out.print(f"{dataset} {split}: {m['count']} images of {m['channels']}x{size}x{size} in {data.cache_dir}{skipped}", markup=False)
+    from .data.cache import load_data, read_manifest
+
+    with progress(f"preparing {dataset} {size}px") as bar:
+        data = load_data(dataset, size, root=data_root, split=split, cache_root=cache_dir, download=download,
+                         rebuild=rebuild, workers=workers, channels=channels, on_progress=bar)
+    m = read_manifest(data.cache_dir)
+    skipped = f", skipped {m['skipped']} unreadable or over-large file(s)" if m.get("skipped") else ""
+    say(f"{dataset} {split}: {m['count']} images of {m['shape'][1]}x{size}x{size} in {data.cache_dir}{skipped}")
 
 
 @data_app.command("info")
 @cli_errors
 def data_info(
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).")] = None,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    cache_dir: CacheOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the list as JSON.")] = False,
 ):
     """List prepared caches with their counts, sizes and labels."""
-    from .cache import list_caches
+    from rich.table import Table
+
+    from .data.cache import list_caches
+    from .files import to_json
 
     caches = list_caches(cache_dir)
     if as_json:
-        print(json.dumps(caches, indent=2))
+        print(to_json(caches))
         return
     if not caches:
-        out.print("no prepared data sets yet; run `dcgan data prepare` or `dcgan train`", markup=False)
+        say("no prepared data sets yet; run `dcgan data prepare` or `dcgan train`")
         return
     table = Table("data set", "split", "images", "shape", "MB", "labels", "source")
     for c in caches:
         labels = ", ".join(c["label_names"][:6]) + (" ..." if len(c["label_names"]) > 6 else "")
-        table.add_row(c["dataset"], c["split"], str(c["count"]), "x".join(map(str, c["shape"][1:])),
-                      f"{c['bytes'] / 1e6:.1f}", labels or "-", c["source"])
+        name = c["dataset"] + (" (damaged: rebuild it)" if c.get("damaged") else "")
+        table.add_row(name, c["split"], str(c["count"]), "x".join(map(str, c["shape"][1:])),
+                      f"{c['bytes'] / 1e6:.1f}", labels or "-", str(c["source"]))
     out.print(table)
 
 
@@ -534,8 +513,12 @@ def root(
 
 
 def main() -> None:
-    app(prog_name="dcgan")
+    try:
+        app(prog_name="dcgan")
+    except KeyboardInterrupt:
+        note("aborted")
+        sys.exit(130)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

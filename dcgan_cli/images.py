@@ -1,24 +1,40 @@
 """Turning model outputs into picture files: grids, single images and animations.
 
-Every file is written to a temp name and renamed, so a crash never leaves half a picture.
+Every file is written to a temp name and renamed (files.py), so a crash never leaves half a
+picture; a target that cannot be a picture (a folder, an unknown extension) is refused first.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
+from .errors import UsageError
+from .files import write_atomic
+from .pixels import to_hwc_uint8
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """(B, C, H, W) in [-1, 1] -> (B, H, W, C) uint8."""
-    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 1).numpy()
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def check_image_path(path: Path, flag: str = "--out", suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path:
+    """Refuse, before any work, a target that cannot take a picture."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name such as {path / ('grid' + suffixes[0])}")
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{flag} {path} needs a picture extension: {', '.join(suffixes)}")
+    return path
+
+
+def check_folder_path(path: Path, flag: str) -> Path:
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file; give a folder")
+    return path
 
 
 def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
@@ -30,16 +46,10 @@ def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2) 
 
 
 def save_pil(img: Image.Image, path: Path, **kwargs) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
-    try:
-        img.save(tmp, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    path = check_image_path(path)
+    if path.suffix.lower() in (".jpg", ".jpeg") and img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    return write_atomic(path, lambda tmp: img.save(tmp, **kwargs), what="picture")
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path:
@@ -47,7 +57,7 @@ def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None) -> Path
 
 
 def save_individual(images: torch.Tensor, folder: Path, names: list[str]) -> list[Path]:
-    arr = to_uint8(images)
+    arr = to_hwc_uint8(images)
     out = []
     for a, name in zip(arr, names):
         out.append(save_pil(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a), Path(folder) / name))
@@ -56,6 +66,7 @@ def save_individual(images: torch.Tensor, folder: Path, names: list[str]) -> lis
 
 def save_gif(frames: list[Image.Image], path: Path, duration_ms: int = 120, loop: bool = True) -> Path:
     """An animated GIF; Pillow writes it, no extra dependency."""
+    check_image_path(path, "--gif", (".gif",))
     first, *rest = [f.convert("RGB") for f in frames]
     return save_pil(first, path, save_all=True, append_images=rest, duration=duration_ms, loop=0 if loop else 1)
 

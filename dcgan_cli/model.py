@@ -9,87 +9,14 @@ command-line options.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any
-
 import torch
 from torch import nn
 
-from .frozen import DictRoundTrip
+from .configs import PRESETS, ModelConfig
 
-SIZES = (28, 32, 64, 128)
-G_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
-D_ACTIVATIONS = ("leaky_relu", "relu", "tanh")
-DOWNSAMPLE = ("strided", "pool")
-PROJECTIONS = ("conv", "dense")
-Z_DISTS = ("normal", "uniform")
-
-
-@dataclass(frozen=True)
-class ModelConfig(DictRoundTrip):
-    """Everything needed to rebuild both networks and draw their latent vectors."""
-
-    _what = "model settings"
-
-    size: int = 64  # output height = width
-    nc: int = 3  # image channels
-    nz: int = 100  # latent size
-    ngf: int = 64  # G width at the last hidden stage
-    ndf: int = 64  # D width at the first stage
-    g_act: str = "relu"
-    d_act: str = "leaky_relu"
-    batch_norm: bool = True
-    downsample: str = "strided"  # how D halves resolution: strided conv or conv + avg pool
-    projection: str = "conv"  # z -> first feature map: 1x1-input transposed conv, or Linear
-    kernel: int = 4  # 4 as in the paper, 5 as in the Keras MNIST/SVHN models
-    d_dropout: float = 0.0
-    z_dist: str = "normal"  # the prior belongs to G: sampling must draw what training drew
-    z_scale: float = 1.0  # std for normal, half-width for uniform
-
-    def __post_init__(self) -> None:
-        checks = [
-            (self.size in SIZES, f"size {self.size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}"),
-            (self.nc in (1, 3), f"nc must be 1 or 3 channels, got {self.nc}"),
-            (self.nz > 0 and self.ngf > 0 and self.ndf > 0, "nz, ngf and ndf must be positive"),
-            (self.g_act in G_ACTIVATIONS, f"g_act must be one of {', '.join(G_ACTIVATIONS)}, got {self.g_act!r}"),
-            (self.d_act in D_ACTIVATIONS, f"d_act must be one of {', '.join(D_ACTIVATIONS)}, got {self.d_act!r}"),
-            (self.downsample in DOWNSAMPLE, f"downsample must be one of {', '.join(DOWNSAMPLE)}, got {self.downsample!r}"),
-            (self.projection in PROJECTIONS, f"projection must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}"),
-            (self.kernel in (4, 5), f"kernel must be 4 or 5, got {self.kernel}"),
-            (0.0 <= self.d_dropout < 1.0, f"d_dropout must be in [0, 1), got {self.d_dropout}"),
-            (self.z_dist in Z_DISTS, f"z_dist must be one of {', '.join(Z_DISTS)}, got {self.z_dist!r}"),
-            (self.z_scale > 0, f"z_scale must be positive, got {self.z_scale}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-    @property
-    def base(self) -> int:
-        """Side of the first feature map: 28 = 7 * 2^2, every other size is 4 * 2^k."""
-        return 7 if self.size == 28 else 4
-
-    @property
-    def n_up(self) -> int:
-        """Number of 2x resolution changes between the base map and the image."""
-        return int(math.log2(self.size // self.base))
-
-
-# Presets are plain argument dicts (timm style), not classes.
-PRESETS: dict[str, dict[str, Any]] = {
-    # Radford et al. 2015, the LSUN/ImageNet/faces architecture.
-    "paper64": dict(size=64, nc=3, ngf=64, ndf=64),
-    # The same network as used for CelebA in pytorch/examples and the TensorFlow article.
-    "celeba64": dict(size=64, nc=3, ngf=64, ndf=64),
-    "celeba128": dict(size=128, nc=3, ngf=64, ndf=64),
-    # The Keras tutorials' small models: dense projection, 5x5 kernels, dropout in D.
-    "mnist28": dict(size=28, nc=1, ngf=64, ndf=64, projection="dense", kernel=5, d_dropout=0.3),
-    "svhn32": dict(size=32, nc=3, ngf=64, ndf=64, projection="dense", kernel=5, d_dropout=0.3),
-    "cifar32": dict(size=32, nc=3, ngf=64, ndf=64),
-    # Small enough to learn the built-in shapes on a CPU; D narrower than G keeps it from winning outright.
-    "shapes32": dict(size=32, nc=3, ngf=32, ndf=16),
-}
+# The config lives in the torch-free configs module (so `--help` needs no torch); this module
+# is the one that turns it into layers.
+__all__ = ["ModelConfig", "PRESETS", "Generator", "Discriminator", "init_weights", "sample_z", "z_from_seeds", "parameter_count"]
 
 
 def _activation(name: str) -> nn.Module:
@@ -218,3 +145,9 @@ def z_from_seeds(cfg: ModelConfig, seeds: list[int]) -> torch.Tensor:
     """One latent vector per seed (len(seeds), nz): any image can be made again from its seed alone."""
     rows = [sample_z(cfg, 1, torch.Generator().manual_seed(int(s))) for s in seeds]
     return torch.cat(rows) if rows else torch.empty(0, cfg.nz)
+
+
+def parameter_count(cfg: ModelConfig) -> int:
+    """Parameters of G and D together, counted on the meta device: nothing is allocated."""
+    with torch.device("meta"):
+        return sum(p.numel() for m in (Generator(cfg), Discriminator(cfg)) for p in m.parameters())

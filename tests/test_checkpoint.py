@@ -100,7 +100,9 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(ck.os, "replace", crash)
+    from dcgan_cli import files
+
+    monkeypatch.setattr(files.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
         save_checkpoint(path, {"a": torch.zeros(1000)}, meta)
     assert path.read_bytes() == before

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcgan_cli.cache import load_data
+from dcgan_cli.data.cache import load_data
 from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.sources import DataError
+from dcgan_cli.data.sources import DataError
 
 from .conftest import SHARED_MNIST, TINY, invoke
 
@@ -133,7 +133,7 @@ def test_folder_with_classes_skips_unreadable(tmp_path, runner):
     (tmp_path / "pics" / "cats" / "broken.png").write_bytes(b"not a png")
     r = invoke(runner, "data", "prepare", "--dataset", "folder", "--data-root", tmp_path / "pics", "--size", "32", "--cache-dir", tmp_path / "c")
     assert r.exit_code == 0, r.output
-    assert "skipped 1 unreadable file(s)" in r.output
+    assert "skipped 1 unreadable or over-large file(s)" in r.output
     d = load_data("folder", 32, root=tmp_path / "pics", cache_root=tmp_path / "c")
     n_test = load_data("folder", 32, root=tmp_path / "pics", split="test", cache_root=tmp_path / "c").images.shape[0]
     assert d.images.shape[0] + n_test == 120 and d.label_names == ["cats", "dogs"]
@@ -194,7 +194,7 @@ def test_real_mnist_digits(tmp_path):
         (["--dataset", "cifar10"], 1, "cifar10: missing"),
         (["--dataset", "celeba"], 1, "celeba: missing"),
         (["--dataset", "folder"], 1, "is not a folder"),
-        (["--dataset", "imagenet"], 2, "unknown data set 'imagenet'"),
+        (["--dataset", "imagenet"], 2, "Invalid value for '--dataset': 'imagenet' is not one of"),
         (["--dataset", "mnist", "--size", "100"], 2, "--size 100 is not a size"),
     ],
 )

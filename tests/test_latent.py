@@ -6,23 +6,19 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.arithmetic import (
+from dcgan_cli.analysis.arithmetic import (
     Concept,
-    ParseError,
     SampleBank,
-    Term,
     bank_path,
     combine,
     concept_from_bank,
     parse_define,
-    parse_expression,
-    phrase_constraints,
     result_vectors,
-    vocabulary,
 )
-from dcgan_cli.attributes import degrade
+from dcgan_cli.analysis.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
+from dcgan_cli.analysis.attributes import degrade
 from dcgan_cli.errors import DcganError, UsageError
-from dcgan_cli.latent import lerp, path_through, slerp
+from dcgan_cli.analysis.latent import lerp, path_through, slerp
 from dcgan_cli.model import ModelConfig
 
 from .conftest import invoke
@@ -171,7 +167,7 @@ def test_interpolate_rows_and_through(tiny_run, runner, tmp_path):
     r = invoke(runner, "interpolate", tiny_run, "--steps", "1", "--device", "cpu")
     assert r.exit_code == 2 and "--steps must be at least 2" in r.output
     r = invoke(runner, "interpolate", tiny_run, "--method", "cubic", "--device", "cpu")
-    assert r.exit_code == 2 and "use slerp or lerp" in r.output
+    assert r.exit_code == 2 and "'cubic' is not one of 'slerp', 'lerp'" in r.output
 
 
 # --- arithmetic end to end

@@ -2,7 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan_cli.model import PRESETS, SIZES, Discriminator, Generator, ModelConfig, sample_z, z_from_seeds
+from dcgan_cli.configs import SIZES
+from dcgan_cli.model import PRESETS, Discriminator, Generator, ModelConfig, sample_z, z_from_seeds
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))
@@ -64,7 +65,7 @@ def test_config_round_trip_and_validation():
     assert ModelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="size 48"):
         ModelConfig(size=48)
-    with pytest.raises(ValueError, match="unknown model settings: colour"):
+    with pytest.raises(ValueError, match="colour is not one of the model settings"):
         ModelConfig.from_dict({"colour": 1})
 
 

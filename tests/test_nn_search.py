@@ -6,7 +6,8 @@ import torch
 from PIL import Image
 
 from dcgan_cli.errors import UsageError
-from dcgan_cli.nn_search import brute_force, memorization, nearest, to_unit
+from dcgan_cli.pixels import flat_model_range as to_unit
+from dcgan_cli.analysis.nn_search import brute_force, memorization, nearest
 
 from .conftest import invoke
 
@@ -69,7 +70,7 @@ def test_cli_generated_queries(tiny_run, runner, tmp_path):
 
 
 def test_cli_training_image_as_query_finds_itself(tiny_run, runner, tmp_path):
-    from dcgan_cli.cache import open_cache
+    from dcgan_cli.data.cache import open_cache
     from dcgan_cli.checkpoint import load_checkpoint
 
     c = load_checkpoint(tiny_run)
@@ -101,4 +102,4 @@ def test_cli_missing_cache(tiny_run, runner, tmp_path, monkeypatch):
     meta = {**c.meta, "dataset": {**c.dataset, "name": "mnist", "cache": str(tmp_path / "gone"), "root": str(tmp_path / "nodata")}}
     save_checkpoint(tmp_path / "m.safetensors", c.tensors, meta)
     r = invoke(runner, "nn-search", tmp_path / "m.safetensors", "--device", "cpu", "--out", tmp_path / "x.png")
-    assert r.exit_code == 1 and "not prepared and cannot be built" in r.output and "dcgan data prepare --dataset mnist" in r.output
+    assert r.exit_code == 1 and "is not prepared in the cache" in r.output and "dcgan data prepare --dataset mnist" in r.output

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dcgan_cli.shapes import COLOURS, GROUPS, LABEL_NAMES, make_shapes
+from dcgan_cli.data.shapes import COLOURS, GROUPS, LABEL_NAMES, make_shapes
 
 
 def test_deterministic_from_seed_and_any_size():
@@ -35,6 +35,6 @@ def test_size_labels_match_the_drawn_area(size_word, low, high):
 
 
 def test_labels_alone_match_the_drawn_set():
-    from dcgan_cli.shapes import shape_labels
+    from dcgan_cli.data.shapes import shape_labels
 
     assert np.array_equal(shape_labels(50, seed=3), make_shapes(50, 32, seed=3)[1])

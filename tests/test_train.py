@@ -12,8 +12,10 @@ from PIL import Image
 
 from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.model import ModelConfig
-from dcgan_cli.shapes import make_shapes
-from dcgan_cli.train import NonFiniteLossError, TrainConfig, train
+from dcgan_cli.data.shapes import make_shapes
+from dcgan_cli.configs import TrainConfig
+from dcgan_cli.training import NonFiniteLossError
+from dcgan_cli.training import fit as train
 
 from .conftest import TINY, invoke
 
@@ -25,7 +27,7 @@ def test_train_writes_checkpoint_grid_and_metrics(tiny_run):
     assert c.step == 16 and c.epoch == 2
     assert c.model_config.size == 32 and c.model_config.ngf == 8
     assert c.dataset["name"] == "shapes" and "circle" in c.dataset["label_names"]
-    grid = Image.open(tiny_run / "samples" / "epoch-0002.png")
+    grid = Image.open(tiny_run / "samples" / "step-00000016.png")
     assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 8x8 images of 32 px with 2 px padding
     lines = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()]
     assert [l["step"] for l in lines] == [10, 16]
@@ -102,7 +104,7 @@ def test_g_steps_and_uniform_z_train(runner, tmp_path):
     assert r.exit_code == 0, r.output
     c = load_checkpoint(tmp_path / "r")
     assert c.model_config.z_dist == "uniform" and not c.model_config.batch_norm
-    assert c.train_config["g_steps"] == 2
+    assert c.train_config.g_steps == 2
     assert float(c.tensors["opt_g/0/step"]) == 4.0  # 2 steps x 2 G updates
 
 
@@ -113,16 +115,18 @@ def test_toml_config_and_cli_precedence(runner, tmp_path):
     assert r.exit_code == 0, r.output
     c = load_checkpoint(tmp_path / "r")
     assert c.model_config.g_act == "leaky_relu" and c.model_config.ngf == 8
-    assert c.train_config["lr"] == 0.001 and c.train_config["batch_size"] == 16
+    assert c.train_config.lr == 0.001 and c.train_config.batch_size == 16
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["--size", "48"], "size 48 is not a size the model can make"),
-        (["--dataset", "imagenet"], "unknown data set 'imagenet'"),
-        (["--preset", "huge"], "unknown preset 'huge'"),
-        (["--g-act", "swish"], "g_act must be one of"),
+        (["--dataset", "imagenet"], "Invalid value for '--dataset': 'imagenet' is not one of 'shapes'"),
+        (["--preset", "huge"], "Invalid value for '--preset': 'huge' is not one of"),
+        (["--g-act", "swish"], "Invalid value for '--g-act': 'swish' is not one of 'relu'"),
+        (["--nz", "0"], "--nz must be 1 to"),
+        (["--z-scale", "1e30"], "--z-scale must be above 0 and at most 100"),
         (["--device", "cuda:7"], "--device cuda:7"),
         (["--device", "tpu"], "is not a device"),
         (["--config", "nope.toml"], "--config nope.toml does not exist"),
@@ -138,7 +142,7 @@ def test_bad_train_input_is_one_line_usage_error(runner, args, message):
 
 def test_resume_refuses_changed_settings(tiny_run, runner):
     r = invoke(runner, "train", "--resume", tiny_run, "--lr", "0.1", "--device", "cpu")
-    assert r.exit_code == 2 and "cannot change lr on --resume" in r.output
+    assert r.exit_code == 2 and "cannot change --lr on --resume" in r.output
 
 
 def test_existing_run_folder_is_not_overwritten(tiny_run, runner):

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from .train import to_model_range
+from ..pixels import to_model_range
 
 # Changes whenever the training recipe does, so cached sample banks labelled by an older model are rebuilt.
 ATTRIBUTE_RECIPE = 2
@@ -105,6 +105,6 @@ def train_attribute_model(
             loss.backward()
             opt.step()
     model = AttributeModel(net.eval(), label_names, 0.0, n_test)
-    probs = model.predict(to_model_range(torch.from_numpy(np.array(images[test_idx]))))
+    probs = model.predict(to_model_range(images[test_idx]))
     model.accuracy = float(((probs > 0.5).float() == y_all[test_idx]).float().mean())
     return model

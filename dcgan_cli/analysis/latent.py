@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import torch
 
-from .errors import UsageError
-from .model import Generator, z_from_seeds
+from dataclasses import dataclass
+
+from ..checkpoint import Checkpoint, as_checkpoint
+from ..configs import METHODS
+from ..errors import UsageError
+from ..model import Generator, z_from_seeds
 from .sample import generate
 
-METHODS = ("slerp", "lerp")
+MAX_FRAMES = 10_000
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -43,6 +47,8 @@ def path_through(zs: torch.Tensor, steps: int, method: str = "slerp") -> torch.T
         raise UsageError(f"--method {method!r}: use slerp or lerp")
     if steps < 2:
         raise UsageError(f"--steps must be at least 2 (the two ends), got {steps}")
+    if (steps - 1) * (len(zs) - 1) + 1 > MAX_FRAMES:
+        raise UsageError(f"--steps {steps} makes {(steps - 1) * (len(zs) - 1) + 1:,} frames; at most {MAX_FRAMES:,}")
     fn = slerp if method == "slerp" else lerp
     t = torch.linspace(0, 1, steps, dtype=torch.float64)
     legs = [fn(zs[i].double(), zs[i + 1].double(), t)[(1 if i else 0) :] for i in range(len(zs) - 1)]
@@ -69,3 +75,40 @@ def interpolate_through(G: Generator, seeds: list[int], steps: int, method: str 
     for i in range(len(seeds)):
         frames[i * (steps - 1)] = zs[i]
     return generate(G, frames)
+
+
+@dataclass
+class Interpolation:
+    frames: torch.Tensor  # (R, T, C, H, W) in [-1, 1]: R rows (one for --through), T frames each
+    method: str
+    seeds: list[list[int]]  # the seeds each row passes through
+    loops: bool  # a --through path: played forward only; rows play back and forth
+
+
+def default_method(ckpt: Checkpoint) -> str:
+    """slerp for a normal prior (keeps the norms G saw), lerp for a uniform one (its cube is convex)."""
+    return "lerp" if ckpt.model_config.z_dist == "uniform" else "slerp"
+
+
+def interpolate(
+    ckpt: Checkpoint | str | None,
+    *,
+    pairs: list[tuple[int, int]] | None = None,
+    through: list[int] | None = None,
+    steps: int = 9,
+    method: str | None = None,
+    device: torch.device | str = "cpu",
+) -> Interpolation:
+    """Rows walking between seed pairs, or one path through several seeds."""
+    c = as_checkpoint(ckpt)
+    method = method or default_method(c)
+    if method not in METHODS:
+        raise UsageError(f"--method {method!r}: use slerp or lerp")
+    if (pairs is None) == (through is None):
+        raise UsageError("give seed pairs or a --through path, not both")
+    if pairs is not None and not 1 <= len(pairs) * steps <= MAX_FRAMES:
+        raise UsageError(f"{len(pairs)} rows of {steps} frames is more than {MAX_FRAMES:,} frames; ask for fewer")
+    G = c.generator(device)
+    if through is not None:
+        return Interpolation(interpolate_through(G, through, steps, method)[None], method, [through], True)
+    return Interpolation(interpolate_seeds(G, pairs, steps, method), method, [list(p) for p in pairs], False)

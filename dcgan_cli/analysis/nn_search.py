@@ -13,11 +13,18 @@ from __future__ import annotations
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from .errors import UsageError
+from ..checkpoint import Checkpoint, as_checkpoint
+from ..configs import SPLITS
+from ..data import ImageData, checkpoint_data
+from ..errors import DcganError, UsageError
+from ..pixels import flat_model_range
+from .sample import generate_from_seeds
 
 DEFAULT_MEMORY_MB = 256
 _EXTRA = 16  # candidates kept beyond k for the exact float64 re-ranking
@@ -32,12 +39,6 @@ class Neighbours:
 def chunk_rows(dim: int, memory_mb: float = DEFAULT_MEMORY_MB) -> int:
     """Rows per chunk so that one float32 chunk fits the memory budget."""
     return max(1, int(memory_mb * 2**20 // (dim * 4)))
-
-
-def to_unit(u8: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 pixels -> [-1, 1], flattened per image: float32 values (what the model sees), held as float64."""
-    t = torch.from_numpy(np.array(u8))  # a writable copy: memmap slices are read-only
-    return (t.reshape(t.shape[0], -1).float() / 127.5 - 1.0).double()
 
 
 def nearest(
@@ -57,6 +58,8 @@ def nearest(
     if not 1 <= k <= n:
         raise UsageError(f"--k {k} is out of range: the data set has {n} images, so use 1 to {n}")
     device = torch.device(device)
+    if chunk_size is not None and chunk_size < 1:
+        raise UsageError(f"--chunk-size must be at least 1, got {chunk_size}")
     chunk_size = chunk_size or chunk_rows(dim)
     keep = min(n, k + _EXTRA)
     # Work in pixel units, u = (x + 1) * 127.5, so a chunk needs one uint8->float pass and one
@@ -94,7 +97,7 @@ def nearest(
     cand = best_i.cpu()
     qc = q.double().cpu()
     uniq = np.unique(cand.numpy())
-    xs = to_unit(data[uniq])  # (U, D): each candidate image read once
+    xs = flat_model_range(data[uniq])  # (U, D): each candidate image read once
     pos = torch.from_numpy(np.searchsorted(uniq, cand.numpy()))  # (Q, keep) rows of xs
     exact = torch.stack([((xs[pos[r]] - qc[r]) ** 2).sum(1) for r in range(cand.shape[0])])
     # Sort by (distance, index): index order first, then a stable sort by distance.
@@ -106,7 +109,7 @@ def nearest(
 
 def brute_force(queries: torch.Tensor, data: np.ndarray, k: int) -> Neighbours:
     """Reference: every distance in float64, ranked by (distance, index). For tests and checks."""
-    x = to_unit(data)
+    x = flat_model_range(data)
     q = queries.reshape(queries.shape[0], -1).double()
     d = ((q[:, None, :] - x[None]) ** 2).sum(-1)
     order = torch.sort(d, dim=1, stable=True).indices[:, :k]
@@ -120,7 +123,10 @@ def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor) -> dict[
     real images the model never saw: a sign of copying.
     """
     g, r = float(gen_nearest.median()), float(real_nearest.median())
-    ratio = g / r if r > 0 else float("inf")
+    if r == 0:
+        return {"median_generated": g, "median_heldout": r, "ratio": None,
+                "verdict": "the unseen real images duplicate training images (median distance 0): the comparison says nothing"}
+    ratio = g / r
     if ratio < 1:
         verdict = (
             f"generated samples sit CLOSER to the training set than unseen real images do "
@@ -132,3 +138,102 @@ def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor) -> dict[
             f"(median {g:.1f} vs {r:.1f}, ratio {ratio:.2f}): no sign of memorization"
         )
     return {"median_generated": g, "median_heldout": r, "ratio": ratio, "verdict": verdict}
+
+
+HOLDOUT_SEED0 = 10_000  # generated samples for the memorization statistic use seeds from here on
+
+
+@dataclass
+class SearchResult:
+    queries: torch.Tensor  # (Q, C, H, W) in [-1, 1]
+    query_info: list[dict[str, Any]]  # {"seed": s} or {"path": p} per query
+    neighbours: Neighbours
+    data: ImageData  # the searched split
+    split: str
+    memorization: dict[str, Any] | None  # generated vs unseen real nearest-training distances
+
+    def report(self) -> dict[str, Any]:
+        from .nn_report import report
+
+        return report(self)
+
+
+def load_queries(paths: list[Path], size: int, channels: int) -> torch.Tensor:
+    """Image files -> (Q, C, size, size) in [-1, 1], cropped and resized as the training data was."""
+    from PIL import Image, UnidentifiedImageError
+
+    from ..data.cache import crop_resize
+    from ..pixels import to_model_range
+
+    arrays = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            raise UsageError(f"--query {p} does not exist")
+        if not p.is_file():
+            raise UsageError(f"--query {p} is not a file; give an image file")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as img:
+                    if min(img.size) < size:
+                        raise UsageError(f"--query {p} is {img.size[0]}x{img.size[1]}, smaller than the model's {size}x{size}; give a larger image")
+                    arrays.append(crop_resize(img, size, channels))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise UsageError(f"--query {p} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels); shrink it first") from None
+        except PermissionError:
+            raise UsageError(f"--query {p} cannot be read (permission denied)") from None
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
+            raise UsageError(f"--query {p} is not a readable image") from None
+    return to_model_range(np.stack(arrays))
+
+
+def search(
+    ckpt: Checkpoint | str | Path | None,
+    queries: list[int] | list[Path] | torch.Tensor,
+    *,
+    k: int = 5,
+    split: str = "train",
+    holdout: int = 256,
+    chunk_size: int | None = None,
+    device: torch.device | str = "cpu",
+    data: ImageData | None = None,
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+) -> SearchResult:
+    """The k nearest `split` images of each query: seeds (generated), image files, or images in [-1, 1].
+
+    With generated queries and holdout > 0, also compares the nearest-training distances of
+    `holdout` fresh samples with those of as many unseen real images (the memorization check).
+    """
+    if split not in SPLITS:
+        raise UsageError(f"--split {split!r}: use train or test")
+    if not 0 <= holdout <= 100_000:
+        raise UsageError(f"--holdout must be 0 to 100,000, got {holdout}")
+    c = as_checkpoint(ckpt)
+    cfg = c.model_config
+    G = c.generator(device)
+    generated = not (isinstance(queries, torch.Tensor) or (queries and isinstance(queries[0], (str, Path))))
+    if isinstance(queries, torch.Tensor):
+        q, info = queries.float(), [{"index": i} for i in range(queries.shape[0])]
+    elif not generated:
+        q, info = load_queries(list(queries), cfg.size, cfg.nc), [{"path": str(p)} for p in queries]
+    else:
+        q, info = generate_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
+    if q.shape[0] == 0:
+        raise UsageError("no queries: give seeds or --query images")
+    if data is None:
+        data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
+    if tuple(q.shape[1:]) != tuple(data.images.shape[1:]):
+        raise DcganError(f"the model makes {tuple(q.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}")
+    nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device)
+    memo = None
+    if holdout > 0 and generated:
+        held = data if split == "test" else checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
+        train = data if split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
+        take = held.images[: min(holdout, held.images.shape[0])]
+        gen = generate_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
+        d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device).distances[:, 0]
+        d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device).distances[:, 0]
+        memo = memorization(d_gen, d_real) | {"count": int(take.shape[0])}
+    return SearchResult(q, info, nb, data, split, memo)

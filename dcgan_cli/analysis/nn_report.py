@@ -8,8 +8,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .images import caption_below, grid_image
-from .nn_search import Neighbours, to_unit
+from ..images import caption_below, grid_image
+from ..pixels import flat_model_range
+from .nn_search import Neighbours, SearchResult
 
 
 def neighbour_grid(queries: torch.Tensor, data: np.ndarray, nb: Neighbours, min_cell: int = 64) -> Image.Image:
@@ -18,7 +19,7 @@ def neighbour_grid(queries: torch.Tensor, data: np.ndarray, nb: Neighbours, min_
     scale = max(1, -(-min_cell // size))  # small images are enlarged so the captions fit
     rows = []
     for r in range(queries.shape[0]):
-        neigh = to_unit(data[nb.indices[r].numpy()]).float().view(-1, *queries.shape[1:])  # rank order
+        neigh = flat_model_range(data[nb.indices[r].numpy()]).float().view(-1, *queries.shape[1:])  # rank order
         row = torch.cat([queries[r : r + 1].float(), neigh])
         if scale > 1:
             row = torch.nn.functional.interpolate(row, scale_factor=scale, mode="nearest")
@@ -32,8 +33,10 @@ def neighbour_grid(queries: torch.Tensor, data: np.ndarray, nb: Neighbours, min_
     return out
 
 
-def report(ckpt, data, split: str, queries: list[dict[str, Any]], nb: Neighbours, memo: dict | None) -> dict[str, Any]:
+def report(result: SearchResult) -> dict[str, Any]:
     """Everything nn-search found, as plain JSON-able data."""
+    data, split, nb = result.data, result.split, result.neighbours
+    queries, memo = result.query_info, result.memorization
     out_queries = []
     for q, idx, dist in zip(queries, nb.indices.tolist(), nb.distances.tolist()):
         neighbours = []
@@ -45,6 +48,6 @@ def report(ckpt, data, split: str, queries: list[dict[str, Any]], nb: Neighbours
             neighbours.append(entry)
         out_queries.append({**q, "neighbours": neighbours})
     return {
-        "checkpoint": str(ckpt.path), "dataset": data.name, "split": split, "count": int(data.images.shape[0]),
+        "dataset": data.name, "split": split, "count": int(data.images.shape[0]),
         "distance": "squared L2 in [-1, 1] pixel space", "queries": out_queries, "memorization": memo,
     }

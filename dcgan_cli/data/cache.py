@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from .errors import UsageError
-from .model import SIZES
+from ..configs import SIZES
+from ..errors import UsageError
+from ..files import TEMP_MARK
 from .sources import DataError, Source, open_source
 
 CACHE_FORMAT = 1
@@ -43,6 +45,7 @@ class ImageData:
     split: str
     cache_dir: Path | None
     items: list[str] | None  # the source file (or key) of each image, where it has one
+    fingerprint: str | None = None  # of the source files the cache was built from
 
     @property
     def size(self) -> int:
@@ -57,7 +60,7 @@ class ImageData:
         return {
             "name": self.name, "split": self.split, "size": self.size, "channels": self.channels,
             "count": int(self.images.shape[0]), "label_names": self.label_names, "groups": self.groups,
-            "cache": str(self.cache_dir) if self.cache_dir else None,
+            "cache": str(self.cache_dir) if self.cache_dir else None, "fingerprint": self.fingerprint,
         }
 
 
@@ -67,7 +70,8 @@ def default_cache_root() -> Path:
 
 def cache_dir_for(source: Source, size: int, cache_root: Path) -> Path:
     where = hashlib.sha256(source.location.encode()).hexdigest()[:8]
-    return Path(cache_root) / f"{source.name}-{source.split}-{size}px-{where}"
+    grey = "-grey" if source.channels == 1 and source.name not in ("mnist", "fashion-mnist") else ""
+    return Path(cache_root) / f"{source.name}-{source.split}-{size}px{grey}-{where}"
 
 
 def load_data(
@@ -80,13 +84,18 @@ def load_data(
     download: bool = False,
     rebuild: bool = False,
     workers: int | None = None,
+    channels: int | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImageData:
     """Open the cache for (data set, split, size), building it first if missing or stale."""
     if size not in SIZES:
         raise UsageError(f"--size {size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}")
+    if workers is not None and not 1 <= workers <= 1024:
+        raise UsageError(f"--workers must be 1 to 1024, got {workers}")
     cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
-    source = open_source(name, root, split, download=download, work_dir=cache_root.parent / "work")
+    if cache_root.exists() and not cache_root.is_dir():
+        raise UsageError(f"--cache-dir {cache_root} is a file; give a folder")
+    source = open_source(name, root, split, download=download, work_dir=cache_root.parent / "work", channels=channels)
     d = cache_dir_for(source, size, cache_root)
     if not rebuild and is_fresh(d, source, size):
         return open_cache(d)
@@ -102,15 +111,59 @@ def is_fresh(d: Path, source: Source, size: int) -> bool:
     return m.get("format") == CACHE_FORMAT and m.get("fingerprint") == source.fingerprint and m.get("transform") == TRANSFORM and m.get("size") == size
 
 
-def open_cache(d: Path) -> ImageData:
+def read_manifest(d: Path) -> dict[str, Any]:
+    """A cache's manifest, checked field by field; DataError naming the fix when it is damaged."""
+    d = Path(d)
     try:
-        m = json.loads((Path(d) / "manifest.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        m = json.loads((d / "manifest.json").read_text())
+    except FileNotFoundError:
         raise DataError(f"no prepared data set in {d}; run `dcgan data prepare` for it") from None
-    images = np.memmap(Path(d) / "images.u8", dtype=np.uint8, mode="r", shape=tuple(m["shape"]))
-    labels = np.load(Path(d) / "labels.npy", allow_pickle=False) if (Path(d) / "labels.npy").exists() else None
-    items = json.loads((Path(d) / "items.json").read_text()) if (Path(d) / "items.json").exists() else None
-    return ImageData(images, labels, m["label_names"], m["groups"], m["dataset"], m["split"], Path(d), items)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise DataError(f"the cache manifest {d / 'manifest.json'} is damaged; delete {d} and run `dcgan data prepare` again") from None
+    ok = (
+        isinstance(m, dict)
+        and isinstance(m.get("shape"), list) and len(m["shape"]) == 4
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in m["shape"])
+        and m["shape"][1] in (1, 3) and m["shape"][2] == m["shape"][3] == m.get("size")
+        and isinstance(m.get("label_names"), list) and all(isinstance(x, str) for x in m["label_names"])
+        and isinstance(m.get("groups"), list) and all(isinstance(g, list) for g in m["groups"])
+        and isinstance(m.get("dataset"), str) and isinstance(m.get("split"), str)
+    )
+    if not ok:
+        raise DataError(f"the cache manifest {d / 'manifest.json'} is damaged; delete {d} and run `dcgan data prepare` again")
+    return m
+
+
+def open_cache(d: Path) -> ImageData:
+    d = Path(d)
+    m = read_manifest(d)
+    shape = tuple(m["shape"])
+    need = int(np.prod(shape))
+    try:
+        have = (d / "images.u8").stat().st_size
+    except OSError:
+        have = -1
+    if have != need:
+        raise DataError(f"the cache {d} is damaged (images.u8 has {max(have, 0)} bytes, {need} expected); "
+                        "run `dcgan data prepare ... --rebuild` or delete the folder")
+    images = np.memmap(d / "images.u8", dtype=np.uint8, mode="r", shape=shape)
+    labels = None
+    if (d / "labels.npy").exists():
+        try:
+            labels = np.load(d / "labels.npy", allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            labels = None
+        if labels is None or labels.shape != (shape[0], len(m["label_names"])) or labels.dtype != np.uint8:
+            raise DataError(f"the cache {d} has a damaged labels.npy; run `dcgan data prepare ... --rebuild` or delete the folder")
+    items = None
+    if (d / "items.json").exists():
+        try:
+            items = json.loads((d / "items.json").read_text())
+        except (OSError, ValueError):
+            items = None
+        if not isinstance(items, list) or len(items) != shape[0]:
+            items = None  # only used to name neighbours; indices still work
+    return ImageData(images, labels, m["label_names"], m["groups"], m["dataset"], m["split"], d, items, m.get("fingerprint"))
 
 
 def resize_array(x: np.ndarray, size: int) -> np.ndarray:
@@ -128,9 +181,35 @@ def resize_array(x: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """Any PIL mode -> 8-bit "L" or "RGB", keeping what the pixels mean.
+
+    Pillow's convert() clips 16- and 32-bit grey to 255 (a 16-bit PNG comes out near white) and
+    drops transparency to whatever colour hides under it; both are handled here. Transparent
+    pixels are laid over black.
+    """
+    target = "L" if channels == 1 else "RGB"
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        if img.mode.startswith("I;16"):
+            a = a / 257.0
+        elif img.mode == "I":
+            a = a / 257.0 if a.max(initial=0) > 255 else a  # 16-bit PNGs open as "I" in some Pillow versions
+        else:
+            a = a * 255.0 if a.max(initial=0) <= 1.0 else a  # float images: [0, 1] or [0, 255]
+        img = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        img = Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert(target)  # CMYK, YCbCr, LAB, HSV and "1" convert correctly in Pillow
+
+
 def crop_resize(img: Image.Image, size: int, channels: int) -> np.ndarray:
     """A PIL image -> (C, size, size) uint8: centre square crop, then an antialiased resize."""
-    img = img.convert("L" if channels == 1 else "RGB")
+    img = to_mode(img, channels)
     w, h = img.size
     s = min(w, h)
     img = img.crop(((w - s) // 2, (h - s) // 2, (w - s) // 2 + s, (h - s) // 2 + s))
@@ -144,7 +223,7 @@ def build_cache(source: Source, size: int, d: Path, *, workers: int | None = Non
     """Decode every image of `source` once into d/images.u8, then swap the folder in whole."""
     d = Path(d)
     d.parent.mkdir(parents=True, exist_ok=True)
-    tmp = d.with_name(f".{d.name}.tmp-{os.getpid()}")
+    tmp = d.with_name(f".{d.name}{TEMP_MARK}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     c = source.channels
@@ -161,10 +240,14 @@ def build_cache(source: Source, size: int, d: Path, *, workers: int | None = Non
         else:
             def decode(i: int) -> np.ndarray | None:
                 try:
-                    with source.load_item(i) as img:
-                        return crop_resize(img, size, c)
-                except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-                    return None  # unreadable or truncated file: skipped and counted
+                    with warnings.catch_warnings():
+                        # Past Pillow's pixel limit an image is a likely decompression bomb: skipped, counted.
+                        warnings.simplefilter("error", Image.DecompressionBombWarning)
+                        with source.load_item(i) as img:
+                            return crop_resize(img, size, c)
+                except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError,
+                        Image.DecompressionBombWarning, MemoryError):
+                    return None  # unreadable, truncated or over-large file: skipped and counted
 
             with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
                 for i, a in enumerate(pool.map(decode, range(n), chunksize=64)):
@@ -189,7 +272,7 @@ def build_cache(source: Source, size: int, d: Path, *, workers: int | None = Non
             "label_names": source.label_names, "groups": source.groups, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        old = d.with_name(f".{d.name}.old-{os.getpid()}")
+        old = d.with_name(f".{d.name}.old{TEMP_MARK}{os.getpid()}")
         if d.exists():
             os.replace(d, old)
         os.replace(tmp, d)
@@ -200,11 +283,31 @@ def build_cache(source: Source, size: int, d: Path, *, workers: int | None = Non
 
 
 def list_caches(cache_root: Path | None = None) -> list[dict[str, Any]]:
+    """Every prepared cache under the root; a damaged one is listed as such, not skipped silently."""
     root = Path(cache_root) if cache_root is not None else default_cache_root()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--cache-dir {root} is a file; give a folder")
     out = []
     for m in sorted(root.glob("*/manifest.json")):
-        info = json.loads(m.read_text())
+        try:
+            info = read_manifest(m.parent)
+            info["bytes"] = (m.parent / "images.u8").stat().st_size
+            info["damaged"] = info["bytes"] != int(np.prod(info["shape"]))
+        except (DataError, OSError):
+            info = {"dataset": m.parent.name, "split": "?", "count": 0, "shape": [0, 0, 0, 0], "bytes": 0,
+                    "label_names": [], "source": "?", "damaged": True}
         info["path"] = str(m.parent)
-        info["bytes"] = (m.parent / "images.u8").stat().st_size
         out.append(info)
     return out
+
+
+def find_caches(cache_root: Path | None = None) -> list[ImageData]:
+    """Every cache under the root that opens cleanly."""
+    root = Path(cache_root) if cache_root is not None else default_cache_root()
+    found = []
+    for m in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
+        try:
+            found.append(open_cache(m.parent))
+        except DataError:
+            continue
+    return found

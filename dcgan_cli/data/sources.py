@@ -21,11 +21,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from ..configs import DATASETS, SPLITS
+from ..errors import DcganError, UsageError
 from . import shapes
-from .errors import DcganError, UsageError
 
-DATASETS = ("shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "lsun", "folder")
-SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 FASHION = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
@@ -63,13 +62,30 @@ def default_data_root() -> Path:
     return Path(os.environ.get("DCGAN_DATA", Path.home() / ".cache" / "dcgan" / "data"))
 
 
-def open_source(name: str, root: Path | None = None, split: str = "train", *, download: bool = False, work_dir: Path | None = None) -> Source:
-    """Find and index one split of a data set. Raises DataError naming any missing file."""
+def open_source(
+    name: str, root: Path | None = None, split: str = "train", *, download: bool = False, work_dir: Path | None = None,
+    channels: int | None = None,
+) -> Source:
+    """Find and index one split of a data set. Raises DataError naming any missing file.
+
+    `channels` (1 or 3) overrides what the data set's images are converted to; by default an
+    image folder whose pictures are all grey gives 1 channel, and every other set its own.
+    """
     if name not in DATASETS:
-        raise UsageError(f"unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
+        raise UsageError(f"--dataset: unknown data set {name!r}; choose one of {', '.join(DATASETS)}")
     if split not in SPLITS:
-        raise UsageError(f"unknown split {split!r}; choose train or test")
+        raise UsageError(f"--split: unknown split {split!r}; choose train or test")
+    if channels not in (None, 1, 3):
+        raise UsageError(f"--channels must be 1 or 3, got {channels}")
     root = Path(root).expanduser() if root is not None else default_data_root()
+    src = _open(name, root, split, download, work_dir)
+    if channels is not None and channels != src.channels:
+        src.channels = channels
+        src.fingerprint += f"-c{channels}"
+    return src
+
+
+def _open(name: str, root: Path, split: str, download: bool, work_dir: Path | None) -> Source:
     if name == "shapes":
         return _shapes(split)
     if name in ("mnist", "fashion-mnist"):
@@ -99,7 +115,10 @@ def _fingerprint(paths: list[Path]) -> str:
     """Names, sizes and mtimes: cheap enough for 200k files, and it changes when any file does."""
     h = hashlib.sha256()
     for p in sorted(paths):
-        st = p.stat()
+        try:
+            st = p.stat()
+        except OSError as e:
+            raise DataError(f"{p} cannot be read ({e.strerror or e})") from None
         h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
@@ -153,24 +172,35 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
     else:
         # torchvision wants extracted files under ROOT/<folder>/raw: give it that layout in our own
         # work folder (users' data folders may be read-only), from the .gz files or the flat layout.
-        tv_root = (work_dir or Path.home() / ".cache" / "dcgan") / "raw" / hashlib.sha256(str(raw.resolve()).encode()).hexdigest()[:12]
+        # Keyed by the source files' fingerprint: files the user replaces (or repairs) get a fresh copy.
+        key = hashlib.sha256(f"{raw.resolve()}\0{_fingerprint(paths)}".encode()).hexdigest()[:12]
+        tv_root = (work_dir or Path.home() / ".cache" / "dcgan") / "raw" / key
         dest = tv_root / folder / "raw"
         dest.mkdir(parents=True, exist_ok=True)
         for f in all_files:
             if (dest / f).exists():
                 continue
-            tmp = dest / f".{f}.tmp"
-            if (raw / f).exists():
-                shutil.copyfile(raw / f, tmp)
-            else:
-                with gzip.open(raw / f"{f}.gz", "rb") as src, open(tmp, "wb") as out:
-                    shutil.copyfileobj(src, out)
-            os.replace(tmp, dest / f)
+            tmp = dest / f".{f}.dcgan-tmp-{os.getpid()}"
+            try:
+                if (raw / f).exists():
+                    shutil.copyfile(raw / f, tmp)
+                else:
+                    with gzip.open(raw / f"{f}.gz", "rb") as src, open(tmp, "wb") as out:
+                        shutil.copyfileobj(src, out)
+                os.replace(tmp, dest / f)
+            except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+                raise DataError(f"{name}: {raw / f}(.gz) could not be read ({e}); download it again") from None
+            finally:
+                tmp.unlink(missing_ok=True)
     try:
         ds = cls(str(tv_root), train=split == "train", download=False)
-    except (RuntimeError, OSError, ValueError, EOFError) as e:
-        raise DataError(f"{name}: the idx files in {raw} could not be read ({e}); download them again") from None
+        if ds.data.ndim != 3 or len(ds.data) != len(ds.targets) or len(ds.data) == 0:
+            raise ValueError("images and labels do not match")
+    except Exception as e:  # torchvision's idx reader raises assorted types for garbage files
+        raise DataError(f"{name}: the idx files in {raw} could not be read ({type(e).__name__}: {e}); download them again") from None
     images = ds.data.numpy()  # (N, 28, 28) uint8
+    if images.dtype != np.uint8 or ds.targets.min() < 0 or ds.targets.max() > 9:
+        raise DataError(f"{name}: the idx files in {raw} hold no 8-bit images with labels 0-9; download them again")
     labels = _one_hot(ds.targets.numpy(), 10)
     return Source(
         name=name, split=split, channels=1, label_names=list(DIGITS if name == "mnist" else FASHION),
@@ -192,7 +222,10 @@ def _svhn(root: Path, split: str, download: bool) -> Source:
         path = root / fname
     if path is None:
         raise DataError(f"svhn: missing {root / fname}; get it from http://ufldl.stanford.edu/housenumbers/{fname}, or add --download")
-    from scipy.io import loadmat
+    try:
+        from scipy.io import loadmat
+    except ImportError:
+        raise DataError("svhn's .mat files need scipy: pip install 'dcgan-cli[svhn]'") from None
 
     try:
         mat = loadmat(str(path))
@@ -317,10 +350,29 @@ def _folder(root: Path, split: str) -> Source:
         labels = _one_hot(np.array([cls_of[i] for i in keep]), len(classes))
     items = [str(rel[i]) for i in keep]
     return Source(
-        name="folder", split=split, channels=3, label_names=classes, groups=[classes] if classes else [], labels=labels,
+        name="folder", split=split, channels=_folder_channels([files[i] for i in keep]), label_names=classes, groups=[classes] if classes else [], labels=labels,
         fingerprint=_fingerprint([files[i] for i in keep]), location=str(root), items=items,
         load_item=lambda i: Image.open(root / items[i]),
     )
+
+
+GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}
+
+
+def _folder_channels(files: list[Path], sample: int = 64) -> int:
+    """1 when every image looked at (up to `sample`, spread over the folder) is grey, else 3.
+
+    Only headers are read, so this costs milliseconds; an unreadable file does not vote.
+    """
+    step = max(1, len(files) // sample)
+    modes = set()
+    for p in files[::step][:sample]:
+        try:
+            with Image.open(p) as img:
+                modes.add(img.mode)
+        except Exception:  # unreadable files are skipped (and counted) when the cache is built
+            continue
+    return 1 if modes and modes <= GREY_MODES else 3
 
 
 # --- LSUN: the lmdb layout (one <category>_<split>_lmdb folder each). torchvision's LSUN class

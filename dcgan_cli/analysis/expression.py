@@ -1,0 +1,124 @@
+"""The arithmetic expression language: "smiling woman - 0.5 woman + man".
+
+Holds the parser (terms joined by + and -, each an optional number and a phrase; errors name
+the column), the vocabulary (a data set's labels plus plain-English aliases) and the label
+values each phrase asks for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from ..errors import UsageError
+
+# word -> (attribute, value). CelebA's 40 attributes by plain English name.
+CELEBA_ALIASES: dict[str, tuple[str, int]] = {
+    "smiling": ("Smiling", 1), "smile": ("Smiling", 1), "neutral": ("Smiling", 0),
+    "man": ("Male", 1), "male": ("Male", 1), "men": ("Male", 1), "woman": ("Male", 0), "female": ("Male", 0), "women": ("Male", 0),
+    "glasses": ("Eyeglasses", 1), "eyeglasses": ("Eyeglasses", 1), "blond": ("Blond_Hair", 1), "blonde": ("Blond_Hair", 1),
+    "bald": ("Bald", 1), "beard": ("No_Beard", 0), "bearded": ("No_Beard", 0), "beardless": ("No_Beard", 1),
+    "mustache": ("Mustache", 1), "moustache": ("Mustache", 1), "hat": ("Wearing_Hat", 1), "young": ("Young", 1),
+    "old": ("Young", 0), "lipstick": ("Wearing_Lipstick", 1), "bangs": ("Bangs", 1), "makeup": ("Heavy_Makeup", 1),
+    "goatee": ("Goatee", 1), "earrings": ("Wearing_Earrings", 1), "necklace": ("Wearing_Necklace", 1),
+    "necktie": ("Wearing_Necktie", 1), "tie": ("Wearing_Necktie", 1), "pale": ("Pale_Skin", 1), "chubby": ("Chubby", 1),
+    "attractive": ("Attractive", 1), "sideburns": ("Sideburns", 1), "brunette": ("Brown_Hair", 1),
+}
+
+_TOKEN = re.compile(r"\s*(?:(?P<op>[+-])|(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<word>[A-Za-z][A-Za-z0-9_']*)|(?P<bad>\S))")
+
+
+@dataclass(frozen=True)
+class Term:
+    coef: float  # sign included
+    words: tuple[str, ...]
+    pos: int  # 1-based column where the term starts
+
+    @property
+    def phrase(self) -> str:
+        return " ".join(self.words)
+
+
+class ParseError(UsageError):
+    pass
+
+
+def parse_expression(text: str) -> list[Term]:
+    """'smiling woman - 0.5 woman + man' -> terms. Errors name the 1-based column."""
+    tokens = [(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup) + 1) for m in _TOKEN.finditer(text) if m.lastgroup]
+    if not tokens:
+        raise ParseError("the expression is empty; write e.g. \"smiling woman - woman + man\"")
+    terms: list[Term] = []
+    sign, i = 1.0, 0
+
+    def fail(msg: str, col: int) -> ParseError:
+        return ParseError(f"{msg} at column {col} of {text!r}")
+
+    if tokens[0][0] == "op":
+        sign = -1.0 if tokens[0][1] == "-" else 1.0
+        i = 1
+    while True:
+        if i >= len(tokens):
+            raise fail("expected a concept after the operator", len(text) + 1)
+        kind, value, col = tokens[i]
+        start = col
+        coef = 1.0
+        if kind == "num":
+            coef = float(value)
+            i += 1
+            if i >= len(tokens):
+                raise fail(f"expected a concept after the number {value}", len(text) + 1)
+            kind, value, col = tokens[i]
+        if kind == "bad":
+            raise fail(f"unexpected character {value!r}", col)
+        if kind != "word":
+            raise fail(f"expected a concept word, found {value!r}", col)
+        words: list[str] = []
+        while i < len(tokens) and tokens[i][0] == "word":
+            words.append(tokens[i][1].lower())
+            i += 1
+        terms.append(Term(sign * coef, tuple(words), start))
+        if i == len(tokens):
+            return terms
+        kind, value, col = tokens[i]
+        if kind == "bad":
+            raise fail(f"unexpected character {value!r}", col)
+        if kind != "op":
+            raise fail(f"expected + or -, found {value!r}", col)
+        sign = -1.0 if value == "-" else 1.0
+        i += 1
+
+
+def vocabulary(dataset: str, label_names: list[str]) -> dict[str, tuple[int, int]]:
+    """word -> (label column, value). Every label name (lower case) means 'this label is on'."""
+    vocab: dict[str, tuple[int, int]] = {name.lower(): (j, 1) for j, name in enumerate(label_names)}
+    if dataset == "celeba":
+        for word, (attr, value) in CELEBA_ALIASES.items():
+            if attr in label_names:
+                vocab.setdefault(word, (label_names.index(attr), value))
+    if dataset in ("mnist", "svhn"):
+        vocab |= {str(d): (d, 1) for d in range(10) if d < len(label_names)}
+    return vocab
+
+
+def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]]) -> list[dict[int, int]]:
+    """Each term's required label values. A phrase fixes every attribute named anywhere in the
+    expression: what it does not name is held 'off' (the paper's neutral woman)."""
+    for t in terms:
+        for w in t.words:
+            if w not in vocab:
+                close = difflib.get_close_matches(w, vocab, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise UsageError(f"unknown concept word {w!r}{hint} Known words: {', '.join(sorted(vocab))}")
+    named = sorted({vocab[w][0] for t in terms for w in t.words})
+    out = []
+    for t in terms:
+        want = {col: 0 for col in named}
+        for w in t.words:
+            col, value = vocab[w]
+            want[col] = value
+        out.append(want)
+    return out
+
+

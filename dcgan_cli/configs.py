@@ -1,0 +1,334 @@
+"""The run settings: two frozen dataclasses, the presets, and how their layers are merged.
+
+`ModelConfig` (what both networks and the latent prior are) and `TrainConfig` (how to train)
+round-trip through checkpoint metadata. Every value is checked for its field's type and range
+when a config is built, from flags, a TOML file or a stranger's checkpoint alike, so a bad value
+is an error naming where it came from, never a silent default. Layers, lowest first: the data
+set's default preset < --preset < TOML file < flags.
+
+This module imports no torch: `dcgan --help` reads its choices from here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .errors import UsageError
+
+DATASETS = ("shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "lsun", "folder")
+SPLITS = ("train", "test")
+SIZES = (28, 32, 64, 128)
+G_ACTIVATIONS = ("relu", "leaky_relu", "tanh")
+D_ACTIVATIONS = ("leaky_relu", "relu", "tanh")
+DOWNSAMPLE = ("strided", "pool")
+PROJECTIONS = ("conv", "dense")
+Z_DISTS = ("normal", "uniform")
+METHODS = ("slerp", "lerp")
+DEFAULT_EPOCHS = 5
+
+# Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
+MAX_NZ = 65_536
+MAX_WIDTH = 4_096
+
+T = TypeVar("T", bound="Settings")
+
+
+class ConfigError(ValueError):
+    """A bad value, with the field it belongs to, so callers can name a flag, a TOML key or a file."""
+
+    def __init__(self, field: str, problem: str):
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """Why `value` is not of the annotated type, or None. bool is not an int; 4.0 is not an int."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        if value is None:
+            return None
+        hint = next(a for a in args if a is not type(None))
+    if hint is bool:
+        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+    if hint is int:
+        return None if isinstance(value, int) and not isinstance(value, bool) else f"must be a whole number, got {value!r}"
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"must be a number, got {value!r}"
+        return None if math.isfinite(value) else f"must be a finite number, got {value!r}"
+    if hint is str:
+        return None if isinstance(value, str) else f"must be text, got {value!r}"
+    return None
+
+
+class Settings:
+    """Mixin for the frozen configs: type checks, range checks, and a strict dict round trip."""
+
+    _what = "settings"
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        return []
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            problem = _type_problem(getattr(self, f.name), hints[f.name])
+            if problem:
+                raise ConfigError(f.name, problem)
+            if hints[f.name] is float and isinstance(getattr(self, f.name), int):
+                # TOML's `lr = 1` is an int: store what the field means, so metadata reads back equal.
+                object.__setattr__(self, f.name, float(getattr(self, f.name)))
+        for name, ok, problem in self._checks():
+            if not ok:
+                raise ConfigError(name, problem)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls: type[T], d: Any) -> T:
+        if not isinstance(d, dict):
+            raise ConfigError(cls._what, f"must be a table of settings, got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(d) - names, key=str)
+        if unknown:
+            raise ConfigError(str(unknown[0]), f"is not one of the {cls._what}; known: {', '.join(sorted(names))}")
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class ModelConfig(Settings):
+    """Everything needed to rebuild both networks and draw their latent vectors."""
+
+    _what = "model settings"
+
+    size: int = 64  # output height = width
+    nc: int = 3  # image channels
+    nz: int = 100  # latent size
+    ngf: int = 64  # G width at the last hidden stage
+    ndf: int = 64  # D width at the first stage
+    g_act: str = "relu"
+    d_act: str = "leaky_relu"
+    batch_norm: bool = True
+    downsample: str = "strided"  # how D halves resolution: strided conv or conv + avg pool
+    projection: str = "conv"  # z -> first feature map: 1x1-input transposed conv, or Linear
+    kernel: int = 4  # 4 as in the paper, 5 as in the Keras MNIST/SVHN models
+    d_dropout: float = 0.0
+    z_dist: str = "normal"  # the prior belongs to G: sampling must draw what training drew
+    z_scale: float = 1.0  # std for normal, half-width for uniform
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("size", self.size in SIZES, f"{self.size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}"),
+            ("nc", self.nc in (1, 3), f"must be 1 or 3 channels, got {self.nc}"),
+            ("nz", 1 <= self.nz <= MAX_NZ, f"must be 1 to {MAX_NZ}, got {self.nz}"),
+            ("ngf", 1 <= self.ngf <= MAX_WIDTH, f"must be 1 to {MAX_WIDTH}, got {self.ngf}"),
+            ("ndf", 1 <= self.ndf <= MAX_WIDTH, f"must be 1 to {MAX_WIDTH}, got {self.ndf}"),
+            ("g_act", self.g_act in G_ACTIVATIONS, f"must be one of {', '.join(G_ACTIVATIONS)}, got {self.g_act!r}"),
+            ("d_act", self.d_act in D_ACTIVATIONS, f"must be one of {', '.join(D_ACTIVATIONS)}, got {self.d_act!r}"),
+            ("downsample", self.downsample in DOWNSAMPLE, f"must be one of {', '.join(DOWNSAMPLE)}, got {self.downsample!r}"),
+            ("projection", self.projection in PROJECTIONS, f"must be one of {', '.join(PROJECTIONS)}, got {self.projection!r}"),
+            ("kernel", self.kernel in (4, 5), f"must be 4 or 5, got {self.kernel}"),
+            ("d_dropout", 0.0 <= self.d_dropout < 1.0, f"must be in [0, 1), got {self.d_dropout}"),
+            ("z_dist", self.z_dist in Z_DISTS, f"must be one of {', '.join(Z_DISTS)}, got {self.z_dist!r}"),
+            # Far outside the prior G's init expects, tanh saturates and every image is blank.
+            ("z_scale", 0 < self.z_scale <= 100, f"must be above 0 and at most 100, got {self.z_scale}"),
+        ]
+
+    @property
+    def base(self) -> int:
+        """Side of the first feature map: 28 = 7 * 2^2, every other size is 4 * 2^k."""
+        return 7 if self.size == 28 else 4
+
+    @property
+    def n_up(self) -> int:
+        """Number of 2x resolution changes between the base map and the image."""
+        return int(math.log2(self.size // self.base))
+
+
+@dataclass(frozen=True)
+class TrainConfig(Settings):
+    """How to train; stored in every checkpoint so that --resume continues the same run."""
+
+    _what = "training settings"
+
+    dataset: str = "shapes"
+    epochs: int | None = None  # None: DEFAULT_EPOCHS, or as many as max_steps needs
+    max_steps: int | None = None  # train exactly this many steps in all
+    batch_size: int = 128
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    g_steps: int = 1  # G updates per D update
+    seed: int = 0
+    keep: int = 3  # checkpoints kept in the run folder
+    log_every: int = 10
+    channels_last: bool = False
+    limit: int | None = None  # train on the first N images only (quick experiments, tests)
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("dataset", self.dataset in DATASETS, f"must be one of {', '.join(DATASETS)}, got {self.dataset!r}"),
+            ("epochs", self.epochs is None or 1 <= self.epochs <= 10**9, f"must be at least 1, got {self.epochs}"),
+            ("max_steps", self.max_steps is None or 1 <= self.max_steps <= 10**12, f"must be at least 1, got {self.max_steps}"),
+            ("batch_size", 2 <= self.batch_size <= 65_536, f"must be 2 to 65536 (batch norm needs a batch), got {self.batch_size}"),
+            ("lr", self.lr > 0, f"must be positive, got {self.lr}"),
+            ("beta1", 0 <= self.beta1 < 1, f"must be in [0, 1), got {self.beta1}"),
+            ("beta2", 0 <= self.beta2 < 1, f"must be in [0, 1), got {self.beta2}"),
+            ("g_steps", 1 <= self.g_steps <= 100, f"must be 1 to 100, got {self.g_steps}"),
+            ("seed", 0 <= self.seed < 2**63, f"must be 0 to 2^63-1, got {self.seed}"),
+            ("keep", self.keep >= 1, f"must be at least 1, got {self.keep}"),
+            ("log_every", self.log_every >= 1, f"must be at least 1, got {self.log_every}"),
+            ("limit", self.limit is None or self.limit >= 1, f"must be at least 1, got {self.limit}"),
+        ]
+
+    def total_steps(self, steps_per_epoch: int) -> int:
+        """--max-steps alone trains exactly that many steps; --epochs alone whole epochs; both: the fewer."""
+        if self.max_steps is not None and self.epochs is None:
+            return self.max_steps
+        epochs = self.epochs if self.epochs is not None else DEFAULT_EPOCHS
+        return epochs * steps_per_epoch if self.max_steps is None else min(self.max_steps, epochs * steps_per_epoch)
+
+
+# Presets are plain argument dicts (timm style), not classes.
+PRESETS: dict[str, dict[str, Any]] = {
+    # Radford et al. 2015, the LSUN/ImageNet/faces architecture.
+    "paper64": dict(size=64, nc=3, ngf=64, ndf=64),
+    # The same network as used for CelebA in pytorch/examples and the TensorFlow article.
+    "celeba64": dict(size=64, nc=3, ngf=64, ndf=64),
+    "celeba128": dict(size=128, nc=3, ngf=64, ndf=64),
+    # The Keras tutorials' small models: dense projection, 5x5 kernels, dropout in D.
+    "mnist28": dict(size=28, nc=1, ngf=64, ndf=64, projection="dense", kernel=5, d_dropout=0.3),
+    "svhn32": dict(size=32, nc=3, ngf=64, ndf=64, projection="dense", kernel=5, d_dropout=0.3),
+    "cifar32": dict(size=32, nc=3, ngf=64, ndf=64),
+    # Small enough to learn the built-in shapes on a CPU; D narrower than G keeps it from winning outright.
+    "shapes32": dict(size=32, nc=3, ngf=32, ndf=16),
+}
+DEFAULT_PRESET = {
+    "shapes": "shapes32",
+    "mnist": "mnist28",
+    "fashion-mnist": "mnist28",
+    "svhn": "svhn32",
+    "cifar10": "cifar32",
+    "celeba": "celeba64",
+}
+MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
+TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
+RESUMABLE = {"epochs", "max_steps", "keep", "log_every"}
+
+
+def flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def read_toml(path: Path) -> dict[str, dict[str, Any]]:
+    """A TOML file with at most a [model] and a [train] table, every key a known setting."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"--config {path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(f"--config {path} is a folder; pass a .toml file") from None
+    except PermissionError:
+        raise UsageError(f"--config {path} cannot be read (permission denied)") from None
+    except OSError as e:
+        raise UsageError(f"--config {path} cannot be read ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--config {path} is not UTF-8 text; save it as UTF-8") from None
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"--config {path} is not valid TOML: {e}") from None
+    unknown = sorted(set(doc) - {"model", "train"})
+    if unknown:
+        raise UsageError(f"--config {path}: unknown table [{unknown[0]}]; use [model] and [train]")
+    for table, fields in (("model", MODEL_FIELDS), ("train", TRAIN_FIELDS)):
+        if table in doc and not isinstance(doc[table], dict):
+            raise UsageError(f"--config {path}: {table} must be a table, written [{table}] on a line of its own")
+        bad = sorted(set(doc.get(table, {})) - fields)
+        if bad:
+            raise UsageError(f"--config {path}: [{table}] has no setting {bad[0]!r}; known: {', '.join(sorted(fields))}")
+    return doc
+
+
+def _build(cls: type[T], layers: list[tuple[str, dict[str, Any]]]) -> T:
+    """Merge layers (lowest first); a bad value is reported with the layer that supplied it."""
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for where, values in layers:
+        for k, v in values.items():
+            if v is not None:
+                merged[k], origin[k] = v, where
+    try:
+        return cls(**merged)
+    except ConfigError as e:
+        where = origin.get(e.field, "")
+        if where == "flag":
+            raise UsageError(f"{flag(e.field)} {e.problem}") from None
+        if where.startswith("--config"):
+            table = "model" if cls is ModelConfig else "train"
+            raise UsageError(f"{where}: [{table}] {e.field} {e.problem}") from None
+        if where.startswith("--preset"):
+            raise UsageError(f"{where}: {e.field} {e.problem}") from None
+        raise UsageError(f"{flag(e.field)} {e.problem}") from None
+
+
+def build_configs(
+    dataset: str | None,
+    *,
+    preset: str | None = None,
+    config_file: Path | None = None,
+    model_overrides: dict[str, Any] | None = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> tuple[ModelConfig, TrainConfig]:
+    """Merge the layers into validated configs. None in an override means 'not given'.
+
+    The data set itself may come from the TOML file, so it is settled first: flag, then TOML,
+    then the built-in shapes; its default preset follows from it.
+    """
+    doc = read_toml(config_file) if config_file is not None else {}
+    toml_train = doc.get("train", {})
+    chosen = dataset if dataset is not None else toml_train.get("dataset", "shapes")
+    if chosen not in DATASETS:
+        src = "--dataset" if dataset is not None else f"--config {config_file}: [train] dataset"
+        raise UsageError(f"{src}: unknown data set {chosen!r}; choose one of {', '.join(DATASETS)}")
+    name = preset or DEFAULT_PRESET.get(chosen, "paper64")
+    if name not in PRESETS:
+        raise UsageError(f"--preset {name!r} is not a preset; choose one of {', '.join(PRESETS)}")
+    cfg_where = f"--config {config_file}"
+    model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (cfg_where, doc.get("model", {})), ("flag", model_overrides or {})])
+    train = _build(TrainConfig, [(cfg_where, toml_train), ("flag", {**(train_overrides or {}), "dataset": chosen})])
+    return model, train
+
+
+def resume_configs(
+    stored_model: ModelConfig,
+    stored_train: TrainConfig,
+    model_overrides: dict[str, Any],
+    train_overrides: dict[str, Any],
+) -> TrainConfig:
+    """Refuse changes that would make the resumed run differ from the stored one."""
+    for k, v in model_overrides.items():
+        if v is not None and getattr(stored_model, k) != v:
+            raise UsageError(f"cannot change {flag(k)} on --resume (the run has {getattr(stored_model, k)!r}, you gave {v!r}); start a new run with --out")
+    changes = {}
+    for k, v in train_overrides.items():
+        if v is None or getattr(stored_train, k) == v:
+            continue
+        if k not in RESUMABLE:
+            raise UsageError(
+                f"cannot change {flag(k)} on --resume (the run has {getattr(stored_train, k)!r}, you gave {v!r}); "
+                f"only {', '.join(flag(r) for r in sorted(RESUMABLE))} may change"
+            )
+        changes[k] = v
+    try:
+        return dataclasses.replace(stored_train, **changes)
+    except ConfigError as e:
+        raise UsageError(f"{flag(e.field)} {e.problem}") from None

@@ -1,0 +1,7 @@
+"""Data sets: readers for their real on-disk layouts, the decoded-once cache, the built-in shapes."""
+
+from .cache import ImageData, list_caches, load_data, open_cache
+from .locate import checkpoint_data
+from .sources import DataError
+
+__all__ = ["ImageData", "DataError", "checkpoint_data", "list_caches", "load_data", "open_cache"]

@@ -1,0 +1,72 @@
+"""Finding the data a checkpoint was trained on, without trusting the checkpoint's paths.
+
+A checkpoint records its data set's name, size, channels, the fingerprint of the source files
+and, for the record, where they were. Those paths are shown to the user but never read: data
+comes only from where the user points (--data-root, --cache-dir, $DCGAN_CACHE) or from a
+prepared cache in the user's own cache folder whose manifest matches the checkpoint's data set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..errors import DcganError
+from .cache import ImageData, find_caches, load_data
+from .sources import DataError
+
+
+def checkpoint_data(
+    ckpt,
+    split: str = "train",
+    *,
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ImageData:
+    """The prepared `split` of the data set `ckpt` was trained on, at the model's size and channels."""
+    ds = ckpt.dataset
+    name = ds.get("name")
+    if not name:
+        raise DcganError(f"{ckpt.path} does not record its data set; pass the data another way or retrain")
+    cfg = ckpt.model_config
+    if data_root is not None or name == "shapes":
+        try:
+            data = load_data(name, cfg.size, root=data_root, split=split, cache_root=cache_dir,
+                             channels=cfg.nc, on_progress=on_progress)
+        except DataError as e:
+            raise DcganError(f"the {split} data of {name} cannot be prepared from --data-root {data_root}: {e}") from None
+        return data
+    matches = [d for d in find_caches(cache_dir) if _matches(d, ckpt, split)]
+    if split == "train" and ds.get("fingerprint"):
+        exact = [d for d in matches if d.fingerprint == ds["fingerprint"]]
+        if exact:
+            return exact[0]
+    if split == "test" and ds.get("fingerprint"):
+        # The test split of the same source: its cache sits beside the train cache of that fingerprint.
+        train = [d for d in find_caches(cache_dir) if _matches(d, ckpt, "train") and d.fingerprint == ds["fingerprint"]]
+        same = [d for d in matches if train and _source(d) == _source(train[0])]
+        if same:
+            return same[0]
+    if len(matches) == 1 and not ds.get("fingerprint"):
+        return matches[0]  # a checkpoint from before fingerprints were recorded: the one candidate
+    where = f" (it was trained on files at {ds['root']})" if ds.get("root") else ""
+    raise DcganError(
+        f"the {split} data of {name} at {cfg.size}px is not prepared in the cache{where}; "
+        f"pass --data-root pointing at the data set, or run `dcgan data prepare --dataset {name} --size {cfg.size} "
+        f"--split {split} --data-root ...`"
+    )
+
+
+def _matches(d: ImageData, ckpt, split: str) -> bool:
+    return (d.name == ckpt.dataset.get("name") and d.split == split and d.size == ckpt.model_config.size
+            and d.channels == ckpt.model_config.nc)
+
+
+def _source(d: ImageData) -> str | None:
+    import json
+
+    try:
+        return json.loads((d.cache_dir / "manifest.json").read_text()).get("source")
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,126 @@
+"""Atomic file writes: every file the tool writes goes to a recognisable temp name beside its
+target, is flushed to disk, and is renamed over the target, so a crash never leaves half a file.
+
+Temp names look like `.NAME.dcgan-tmp-PID`; `remove_stale_temps` clears the ones a killed
+process left behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import DcganError
+
+TEMP_MARK = ".dcgan-tmp-"
+
+
+class OutputError(DcganError):
+    pass
+
+
+def temp_path(path: Path) -> Path:
+    # The suffix stays last so that Pillow can still tell the format from the name.
+    return path.with_name(f".{path.stem}{TEMP_MARK}{os.getpid()}{path.suffix}")
+
+
+def write_atomic(path: str | Path, write: Callable[[Path], None], *, what: str = "output") -> Path:
+    """Call write(temp) then rename temp over path. OS errors become one-line OutputErrors."""
+    path = Path(path)
+    tmp = temp_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputError(describe_os_error(e, path, what)) from None
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+    return path
+
+
+def describe_os_error(e: OSError, path: Path, what: str = "output") -> str:
+    if e.errno == errno.ENOSPC:
+        return f"cannot write {what} {path}: the disk is full; free some space or pick another folder"
+    if e.errno in (errno.EROFS,):
+        return f"cannot write {what} {path}: the file system is read-only; pick another folder"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return f"cannot write {what} {path}: permission denied; pick a folder you can write to"
+    if e.errno == errno.EISDIR:
+        return f"cannot write {what} {path}: it is a folder; give a file name"
+    if e.errno in (errno.ENOTDIR, errno.EEXIST):
+        return f"cannot write {what} {path}: a file stands where a folder is needed on that path"
+    return f"cannot write {what} {path}: {e.strerror or e}"
+
+
+def write_bytes(path: str | Path, data: bytes, *, what: str = "output") -> Path:
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+    return write_atomic(path, write, what=what)
+
+
+def check_finite(obj: Any, where: str = "") -> None:
+    """JSON has no NaN or Infinity: refuse them rather than write an invalid file."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise DcganError(f"refusing to write a non-finite number ({obj}) at {where or 'the top level'} into JSON")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            check_finite(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(obj, (list, tuple)):
+        for i, v in enumerate(obj):
+            check_finite(v, f"{where}[{i}]")
+
+
+def to_json(obj: Any, *, indent: int | None = 2) -> str:
+    check_finite(obj)
+    return json.dumps(obj, indent=indent, allow_nan=False)
+
+
+def write_json(path: str | Path, obj: Any, *, what: str = "JSON report") -> Path:
+    return write_bytes(path, (to_json(obj) + "\n").encode(), what=what)
+
+
+def remove_stale_temps(folder: Path) -> int:
+    """Delete temp files that killed processes left in folder (and below); returns the count."""
+    n = 0
+    for p in Path(folder).rglob(f"*{TEMP_MARK}*"):
+        pid = p.name.split(TEMP_MARK, 1)[1].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+            continue  # still being written by a live process
+        try:
+            if p.is_dir():
+                import shutil
+
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            n += 1
+        except OSError:
+            pass
+    return n
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True

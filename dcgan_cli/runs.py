@@ -1,0 +1,179 @@
+"""The run folder: the one place that names its layout, and the lock that makes it one run's.
+
+    RUN/run.json                       marks the folder as a dcgan-cli run
+    RUN/.lock                          held (an OS-level lock) while a run trains into the folder
+    RUN/checkpoints/step-NNNNNNNN.safetensors
+    RUN/samples/step-NNNNNNNN.png      the fixed-seed grid at that step
+    RUN/metrics.jsonl
+    RUN/concepts/                      arithmetic's labelled sample banks
+    RUN/<command>/                     outputs of sample, interpolate, arithmetic, nn-search given no --out
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import stat
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .errors import DcganError
+
+CHECKPOINTS = "checkpoints"
+SAMPLES = "samples"
+CONCEPTS = "concepts"
+METRICS = "metrics.jsonl"
+MARKER = "run.json"
+LOCK = ".lock"
+RUNS_DIR = "runs"
+_STEP_NAME = re.compile(r"step-(\d+)\.safetensors")
+
+
+class RunBusyError(DcganError):
+    pass
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINTS
+
+    @property
+    def samples(self) -> Path:
+        return self.path / SAMPLES
+
+    @property
+    def concepts(self) -> Path:
+        return self.path / CONCEPTS
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / METRICS
+
+    @property
+    def marker(self) -> Path:
+        return self.path / MARKER
+
+    def checkpoint_path(self, step: int) -> Path:
+        return self.checkpoints / f"step-{step:08d}.safetensors"
+
+    def grid_path(self, step: int) -> Path:
+        return self.samples / f"step-{step:08d}.png"
+
+    def list_checkpoints(self) -> list[Path]:
+        """The run's checkpoints, lowest step first."""
+        if not self.checkpoints.is_dir():
+            return []
+        found = [(checkpoint_step(p), p.name, p) for p in self.checkpoints.glob("*.safetensors") if _is_file(p)]
+        return [p for _, _, p in sorted(found)]
+
+    def has_checkpoints(self) -> bool:
+        return bool(self.list_checkpoints())
+
+    def is_run(self) -> bool:
+        """Written by dcgan train: its marker, or (before markers existed) checkpoints/ beside metrics.jsonl."""
+        return self.marker.is_file() or (self.checkpoints.is_dir() and self.metrics.is_file())
+
+    @classmethod
+    def of_checkpoint(cls, path: Path) -> RunFolder | None:
+        """The run a checkpoint file belongs to, or None for a file that sits in no recognisable run."""
+        path = Path(path).absolute()
+        if path.parent.name != CHECKPOINTS:
+            return None
+        run = cls(path.parent.parent)
+        return run if run.is_run() else None
+
+    def write_marker(self, info: dict) -> None:
+        from .files import write_json
+
+        write_json(self.marker, info, what="run marker")
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the folder for this process until the block ends; a second run fails at once."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if not _try_lock(fd):
+                owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+                raise RunBusyError(
+                    f"{self.path} is in use by another dcgan run ({owner}); wait for it to finish or pick another --out"
+                )
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock, also when the process dies
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return stat.S_ISREG(p.stat().st_mode)
+    except OSError:
+        return False
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint holds, from its metadata (file names can be renamed); -1 if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n <= 100 * 2**20:
+                raise ValueError
+            header = json.loads(f.read(n))
+        step = json.loads(header["__metadata__"]["dcgan_cli"])["step"]
+        return step if isinstance(step, int) and not isinstance(step, bool) else -1
+    except (OSError, ValueError, KeyError, TypeError):
+        m = _STEP_NAME.fullmatch(path.name)
+        return int(m.group(1)) if m else -1
+
+
+def newest_checkpoint(runs_dir: Path) -> Path | None:
+    """The newest run under runs_dir (by its latest checkpoint's time), and in it the highest step."""
+    runs = [RunFolder(p.parent) for p in sorted(Path(runs_dir).glob(f"*/{CHECKPOINTS}")) if p.is_dir()]
+    best: tuple[int, Path] | None = None
+    for run in runs:
+        ckpts = run.list_checkpoints()
+        if not ckpts:
+            continue
+        t = max(p.stat().st_mtime_ns for p in ckpts)
+        if best is None or t > best[0]:
+            best = (t, ckpts[-1])
+    return best[1] if best else None
+
+
+def output_path(ckpt_path: Path, step: int, command: str, name: str) -> Path:
+    """Where a command writes when given no --out: RUN/<command>/step-N-<name>, named by its parameters.
+
+    A checkpoint that sits in no run folder gets a folder beside it, <stem>-<command>/.
+    """
+    run = RunFolder.of_checkpoint(ckpt_path)
+    base = run.path / command if run is not None else Path(ckpt_path).parent / f"{Path(ckpt_path).stem}-{command}"
+    return base / f"step-{step:08d}-{name}"

@@ -1,0 +1,6 @@
+"""Training: plan a run (settings, data, run folder), then fit it, resumable to the bit."""
+
+from .loop import NonFiniteLossError, TrainResult, fit
+from .plan import RunPlan, plan_run, train
+
+__all__ = ["NonFiniteLossError", "RunPlan", "TrainResult", "fit", "plan_run", "train"]

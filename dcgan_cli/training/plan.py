@@ -1,0 +1,146 @@
+"""Planning a training run: configs, resume, the data and its channels, the run folder.
+
+`plan_run` settles everything `fit` needs and refuses what cannot work before any training
+starts; `train` runs a plan. The CLI's `dcgan train` is these two calls.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..configs import ModelConfig, TrainConfig, build_configs, resume_configs
+from ..data import ImageData, checkpoint_data, load_data
+from ..errors import UsageError
+from ..model import parameter_count
+from ..runs import RUNS_DIR, RunFolder
+from .loop import TrainResult, fit
+
+# Past this a model's weights, gradients and Adam states alone outgrow any single card.
+MAX_PARAMETERS = 2_000_000_000
+
+
+@dataclass
+class RunPlan:
+    model: ModelConfig
+    train: TrainConfig
+    run: RunFolder
+    data: ImageData
+    dataset_meta: dict[str, Any]
+    resume: Checkpoint | None = None
+    notes: list[str] = field(default_factory=list)  # things the user should know, one line each
+
+    @property
+    def steps_per_epoch(self) -> int:
+        n = self.data.images.shape[0] if self.train.limit is None else min(self.train.limit, self.data.images.shape[0])
+        return n // self.train.batch_size
+
+    @property
+    def total_steps(self) -> int:
+        return self.train.total_steps(max(1, self.steps_per_epoch))
+
+
+def plan_run(
+    *,
+    dataset: str | None = None,
+    preset: str | None = None,
+    config_file: Path | None = None,
+    model: dict[str, Any] | None = None,
+    train: dict[str, Any] | None = None,
+    out: Path | None = None,
+    resume: Path | None = None,
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+    download: bool = False,
+    channels: int | None = None,
+    runs_dir: Path = Path(RUNS_DIR),
+    on_progress: Callable[[int, int], None] | None = None,
+) -> RunPlan:
+    """Merge the settings, open (or prepare) the data, and choose the run folder.
+
+    `model` and `train` hold flag values (None = not given). With `resume`, the stored settings
+    win; only how long to train and how often to log or keep may change. A resumed checkpoint
+    writes back only into the run folder it belongs to, or into a new `out`.
+    """
+    model, train = dict(model or {}), dict(train or {})
+    ckpt = None
+    notes: list[str] = []
+    if resume is not None:
+        if preset or config_file:
+            raise UsageError("--preset and --config cannot be used with --resume: the run keeps its stored settings")
+        ckpt = load_checkpoint(resume)
+        stored = ckpt.train_config
+        if dataset is not None and dataset != stored.dataset:
+            raise UsageError(f"cannot change --dataset on --resume (the run has {stored.dataset!r}, you gave {dataset!r})")
+        if channels is not None and channels != ckpt.model_config.nc:
+            raise UsageError(f"cannot change --channels on --resume (the run has {ckpt.model_config.nc})")
+        mcfg, tcfg = ckpt.model_config, resume_configs(ckpt.model_config, stored, model, train)
+        home = ckpt.run
+        if out is not None and (home is None or Path(out).resolve() != home.path.resolve()):
+            run = _new_run_folder(Path(out))
+            notes.append(f"continuing from {ckpt.path} (step {ckpt.step}) in a new run folder {run.path}")
+        elif home is not None:
+            run = home
+        else:
+            raise UsageError(
+                f"{ckpt.path} is not inside a run folder (RUN/checkpoints/), so there is nowhere safe to write; "
+                "continue it into a new folder with --out NEW_FOLDER"
+            )
+    else:
+        mcfg, tcfg = build_configs(dataset, preset=preset, config_file=config_file, model_overrides=model, train_overrides=train)
+        run = _new_run_folder(Path(out) if out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}")
+    params = parameter_count(mcfg)
+    if params > MAX_PARAMETERS:
+        raise UsageError(
+            f"this model has {params / 1e9:.1f} billion parameters (about {params * 16 / 2**30:.0f} GiB with gradients and "
+            "Adam states); lower --ngf, --ndf or --nz"
+        )
+
+    if ckpt is not None and data_root is None:
+        # The stored data root is never followed: the cache that matches the run's data fingerprint is.
+        data = checkpoint_data(ckpt, "train", cache_dir=cache_dir, on_progress=on_progress)
+    else:
+        data = load_data(tcfg.dataset, mcfg.size, root=data_root, cache_root=cache_dir, download=download,
+                         channels=channels if channels is not None else (mcfg.nc if ckpt is not None else None),
+                         on_progress=on_progress)
+    if data.channels != mcfg.nc:
+        if ckpt is not None:
+            raise UsageError(f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}; add --channels {mcfg.nc}")
+        mcfg = replace(mcfg, nc=data.channels)
+    if tcfg.max_steps is not None and tcfg.epochs is not None:
+        spe = max(1, (data.images.shape[0] if tcfg.limit is None else min(tcfg.limit, data.images.shape[0])) // tcfg.batch_size)
+        if tcfg.epochs * spe < tcfg.max_steps:
+            notes.append(
+                f"--epochs {tcfg.epochs} ends the run at step {tcfg.epochs * spe}, before --max-steps {tcfg.max_steps}; "
+                f"give --epochs {math.ceil(tcfg.max_steps / spe)} or leave it out"
+            )
+    root = str(data_root) if data_root else (ckpt.dataset.get("root") if ckpt is not None else None)
+    meta = data.describe() | {"root": root}
+    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes)
+
+
+def _new_run_folder(path: Path) -> RunFolder:
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path} is a file; give a folder for the run")
+    run = RunFolder(path)
+    if run.has_checkpoints():
+        raise UsageError(f"{path} already holds a run; continue it with --resume {path} or pick another --out")
+    return run
+
+
+def train(
+    plan: RunPlan,
+    *,
+    device: torch.device | str = "cpu",
+    on_step: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Run a plan: train into its run folder (locked while it runs)."""
+    return fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset_meta=plan.dataset_meta, device=device,
+               resume=plan.resume, on_step=on_step, should_stop=should_stop)
