@@ -22,12 +22,11 @@ from pathlib import Path
 
 import torch
 
-from dcgan_cli.analysis.arithmetic import concept_from_bank, parse_expression, phrase_constraints, result_vectors, sample_bank, vocabulary
-from dcgan_cli.data.cache import open_cache
+from dcgan_cli.analysis.arithmetic import run
 from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.errors import DcganError
-from dcgan_cli.analysis.sample import generate
+from dcgan_cli.data import checkpoint_data
 from dcgan_cli.data.shapes import GROUPS
+from dcgan_cli.errors import DcganError
 
 EXPRESSIONS = {
     "red circle - circle + square": {"red", "square"},
@@ -70,26 +69,26 @@ def main() -> None:
                         "--batch-size", "64", "--out", str(args.out), "--device", args.device], check=True)
         args.ckpt = args.out
     c = load_checkpoint(args.ckpt)
-    data = open_cache(Path(c.dataset["cache"]))
-    bank = sample_bank(c, data, n=args.samples)
-    names = bank.attr_model.label_names
-    vocab = vocabulary("shapes", names)
-    G = c.generator("cpu")
-    print(f"checkpoint {c.path} (step {c.step}); attribute model {bank.accuracy:.1%} on {bank.heldout} held-out real images")
-    for group in GROUPS:
-        y = bank.probs[:, [names.index(g) for g in group]].argmax(1)
-        majority = float(torch.bincount(y[len(y) * 3 // 4 :]).max()) / (len(y) - len(y) * 3 // 4)
-        print(f"linear probe z -> {'/'.join(group)}: {linear_probe(bank.z, y, len(group)):.0%} (majority class {majority:.0%})")
+    data = checkpoint_data(c, "train")
     total = hits = 0
+    bank = None
     for expr, expected in EXPRESSIONS.items():
-        terms = parse_expression(expr)
         try:
-            concepts = [concept_from_bank(bank, t.phrase, w) for t, w in zip(terms, phrase_constraints(terms, vocab))]
+            # The same entry point as `dcgan arithmetic`: concept vectors, result, variants, labels.
+            result = run(c, expr, data=data, samples=args.samples, variants=args.variants, device="cpu")
         except DcganError as e:  # the model draws a concept too rarely: every result counts as a miss
             total += 1 + args.variants
             print(f"{expr:40s} -> no concept vector: {e}")
             continue
-        probs = bank.attr_model.predict(generate(G, result_vectors(terms, concepts, c.model_config, variants=args.variants)))
+        if bank is None:
+            bank = result.bank
+            names = bank.attr_model.label_names
+            print(f"checkpoint {c.path} (step {c.step}); attribute model {bank.accuracy:.1%} on {bank.heldout} held-out real images")
+            for group in GROUPS:
+                y = bank.probs[:, [names.index(g) for g in group]].argmax(1)
+                majority = float(torch.bincount(y[len(y) * 3 // 4 :]).max()) / (len(y) - len(y) * 3 // 4)
+                print(f"linear probe z -> {'/'.join(group)}: {linear_probe(bank.z, y, len(group)):.0%} (majority class {majority:.0%})")
+        probs = bank.attr_model.predict(result.result_images)
         ok = torch.ones(probs.shape[0], dtype=torch.bool)
         for group in GROUPS:
             want = expected & set(group)

@@ -2,8 +2,8 @@
 
     python benchmarks/nn_speed.py [--n 200000] [--device cpu] [--chunk-size N]
 
-Prints queries/s and peak resident memory for dcgan_cli.nn_search.nearest, and, when faiss-cpu
-is installed (pip install 'dcgan-cli[faiss]'), for faiss IndexFlatL2 on the same data, with a
+Prints queries/s and peak resident memory for dcgan_cli.analysis.nn_search.nearest, and, when faiss-cpu
+is installed (pip install 'dcgan-cli[bench-faiss]'), for faiss IndexFlatL2 on the same data, with a
 check that both find the same neighbours.
 """
 
@@ -56,7 +56,7 @@ def bench(name: str, data: np.ndarray, device: str, chunk: int | None, k: int = 
     try:
         import faiss
     except ImportError:
-        print(f"{name}: faiss not installed; pip install 'dcgan-cli[faiss]' to compare")
+        print(f"{name}: faiss not installed; pip install 'dcgan-cli[bench-faiss]' to compare")
         return
     # faiss needs the whole set as float32 in RAM: that copy is part of its cost.
     t = time.perf_counter()

@@ -2,7 +2,7 @@
 
     python benchmarks/train_speed.py --preset paper64 --device cpu --steps 30
 
-Runs dcgan_cli.train.train on the built-in shapes at the preset's size (through the same
+Runs dcgan_cli.training.fit on the built-in shapes at the preset's size (through the same
 uint8 batching the CLI uses), once with the default memory layout and once channels_last,
 and prints both. Steps after the first few are timed, from metrics.jsonl.
 """

@@ -1,0 +1,195 @@
+"""The command surface: one rule per convention, the same in every command, and a Python API."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import dcgan_cli
+from dcgan_cli.analysis.arithmetic import run as arithmetic_run
+from dcgan_cli.analysis.nn_search import search
+from dcgan_cli.analysis.sample import parse_seeds, resolve_seeds, sample, seeds_label
+from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.cli import app as dcgan_app
+from dcgan_cli.errors import UsageError
+from dcgan_cli.runs import RunFolder
+
+from .conftest import TINY, invoke
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_help_loads_no_torch():
+    code = (
+        "import sys\n"
+        "from dcgan_cli.cli import app\n"
+        "for cmd in ([], ['train'], ['sample'], ['interpolate'], ['arithmetic'], ['nn-search'], ['info'], ['data', 'prepare'], ['data', 'info']):\n"
+        "    try:\n"
+        "        app(cmd + ['--help'], prog_name='dcgan')\n"
+        "    except SystemExit as e:\n"
+        "        assert e.code == 0, (cmd, e.code)\n"
+        "import dcgan_cli\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_help_lists_the_choices(runner):
+    r = runner.invoke(dcgan_app, ["train", "--help"], env={"COLUMNS": "240"})
+    text = re.sub(r"\s+", "", r.output)
+    for choice in ("leaky_relu", "celeba64", "fashion-mnist", "uniform", "pool"):
+        assert choice in text
+    r = runner.invoke(dcgan_app, ["interpolate", "--help"], env={"COLUMNS": "240"})
+    assert "slerp" in r.output and "lerp" in r.output
+
+
+def test_python_api_example_in_the_readme_runs(monkeypatch, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Python API", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(code, "README.md", "exec"), scope)
+    assert scope["images"].shape == (16, 3, 32, 32)
+    assert (tmp_path / "runs" / "api" / "checkpoints").is_dir()
+    assert set(dcgan_cli.__all__) >= {"load_checkpoint", "ModelConfig", "TrainConfig", "train", "sample", "interpolate",
+                                      "arithmetic", "nn_search", "plan_run"}
+
+
+# --- the checkpoint is the first argument, in every command
+
+
+def test_arithmetic_takes_the_checkpoint_first_or_as_an_option(tiny_run, runner, tmp_path):
+    common = ["--define", "a=1,2", "--define", "b=3", "--variants", "1", "--device", "cpu"]
+    r1 = invoke(runner, "arithmetic", tiny_run, "a - b", "--out", tmp_path / "1.png", *common)
+    r2 = invoke(runner, "arithmetic", "a - b", "--ckpt", tiny_run, "--out", tmp_path / "2.png", *common)
+    assert r1.exit_code == 0 and r2.exit_code == 0, r1.output + r2.output
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "1.png")), np.asarray(Image.open(tmp_path / "2.png")))
+    r = invoke(runner, "arithmetic", tiny_run, "a - b", "--ckpt", tiny_run, *common)
+    assert r.exit_code == 2 and "not both" in r.output
+    r = invoke(runner, "arithmetic", tiny_run, "a", "b", *common)
+    assert r.exit_code == 2 and "expected [CKPT] EXPRESSION" in r.output
+
+
+# --- one --n / --seeds rule
+
+
+@pytest.mark.parametrize("command", ["sample", "nn-search"])
+def test_n_and_seeds_follow_one_rule(tiny_run, runner, tmp_path, command):
+    r = invoke(runner, command, tiny_run, "--n", "3", "--seeds", "0-2", "--device", "cpu")
+    assert r.exit_code == 2 and "give --n or --seeds, not both" in r.output
+    r = invoke(runner, command, tiny_run, "--n", "0", "--device", "cpu")
+    assert r.exit_code == 2 and "--n must be 1 to" in r.output
+
+
+def test_seed_parsing_and_labels():
+    assert resolve_seeds(3, None, 64) == [0, 1, 2] and resolve_seeds(None, "5,7-8", 64) == [5, 7, 8]
+    assert resolve_seeds(None, None, 64) == list(range(64))
+    assert seeds_label([0, 1, 2, 3, 10, 12, 13]) == "0-3_10_12-13"
+    with pytest.raises(UsageError, match="at most"):
+        parse_seeds("0-100000000")
+    with pytest.raises(UsageError, match="2\\^63"):
+        parse_seeds(str(2**64))
+
+
+# --- outputs land in the run folder, named by their parameters
+
+
+def test_outputs_without_out_go_into_the_run_folder(tiny_run, runner, tmp_path):
+    (tmp_path / "samples.png").write_bytes(b"mine")  # a file of the user's in the working folder
+    run = RunFolder(tiny_run)
+    assert invoke(runner, "sample", tiny_run, "--n", "4", "--device", "cpu").exit_code == 0
+    assert invoke(runner, "sample", tiny_run, "--seeds", "5,9", "--device", "cpu").exit_code == 0
+    assert invoke(runner, "interpolate", tiny_run, "--from", "3", "--to", "8", "--device", "cpu").exit_code == 0
+    assert invoke(runner, "nn-search", tiny_run, "--n", "2", "--holdout", "0", "--device", "cpu").exit_code == 0
+    names = {p.relative_to(run.path).as_posix() for p in run.path.rglob("*.png") if p.parent.name != "samples"}
+    assert {"sample/step-00000016-seeds-0-3.png", "sample/step-00000016-seeds-5_9.png",
+            "interpolate/step-00000016-3-8-slerp-9.png", "nn-search/step-00000016-train-seeds-0-1-k5.png"} <= names
+    assert (tmp_path / "samples.png").read_bytes() == b"mine" and not (tmp_path / "interp.png").exists()
+
+
+def test_a_lone_checkpoint_writes_beside_itself(tiny_run, runner, tmp_path):
+    lone = tmp_path / "model.safetensors"
+    lone.write_bytes(load_checkpoint(tiny_run).path.read_bytes())
+    r = invoke(runner, "sample", lone, "--n", "2", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "model-sample" / "step-00000016-seeds-0-1.png").exists()
+
+
+# --- training: exact step counts, grids by step, one meaning of "epoch", visible progress
+
+
+def test_max_steps_trains_exactly_that_many(runner, tmp_path):
+    r = invoke(runner, "train", "--limit", "256", "--max-steps", "21", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0, r.output
+    c = load_checkpoint(tmp_path / "r")
+    assert c.step == 21 and c.epoch == 2  # 8 steps per epoch: two whole epochs done
+    grids = sorted(p.name for p in (tmp_path / "r" / "samples").glob("*.png"))
+    assert grids == ["step-00000008.png", "step-00000016.png", "step-00000021.png"]
+    lines = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert [(m["step"], m["epoch"]) for m in lines] == [(10, 1), (20, 2), (21, 2)]
+    assert invoke(runner, "info", tmp_path / "r", "--json").exit_code == 0
+    # Both limits: the run says which one ends it.
+    r = invoke(runner, "train", "--limit", "256", "--max-steps", "21", "--epochs", "1", "--out", tmp_path / "s", *TINY)
+    assert r.exit_code == 0 and "--epochs 1 ends the run at step 8, before --max-steps 21" in r.output
+    assert load_checkpoint(tmp_path / "s").step == 8
+
+
+def test_progress_shows_as_plain_lines_off_a_terminal(runner, tmp_path):
+    r = invoke(runner, "train", "--limit", "256", "--max-steps", "12", "--log-every", "4", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0, r.output
+    lines = [line for line in r.output.splitlines() if line.startswith("training: ")]
+    assert [line.split()[1] for line in lines] == ["4/12", "8/12", "12/12"]
+    assert all("loss_d" in line and "img/s" in line for line in lines)
+    r = invoke(runner, "sample", tmp_path / "r", "--n", "300", "--device", "cpu")
+    assert "generating: 300/300" in r.output
+
+
+# --- channels from the data
+
+
+def test_a_folder_of_grey_images_trains_a_grey_model(runner, tmp_path):
+    folder = tmp_path / "grey"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (40, 40), dtype=np.uint8), "L").save(folder / f"{i}.png")
+    r = invoke(runner, "train", "--dataset", "folder", "--data-root", folder, "--size", "32", "--max-steps", "1",
+               "--out", tmp_path / "g", *TINY)
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(tmp_path / "g").model_config.nc == 1
+    r = invoke(runner, "train", "--dataset", "folder", "--data-root", folder, "--size", "32", "--channels", "3",
+               "--max-steps", "1", "--out", tmp_path / "c", *TINY)
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(tmp_path / "c").model_config.nc == 3
+
+
+def test_missing_query_file_says_it_does_not_exist(tiny_run, runner, tmp_path):
+    r = invoke(runner, "nn-search", tiny_run, "--query", tmp_path / "nope.png", "--device", "cpu")
+    assert r.exit_code == 2 and "--query" in r.output and "does not exist" in r.output
+
+
+# --- the library entry points the CLI calls
+
+
+def test_entry_points_agree_with_the_cli(tiny_run, runner, tmp_path):
+    c = load_checkpoint(tiny_run)
+    images = sample(c, [3, 4])
+    assert images.shape == (2, 3, 32, 32) and torch.equal(images[1:], sample(tiny_run, [4]))
+    result = search(c, [0, 1], k=3, holdout=0)
+    assert result.neighbours.indices.shape == (2, 3) and result.memorization is None
+    rep = result.report()
+    assert [q["seed"] for q in rep["queries"]] == [0, 1] and len(rep["queries"][0]["neighbours"]) == 3
+    invoke(runner, "nn-search", tiny_run, "--n", "2", "--k", "3", "--holdout", "0", "--json", tmp_path / "nn.json",
+           "--out", tmp_path / "nn.png", "--device", "cpu")
+    cli = json.loads((tmp_path / "nn.json").read_text())
+    assert [n["index"] for n in cli["queries"][0]["neighbours"]] == result.neighbours.indices[0].tolist()
+    a = arithmetic_run(c, "a - b", defines={"a": [1, 2], "b": [3]}, variants=2)
+    assert a.result_images.shape == (3, 3, 32, 32) and [t["phrase"] for t in a.report["terms"]] == ["a", "b"]
