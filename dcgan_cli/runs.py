@@ -95,6 +95,12 @@ class RunFolder:
 
         write_json(self.marker, info, what="run marker")
 
+    def check_free(self) -> None:
+        """Fail with RunBusyError now if another process holds the folder (without keeping the lock)."""
+        if (self.path / LOCK).exists():
+            with self.lock():
+                pass
+
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder for this process until the block ends; a second run fails at once."""

@@ -129,6 +129,7 @@ def _new_run_folder(path: Path) -> RunFolder:
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} is a file; give a folder for the run")
     run = RunFolder(path)
+    run.check_free()
     if run.has_checkpoints():
         raise UsageError(f"{path} already holds a run; continue it with --resume {path} or pick another --out")
     return run
