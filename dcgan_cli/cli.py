@@ -426,8 +426,9 @@ def nn_search(
     if out_path is not None:
         check_image_path(out_path)
     c = _checkpoint(ckpt)
-    result = search(c, queries, k=k, split=split, holdout=holdout, chunk_size=chunk_size, device=_device(device),
-                    data_root=data_root, cache_dir=cache_dir)
+    with progress(f"searching {split} images") as bar:
+        result = search(c, queries, k=k, split=split, holdout=holdout, chunk_size=chunk_size, device=_device(device),
+                        data_root=data_root, cache_dir=cache_dir, on_progress=bar)
     rep = {"checkpoint": str(c.path), "step": c.step} | result.report()
     name = f"{split}-" + ("query" if query else f"seeds-{seeds_label(queries)}") + f"-k{k}.png"
     target = out_path or output_path(c.path, c.step, "nn-search", name)

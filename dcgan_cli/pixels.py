@@ -12,6 +12,11 @@ def to_model_range(u8: torch.Tensor | np.ndarray) -> torch.Tensor:
     return t.float().div_(127.5).sub_(1.0)
 
 
+def to_pixel_units(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> float [0, 255], unrounded: the inverse of to_model_range."""
+    return (x + 1.0) * 127.5
+
+
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] (values outside are clipped) -> uint8 [0, 255], rounded, on the CPU."""
     return ((images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round_().to(torch.uint8)

@@ -4,6 +4,7 @@ import gzip
 import io
 import json
 import struct
+import sys
 
 import numpy as np
 import pytest
@@ -220,3 +221,10 @@ def test_download_failure_is_one_line(runner, tmp_path, monkeypatch):
     r = invoke(runner, "data", "prepare", "--dataset", "mnist", "--size", "28", "--data-root", tmp_path / "m", "--download")
     assert r.exit_code == 1, r.output
     assert "mnist: the download failed" in r.output and "Traceback" not in r.output
+
+
+def test_svhn_without_scipy_names_the_extra(tmp_path, monkeypatch):
+    (tmp_path / "train_32x32.mat").write_bytes(b"x")
+    monkeypatch.setitem(sys.modules, "scipy.io", None)  # as if scipy were not installed
+    with pytest.raises(DataError, match=r"pip install 'dcgan-cli\[svhn\]'"):
+        load_data("svhn", 32, root=tmp_path, cache_root=tmp_path / "c")

@@ -53,7 +53,7 @@ def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int, attr_
 
 def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int = 0,
                 attr_images: int = 30_000, device: torch.device | str = "cpu",
-                on_progress: Callable[[int, int], None] | None = None) -> SampleBank:
+                on_progress: Callable[[str, int, int], None] | None = None) -> SampleBank:
     """Load the cached bank for (checkpoint, data, vocabulary), or build it: train the attribute
     model on the data's real labelled images, generate n samples and label them."""
     images, labels, label_names = data.images, data.labels, data.label_names
@@ -74,10 +74,14 @@ def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int =
             path.unlink(missing_ok=True)  # a damaged cache is rebuilt, never trusted
     if labels is None:
         raise UsageError("this data set has no labels; define concepts from seeds with --define 'phrase=12,45,77'")
-    am = train_attribute_model(images, labels, label_names, seed=seed, max_images=attr_images, device=device)
+    def report(what: str):
+        return (lambda done, total: on_progress(what, done, total)) if on_progress is not None else None
+
+    am = train_attribute_model(images, labels, label_names, seed=seed, max_images=attr_images, device=device,
+                               on_progress=report("training the attribute model (epochs)"))
     G = ckpt.generator(device)
     z = sample_z(ckpt.model_config, n, torch.Generator().manual_seed(seed))
-    probs = am.predict(generate(G, z, on_progress=on_progress))
+    probs = am.predict(generate(G, z, on_progress=report("labelling generated samples")))
     tensors = {"z": z, "probs": probs} | {f"net/{k}": v.detach().cpu().contiguous() for k, v in am.net.state_dict().items()}
     meta = {"accuracy": am.accuracy, "heldout": am.heldout, "label_names": label_names, "checkpoint": str(ckpt.path)}
     write_bytes(path, st_save(tensors, metadata={"concepts": json.dumps(meta)}), what="sample bank")
@@ -205,8 +209,7 @@ def run(
             data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         if data.label_names != label_names:
             raise DcganError(f"the data in {data.cache_dir} has other labels than the checkpoint records; pass the data set it was trained on")
-        report_bank = (lambda done, total: on_progress("labelling generated samples", done, total)) if on_progress else None
-        bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, on_progress=report_bank)
+        bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, on_progress=on_progress)
         for t, want in zip(todo, wants):
             concepts[t.phrase] = concept_from_bank(bank, t.phrase, want)
     chosen = [concepts[t.phrase] for t in terms]

@@ -8,6 +8,7 @@ features; a small CNN trained on the real labels is more accurate and just as ch
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -79,6 +80,7 @@ def train_attribute_model(
     batch_size: int = 128,
     seed: int = 0,
     device: torch.device | str = "cpu",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> AttributeModel:
     """Fit on up to max_images real images, keeping a tenth of them aside to measure accuracy."""
     device = torch.device(device)
@@ -93,7 +95,9 @@ def train_attribute_model(
     y_all = torch.from_numpy(np.asarray(labels)).float()
     loss_fn = nn.BCEWithLogitsLoss()
     net.train()
-    for _ in range(epochs):
+    for epoch in range(epochs):
+        if on_progress is not None:
+            on_progress(epoch, epochs)
         perm = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
         for i in range(0, len(perm) - 1, batch_size):
             idx = np.sort(perm[i : i + batch_size])

@@ -14,7 +14,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from ..checkpoint import Checkpoint, as_checkpoint
 from ..configs import SPLITS
 from ..data import ImageData, checkpoint_data
 from ..errors import DcganError, UsageError
-from ..pixels import flat_model_range
+from ..pixels import flat_model_range, to_pixel_units
 from .sample import generate_from_seeds
 
 DEFAULT_MEMORY_MB = 256
@@ -48,6 +48,7 @@ def nearest(
     *,
     chunk_size: int | None = None,
     device: torch.device | str = "cpu",
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Neighbours:
     """The k nearest rows of `data` (N, ...) uint8 for each query (Q, ...) in [-1, 1]."""
     n = int(data.shape[0])
@@ -64,7 +65,7 @@ def nearest(
     keep = min(n, k + _EXTRA)
     # Work in pixel units, u = (x + 1) * 127.5, so a chunk needs one uint8->float pass and one
     # norm, with no affine pass over it: ||q - x||^2 = ||q' - u||^2 / 127.5^2.
-    qd = (q.to(device, torch.float32) + 1.0) * 127.5  # (Q, D)
+    qd = to_pixel_units(q.to(device, torch.float32))  # (Q, D)
     qq = (qd * qd).sum(1, keepdim=True)  # (Q, 1)
     best_d = torch.empty(q.shape[0], 0, device=device)
     best_i = torch.empty(q.shape[0], 0, dtype=torch.long, device=device)
@@ -92,6 +93,8 @@ def nearest(
             all_d, all_i = torch.cat([best_d, d], 1), torch.cat([best_i, idx], 1)
             order = torch.sort(all_d, dim=1, stable=True).indices[:, :keep]
             best_d, best_i = all_d.gather(1, order), all_i.gather(1, order)
+            if on_progress is not None:
+                on_progress(min(start + chunk_size, n), n)
 
     # Exact re-ranking of the candidates in float64, on the CPU (Q x keep images: small).
     cand = best_i.cpu()
@@ -200,6 +203,7 @@ def search(
     data: ImageData | None = None,
     data_root: Path | None = None,
     cache_dir: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> SearchResult:
     """The k nearest `split` images of each query: seeds (generated), image files, or images in [-1, 1].
 
@@ -226,7 +230,7 @@ def search(
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
     if tuple(q.shape[1:]) != tuple(data.images.shape[1:]):
         raise DcganError(f"the model makes {tuple(q.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}")
-    nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device)
+    nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device, on_progress=on_progress)
     memo = None
     if holdout > 0 and generated:
         held = data if split == "test" else checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)

@@ -9,11 +9,13 @@ users have them; the gaps they leave are filled here and say so.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
 import os
 import shutil
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -23,6 +25,7 @@ from PIL import Image
 
 from ..configs import DATASETS, SPLITS
 from ..errors import DcganError, UsageError
+from ..files import write_atomic
 from . import shapes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
@@ -178,20 +181,8 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
         dest = tv_root / folder / "raw"
         dest.mkdir(parents=True, exist_ok=True)
         for f in all_files:
-            if (dest / f).exists():
-                continue
-            tmp = dest / f".{f}.dcgan-tmp-{os.getpid()}"
-            try:
-                if (raw / f).exists():
-                    shutil.copyfile(raw / f, tmp)
-                else:
-                    with gzip.open(raw / f"{f}.gz", "rb") as src, open(tmp, "wb") as out:
-                        shutil.copyfileobj(src, out)
-                os.replace(tmp, dest / f)
-            except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
-                raise DataError(f"{name}: {raw / f}(.gz) could not be read ({e}); download it again") from None
-            finally:
-                tmp.unlink(missing_ok=True)
+            if not (dest / f).exists():
+                write_atomic(dest / f, functools.partial(_copy_idx, raw, f), what="work copy")
     try:
         ds = cls(str(tv_root), train=split == "train", download=False)
         if ds.data.ndim != 3 or len(ds.data) != len(ds.targets) or len(ds.data) == 0:
@@ -207,6 +198,18 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
         groups=[list(DIGITS if name == "mnist" else FASHION)], labels=labels, fingerprint=_fingerprint(paths),
         location=str(raw), arrays=lambda: images[..., None],
     )
+
+
+def _copy_idx(raw: Path, name: str, tmp: Path) -> None:
+    """An idx file, extracted or from its .gz, into tmp."""
+    try:
+        if (raw / name).exists():
+            shutil.copyfile(raw / name, tmp)
+        else:
+            with gzip.open(raw / f"{name}.gz", "rb") as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise DataError(f"{raw / name}.gz could not be read ({e}); download it again") from None
 
 
 # --- SVHN: torchvision's class insists on the official md5; the .mat layout itself is simple.
