@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from dcgan_cli.analysis.arithmetic import run
+from dcgan_cli.analysis.arithmetic import run, sample_bank
 from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.data import checkpoint_data
 from dcgan_cli.data.shapes import GROUPS
@@ -70,8 +70,14 @@ def main() -> None:
         args.ckpt = args.out
     c = load_checkpoint(args.ckpt)
     data = checkpoint_data(c, "train")
+    bank = sample_bank(c, data, n=args.samples)  # cached in the run folder: run() below reuses it
+    names = bank.attr_model.label_names
+    print(f"checkpoint {c.path} (step {c.step}); attribute model {bank.accuracy:.1%} on {bank.heldout} held-out real images")
+    for group in GROUPS:
+        y = bank.probs[:, [names.index(g) for g in group]].argmax(1)
+        majority = float(torch.bincount(y[len(y) * 3 // 4 :]).max()) / (len(y) - len(y) * 3 // 4)
+        print(f"linear probe z -> {'/'.join(group)}: {linear_probe(bank.z, y, len(group)):.0%} (majority class {majority:.0%})")
     total = hits = 0
-    bank = None
     for expr, expected in EXPRESSIONS.items():
         try:
             # The same entry point as `dcgan arithmetic`: concept vectors, result, variants, labels.
@@ -80,14 +86,6 @@ def main() -> None:
             total += 1 + args.variants
             print(f"{expr:40s} -> no concept vector: {e}")
             continue
-        if bank is None:
-            bank = result.bank
-            names = bank.attr_model.label_names
-            print(f"checkpoint {c.path} (step {c.step}); attribute model {bank.accuracy:.1%} on {bank.heldout} held-out real images")
-            for group in GROUPS:
-                y = bank.probs[:, [names.index(g) for g in group]].argmax(1)
-                majority = float(torch.bincount(y[len(y) * 3 // 4 :]).max()) / (len(y) - len(y) * 3 // 4)
-                print(f"linear probe z -> {'/'.join(group)}: {linear_probe(bank.z, y, len(group)):.0%} (majority class {majority:.0%})")
         probs = bank.attr_model.predict(result.result_images)
         ok = torch.ones(probs.shape[0], dtype=torch.bool)
         for group in GROUPS:

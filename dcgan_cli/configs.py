@@ -232,6 +232,8 @@ def read_toml(path: Path) -> dict[str, dict[str, Any]]:
     import tomllib
 
     path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise UsageError(f"--config {path} is not a regular file (a pipe or device?); pass a .toml file")
     try:
         doc = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:

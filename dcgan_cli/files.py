@@ -94,13 +94,16 @@ def write_json(path: str | Path, obj: Any, *, what: str = "JSON report") -> Path
     return write_bytes(path, (to_json(obj) + "\n").encode(), what=what)
 
 
-def remove_stale_temps(folder: Path) -> int:
-    """Delete temp files that killed processes left in folder (and below); returns the count."""
+def remove_stale_temps(folder: Path, recursive: bool = True) -> int:
+    """Delete temp files (or folders) that dead processes left in folder (and below); returns the count."""
     n = 0
-    for p in Path(folder).rglob(f"*{TEMP_MARK}*"):
+    found = Path(folder).rglob(f"*{TEMP_MARK}*") if recursive else Path(folder).glob(f"*{TEMP_MARK}*")
+    for p in list(found):
+        if not p.exists():
+            continue  # inside a temp folder removed a moment ago
         pid = p.name.split(TEMP_MARK, 1)[1].split(".", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
-            continue  # still being written by a live process
+        if not pid.isdigit() or (int(pid) != os.getpid() and _alive(int(pid))):
+            continue  # still being written by a live process (or not a name we gave)
         try:
             if p.is_dir():
                 import shutil

@@ -553,3 +553,18 @@ def test_doctored_paths_are_never_followed(tiny_run, runner, tmp_path, monkeypat
 def test_save_refuses_nan_in_metadata(tmp_path):
     with pytest.raises(ValueError):
         save_checkpoint(tmp_path / "c.safetensors", {"a": torch.ones(1)}, {"model": {}, "metrics": {"x": float("nan")}})
+
+
+def test_a_fifo_as_config_does_not_hang(runner, tmp_path):
+    fifo = tmp_path / "run.toml"
+    os.mkfifo(fifo)
+    one_line_error(invoke(runner, "train", "--config", fifo, "--max-steps", "1", *TINY), 2, "not a regular file")
+
+
+def test_half_built_caches_of_dead_processes_are_removed(tmp_path):
+    dead = 2**22 + 54321
+    orphan = tmp_path / "c" / f".shapes-train-32px-x{files.TEMP_MARK}{dead}"
+    orphan.mkdir(parents=True)
+    (orphan / "images.u8").write_bytes(b"\0" * 4096)
+    load_data("shapes", 32, cache_root=tmp_path / "c")
+    assert not orphan.exists()

@@ -25,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..configs import SIZES
 from ..errors import UsageError
-from ..files import TEMP_MARK
+from ..files import TEMP_MARK, remove_stale_temps
 from .sources import DataError, Source, open_source
 
 CACHE_FORMAT = 1
@@ -223,6 +223,7 @@ def build_cache(source: Source, size: int, d: Path, *, workers: int | None = Non
     """Decode every image of `source` once into d/images.u8, then swap the folder in whole."""
     d = Path(d)
     d.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(d.parent, recursive=False)  # half-built caches of killed processes
     tmp = d.with_name(f".{d.name}{TEMP_MARK}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
