@@ -17,10 +17,10 @@ from pathlib import Path
 
 import torch
 
+from dcgan_cli.configs import TrainConfig
+from dcgan_cli.data.shapes import make_shapes
 from dcgan_cli.device import select_device
 from dcgan_cli.model import PRESETS, ModelConfig
-from dcgan_cli.data.shapes import make_shapes
-from dcgan_cli.configs import TrainConfig
 from dcgan_cli.training import fit as train
 
 

@@ -74,10 +74,17 @@ class Checkpoint:
         p = prefix + "/"
         return {k[len(p) :]: v for k, v in self.tensors.items() if k.startswith(p)}
 
-    def generator(self, device: torch.device | str = "cpu") -> Generator:
-        """G with the stored weights, in eval mode (batch norm uses its running statistics)."""
+    @property
+    def has_ema(self) -> bool:
+        return any(k.startswith("G_ema/") for k in self.tensors)
+
+    def generator(self, device: torch.device | str = "cpu", ema: bool | None = None) -> Generator:
+        """G in eval mode (batch norm uses its running statistics): the EMA generator when the
+        checkpoint has one and `ema` is not False, else G."""
+        if ema and not self.has_ema:
+            raise CheckpointError(f"{self.path} holds no EMA generator (it was trained without --ema); leave --ema out")
         g = Generator(self.model_config)
-        g.load_state_dict(self.state_dict("G"))
+        g.load_state_dict(self.state_dict("G_ema" if (ema is not False and self.has_ema) else "G"))
         return g.to(device).eval()
 
     def discriminator(self, device: torch.device | str = "cpu") -> Discriminator:
@@ -98,10 +105,12 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
     return write_bytes(Path(path), data, what="checkpoint")
 
 
-def training_snapshot(G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def training_snapshot(G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device, G_ema=None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Everything a resumed run needs beyond the configs: (tensors, metadata entries)."""
     tensors: dict[str, torch.Tensor] = {}
     tensors |= {f"G/{k}": v for k, v in G.state_dict().items()}
+    if G_ema is not None:
+        tensors |= {f"G_ema/{k}": v for k, v in G_ema.state_dict().items()}
     tensors |= {f"D/{k}": v for k, v in D.state_dict().items()}
     meta: dict[str, Any] = {}
     for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
@@ -115,10 +124,13 @@ def training_snapshot(G, D, opt_g, opt_d, noise: torch.Generator, device: torch.
     return tensors, meta
 
 
-def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device) -> None:
+def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device, G_ema=None) -> None:
     """The inverse of training_snapshot: weights, both Adam states, and every RNG state."""
     G.load_state_dict(ckpt.state_dict("G"))
     D.load_state_dict(ckpt.state_dict("D"))
+    if G_ema is not None:
+        # A run that turns --ema on when resumed starts its average from the current G.
+        G_ema.load_state_dict(ckpt.state_dict("G_ema") if ckpt.has_ema else ckpt.state_dict("G"))
     for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
         groups = ckpt.meta.get(f"{prefix}_groups")
         state: dict[int, dict[str, torch.Tensor]] = {}
@@ -267,6 +279,12 @@ def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
         isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in metrics.values()
     ):
         raise bad("metrics must map names to finite numbers")
+    best = meta.get("best", {})
+    if not isinstance(best, dict) or (best and not (
+        isinstance(best.get("metric"), str) and _is_int(best.get("step"))
+        and isinstance(best.get("value"), (int, float)) and not isinstance(best.get("value"), bool) and math.isfinite(best["value"])
+    )):
+        raise bad("best must hold a metric name, a finite value and a step")
     for key in ("opt_g_groups", "opt_d_groups"):
         if key in meta and not (isinstance(meta[key], list) and all(isinstance(g, dict) for g in meta[key])):
             raise bad(f"{key} must be a list of objects")
@@ -313,8 +331,11 @@ def _no_constants(name: str) -> Any:
 
 def _check_weights(path: Path, cfg: ModelConfig, tensors: dict[str, torch.Tensor]) -> None:
     with torch.device("meta"):
-        expected = {f"G/{k}": v for k, v in Generator(cfg).state_dict().items()}
+        g_state = Generator(cfg).state_dict()
+        expected = {f"G/{k}": v for k, v in g_state.items()}
         expected |= {f"D/{k}": v for k, v in Discriminator(cfg).state_dict().items()}
+        if any(k.startswith("G_ema/") for k in tensors):
+            expected |= {f"G_ema/{k}": v for k, v in g_state.items()}
     missing = [k for k in expected if k not in tensors]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""

@@ -19,15 +19,16 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, G_ACTIVATIONS, METHODS, PRESETS, SPLITS, Z_DISTS
+from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRESETS, SPLITS, Z_DISTS
 from .console import err, note, out, progress, say, training_line
 from .errors import DcganError, UsageError
+
 
 class OneLineErrors(TyperGroup):
     """Typer's own usage errors (a bad choice, a missing value) as one line, like ours, exit code 2."""
@@ -75,14 +76,18 @@ Down = Literal[DOWNSAMPLE]  # type: ignore[valid-type]
 ZDist = Literal[Z_DISTS]  # type: ignore[valid-type]
 Split = Literal[SPLITS]  # type: ignore[valid-type]
 Method = Literal[METHODS]  # type: ignore[valid-type]
+Features = Literal[FEATURES]  # type: ignore[valid-type]
+EvalMetric = Literal[EVAL_METRICS]  # type: ignore[valid-type]
+Format = Literal["grid", "png", "npz"]
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
-CkptArg = Annotated[Optional[Path], typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)]
-NOpt = Annotated[Optional[int], typer.Option("--n", help="Images from seeds 0..N-1 (short for --seeds 0-(N-1)).", show_default=False)]
-SeedsOpt = Annotated[Optional[str], typer.Option("--seeds", help="Seeds: a range 0-63, a list 3,7,9, or both. Not with --n.", show_default=False)]
-OutOpt = Annotated[Optional[Path], typer.Option("--out", help="File to write (default: in the run folder, named by the parameters).", show_default=False)]
-CacheOpt = Annotated[Optional[Path], typer.Option(help="Decoded-data cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).", show_default=False)]
-RootOpt = Annotated[Optional[Path], typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).", show_default=False)]
+CkptArg = Annotated[Path | None, typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)]
+NOpt = Annotated[int | None, typer.Option("--n", help="Images from seeds 0..N-1 (short for --seeds 0-(N-1)).", show_default=False)]
+SeedsOpt = Annotated[str | None, typer.Option("--seeds", help="Seeds: a range 0-63, a list 3,7,9, or both. Not with --n.", show_default=False)]
+OutOpt = Annotated[Path | None, typer.Option("--out", help="File to write (default: in the run folder, named by the parameters).", show_default=False)]
+CacheOpt = Annotated[Path | None, typer.Option(help="Decoded-data cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).", show_default=False)]
+EmaOpt = Annotated[bool | None, typer.Option("--ema/--no-ema", help="Use the EMA generator (default: when the checkpoint has one).", show_default=False)]
+RootOpt = Annotated[Path | None, typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).", show_default=False)]
 
 
 def cli_errors(fn):
@@ -112,7 +117,7 @@ def _fail(message: str, code: int):
     raise typer.Exit(code)
 
 
-def _checkpoint(ckpt: Optional[Path]):
+def _checkpoint(ckpt: Path | None):
     from .checkpoint import load_checkpoint
 
     return load_checkpoint(ckpt)
@@ -130,35 +135,41 @@ def _device(name: str):
 @app.command()
 @cli_errors
 def train(
-    dataset: Annotated[Optional[Dataset], typer.Option(help="The data set (default: shapes, built in).", show_default=False)] = None,
+    dataset: Annotated[Dataset | None, typer.Option(help="The data set (default: shapes, built in).", show_default=False)] = None,
     data_root: RootOpt = None,
-    size: Annotated[Optional[int], typer.Option(help="Image size: 28, 32, 64 or 128 (default: the preset's).", show_default=False)] = None,
-    channels: Annotated[Optional[int], typer.Option(help="1 (grey) or 3 (colour); default: the data set's.", show_default=False)] = None,
-    preset: Annotated[Optional[Preset], typer.Option(help="Named architecture (default: the data set's).", show_default=False)] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", help="TOML file with \\[model] and \\[train] tables.", show_default=False)] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs in all (default 5, or as many as --max-steps needs).", show_default=False)] = None,
-    max_steps: Annotated[Optional[int], typer.Option(help="Train exactly this many steps in all.", show_default=False)] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default 128).", show_default=False)] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Adam learning rate (default 2e-4).", show_default=False)] = None,
-    beta1: Annotated[Optional[float], typer.Option(help="Adam beta1 (default 0.5).", show_default=False)] = None,
-    g_steps: Annotated[Optional[int], typer.Option(help="G updates per D update (default 1).", show_default=False)] = None,
-    z_dist: Annotated[Optional[ZDist], typer.Option(help="The latent prior (default normal).", show_default=False)] = None,
-    z_scale: Annotated[Optional[float], typer.Option(help="Std of a normal z, half-width of a uniform z.", show_default=False)] = None,
-    nz: Annotated[Optional[int], typer.Option(help="Latent size (default 100).", show_default=False)] = None,
-    ngf: Annotated[Optional[int], typer.Option(help="Generator width.", show_default=False)] = None,
-    ndf: Annotated[Optional[int], typer.Option(help="Discriminator width.", show_default=False)] = None,
-    g_act: Annotated[Optional[GAct], typer.Option(help="G's hidden activation (default relu).", show_default=False)] = None,
-    d_act: Annotated[Optional[DAct], typer.Option(help="D's hidden activation (default leaky_relu).", show_default=False)] = None,
-    batch_norm: Annotated[Optional[bool], typer.Option("--batch-norm/--no-batch-norm", help="Batch norm in G and D.", show_default=False)] = None,
-    downsample: Annotated[Optional[Down], typer.Option(help="D's downsampling (default strided).", show_default=False)] = None,
-    channels_last: Annotated[Optional[bool], typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.", show_default=False)] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for init, data order and z (default 0).", show_default=False)] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Train on the first N images only.", show_default=False)] = None,
-    log_every: Annotated[Optional[int], typer.Option(help="Write metrics (and, off a terminal, a progress line) every N steps (default 10).", show_default=False)] = None,
-    keep: Annotated[Optional[int], typer.Option(help="Checkpoints kept in the run folder (default 3).", show_default=False)] = None,
+    size: Annotated[int | None, typer.Option(help="Image size: 28, 32, 64 or 128 (default: the preset's).", show_default=False)] = None,
+    channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (colour); default: the data set's.", show_default=False)] = None,
+    preset: Annotated[Preset | None, typer.Option(help="Named architecture (default: the data set's).", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="TOML file with \\[model] and \\[train] tables.", show_default=False)] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 5, or as many as --max-steps needs).", show_default=False)] = None,
+    max_steps: Annotated[int | None, typer.Option(help="Train exactly this many steps in all.", show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 2e-4).", show_default=False)] = None,
+    beta1: Annotated[float | None, typer.Option(help="Adam beta1 (default 0.5).", show_default=False)] = None,
+    g_steps: Annotated[int | None, typer.Option(help="G updates per D update (default 1).", show_default=False)] = None,
+    z_dist: Annotated[ZDist | None, typer.Option(help="The latent prior (default normal).", show_default=False)] = None,
+    z_scale: Annotated[float | None, typer.Option(help="Std of a normal z, half-width of a uniform z.", show_default=False)] = None,
+    nz: Annotated[int | None, typer.Option(help="Latent size (default 100).", show_default=False)] = None,
+    ngf: Annotated[int | None, typer.Option(help="Generator width.", show_default=False)] = None,
+    ndf: Annotated[int | None, typer.Option(help="Discriminator width.", show_default=False)] = None,
+    g_act: Annotated[GAct | None, typer.Option(help="G's hidden activation (default relu).", show_default=False)] = None,
+    d_act: Annotated[DAct | None, typer.Option(help="D's hidden activation (default leaky_relu).", show_default=False)] = None,
+    batch_norm: Annotated[bool | None, typer.Option("--batch-norm/--no-batch-norm", help="Batch norm in G and D.", show_default=False)] = None,
+    downsample: Annotated[Down | None, typer.Option(help="D's downsampling (default strided).", show_default=False)] = None,
+    channels_last: Annotated[bool | None, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.", show_default=False)] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for init, data order and z (default 0).", show_default=False)] = None,
+    limit: Annotated[int | None, typer.Option(help="Train on the first N images only.", show_default=False)] = None,
+    log_every: Annotated[int | None, typer.Option(help="Write metrics (and, off a terminal, a progress line) every N steps (default 10).", show_default=False)] = None,
+    keep: Annotated[int | None, typer.Option(help="Checkpoints kept in the run folder (default 3).", show_default=False)] = None,
+    ema: Annotated[bool | None, typer.Option("--ema/--no-ema", help="Keep an EMA generator beside G (used by every command when present).", show_default=False)] = None,
+    ema_decay: Annotated[float | None, typer.Option(help="The EMA's decay per step (default 0.999, warmed up).", show_default=False)] = None,
+    eval_every: Annotated[int | None, typer.Option(help="Measure FID, KID, precision and recall every N steps; keep best.safetensors.", show_default=False)] = None,
+    eval_n: Annotated[int | None, typer.Option(help="Images per side for --eval-every (default 2048).", show_default=False)] = None,
+    eval_features: Annotated[Features | None, typer.Option(help="Feature space for --eval-every (default: domain for labelled data).", show_default=False)] = None,
+    eval_metric: Annotated[EvalMetric | None, typer.Option(help="What best.safetensors is best by (default fid).", show_default=False)] = None,
     device: DeviceOpt = "auto",
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).", show_default=False)] = None,
-    resume: Annotated[Optional[Path], typer.Option(help="Run folder or checkpoint to continue exactly.", show_default=False)] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).", show_default=False)] = None,
+    resume: Annotated[Path | None, typer.Option(help="Run folder or checkpoint to continue exactly.", show_default=False)] = None,
     download: Annotated[bool, typer.Option(help="Download the data set if it is missing (where its host allows).")] = False,
     cache_dir: CacheOpt = None,
 ):
@@ -174,7 +185,9 @@ def train(
             model=dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
                        downsample=downsample, z_dist=z_dist, z_scale=z_scale),
             train=dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
-                       seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep),
+                       seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep, ema=ema,
+                       ema_decay=ema_decay, eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
+                       eval_metric=eval_metric),
         )
     for line in plan.notes:
         note(f"note: {line}")
@@ -199,6 +212,9 @@ def train(
 
             def on_step(s: dict) -> None:
                 bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
+                if s.get("eval"):
+                    note(f"step {s['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in s["eval"].items())
+                         + (f" (best {s['best']['metric']} {s['best']['value']:.4g} at step {s['best']['step']})" if s.get("best") else ""))
 
             result = run_plan(plan, device=dev, on_step=on_step, should_stop=lambda: stop["asked"])
     except KeyboardInterrupt:
@@ -224,30 +240,40 @@ def sample(
     n: NOpt = None,
     seeds: SeedsOpt = None,
     out_path: OutOpt = None,
-    individual: Annotated[Optional[Path], typer.Option(help="Also write each image to this folder as seed-N.png.", show_default=False)] = None,
-    nrow: Annotated[Optional[int], typer.Option(help="Images per grid row (default: square).", show_default=False)] = None,
+    individual: Annotated[Path | None, typer.Option(help="Also write each image to this folder as seed-N.png.", show_default=False)] = None,
+    nrow: Annotated[int | None, typer.Option(help="Images per grid row (default: square).", show_default=False)] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="grid: one picture; png: a folder of seed-N.png; npz: one array file (for external tools).")] = "grid",
+    ema: EmaOpt = None,
     device: DeviceOpt = "auto",
 ):
     """Generate images, each from its own seed (default seeds 0-63). Example: dcgan sample runs/demo --seeds 0-15"""
-    from .analysis.sample import resolve_seeds, sample as draw, seeds_label
-    from .images import check_folder_path, check_image_path, save_grid, save_individual
+    from .analysis.sample import resolve_seeds, seeds_label, write_samples
+    from .images import check_folder_path, check_image_path, save_individual
     from .runs import output_path
 
     seed_list = resolve_seeds(n, seeds, 64)
     if out_path is not None:
-        check_image_path(out_path)
+        if fmt == "grid":
+            check_image_path(out_path)
+        elif fmt == "png":
+            check_folder_path(out_path, "--out")
+        elif out_path.suffix.lower() != ".npz" or out_path.is_dir():
+            raise UsageError(f"--out {out_path}: --format npz writes one .npz file; give a name ending in .npz")
     if individual is not None:
         check_folder_path(individual, "--individual")
     if nrow is not None and nrow < 1:
         raise UsageError(f"--nrow must be at least 1, got {nrow}")
     c = _checkpoint(ckpt)
+    name = f"seeds-{seeds_label(seed_list)}" + {"grid": ".png", "png": "", "npz": ".npz"}[fmt]
+    target = out_path or output_path(c.path, c.step, "sample", name)
     with progress("generating") as bar:
-        images = draw(c, seed_list, device=_device(device), on_progress=bar)
-    target = out_path or output_path(c.path, c.step, "sample", f"seeds-{seeds_label(seed_list)}.png")
-    save_grid(images, target, nrow)
+        write_samples(c, seed_list, target, fmt, nrow=nrow, ema=ema, device=_device(device), on_progress=bar)
     if individual is not None:
-        save_individual(images, individual, [f"seed-{s}.png" for s in seed_list])
-    say(f"wrote {target} ({len(seed_list)} images from {c.path})")
+        from .analysis.sample import sample as draw
+
+        save_individual(draw(c, seed_list, ema=ema, device=_device(device)), individual, [f"seed-{s}.png" for s in seed_list])
+    which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+    say(f"wrote {target} ({len(seed_list)} images from {c.path}, {which})")
 
 
 @app.command()
@@ -264,7 +290,8 @@ def info(
     c = _checkpoint(ckpt)
     summary = {
         "path": str(c.path), "format_version": c.meta["format_version"], "package_version": c.meta.get("package_version"),
-        "epoch": c.epoch, "step": c.step, "model": c.model_config.to_dict(), "train": c.train_config.to_dict(),
+        "epoch": c.epoch, "step": c.step, "generator": "EMA (G_ema) and G" if c.has_ema else "G", "best": c.meta.get("best"),
+        "model": c.model_config.to_dict(), "train": c.train_config.to_dict(),
         "dataset": c.dataset, "metrics": c.metrics, "run": str(c.run.path) if c.run else None,
         "tensors": len(c.tensors), "parameters": {p: sum(v.numel() for v in c.state_dict(p).values()) for p in ("G", "D")},
     }
@@ -272,7 +299,7 @@ def info(
         print(to_json(summary))
         return
     table = Table(title=str(c.path), show_header=False)
-    for key in ("format_version", "package_version", "epoch", "step", "parameters", "run"):
+    for key in ("format_version", "package_version", "epoch", "step", "generator", "best", "parameters", "run"):
         table.add_row(key, str(summary[key]))
     for section in ("model", "train", "dataset", "metrics"):
         table.add_row(f"[bold]{section}", ", ".join(f"{k}={v}" for k, v in summary[section].items() if k not in ("label_names", "groups")))
@@ -289,10 +316,11 @@ def interpolate(
     from_seed: Annotated[int, typer.Option("--from", help="Seed of the first end.")] = 0,
     to_seed: Annotated[int, typer.Option("--to", help="Seed of the last end.")] = 1,
     rows: Annotated[int, typer.Option(help="Independent rows; row i runs from seed FROM+2i to TO+2i.")] = 1,
-    through: Annotated[Optional[str], typer.Option(help="One path through several seeds, e.g. 3,8,12,3 (loops).", show_default=False)] = None,
-    method: Annotated[Optional[Method], typer.Option(help="Path (default: slerp for normal z, lerp for uniform z).", show_default=False)] = None,
+    through: Annotated[str | None, typer.Option(help="One path through several seeds, e.g. 3,8,12,3 (loops).", show_default=False)] = None,
+    method: Annotated[Method | None, typer.Option(help="Path (default: slerp for normal z, lerp for uniform z).", show_default=False)] = None,
     out_path: OutOpt = None,
-    gif: Annotated[Optional[Path], typer.Option(help="Also write an animated GIF.", show_default=False)] = None,
+    gif: Annotated[Path | None, typer.Option(help="Also write an animated GIF.", show_default=False)] = None,
+    ema: EmaOpt = None,
     device: DeviceOpt = "auto",
 ):
     """Walk through latent space between seeds. Example: dcgan interpolate runs/demo --steps 9 --rows 4 --gif walk.gif"""
@@ -312,7 +340,7 @@ def interpolate(
     c = _checkpoint(ckpt)
     pairs = None if through is not None else [(from_seed + 2 * i, to_seed + 2 * i) for i in range(rows)]
     path = parse_seeds(through, "--through") if through is not None else None
-    result = walk(c, pairs=pairs, through=path, steps=steps, method=method, device=_device(device))
+    result = walk(c, pairs=pairs, through=path, steps=steps, method=method, ema=ema, device=_device(device))
     frames = result.frames  # (R, T, C, H, W)
     name = f"through-{seeds_label(path)}" if path else f"{from_seed}-{to_seed}" + (f"-rows{rows}" if rows > 1 else "")
     target = out_path or output_path(c.path, c.step, "interpolate", f"{name}-{result.method}-{steps}.png")
@@ -331,16 +359,17 @@ def interpolate(
 @cli_errors
 def arithmetic(
     args: Annotated[list[str], typer.Argument(metavar="[CKPT] EXPRESSION", help='Optional checkpoint or run folder, then terms joined by + and -, e.g. "smiling woman - woman + man".', show_default=False)],
-    ckpt_opt: Annotated[Optional[Path], typer.Option("--ckpt", help="The checkpoint, as an option (same as the first argument).", show_default=False)] = None,
+    ckpt_opt: Annotated[Path | None, typer.Option("--ckpt", help="The checkpoint, as an option (same as the first argument).", show_default=False)] = None,
     out_path: OutOpt = None,
     seed: Annotated[int, typer.Option(help="Seed for the labelled sample bank and the variants' noise.")] = 0,
     variants: Annotated[int, typer.Option(help="Results with small noise added to the result vector.")] = 8,
-    define: Annotated[Optional[list[str]], typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.", show_default=False)] = None,
+    define: Annotated[list[str] | None, typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.", show_default=False)] = None,
     samples: Annotated[int, typer.Option(help="Generated samples labelled to find concept vectors.")] = 4096,
     attr_images: Annotated[int, typer.Option(help="Real labelled images the attribute model learns from (a tenth held out).")] = 30_000,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write what was found as JSON.", show_default=False)] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write what was found as JSON.", show_default=False)] = None,
     cache_dir: CacheOpt = None,
     data_root: RootOpt = None,
+    ema: EmaOpt = None,
     device: DeviceOpt = "auto",
 ):
     """Latent vector arithmetic over named concepts, as in the paper's figure 7.
@@ -369,7 +398,7 @@ def arithmetic(
     dev = _device(device)
     with progress("arithmetic") as bar:
         result = run(c, expression, defines=defines, samples=samples, attr_images=attr_images, variants=variants, seed=seed,
-                     device=dev, data_root=data_root, cache_dir=cache_dir,
+                     ema=ema, device=dev, data_root=data_root, cache_dir=cache_dir,
                      on_progress=lambda what, done, total: bar.update(done, total, what))
     slug = re.sub(r"[^a-z0-9]+", "-", expression.lower()).strip("-")[:60] or "expression"
     target = out_path or output_path(c.path, c.step, "arithmetic", f"{slug}-seed{seed}.png")
@@ -397,14 +426,15 @@ def nn_search(
     n: NOpt = None,
     seeds: SeedsOpt = None,
     k: Annotated[int, typer.Option("--k", help="Neighbours per query.")] = 5,
-    query: Annotated[Optional[list[Path]], typer.Option("--query", help="Image file(s) to search for instead of samples.", show_default=False)] = None,
+    query: Annotated[list[Path] | None, typer.Option("--query", help="Image file(s) to search for instead of samples.", show_default=False)] = None,
     split: Annotated[Split, typer.Option(help="Search the train or the test split.")] = "train",
     holdout: Annotated[int, typer.Option(help="Unseen real images for the memorization statistic (0: skip).")] = 256,
     out_path: OutOpt = None,
-    json_path: Annotated[Optional[Path], typer.Option("--json", help="Write the full report as JSON.", show_default=False)] = None,
-    chunk_size: Annotated[Optional[int], typer.Option(help="Training images per matrix product (default: 256 MB of float32).", show_default=False)] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the full report as JSON.", show_default=False)] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="Training images per matrix product (default: 256 MB of float32).", show_default=False)] = None,
     data_root: RootOpt = None,
     cache_dir: CacheOpt = None,
+    ema: EmaOpt = None,
     device: DeviceOpt = "auto",
 ):
     """Find the training images nearest (squared L2) to generated samples (default seeds 0-7): is the GAN copying?
@@ -428,7 +458,7 @@ def nn_search(
     c = _checkpoint(ckpt)
     with progress(f"searching {split} images") as bar:
         result = search(c, queries, k=k, split=split, holdout=holdout, chunk_size=chunk_size, device=_device(device),
-                        data_root=data_root, cache_dir=cache_dir, on_progress=bar)
+                        data_root=data_root, cache_dir=cache_dir, ema=ema, on_progress=bar)
     rep = {"checkpoint": str(c.path), "step": c.step} | result.report()
     name = f"{split}-" + ("query" if query else f"seeds-{seeds_label(queries)}") + f"-k{k}.png"
     target = out_path or output_path(c.path, c.step, "nn-search", name)
@@ -445,6 +475,50 @@ def nn_search(
     say(f"wrote {target}" + (f" and {json_path}" if json_path else ""))
 
 
+# --- evaluate
+
+
+@app.command()
+@cli_errors
+def evaluate(
+    ckpt: CkptArg = None,
+    images: Annotated[Path | None, typer.Option("--images", help="A folder of generated pictures instead of the checkpoint's samples.", show_default=False)] = None,
+    real: Annotated[Path | None, typer.Option("--real", help="A folder of real pictures instead of the checkpoint's data split.", show_default=False)] = None,
+    split: Annotated[Split, typer.Option(help="The real data split to compare with.")] = "train",
+    metrics: Annotated[str, typer.Option(help="Comma-separated: fid, kid, pr (precision and recall).")] = "fid,kid,pr",
+    n: Annotated[int, typer.Option("--n", help="Images per side: generated from seeds 0..N-1, real a fixed random subset.")] = 10_000,
+    features: Annotated[Features | None, typer.Option(help="Feature space (default: domain for labelled data sets, else inception).", show_default=False)] = None,
+    batch_size: Annotated[int, typer.Option(help="Images per feature batch.")] = 64,
+    ema: EmaOpt = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures and their protocol as JSON.", show_default=False)] = None,
+    data_root: RootOpt = None,
+    cache_dir: CacheOpt = None,
+    device: DeviceOpt = "auto",
+):
+    """Measure sample quality: FID, KID, precision and recall, with the protocol. Example: dcgan evaluate runs/demo --n 2048
+
+    Two folders with no checkpoint: dcgan evaluate --images fakes/ --real reals/ --features inception
+    """
+    from .evaluation.evaluate import evaluate as measure
+    from .evaluation.evaluate import parse_metrics
+    from .files import write_json
+
+    chosen = parse_metrics(metrics)
+    with progress("evaluating") as bar:
+        result = measure(None if (ckpt is None and images is not None and real is not None) else ckpt, images=images, real=real,
+                         split=split, metrics=chosen, n=n, features=features, batch_size=batch_size, ema=ema,
+                         device=_device(device), data_root=data_root, cache_dir=cache_dir,
+                         on_progress=lambda what, done, total: bar.update(done, total, what))
+    m, p = result.metrics, result.protocol
+    names = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall"}
+    say("  ".join(f"{names[k]} {m[k]:.4g}" + (f" ± {m['kid_std']:.2g}" if k == "kid" else "") for k in names if k in m))
+    for key in ("generated", "real", "features", "resize"):
+        say(f"{key}: {p[key]}")
+    if json_path is not None:
+        write_json(json_path, result.to_dict())
+        say(f"wrote {json_path}")
+
+
 # --- data
 
 
@@ -455,11 +529,11 @@ def data_prepare(
     size: Annotated[int, typer.Option(help="Image size: 28, 32, 64 or 128.")],
     data_root: RootOpt = None,
     split: Annotated[Split, typer.Option(help="Which split.")] = "train",
-    channels: Annotated[Optional[int], typer.Option(help="1 (grey) or 3 (colour); default: the data set's.", show_default=False)] = None,
+    channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (colour); default: the data set's.", show_default=False)] = None,
     cache_dir: CacheOpt = None,
     download: Annotated[bool, typer.Option(help="Download the data set if it is missing.")] = False,
     rebuild: Annotated[bool, typer.Option(help="Rebuild even when the cache is up to date.")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="Decoding threads (default: all cores).", show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option(help="Decoding threads (default: all cores).", show_default=False)] = None,
 ):
     """Decode, crop and resize a data set once into a memory-mapped cache. Example: dcgan data prepare --dataset celeba --size 64"""
     from .data.cache import load_data, read_manifest

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from typing_extensions import Self
+
 from .errors import UsageError
 
 DATASETS = ("shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "lsun", "folder")
@@ -29,6 +31,8 @@ DOWNSAMPLE = ("strided", "pool")
 PROJECTIONS = ("conv", "dense")
 Z_DISTS = ("normal", "uniform")
 METHODS = ("slerp", "lerp")
+FEATURES = ("inception", "domain")
+EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
 DEFAULT_EPOCHS = 5
 
 # Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
@@ -92,7 +96,7 @@ class Settings:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
 
     @classmethod
-    def from_dict(cls: type[T], d: Any) -> T:
+    def from_dict(cls, d: Any) -> Self:
         if not isinstance(d, dict):
             raise ConfigError(cls._what, f"must be a table of settings, got {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -171,9 +175,20 @@ class TrainConfig(Settings):
     log_every: int = 10
     channels_last: bool = False
     limit: int | None = None  # train on the first N images only (quick experiments, tests)
+    ema: bool = False  # keep an exponential moving average of G's weights beside G
+    ema_decay: float = 0.999
+    eval_every: int | None = None  # measure quality every N steps (and keep best.safetensors)
+    eval_n: int = 2048  # generated and real images per measurement
+    eval_features: str | None = None  # inception or domain; None: domain for labelled data
+    eval_metric: str = "fid"  # what best.safetensors is best by
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [
+            ("ema_decay", 0 < self.ema_decay < 1, f"must be between 0 and 1, got {self.ema_decay}"),
+            ("eval_every", self.eval_every is None or self.eval_every >= 1, f"must be at least 1, got {self.eval_every}"),
+            ("eval_n", 16 <= self.eval_n <= 200_000, f"must be 16 to 200,000, got {self.eval_n}"),
+            ("eval_features", self.eval_features in (None, *FEATURES), f"must be one of {', '.join(FEATURES)}, got {self.eval_features!r}"),
+            ("eval_metric", self.eval_metric in EVAL_METRICS, f"must be one of {', '.join(EVAL_METRICS)}, got {self.eval_metric!r}"),
             ("dataset", self.dataset in DATASETS, f"must be one of {', '.join(DATASETS)}, got {self.dataset!r}"),
             ("epochs", self.epochs is None or 1 <= self.epochs <= 10**9, f"must be at least 1, got {self.epochs}"),
             ("max_steps", self.max_steps is None or 1 <= self.max_steps <= 10**12, f"must be at least 1, got {self.max_steps}"),
@@ -220,7 +235,8 @@ DEFAULT_PRESET = {
 }
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-RESUMABLE = {"epochs", "max_steps", "keep", "log_every"}
+# Settings that do not change the weights a run produces, so a resumed run may change them.
+RESUMABLE = {"epochs", "max_steps", "keep", "log_every", "eval_every", "eval_n", "eval_features", "eval_metric"}
 
 
 def flag(field: str) -> str:

@@ -16,7 +16,7 @@ from .configs import PRESETS, ModelConfig
 
 # The config lives in the torch-free configs module (so `--help` needs no torch); this module
 # is the one that turns it into layers.
-__all__ = ["ModelConfig", "PRESETS", "Generator", "Discriminator", "init_weights", "sample_z", "z_from_seeds", "parameter_count"]
+__all__ = ["PRESETS", "Discriminator", "Generator", "ModelConfig", "init_weights", "parameter_count", "sample_z", "z_from_seeds"]
 
 
 def _activation(name: str) -> nn.Module:

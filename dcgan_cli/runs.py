@@ -5,6 +5,7 @@
     RUN/checkpoints/step-NNNNNNNN.safetensors
     RUN/samples/step-NNNNNNNN.png      the fixed-seed grid at that step
     RUN/metrics.jsonl
+    RUN/best.safetensors               the best checkpoint by --eval-metric, when --eval-every is on
     RUN/concepts/                      arithmetic's labelled sample banks
     RUN/<command>/                     outputs of sample, interpolate, arithmetic, nn-search given no --out
 """
@@ -16,10 +17,10 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from .errors import DcganError
 
@@ -27,6 +28,7 @@ CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
 CONCEPTS = "concepts"
 METRICS = "metrics.jsonl"
+BEST = "best.safetensors"
 MARKER = "run.json"
 LOCK = ".lock"
 RUNS_DIR = "runs"
@@ -61,6 +63,10 @@ class RunFolder:
     def marker(self) -> Path:
         return self.path / MARKER
 
+    @property
+    def best(self) -> Path:
+        return self.path / BEST
+
     def checkpoint_path(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:08d}.safetensors"
 
@@ -85,6 +91,8 @@ class RunFolder:
     def of_checkpoint(cls, path: Path) -> RunFolder | None:
         """The run a checkpoint file belongs to, or None for a file that sits in no recognisable run."""
         path = Path(path).absolute()
+        if path.name == BEST and cls(path.parent).is_run():
+            return cls(path.parent)
         if path.parent.name != CHECKPOINTS:
             return None
         run = cls(path.parent.parent)

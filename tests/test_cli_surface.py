@@ -53,7 +53,7 @@ def test_help_lists_the_choices(runner):
 def test_python_api_example_in_the_readme_runs(monkeypatch, tmp_path):
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Python API", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     monkeypatch.chdir(tmp_path)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)

@@ -15,10 +15,10 @@ from dcgan_cli.analysis.arithmetic import (
     parse_define,
     result_vectors,
 )
-from dcgan_cli.analysis.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
 from dcgan_cli.analysis.attributes import degrade
-from dcgan_cli.errors import DcganError, UsageError
+from dcgan_cli.analysis.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
 from dcgan_cli.analysis.latent import lerp, path_through, slerp
+from dcgan_cli.errors import DcganError, UsageError
 from dcgan_cli.model import ModelConfig
 
 from .conftest import invoke

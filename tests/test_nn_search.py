@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from dcgan_cli.analysis.nn_search import brute_force, memorization, nearest
 from dcgan_cli.errors import UsageError
 from dcgan_cli.pixels import flat_model_range as to_unit
-from dcgan_cli.analysis.nn_search import brute_force, memorization, nearest
 
 from .conftest import invoke
 
@@ -70,8 +70,8 @@ def test_cli_generated_queries(tiny_run, runner, tmp_path):
 
 
 def test_cli_training_image_as_query_finds_itself(tiny_run, runner, tmp_path):
-    from dcgan_cli.data.cache import open_cache
     from dcgan_cli.checkpoint import load_checkpoint
+    from dcgan_cli.data.cache import open_cache
 
     c = load_checkpoint(tiny_run)
     data = open_cache(c.dataset["cache"])

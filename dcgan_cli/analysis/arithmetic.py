@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from PIL import Image
@@ -30,6 +31,7 @@ from .attributes import ATTRIBUTE_RECIPE, AttributeModel, AttributeNet, train_at
 from .expression import Term, parse_expression, phrase_constraints, vocabulary
 from .sample import generate, parse_seeds
 
+
 @dataclass
 class SampleBank:
     """Generated samples labelled by the attribute model: z (M, nz), probabilities (M, A)."""
@@ -41,10 +43,12 @@ class SampleBank:
     attr_model: AttributeModel
 
 
-def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int, attr_images: int, data_key: str = "") -> Path:
+def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int, attr_images: int, data_key: str = "",
+              ema: bool | None = None) -> Path:
     # data_key names the prepared data (its cache folder holds the source fingerprint): a rebuilt
     # data set must not reuse an attribute model trained on the old one.
-    key = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, label_names, n, seed, attr_images, data_key, ATTRIBUTE_RECIPE]
+    uses_ema = ema is not False and ckpt.has_ema
+    key = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, label_names, n, seed, attr_images, data_key, ATTRIBUTE_RECIPE, uses_ema]
     key = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
     run = ckpt.run
     folder = run.concepts if run is not None else RunFolder(ckpt.path.parent).concepts
@@ -52,12 +56,12 @@ def bank_path(ckpt: Checkpoint, label_names: list[str], n: int, seed: int, attr_
 
 
 def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int = 0,
-                attr_images: int = 30_000, device: torch.device | str = "cpu",
+                attr_images: int = 30_000, device: torch.device | str = "cpu", ema: bool | None = None,
                 on_progress: Callable[[str, int, int], None] | None = None) -> SampleBank:
     """Load the cached bank for (checkpoint, data, vocabulary), or build it: train the attribute
     model on the data's real labelled images, generate n samples and label them."""
     images, labels, label_names = data.images, data.labels, data.label_names
-    path = bank_path(ckpt, label_names, n, seed, attr_images, data.cache_dir.name if data.cache_dir else "")
+    path = bank_path(ckpt, label_names, n, seed, attr_images, data.cache_dir.name if data.cache_dir else "", ema)
     channels = ckpt.model_config.nc
     if path.exists():
         try:
@@ -66,7 +70,7 @@ def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int =
                 t = {k: f.get_tensor(k) for k in f.keys()}
             net = AttributeNet(channels, len(label_names))
             net.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("net/")})
-            am = AttributeModel(net.to(device).eval(), label_names, meta["accuracy"], meta["heldout"])
+            am = AttributeModel(net.to(device).eval(), label_names, meta["accuracy"], meta["heldout"], data.groups)
             if t["z"].shape != (n, ckpt.model_config.nz) or t["probs"].shape != (n, len(label_names)):
                 raise ValueError("shape")
             return SampleBank(t["z"], t["probs"], meta["accuracy"], meta["heldout"], am)
@@ -77,9 +81,9 @@ def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int =
     def report(what: str):
         return (lambda done, total: on_progress(what, done, total)) if on_progress is not None else None
 
-    am = train_attribute_model(images, labels, label_names, seed=seed, max_images=attr_images, device=device,
+    am = train_attribute_model(images, labels, label_names, groups=data.groups, seed=seed, max_images=attr_images, device=device,
                                on_progress=report("training the attribute model (epochs)"))
-    G = ckpt.generator(device)
+    G = ckpt.generator(device, ema=ema)
     z = sample_z(ckpt.model_config, n, torch.Generator().manual_seed(seed))
     probs = am.predict(generate(G, z, on_progress=report("labelling generated samples")))
     tensors = {"z": z, "probs": probs} | {f"net/{k}": v.detach().cpu().contiguous() for k, v in am.net.state_dict().items()}
@@ -178,6 +182,7 @@ def run(
     attr_images: int = 30_000,
     variants: int = 8,
     seed: int = 0,
+    ema: bool | None = None,
     device: torch.device | str = "cpu",
     data_root: Path | None = None,
     cache_dir: Path | None = None,
@@ -209,11 +214,11 @@ def run(
             data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         if data.label_names != label_names:
             raise DcganError(f"the data in {data.cache_dir} has other labels than the checkpoint records; pass the data set it was trained on")
-        bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, on_progress=on_progress)
+        bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema, on_progress=on_progress)
         for t, want in zip(todo, wants):
             concepts[t.phrase] = concept_from_bank(bank, t.phrase, want)
     chosen = [concepts[t.phrase] for t in terms]
-    G = c.generator(device)
+    G = c.generator(device, ema=ema)
     term_images = generate(G, torch.stack([k.z for k in chosen]))
     result_images = generate(G, result_vectors(terms, chosen, c.model_config, variants=variants, seed=seed))
     report: dict[str, Any] = {"expression": expression, "checkpoint": str(c.path), "step": c.step, "terms": [],

@@ -2,27 +2,33 @@
 
 Latent arithmetic uses it to label generated samples, so that concept vectors come from the
 model's own outputs with no manual picking (Radford et al. suggest a linear model on D's
-features; a small CNN trained on the real labels is more accurate and just as cheap here).
+features; a small CNN trained on the real labels is more accurate and just as cheap here), and
+`dcgan evaluate --features domain` uses its penultimate layer as the feature space.
+
+Labels that exclude each other (a digit's class; a shape, a colour, a size) form a group with
+one softmax, so an image cannot be "red 0.93 and blue 0.99" at once; labels in no group (the
+40 CelebA attributes) get independent sigmoids.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
 from ..pixels import to_model_range
 
 # Changes whenever the training recipe does, so cached sample banks labelled by an older model are rebuilt.
-ATTRIBUTE_RECIPE = 2
+ATTRIBUTE_RECIPE = 3
 
 
 class AttributeNet(nn.Module):
-    """(B, C, S, S) in [-1, 1] -> (B, A) logits, one per binary label column."""
+    """(B, C, S, S) in [-1, 1] -> (B, A) logits, one per label column; features() -> (B, 4 * width)."""
 
     def __init__(self, channels: int, n_labels: int, width: int = 32):
         super().__init__()
@@ -37,6 +43,38 @@ class AttributeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled penultimate layer (B, 4 * width): the domain feature space."""
+        return self.net[:-1](x)
+
+
+def group_columns(label_names: list[str], groups: list[list[str]]) -> tuple[list[list[int]], list[int]]:
+    """Column indices of each exclusive group (of two or more labels), and of the labels in none."""
+    cols = [[label_names.index(n) for n in g if n in label_names] for g in groups]
+    cols = [c for c in cols if len(c) >= 2]
+    grouped = {i for c in cols for i in c}
+    return cols, [i for i in range(len(label_names)) if i not in grouped]
+
+
+def label_probabilities(logits: torch.Tensor, groups: list[list[int]], free: list[int]) -> torch.Tensor:
+    """(B, A) logits -> probabilities: a softmax within each group, a sigmoid for every free label."""
+    p = torch.empty_like(logits)
+    for cols in groups:
+        p[:, cols] = torch.softmax(logits[:, cols], dim=1)
+    if free:
+        p[:, free] = torch.sigmoid(logits[:, free])
+    return p
+
+
+def label_loss(logits: torch.Tensor, y: torch.Tensor, groups: list[list[int]], free: list[int]) -> torch.Tensor:
+    """Cross-entropy per group (its one-hot target), binary cross-entropy for free labels."""
+    loss = logits.new_zeros(())
+    for cols in groups:
+        loss = loss + F.cross_entropy(logits[:, cols], y[:, cols].argmax(1))
+    if free:
+        loss = loss + F.binary_cross_entropy_with_logits(logits[:, free], y[:, free])
+    return loss
+
 
 @dataclass
 class AttributeModel:
@@ -44,13 +82,16 @@ class AttributeModel:
     label_names: list[str]
     accuracy: float  # mean per-attribute accuracy on held-out real images
     heldout: int
+    groups: list[list[str]] = field(default_factory=list)
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
-        """Probabilities (B, A) for images in [-1, 1]."""
+        """Probabilities (B, A) for images in [-1, 1]: per-group softmax, free labels by sigmoid."""
         self.net.eval()
         device = next(self.net.parameters()).device
-        out = [torch.sigmoid(self.net(images[i : i + batch_size].to(device))).cpu() for i in range(0, images.shape[0], batch_size)]
+        cols, free = group_columns(self.label_names, self.groups)
+        out = [label_probabilities(self.net(images[i : i + batch_size].to(device)), cols, free).cpu()
+               for i in range(0, images.shape[0], batch_size)]
         return torch.cat(out)
 
 
@@ -75,6 +116,7 @@ def train_attribute_model(
     labels: np.ndarray,
     label_names: list[str],
     *,
+    groups: list[list[str]] | None = None,
     epochs: int = 6,
     max_images: int = 30_000,
     batch_size: int = 128,
@@ -93,7 +135,7 @@ def train_attribute_model(
     net = AttributeNet(images.shape[1], labels.shape[1]).to(device)
     opt = torch.optim.Adam(net.parameters(), lr=2e-3)
     y_all = torch.from_numpy(np.asarray(labels)).float()
-    loss_fn = nn.BCEWithLogitsLoss()
+    cols, free = group_columns(label_names, groups or [])
     net.train()
     for epoch in range(epochs):
         if on_progress is not None:
@@ -104,11 +146,11 @@ def train_attribute_model(
             x = to_model_range(torch.from_numpy(np.array(images[idx])).to(device))
             half = len(idx) // 2  # half of each batch degraded, half clean
             x = torch.cat([x[:half], degrade(x[half:], g)])
-            loss = loss_fn(net(x), y_all[idx].to(device))
+            loss = label_loss(net(x), y_all[idx].to(device), cols, free)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-    model = AttributeModel(net.eval(), label_names, 0.0, n_test)
+    model = AttributeModel(net.eval(), label_names, 0.0, n_test, list(groups or []))
     probs = model.predict(to_model_range(images[test_idx]))
     model.accuracy = float(((probs > 0.5).float() == y_all[test_idx]).float().mean())
     return model

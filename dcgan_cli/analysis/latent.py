@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
-
 from dataclasses import dataclass
+
+import torch
 
 from ..checkpoint import Checkpoint, as_checkpoint
 from ..configs import METHODS
@@ -97,6 +97,7 @@ def interpolate(
     through: list[int] | None = None,
     steps: int = 9,
     method: str | None = None,
+    ema: bool | None = None,
     device: torch.device | str = "cpu",
 ) -> Interpolation:
     """Rows walking between seed pairs, or one path through several seeds."""
@@ -108,7 +109,7 @@ def interpolate(
         raise UsageError("give seed pairs or a --through path, not both")
     if pairs is not None and not 1 <= len(pairs) * steps <= MAX_FRAMES:
         raise UsageError(f"{len(pairs)} rows of {steps} frames is more than {MAX_FRAMES:,} frames; ask for fewer")
-    G = c.generator(device)
+    G = c.generator(device, ema=ema)
     if through is not None:
         return Interpolation(interpolate_through(G, through, steps, method)[None], method, [through], True)
     return Interpolation(interpolate_seeds(G, pairs, steps, method), method, [list(p) for p in pairs], False)

@@ -11,10 +11,11 @@ candidates are kept and their distances recomputed exactly in float64 before the
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -203,6 +204,7 @@ def search(
     data: ImageData | None = None,
     data_root: Path | None = None,
     cache_dir: Path | None = None,
+    ema: bool | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SearchResult:
     """The k nearest `split` images of each query: seeds (generated), image files, or images in [-1, 1].
@@ -216,7 +218,7 @@ def search(
         raise UsageError(f"--holdout must be 0 to 100,000, got {holdout}")
     c = as_checkpoint(ckpt)
     cfg = c.model_config
-    G = c.generator(device)
+    G = c.generator(device, ema=ema)
     generated = not (isinstance(queries, torch.Tensor) or (queries and isinstance(queries[0], (str, Path))))
     if isinstance(queries, torch.Tensor):
         q, info = queries.float(), [{"index": i} for i in range(queries.shape[0])]

@@ -7,7 +7,8 @@ One rule for every command that draws samples: `--seeds` names them (a range 0-6
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -84,9 +85,62 @@ def sample(
     ckpt: Checkpoint | str | None,
     seeds: list[int],
     *,
+    ema: bool | None = None,
     device: torch.device | str = "cpu",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """Images (len(seeds), C, H, W) in [-1, 1]: image i comes from seeds[i] alone, in any company."""
+    """Images (len(seeds), C, H, W) in [-1, 1]: image i comes from seeds[i] alone, in any company.
+
+    The EMA generator is used when the checkpoint has one, unless `ema` is False."""
     c = as_checkpoint(ckpt)
-    return generate_from_seeds(c.generator(device), seeds, on_progress=on_progress)
+    return generate_from_seeds(c.generator(device, ema=ema), seeds, on_progress=on_progress)
+
+
+FORMATS = ("grid", "png", "npz")
+MAX_GRID = 4096  # beyond it a grid is no longer a picture to look at: write png or npz files
+
+
+def write_samples(
+    ckpt: Checkpoint | str | None,
+    seeds: list[int],
+    target: Path,
+    fmt: str = "grid",
+    *,
+    nrow: int | None = None,
+    ema: bool | None = None,
+    device: torch.device | str = "cpu",
+    batch_size: int = 256,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write the images of `seeds`: one grid picture, a folder of seed-N.png, or one .npz
+    (images (N, H, W, C) uint8 and seeds (N,) int64) for external tools. Generated in batches,
+    so png and npz never hold more than one batch of float images."""
+    import numpy as np
+
+    from ..files import write_atomic
+    from ..images import save_grid, save_individual
+    from ..pixels import to_hwc_uint8
+
+    if fmt not in FORMATS:
+        raise UsageError(f"--format {fmt!r}: use grid, png or npz")
+    if fmt == "grid" and len(seeds) > MAX_GRID:
+        raise UsageError(f"a grid of {len(seeds):,} images is too large to look at; use --format png or npz (at most {MAX_GRID:,} in a grid)")
+    c = as_checkpoint(ckpt)
+    G = c.generator(device, ema=ema)
+    if fmt == "grid":
+        save_grid(generate_from_seeds(G, seeds, on_progress=on_progress), target, nrow)
+        return Path(target)
+    chunks = []
+    for i in range(0, len(seeds), batch_size):
+        part = seeds[i : i + batch_size]
+        images = generate_from_seeds(G, part)
+        if fmt == "png":
+            save_individual(images, Path(target), [f"seed-{s}.png" for s in part])
+        else:
+            chunks.append(to_hwc_uint8(images))
+        if on_progress is not None:
+            on_progress(min(i + batch_size, len(seeds)), len(seeds))
+    if fmt == "npz":
+        arrays = {"images": np.concatenate(chunks), "seeds": np.asarray(seeds, dtype=np.int64)}
+        write_atomic(Path(target), lambda tmp: np.savez(tmp, **arrays), what="sample file")
+    return Path(target)

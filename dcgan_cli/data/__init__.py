@@ -4,4 +4,4 @@ from .cache import ImageData, list_caches, load_data, open_cache
 from .locate import checkpoint_data
 from .sources import DataError
 
-__all__ = ["ImageData", "DataError", "checkpoint_data", "list_caches", "load_data", "open_cache"]
+__all__ = ["DataError", "ImageData", "checkpoint_data", "list_caches", "load_data", "open_cache"]

@@ -8,8 +8,8 @@ prepared cache in the user's own cache folder whose manifest matches the checkpo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import DcganError
 from .cache import ImageData, find_caches, load_data

