@@ -212,6 +212,8 @@ def train(
 
             def on_step(s: dict) -> None:
                 bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
+                for w in s.get("warnings") or []:
+                    note(f"warning: {w}")
                 if s.get("eval"):
                     note(f"step {s['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in s["eval"].items())
                          + (f" (best {s['best']['metric']} {s['best']['value']:.4g} at step {s['best']['step']})" if s.get("best") else ""))

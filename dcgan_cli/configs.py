@@ -126,6 +126,7 @@ class ModelConfig(Settings):
     d_dropout: float = 0.0
     z_dist: str = "normal"  # the prior belongs to G: sampling must draw what training drew
     z_scale: float = 1.0  # std for normal, half-width for uniform
+    spectral_norm: bool = False  # spectral normalisation of D's weights (Miyato et al. 2018); D then has no batch norm
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [
@@ -181,9 +182,17 @@ class TrainConfig(Settings):
     eval_n: int = 2048  # generated and real images per measurement
     eval_features: str | None = None  # inception or domain; None: domain for labelled data
     eval_metric: str = "fid"  # what best.safetensors is best by
+    kimg: int | None = None  # length in thousands of real images shown; None: the data set's default
+    d_lr: float | None = None  # D's learning rate (two time-scale update rule); None: lr
+    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (real and fake), annealed to 0
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [
+            ("kimg", self.kimg is None or 1 <= self.kimg <= 10**7, f"must be at least 1, got {self.kimg}"),
+            ("d_lr", self.d_lr is None or self.d_lr > 0, f"must be positive, got {self.d_lr}"),
+            ("label_smoothing", 0 <= self.label_smoothing < 0.5, f"must be in [0, 0.5), got {self.label_smoothing}"),
+            ("instance_noise", 0 <= self.instance_noise <= 2, f"must be 0 to 2, got {self.instance_noise}"),
             ("ema_decay", 0 < self.ema_decay < 1, f"must be between 0 and 1, got {self.ema_decay}"),
             ("eval_every", self.eval_every is None or self.eval_every >= 1, f"must be at least 1, got {self.eval_every}"),
             ("eval_n", 16 <= self.eval_n <= 200_000, f"must be 16 to 200,000, got {self.eval_n}"),
@@ -204,11 +213,15 @@ class TrainConfig(Settings):
         ]
 
     def total_steps(self, steps_per_epoch: int) -> int:
-        """--max-steps alone trains exactly that many steps; --epochs alone whole epochs; both: the fewer."""
+        """--max-steps alone trains exactly that many steps; --epochs alone whole epochs; both: the
+        fewer. With neither, --kimg thousand images (default: the data set's, DEFAULT_KIMG)."""
         if self.max_steps is not None and self.epochs is None:
             return self.max_steps
-        epochs = self.epochs if self.epochs is not None else DEFAULT_EPOCHS
-        return epochs * steps_per_epoch if self.max_steps is None else min(self.max_steps, epochs * steps_per_epoch)
+        if self.epochs is None:
+            kimg = self.kimg if self.kimg is not None else DEFAULT_KIMG.get(self.dataset, 200)
+            return max(1, math.ceil(kimg * 1000 / self.batch_size))
+        by_epochs = self.epochs * steps_per_epoch
+        return by_epochs if self.max_steps is None else min(self.max_steps, by_epochs)
 
 
 # Presets are plain argument dicts (timm style), not classes.
@@ -224,6 +237,17 @@ PRESETS: dict[str, dict[str, Any]] = {
     "cifar32": dict(size=32, nc=3, ngf=64, ndf=64),
     # Small enough to learn the built-in shapes on a CPU; D narrower than G keeps it from winning outright.
     "shapes32": dict(size=32, nc=3, ngf=32, ndf=16),
+}
+# The paper's network for each size, used when --size asks for a size the data set's own preset
+# does not make: a preset belongs to a size.
+PRESET_FOR_SIZE = {28: "mnist28", 32: "cifar32", 64: "paper64", 128: "celeba128"}
+# Default run length in thousands of real images shown (stylegan's kimg), per data set: long
+# enough for the default preset to draw a diverse, recognisable set (benchmarks/quality.py).
+DEFAULT_KIMG = {"shapes": 80, "mnist": 300, "fashion-mnist": 300, "svhn": 500, "cifar10": 1000, "celeba": 1000, "lsun": 2000, "folder": 500}
+# Training recipes: layers of settings between the preset and the TOML file.
+RECIPES: dict[str, dict[str, dict[str, Any]]] = {
+    # Radford et al. exactly: no EMA, one learning rate, hard labels, no noise, batch norm in D.
+    "paper": {"model": {"spectral_norm": False}, "train": {"ema": False, "d_lr": None, "label_smoothing": 0.0, "instance_noise": 0.0}},
 }
 DEFAULT_PRESET = {
     "shapes": "shapes32",
@@ -302,11 +326,15 @@ def build_configs(
     dataset: str | None,
     *,
     preset: str | None = None,
+    recipe: str | None = None,
     config_file: Path | None = None,
     model_overrides: dict[str, Any] | None = None,
     train_overrides: dict[str, Any] | None = None,
 ) -> tuple[ModelConfig, TrainConfig]:
     """Merge the layers into validated configs. None in an override means 'not given'.
+
+    Layers, lowest first: the preset (the data set's, or the paper network for an explicit
+    --size, or --preset), the --recipe, the TOML file, the flags.
 
     The data set itself may come from the TOML file, so it is settled first: flag, then TOML,
     then the built-in shapes; its default preset follows from it.
@@ -318,11 +346,19 @@ def build_configs(
         src = "--dataset" if dataset is not None else f"--config {config_file}: [train] dataset"
         raise UsageError(f"{src}: unknown data set {chosen!r}; choose one of {', '.join(DATASETS)}")
     name = preset or DEFAULT_PRESET.get(chosen, "paper64")
+    size = (model_overrides or {}).get("size") or doc.get("model", {}).get("size")
+    if preset is None and size in PRESET_FOR_SIZE and PRESETS[name]["size"] != size:
+        name = PRESET_FOR_SIZE[size]
     if name not in PRESETS:
         raise UsageError(f"--preset {name!r} is not a preset; choose one of {', '.join(PRESETS)}")
+    if recipe is not None and recipe not in RECIPES:
+        raise UsageError(f"--recipe {recipe!r} is not a recipe; choose one of {', '.join(RECIPES)}")
     cfg_where = f"--config {config_file}"
-    model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (cfg_where, doc.get("model", {})), ("flag", model_overrides or {})])
-    train = _build(TrainConfig, [(cfg_where, toml_train), ("flag", {**(train_overrides or {}), "dataset": chosen})])
+    r = RECIPES[recipe] if recipe is not None else {"model": {}, "train": {}}
+    model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (f"--recipe {recipe}", r["model"]),
+                                 (cfg_where, doc.get("model", {})), ("flag", model_overrides or {})])
+    train = _build(TrainConfig, [(f"--recipe {recipe}", r["train"]), (cfg_where, toml_train),
+                                 ("flag", {**(train_overrides or {}), "dataset": chosen})])
     return model, train
 
 

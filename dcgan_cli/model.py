@@ -95,7 +95,8 @@ class Discriminator(nn.Module):
         for i, cout in enumerate(widths):
             down = _down(cin, cout, cfg.kernel, cfg.downsample)
             # No batch norm on D's input layer (Radford et al.); a bias stands in where BN is absent.
-            use_bn = cfg.batch_norm and i > 0
+            # Spectral norm replaces batch norm in D (Miyato et al.): both rescale the same activations.
+            use_bn = cfg.batch_norm and i > 0 and not cfg.spectral_norm
             if not use_bn:
                 down[0].bias = nn.Parameter(torch.zeros(cout))
             layers += down
@@ -113,6 +114,10 @@ class Discriminator(nn.Module):
         else:
             self.head = nn.Conv2d(cin, 1, b, 1, 0)
         init_weights(self)
+        if cfg.spectral_norm:
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.utils.parametrizations.spectral_norm(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.main(x)).view(-1)  # (B,)

@@ -30,8 +30,11 @@ def test_train_writes_checkpoint_grid_and_metrics(tiny_run):
     grid = Image.open(tiny_run / "samples" / "step-00000016.png")
     assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 8x8 images of 32 px with 2 px padding
     lines = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()]
-    assert [l["step"] for l in lines] == [10, 16]
-    assert {"loss_d", "loss_g", "d_x", "d_g_z", "img_per_s", "data_wait"} <= set(lines[0])
+    losses = [l for l in lines if "loss_d" in l]
+    assert [l["step"] for l in losses] == [10, 16]
+    assert {"loss_d", "loss_g", "d_x", "d_g_z", "img_per_s", "data_wait", "loss_d_min", "loss_g_max"} <= set(losses[0])
+    assert all(l["loss_d_min"] <= l["loss_d"] <= l["loss_d_max"] for l in losses)  # window means, with their range
+    assert [l["step"] for l in lines if "diversity" in l] == [8, 16]  # each epoch's grid is checked
 
 
 def test_sample_grid_and_seed_reproducibility(tiny_run, runner, tmp_path):

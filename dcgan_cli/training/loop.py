@@ -30,6 +30,7 @@ from ..images import save_grid
 from ..model import Discriminator, Generator, sample_z, z_from_seeds
 from ..pixels import to_model_range
 from ..runs import RunFolder
+from .watch import Watchdog, Window, diversity
 
 GRID_SEEDS = list(range(64))  # the fixed z of every epoch's sample grid
 
@@ -48,9 +49,10 @@ class TrainResult:
     last_metrics: dict[str, float]
 
 
-def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """-log D(x) - log(1 - D(G(z))), from logits for numerical stability."""
-    return F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits)) + F.binary_cross_entropy_with_logits(
+def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))), from logits for numerical stability. real_target < 1 is
+    one-sided label smoothing (Salimans et al. 2016): only the real side is softened."""
+    return F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target)) + F.binary_cross_entropy_with_logits(
         fake_logits, torch.zeros_like(fake_logits)
     )
 
@@ -67,16 +69,21 @@ def train_step(
     opt_d: torch.optim.Optimizer,
     real: torch.Tensor,
     z_batches: list[torch.Tensor],
+    *,
+    real_target: float = 1.0,
+    noise: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """One D update, then len(z_batches) G updates. Returns detached 0-d tensors for logging.
 
     D sees the real and the fake batch in separate forward passes, as in the paper's code:
     mixing them in one batch would let batch norm statistics leak which half is real.
+    `noise` (instance noise) is added to D's real and fake inputs in the D update.
     """
     fake = G(z_batches[0])
-    real_logits = D(real)
-    fake_logits = D(fake.detach())
-    loss_d = d_loss(real_logits, fake_logits)
+    real_in, fake_in = (real, fake.detach()) if noise is None else (real + noise[0], fake.detach() + noise[1])
+    real_logits = D(real_in)
+    fake_logits = D(fake_in)
+    loss_d = d_loss(real_logits, fake_logits, real_target)
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
@@ -103,7 +110,8 @@ def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
 
 def make_optimizers(G: nn.Module, D: nn.Module, cfg: TrainConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     betas = (cfg.beta1, cfg.beta2)
-    return torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=betas), torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=betas)
+    d_lr = cfg.d_lr if cfg.d_lr is not None else cfg.lr
+    return torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=betas), torch.optim.Adam(D.parameters(), lr=d_lr, betas=betas)
 
 
 def fit(
@@ -228,25 +236,37 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
     def shown() -> nn.Module:
         return G_ema if G_ema is not None else G  # what sample, evaluate and the grids use
 
-    def write_grid() -> None:
+    # A fixed set of real images, for the diversity ratio of each epoch's grid.
+    real_ref = to_model_range(images[np.sort(epoch_order(n, 0, 0)[: len(GRID_SEEDS)].numpy())])
+
+    def write_grid() -> str | None:
+        """The fixed-seed grid, and its diversity logged (a warning when the samples are alike)."""
         G.eval()
         with torch.no_grad():
-            save_grid(shown()(fixed_z), run.grid_path(step))
+            grid = shown()(fixed_z)
+            save_grid(grid, run.grid_path(step))
         G.train()
+        value = diversity(grid.cpu(), real_ref)
+        warning = watchdog.check_diversity(value, step)
+        log({"step": step, "epoch": step // steps_per_epoch, "diversity": round(value, 4), **({"warning": warning} if warning else {})})
+        return warning
+
+    def log(line: dict[str, Any]) -> None:
+        with open(run.metrics, "a") as f:
+            f.write(json.dumps(line) + "\n")
 
     def measure() -> dict[str, float]:
         nonlocal best
         values = evaluator(shown())
         G.train()
-        line = {"step": step, "epoch": step // steps_per_epoch, **{f"eval_{k}": round(v, 6) for k, v in values.items()}}
-        with open(run.metrics, "a") as f:
-            f.write(json.dumps(line) + "\n")
+        log({"step": step, "epoch": step // steps_per_epoch, **{f"eval_{k}": round(v, 6) for k, v in values.items()}})
         value = values.get(cfg.eval_metric)
         if value is not None and better(cfg.eval_metric, value, best.get("value")):
             best = {"metric": cfg.eval_metric, "value": value, "step": step}
             snapshot(run.best)
         return values
 
+    window, watchdog = Window(device), Watchdog()
     saved: Path | None = None
     pool = ThreadPoolExecutor(max_workers=1)  # gathers the next batch while this one trains
     window_t, window_imgs, wait_t = time.perf_counter(), 0, 0.0
@@ -272,9 +292,15 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
                     nxt = pool.submit(fetch, order, b + 1)
                 real = to_model_range(batch.to(device, non_blocking=True)).contiguous(memory_format=memory_format)
                 zs = [sample_z(model_cfg, cfg.batch_size, noise).to(device) for _ in range(cfg.g_steps)]
-                out = train_step(G, D, opt_g, opt_d, real, zs)
+                inst = None
+                if cfg.instance_noise > 0:
+                    # Drawn from the seeded CPU stream (resumable), annealed linearly to 0 by the end.
+                    sigma = cfg.instance_noise * max(0.0, 1.0 - step / total_steps)
+                    inst = tuple((torch.randn(real.shape, generator=noise) * sigma).to(device) for _ in range(2))
+                out = train_step(G, D, opt_g, opt_d, real, zs, real_target=1.0 - cfg.label_smoothing, noise=inst)
                 if G_ema is not None:
                     ema_update(G_ema, G, ema_decay_at(cfg, step))
+                window.add(out)
                 step += 1
                 window_imgs += cfg.batch_size
                 logged = step % cfg.log_every == 0 or step == total_steps
@@ -288,27 +314,30 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
                             f"training stopped at step {step}: the loss became non-finite "
                             f"(loss_d={values['loss_d']}, loss_g={values['loss_g']}){where}. Try a lower --lr"
                         )
+                warnings_now: list[str] = []
                 if logged:
                     now = time.perf_counter()
-                    # epoch = completed epochs at this step, as in checkpoints and `dcgan info`
-                    last = {"step": step, "epoch": step // steps_per_epoch, **{k: round(v, 5) for k, v in values.items()}}
+                    # Means over the window since the last line (and the losses' min and max there);
+                    # epoch = completed epochs at this step, as in checkpoints and `dcgan info`.
+                    means = window.summary()
+                    window.reset()
+                    last = {"step": step, "epoch": step // steps_per_epoch, **{k: round(v, 5) for k, v in means.items()}}
                     last["img_per_s"] = round(window_imgs / max(now - window_t, 1e-9), 1)
                     last["data_wait"] = round(wait_t / max(now - window_t, 1e-9), 4)
-                    with open(run.metrics, "a") as f:
-                        f.write(json.dumps(last) + "\n")
+                    warning = watchdog.check_window(means, step)
+                    log(last | ({"warning": warning} if warning else {}))
+                    warnings_now += [warning] if warning else []
                     window_t, window_imgs, wait_t = now, 0, 0.0
                 evaluated = measure() if evaluator is not None and (step % cfg.eval_every == 0 or step == total_steps) else None
+                if step % steps_per_epoch == 0 or step >= total_steps:
+                    grid_warning = write_grid()
+                    warnings_now += [grid_warning] if grid_warning else []
+                    saved = snapshot()
                 if on_step is not None:
                     on_step({"step": step, "total_steps": total_steps, "epoch": step // steps_per_epoch, "metrics": last,
-                             "logged": logged, "eval": evaluated, "best": best})
+                             "logged": logged, "eval": evaluated, "best": best, "warnings": warnings_now})
                 if step >= total_steps:
                     break
-            if step % steps_per_epoch == 0:
-                write_grid()
-                saved = snapshot()
-        if saved is None or saved != run.checkpoint_path(step):
-            saved = snapshot()
-            write_grid()
     finally:
         pool.shutdown(wait=True)
     return TrainResult(run.path, saved, step, step // steps_per_epoch, False, last)

@@ -1,0 +1,86 @@
+"""Watching a run: window statistics for the log, and the warnings a user needs to hear.
+
+- `Window` sums each step's losses and D outputs on the device (no GPU sync per step) and gives
+  the means over the logging window, with the window's min and max of both losses.
+- `diversity` is the mean pairwise distance of the fixed-seed grid's samples divided by the same
+  for real images: near 1 for a healthy generator, near 0 when every seed gives the same picture.
+- `Watchdog` turns those numbers into one-line warnings: mode collapse, and D having won.
+"""
+
+from __future__ import annotations
+
+import torch
+
+COLLAPSE_BELOW = 0.2  # diversity ratio under which the grid is called collapsed
+D_WON_X, D_WON_GZ, D_WON_WINDOWS = 0.98, 0.02, 3  # D(x) above, D(G(z)) below, for this many log windows
+
+
+class Window:
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.sums: dict[str, torch.Tensor] = {}
+        self.mins: dict[str, torch.Tensor] = {}
+        self.maxs: dict[str, torch.Tensor] = {}
+
+    def add(self, out: dict[str, torch.Tensor]) -> None:
+        self.n += 1
+        for k, v in out.items():
+            v = v.detach().float()
+            self.sums[k] = self.sums[k] + v if k in self.sums else v.clone()
+            if k in ("loss_d", "loss_g"):
+                self.mins[k] = torch.minimum(self.mins[k], v) if k in self.mins else v.clone()
+                self.maxs[k] = torch.maximum(self.maxs[k], v) if k in self.maxs else v.clone()
+
+    def summary(self) -> dict[str, float]:
+        """Means over the window, plus loss_d_min, loss_d_max, loss_g_min, loss_g_max."""
+        out = {k: float(v) / max(self.n, 1) for k, v in self.sums.items()}
+        out |= {f"{k}_min": float(v) for k, v in self.mins.items()} | {f"{k}_max": float(v) for k, v in self.maxs.items()}
+        return out
+
+
+def mean_pairwise_distance(x: torch.Tensor) -> float:
+    """Mean L2 distance between distinct rows of x (B, ...), per pixel (RMS)."""
+    f = x.detach().float().flatten(1)
+    d = torch.cdist(f, f)  # (B, B)
+    b = f.shape[0]
+    return float(d.sum() / (b * (b - 1))) / f.shape[1] ** 0.5
+
+
+def diversity(samples: torch.Tensor, real: torch.Tensor) -> float:
+    """Pairwise spread of generated samples relative to that of real images, both in [-1, 1]."""
+    return mean_pairwise_distance(samples) / max(mean_pairwise_distance(real), 1e-8)
+
+
+class Watchdog:
+    """Warnings, each said once until the symptom goes away and comes back."""
+
+    def __init__(self) -> None:
+        self.collapsed = False
+        self.d_won_windows = 0
+        self.d_won_said = False
+
+    def check_diversity(self, value: float, step: int) -> str | None:
+        if value < COLLAPSE_BELOW and not self.collapsed:
+            self.collapsed = True
+            return (f"mode collapse at step {step}: the 64 fixed-seed samples are nearly alike (diversity {value:.2f} "
+                    f"of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, --label-smoothing 0.1, "
+                    "or another --seed; `dcgan evaluate` measures recall")
+        if value >= COLLAPSE_BELOW:
+            self.collapsed = False
+        return None
+
+    def check_window(self, means: dict[str, float], step: int) -> str | None:
+        if means.get("d_x", 0) > D_WON_X and means.get("d_g_z", 1) < D_WON_GZ:
+            self.d_won_windows += 1
+        else:
+            self.d_won_windows, self.d_won_said = 0, False
+        if self.d_won_windows >= D_WON_WINDOWS and not self.d_won_said:
+            self.d_won_said = True
+            return (f"D has won at step {step}: D(x) {means['d_x']:.3f}, D(G(z)) {means['d_g_z']:.3f} for "
+                    f"{self.d_won_windows} log windows, so G gets almost no gradient. Try --d-lr below --lr, "
+                    "--label-smoothing 0.1, --instance-noise 0.1, or --spectral-norm")
+        return None
