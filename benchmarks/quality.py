@@ -27,15 +27,19 @@ SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 RECIPES: dict[str, tuple[dict, dict]] = {
     "paper": ({}, {}),
     "paper+ema": ({}, {"ema": True}),
+    "d-lr 1e-4": ({}, {"d_lr": 1e-4}),
+    "label smoothing 0.1": ({}, {"label_smoothing": 0.1}),
+    "instance noise 0.1": ({}, {"instance_noise": 0.1}),
+    "spectral norm": ({"spectral_norm": True}, {}),
 }
 
 
 def run_one(recipe: str, seed: int, args) -> dict[str, dict[str, float]]:
     model, train_flags = RECIPES[recipe]
-    out = Path(args.out) / f"{args.dataset}{args.size}-{recipe}-seed{seed}"
+    out = Path(args.out) / f"{args.dataset}{args.size}-{recipe.replace(' ', '_')}-seed{seed}"
     if not (out / "checkpoints").is_dir() or load_checkpoint(out).step < args.steps:
         t0 = time.perf_counter()
-        plan = plan_run(dataset=args.dataset, preset=args.preset, data_root=args.data_root, out=out,
+        plan = plan_run(dataset=args.dataset, preset=args.preset, recipe="paper", data_root=args.data_root, out=out,
                         model={"size": args.size, **model},
                         train={"max_steps": args.steps, "batch_size": args.batch_size, "seed": seed, **train_flags})
         train(plan, device=args.device)

@@ -25,7 +25,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRESETS, SPLITS, Z_DISTS
+from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRESETS, RECIPES, SPLITS, Z_DISTS
 from .console import err, note, out, progress, say, training_line
 from .errors import DcganError, UsageError
 
@@ -79,6 +79,7 @@ Method = Literal[METHODS]  # type: ignore[valid-type]
 Features = Literal[FEATURES]  # type: ignore[valid-type]
 EvalMetric = Literal[EVAL_METRICS]  # type: ignore[valid-type]
 Format = Literal["grid", "png", "npz"]
+Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
 CkptArg = Annotated[Path | None, typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)]
@@ -140,12 +141,18 @@ def train(
     size: Annotated[int | None, typer.Option(help="Image size: 28, 32, 64 or 128 (default: the preset's).", show_default=False)] = None,
     channels: Annotated[int | None, typer.Option(help="1 (grey) or 3 (colour); default: the data set's.", show_default=False)] = None,
     preset: Annotated[Preset | None, typer.Option(help="Named architecture (default: the data set's).", show_default=False)] = None,
+    recipe: Annotated[Recipe | None, typer.Option(help="paper: Radford et al.'s procedure exactly (every stabiliser off).", show_default=False)] = None,
     config: Annotated[Path | None, typer.Option("--config", help="TOML file with \\[model] and \\[train] tables.", show_default=False)] = None,
     epochs: Annotated[int | None, typer.Option(help="Epochs in all (default 5, or as many as --max-steps needs).", show_default=False)] = None,
     max_steps: Annotated[int | None, typer.Option(help="Train exactly this many steps in all.", show_default=False)] = None,
+    kimg: Annotated[int | None, typer.Option(help="Train on this many thousand images (default: the data set's, e.g. shapes 80).", show_default=False)] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).", show_default=False)] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default 2e-4).", show_default=False)] = None,
     beta1: Annotated[float | None, typer.Option(help="Adam beta1 (default 0.5).", show_default=False)] = None,
+    d_lr: Annotated[float | None, typer.Option(help="D's learning rate, if not --lr (two time-scale update rule).", show_default=False)] = None,
+    label_smoothing: Annotated[float | None, typer.Option(help="One-sided label smoothing: D's target for real images is 1 - this.", show_default=False)] = None,
+    instance_noise: Annotated[float | None, typer.Option(help="Std of Gaussian noise on D's inputs, annealed to 0 over the run.", show_default=False)] = None,
+    spectral_norm: Annotated[bool | None, typer.Option("--spectral-norm/--no-spectral-norm", help="Spectral normalisation in D (replaces its batch norm).", show_default=False)] = None,
     g_steps: Annotated[int | None, typer.Option(help="G updates per D update (default 1).", show_default=False)] = None,
     z_dist: Annotated[ZDist | None, typer.Option(help="The latent prior (default normal).", show_default=False)] = None,
     z_scale: Annotated[float | None, typer.Option(help="Std of a normal z, half-width of a uniform z.", show_default=False)] = None,
@@ -167,6 +174,7 @@ def train(
     eval_n: Annotated[int | None, typer.Option(help="Images per side for --eval-every (default 2048).", show_default=False)] = None,
     eval_features: Annotated[Features | None, typer.Option(help="Feature space for --eval-every (default: domain for labelled data).", show_default=False)] = None,
     eval_metric: Annotated[EvalMetric | None, typer.Option(help="What best.safetensors is best by (default fid).", show_default=False)] = None,
+    tensorboard: Annotated[bool | None, typer.Option("--tensorboard/--no-tensorboard", help="Also write TensorBoard events into RUN/tensorboard/.", show_default=False)] = None,
     device: DeviceOpt = "auto",
     out_dir: Annotated[Path | None, typer.Option("--out", help="Run folder (default runs/<dataset>-<size>-<time>).", show_default=False)] = None,
     resume: Annotated[Path | None, typer.Option(help="Run folder or checkpoint to continue exactly.", show_default=False)] = None,
@@ -180,14 +188,15 @@ def train(
     dev = _device(device)
     with progress("preparing data") as bar:
         plan = plan_run(
-            dataset=dataset, preset=preset, config_file=config, out=out_dir, resume=resume, data_root=data_root,
+            dataset=dataset, preset=preset, recipe=recipe, config_file=config, out=out_dir, resume=resume, data_root=data_root,
             cache_dir=cache_dir, download=download, channels=channels, on_progress=bar,
             model=dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
-                       downsample=downsample, z_dist=z_dist, z_scale=z_scale),
+                       downsample=downsample, z_dist=z_dist, z_scale=z_scale, spectral_norm=spectral_norm),
             train=dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
                        seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep, ema=ema,
                        ema_decay=ema_decay, eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
-                       eval_metric=eval_metric),
+                       eval_metric=eval_metric, kimg=kimg, d_lr=d_lr, label_smoothing=label_smoothing,
+                       instance_noise=instance_noise, tensorboard=tensorboard),
         )
     for line in plan.notes:
         note(f"note: {line}")
@@ -230,6 +239,13 @@ def train(
         note(f"resume with: dcgan train --resume {plan.run.path}")
         raise typer.Exit(130)
     say(f"done: step {result.step}, epoch {result.epoch}; checkpoint {result.checkpoint}")
+    from .evaluation.evaluate import real_subset
+    from .training.plots import plot_run
+
+    drawn = plot_run(plan.run.path, real_u8=real_subset(plan.data, 64))
+    made = [str(v) for v in drawn.values() if isinstance(v, Path)]
+    if made:
+        say(f"pictures: {', '.join(made)}")
 
 
 # --- sample, interpolate, info
@@ -475,6 +491,35 @@ def nn_search(
     if result.memorization:
         say(result.memorization["verdict"])
     say(f"wrote {target}" + (f" and {json_path}" if json_path else ""))
+
+
+# --- plot
+
+
+@app.command()
+@cli_errors
+def plot(
+    run: Annotated[Path | None, typer.Argument(help="Run folder (or a checkpoint in it); default: the newest run under ./runs.", show_default=False)] = None,
+    data_root: RootOpt = None,
+    cache_dir: CacheOpt = None,
+):
+    """Draw a run's curves, its progress GIF and real vs fake, into RUN/plots/. Example: dcgan plot runs/demo"""
+    from .data import checkpoint_data
+    from .evaluation.evaluate import real_subset
+    from .runs import RunFolder
+    from .training.plots import plot_run
+
+    c = _checkpoint(run)
+    folder = c.run or (RunFolder(Path(run)) if run is not None and Path(run).is_dir() else None)
+    if folder is None:
+        raise UsageError(f"{c.path} is not inside a run folder; pass the folder `dcgan train` wrote")
+    try:
+        real = real_subset(checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir), 64)
+    except DcganError as e:
+        real = None
+        note(f"note: no real images for real-vs-fake ({e})")
+    for name, result in plot_run(folder.path, real_u8=real).items():
+        say(f"wrote {result}" if isinstance(result, Path) else f"{name}: skipped ({result})")
 
 
 # --- evaluate

@@ -185,7 +185,8 @@ class TrainConfig(Settings):
     kimg: int | None = None  # length in thousands of real images shown; None: the data set's default
     d_lr: float | None = None  # D's learning rate (two time-scale update rule); None: lr
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this
-    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (real and fake), annealed to 0
+    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (real and fake), annealed to 0 over DEFAULT_KIMG
+    tensorboard: bool = False  # also write TensorBoard events into RUN/tensorboard/
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [
@@ -260,7 +261,7 @@ DEFAULT_PRESET = {
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 # Settings that do not change the weights a run produces, so a resumed run may change them.
-RESUMABLE = {"epochs", "max_steps", "keep", "log_every", "eval_every", "eval_n", "eval_features", "eval_metric"}
+RESUMABLE = {"epochs", "max_steps", "kimg", "keep", "log_every", "eval_every", "eval_n", "eval_features", "eval_metric", "tensorboard"}
 
 
 def flag(field: str) -> str:

@@ -6,6 +6,8 @@
     RUN/samples/step-NNNNNNNN.png      the fixed-seed grid at that step
     RUN/metrics.jsonl
     RUN/best.safetensors               the best checkpoint by --eval-metric, when --eval-every is on
+    RUN/tensorboard/                   TensorBoard events (--tensorboard)
+    RUN/plots/                         curves.png, progress.gif, real-vs-fake.png (`dcgan plot`)
     RUN/concepts/                      arithmetic's labelled sample banks
     RUN/<command>/                     outputs of sample, interpolate, arithmetic, nn-search given no --out
 """
@@ -62,6 +64,23 @@ class RunFolder:
     @property
     def marker(self) -> Path:
         return self.path / MARKER
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.path / "tensorboard"
+
+    @property
+    def plots(self) -> Path:
+        return self.path / "plots"
+
+    def list_grids(self) -> list[tuple[int, Path]]:
+        """The fixed-seed grids, (step, path), in step order."""
+        found = []
+        for p in self.samples.glob("step-*.png") if self.samples.is_dir() else []:
+            stem = p.stem.removeprefix("step-")
+            if stem.isdigit():
+                found.append((int(stem), p))
+        return sorted(found)
 
     @property
     def best(self) -> Path:

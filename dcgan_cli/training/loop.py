@@ -21,9 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.utils import make_grid
 
 from ..checkpoint import Checkpoint, restore_training, save_checkpoint, training_snapshot
-from ..configs import ModelConfig, TrainConfig
+from ..configs import DEFAULT_KIMG, ModelConfig, TrainConfig
 from ..errors import DcganError, UsageError
 from ..files import remove_stale_temps, write_bytes
 from ..images import save_grid
@@ -245,6 +246,8 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
         with torch.no_grad():
             grid = shown()(fixed_z)
             save_grid(grid, run.grid_path(step))
+            if board is not None:
+                board.add_image("samples", (make_grid(grid.cpu(), nrow=8, normalize=True, value_range=(-1, 1))), step)
         G.train()
         value = diversity(grid.cpu(), real_ref)
         warning = watchdog.check_diversity(value, step)
@@ -254,6 +257,10 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
     def log(line: dict[str, Any]) -> None:
         with open(run.metrics, "a") as f:
             f.write(json.dumps(line) + "\n")
+        if board is not None:
+            for k, v in line.items():
+                if k not in ("step", "epoch") and isinstance(v, (int, float)):
+                    board.add_scalar(k.replace("eval_", "eval/") if k.startswith("eval_") else f"train/{k}", v, line["step"])
 
     def measure() -> dict[str, float]:
         nonlocal best
@@ -267,6 +274,9 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
         return values
 
     window, watchdog = Window(device), Watchdog()
+    board = open_board(run) if cfg.tensorboard else None
+    if board is not None and step == 0:
+        board.add_image("real", make_grid(real_ref, nrow=8, normalize=True, value_range=(-1, 1)), 0)
     saved: Path | None = None
     pool = ThreadPoolExecutor(max_workers=1)  # gathers the next batch while this one trains
     window_t, window_imgs, wait_t = time.perf_counter(), 0, 0.0
@@ -294,8 +304,10 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
                 zs = [sample_z(model_cfg, cfg.batch_size, noise).to(device) for _ in range(cfg.g_steps)]
                 inst = None
                 if cfg.instance_noise > 0:
-                    # Drawn from the seeded CPU stream (resumable), annealed linearly to 0 by the end.
-                    sigma = cfg.instance_noise * max(0.0, 1.0 - step / total_steps)
+                    # Drawn from the seeded CPU stream, annealed linearly to 0 over the data set's default
+                    # length in images: a function of the step alone, so a resumed or extended run matches.
+                    horizon = DEFAULT_KIMG.get(cfg.dataset, 200) * 1000 / cfg.batch_size
+                    sigma = cfg.instance_noise * max(0.0, 1.0 - step / horizon)
                     inst = tuple((torch.randn(real.shape, generator=noise) * sigma).to(device) for _ in range(2))
                 out = train_step(G, D, opt_g, opt_d, real, zs, real_target=1.0 - cfg.label_smoothing, noise=inst)
                 if G_ema is not None:
@@ -340,7 +352,18 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
                     break
     finally:
         pool.shutdown(wait=True)
+        if board is not None:
+            board.close()
     return TrainResult(run.path, saved, step, step // steps_per_epoch, False, last)
+
+
+def open_board(run: RunFolder):
+    """A TensorBoard writer into RUN/tensorboard/, or a one-line error naming the extra."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise DcganError("--tensorboard needs the tensorboard package: pip install 'dcgan-cli[tensorboard]'") from None
+    return SummaryWriter(log_dir=str(run.tensorboard))
 
 
 def _truncate_metrics(path: Path, step: int) -> None:

@@ -53,6 +53,7 @@ def plan_run(
     *,
     dataset: str | None = None,
     preset: str | None = None,
+    recipe: str | None = None,
     config_file: Path | None = None,
     model: dict[str, Any] | None = None,
     train: dict[str, Any] | None = None,
@@ -75,8 +76,8 @@ def plan_run(
     ckpt = None
     notes: list[str] = []
     if resume is not None:
-        if preset or config_file:
-            raise UsageError("--preset and --config cannot be used with --resume: the run keeps its stored settings")
+        if preset or config_file or recipe:
+            raise UsageError("--preset, --recipe and --config cannot be used with --resume: the run keeps its stored settings")
         ckpt = load_checkpoint(resume)
         stored = ckpt.train_config
         if dataset is not None and dataset != stored.dataset:
@@ -96,7 +97,8 @@ def plan_run(
                 "continue it into a new folder with --out NEW_FOLDER"
             )
     else:
-        mcfg, tcfg = build_configs(dataset, preset=preset, config_file=config_file, model_overrides=model, train_overrides=train)
+        mcfg, tcfg = build_configs(dataset, preset=preset, recipe=recipe, config_file=config_file, model_overrides=model,
+                                   train_overrides=train)
         run = _new_run_folder(Path(out) if out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}")
     params = parameter_count(mcfg)
     if params > MAX_PARAMETERS:
@@ -125,6 +127,11 @@ def plan_run(
             )
     root = str(data_root) if data_root else (ckpt.dataset.get("root") if ckpt is not None else None)
     meta = data.describe() | {"root": root}
+    if tcfg.tensorboard:
+        import importlib.util
+
+        if importlib.util.find_spec("tensorboard") is None:
+            raise UsageError("--tensorboard needs the tensorboard package: pip install 'dcgan-cli[tensorboard]'")
     if tcfg.eval_features == "domain" and not data.label_names:
         raise UsageError(f"--eval-features domain needs a labelled data set, and {tcfg.dataset} has no labels here; use inception")
     return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())

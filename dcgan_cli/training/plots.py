@@ -1,0 +1,151 @@
+"""Pictures of a run: loss and metric curves, the fixed-seed grid over training, real vs fake.
+
+    RUN/plots/curves.png        losses (raw and smoothed), D(x) and D(G(z)), diversity, metrics
+    RUN/plots/progress.gif      the fixed-seed grid at every saved step, enlarged for small models
+    RUN/plots/real-vs-fake.png  real training images beside the newest grid
+
+The curves need matplotlib (`pip install 'dcgan-cli[plot]'`); the other two need only Pillow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..errors import DcganError
+from ..files import write_atomic
+from ..images import save_gif, save_pil
+from ..runs import RunFolder
+
+MIN_WIDTH = 512  # a 32 px model's 8x8 grid is 274 px: enlarge it to be seen
+
+
+def read_metrics(run: RunFolder) -> list[dict]:
+    lines = []
+    if run.metrics.exists():
+        for line in run.metrics.read_text(errors="replace").splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and isinstance(rec.get("step"), int):
+                lines.append(rec)
+    return lines
+
+
+def _enlarge(img: Image.Image) -> Image.Image:
+    factor = max(1, -(-MIN_WIDTH // img.width))
+    return img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST) if factor > 1 else img
+
+
+def progress_gif(run: RunFolder, duration_ms: int = 400) -> Path:
+    grids = run.list_grids()
+    if not grids:
+        raise DcganError(f"{run.path} has no sample grids yet ({run.samples}/step-N.png)")
+    frames = []
+    for step, path in grids:
+        with Image.open(path) as im:
+            frame = _enlarge(im.convert("RGB"))
+        ImageDraw.Draw(frame).text((4, 4), f"step {step}", fill=(255, 255, 0))
+        frames.append(frame)
+    return save_gif(frames, run.plots / "progress.gif", duration_ms=duration_ms)
+
+
+def real_vs_fake(run: RunFolder, real_u8: np.ndarray) -> Path:
+    """64 real images (N, C, H, W) uint8 beside the newest fixed-seed grid, with labels."""
+    from ..images import grid_image
+    from ..pixels import to_model_range
+
+    grids = run.list_grids()
+    if not grids:
+        raise DcganError(f"{run.path} has no sample grids yet")
+    real = _enlarge(grid_image(to_model_range(np.asarray(real_u8[:64])), nrow=8))
+    with Image.open(grids[-1][1]) as im:
+        fake = _enlarge(im.convert("RGB"))
+    band = 16
+    out = Image.new("RGB", (real.width + fake.width + 8, max(real.height, fake.height) + band), (0, 0, 0))
+    out.paste(real, (0, band))
+    out.paste(fake, (real.width + 8, band))
+    draw = ImageDraw.Draw(out)
+    draw.text((4, 2), "real", fill=(255, 255, 255))
+    draw.text((real.width + 12, 2), f"generated, step {grids[-1][0]}", fill=(255, 255, 255))
+    return save_pil(out, run.plots / "real-vs-fake.png")
+
+
+def smooth(values: list[float], weight: float = 0.9) -> list[float]:
+    """TensorBoard-style exponential smoothing, debiased at the start."""
+    out, acc = [], 0.0
+    for i, v in enumerate(values):
+        acc = weight * acc + (1 - weight) * v
+        out.append(acc / (1 - weight ** (i + 1)))
+    return out
+
+
+def curves(run: RunFolder) -> Path:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise DcganError("the curves need matplotlib: pip install 'dcgan-cli[plot]'") from None
+    lines = read_metrics(run)
+    train = [m for m in lines if "loss_d" in m]
+    if not train:
+        raise DcganError(f"{run.metrics} holds no training lines yet")
+    evals = [m for m in lines if any(k.startswith("eval_") for k in m)]
+    div = [m for m in lines if "diversity" in m]
+    panels = 3 + bool(evals)
+    fig, axes = plt.subplots(panels, 1, figsize=(8, 2.6 * panels), sharex=True)
+    steps = [m["step"] for m in train]
+    ax = axes[0]
+    for key, colour in (("loss_d", "tab:blue"), ("loss_g", "tab:orange")):
+        vals = [m[key] for m in train]
+        ax.plot(steps, vals, color=colour, alpha=0.3, linewidth=0.8)
+        ax.plot(steps, smooth(vals), color=colour, label=f"{key} (smoothed)")
+        if f"{key}_min" in train[0]:
+            ax.fill_between(steps, [m[f"{key}_min"] for m in train], [m[f"{key}_max"] for m in train], color=colour, alpha=0.1)
+    ax.set_ylabel("loss")
+    ax.legend(loc="upper right")
+    ax = axes[1]
+    ax.plot(steps, [m["d_x"] for m in train], label="D(x)")
+    ax.plot(steps, [m["d_g_z"] for m in train], label="D(G(z))")
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper right")
+    ax = axes[2]
+    if div:
+        ax.plot([m["step"] for m in div], [m["diversity"] for m in div], marker="o", label="diversity of the grid (1 = real)")
+        ax.axhline(0.2, color="red", linestyle=":", label="collapse warning")
+        ax.legend(loc="upper right")
+    ax.set_ylabel("diversity")
+    if evals:
+        ax = axes[3]
+        for key in sorted({k for m in evals for k in m if k.startswith("eval_") and not k.endswith("_std")}):
+            ax.plot([m["step"] for m in evals if key in m], [m[key] for m in evals if key in m], marker="o", label=key[5:])
+        ax.set_yscale("log")
+        ax.legend(loc="upper right")
+    axes[-1].set_xlabel("step")
+    fig.suptitle(str(run.path))
+    fig.tight_layout()
+    path = run.plots / "curves.png"
+    write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100), what="plot")
+    plt.close(fig)
+    return path
+
+
+def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> dict[str, Path | str]:
+    """Every picture that can be drawn; for each that cannot, the reason instead of a path."""
+    run = RunFolder(Path(run_path))
+    if not run.is_run():
+        raise DcganError(f"{run.path} is not a run folder (no {run.marker.name} or metrics); pass the folder `dcgan train` wrote")
+    done: dict[str, Path | str] = {}
+    for name, fn in (("curves", lambda: curves(run)), ("progress", lambda: progress_gif(run)),
+                     ("real-vs-fake", lambda: real_vs_fake(run, real_u8) if real_u8 is not None else "no real images given")):
+        try:
+            done[name] = fn()
+        except DcganError as e:
+            done[name] = str(e)
+    return done

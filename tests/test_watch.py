@@ -1,0 +1,118 @@
+"""Training you can watch: stabilisers as options, the paper recipe, default lengths, window
+statistics, collapse and D-won warnings, TensorBoard and the pictures of a run."""
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.configs import build_configs
+from dcgan_cli.training import plan_run
+from dcgan_cli.training.watch import COLLAPSE_BELOW, Watchdog, diversity
+
+from .conftest import TINY, invoke
+
+
+def test_stabilisers_are_stored_used_and_resume_exactly(runner, tmp_path):
+    common = ["--limit", "128", "--seed", "4", "--d-lr", "1e-4", "--label-smoothing", "0.1", "--instance-noise", "0.2",
+              "--spectral-norm", *TINY]
+    assert invoke(runner, "train", *common, "--epochs", "2", "--out", tmp_path / "a").exit_code == 0
+    assert invoke(runner, "train", *common, "--epochs", "1", "--out", tmp_path / "b").exit_code == 0
+    r = invoke(runner, "train", "--resume", tmp_path / "b", "--epochs", "2", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    a, b = load_checkpoint(tmp_path / "a"), load_checkpoint(tmp_path / "b")
+    t = a.train_config
+    assert (t.d_lr, t.label_smoothing, t.instance_noise, a.model_config.spectral_norm) == (1e-4, 0.1, 0.2, True)
+    assert a.meta["opt_d_groups"][0]["lr"] == 1e-4 and a.meta["opt_g_groups"][0]["lr"] == 2e-4
+    assert not any("running_mean" in k for k in a.tensors if k.startswith("D/"))  # spectral norm replaces D's batch norm
+    assert any("parametrizations" in k for k in a.tensors if k.startswith("D/"))
+    for name, x in a.tensors.items():
+        if not name.startswith("rng/"):
+            assert torch.equal(x, b.tensors[name]), name
+
+
+def test_the_paper_recipe_turns_every_stabiliser_off_and_flags_still_win(tmp_path):
+    cfg = tmp_path / "r.toml"
+    cfg.write_text("[train]\nema = true\nlabel_smoothing = 0.2\n")
+    m, t = build_configs("shapes", recipe="paper")
+    assert (t.ema, t.d_lr, t.label_smoothing, t.instance_noise, m.spectral_norm) == (False, None, 0.0, 0.0, False)
+    m, t = build_configs("shapes", recipe="paper", config_file=cfg, train_overrides={"label_smoothing": 0.05})
+    assert t.ema is True and t.label_smoothing == 0.05  # recipe < TOML < flags
+
+
+def test_a_preset_belongs_to_a_size():
+    m, _ = build_configs("mnist", model_overrides={"size": 64})
+    assert (m.size, m.projection, m.kernel, m.d_dropout, m.ngf) == (64, "conv", 4, 0.0, 64)  # paper64, not mnist28
+    m, _ = build_configs("mnist")
+    assert (m.size, m.projection) == (28, "dense")
+    m, _ = build_configs("mnist", preset="mnist28", model_overrides={"size": 28})
+    assert m.projection == "dense"
+
+
+def test_the_default_length_is_counted_in_images(tmp_path):
+    plan = plan_run(dataset="shapes", train={"batch_size": 64}, out=tmp_path / "r")
+    assert plan.total_steps == 1250  # 80 kimg at batch 64
+    plan = plan_run(dataset="shapes", train={"kimg": 8, "batch_size": 100}, out=tmp_path / "r")
+    assert plan.total_steps == 80
+    plan = plan_run(dataset="shapes", train={"epochs": 2, "batch_size": 128}, out=tmp_path / "r")
+    assert plan.total_steps == 2 * 64
+
+
+def test_diversity_and_the_collapse_warning():
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(64, 3, 8, 8, generator=g) * 2 - 1
+    assert diversity(real, real) == pytest.approx(1.0)
+    same = real[:1].repeat(64, 1, 1, 1)
+    assert diversity(same + 1e-4 * torch.randn(same.shape, generator=g), real) < 0.01
+    dog = Watchdog()
+    warning = dog.check_diversity(0.03, 800)
+    assert "mode collapse at step 800" in warning and "--ema" in warning
+    assert dog.check_diversity(0.02, 900) is None  # said once
+    assert dog.check_diversity(0.9, 1000) is None and dog.check_diversity(COLLAPSE_BELOW / 2, 1100)  # came back
+
+
+def test_d_won_is_warned_after_a_long_stretch():
+    dog = Watchdog()
+    won = {"d_x": 0.995, "d_g_z": 0.004}
+    assert dog.check_window(won, 10) is None and dog.check_window(won, 20) is None
+    warning = dog.check_window(won, 30)
+    assert "D has won at step 30" in warning and "--d-lr" in warning
+    assert dog.check_window(won, 40) is None
+    assert dog.check_window({"d_x": 0.7, "d_g_z": 0.3}, 50) is None
+
+
+def test_a_collapsed_run_says_so(runner, tmp_path, monkeypatch):
+    from dcgan_cli.training import loop
+
+    monkeypatch.setattr(loop, "diversity", lambda samples, real: 0.01)  # as if every seed drew one picture
+    r = invoke(runner, "train", "--limit", "64", "--epochs", "1", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0 and "warning: mode collapse at step 2" in r.output
+    lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    assert any("mode collapse" in x.get("warning", "") for x in lines)
+
+
+def test_plot_draws_curves_progress_and_real_vs_fake(tiny_run, runner):
+    r = invoke(runner, "plot", tiny_run)
+    assert r.exit_code == 0, r.output
+    plots = tiny_run / "plots"
+    assert Image.open(plots / "curves.png").size[0] >= 600
+    gif = Image.open(plots / "progress.gif")
+    assert gif.n_frames == len(list((tiny_run / "samples").glob("step-*.png"))) and gif.size[0] >= 512
+    assert Image.open(plots / "real-vs-fake.png").size[0] > 1000
+
+
+def test_tensorboard_events_are_written(runner, tmp_path):
+    r = invoke(runner, "train", "--limit", "64", "--epochs", "1", "--tensorboard", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0, r.output
+    assert list((tmp_path / "r" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_tensorboard_missing_names_the_extra(runner, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "tensorboard" else real(name, *a))
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--tensorboard", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 2 and "pip install 'dcgan-cli[tensorboard]'" in r.output
