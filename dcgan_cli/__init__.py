@@ -29,6 +29,8 @@ _API = {
     "interpolate": "analysis.latent", "Interpolation": "analysis.latent",
     "ArithmeticResult": "analysis.arithmetic",
     "SearchResult": "analysis.nn_search",
+    "evaluate": "evaluation.evaluate", "EvalResult": "evaluation.evaluate",
+    "plot_run": "training.plots",
     "RunFolder": "runs",
     "DcganError": "errors", "UsageError": "errors",
     "select_device": "device",
@@ -69,6 +71,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .analysis.nn_search import SearchResult
     from .analysis.nn_search import search as nn_search
     from .analysis.sample import parse_seeds, sample
+    from .evaluation.evaluate import EvalResult, evaluate
+    from .training.plots import plot_run
     from .checkpoint import Checkpoint, load_checkpoint
     from .configs import PRESETS, ModelConfig, TrainConfig, build_configs
     from .data.cache import ImageData, load_data

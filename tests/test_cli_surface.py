@@ -29,7 +29,7 @@ def test_help_loads_no_torch():
     code = (
         "import sys\n"
         "from dcgan_cli.cli import app\n"
-        "for cmd in ([], ['train'], ['sample'], ['interpolate'], ['arithmetic'], ['nn-search'], ['info'], ['data', 'prepare'], ['data', 'info']):\n"
+        "for cmd in ([], ['train'], ['sample'], ['interpolate'], ['arithmetic'], ['nn-search'], ['info'], ['evaluate'], ['plot'], ['data', 'prepare'], ['data', 'info']):\n"
         "    try:\n"
         "        app(cmd + ['--help'], prog_name='dcgan')\n"
         "    except SystemExit as e:\n"
@@ -58,9 +58,10 @@ def test_python_api_example_in_the_readme_runs(monkeypatch, tmp_path):
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)
     assert scope["images"].shape == (16, 3, 32, 32)
+    assert scope["quality"].metrics["fid"] >= 0 and scope["quality"].protocol["n_generated"] == 256
     assert (tmp_path / "runs" / "api" / "checkpoints").is_dir()
     assert set(dcgan_cli.__all__) >= {"load_checkpoint", "ModelConfig", "TrainConfig", "train", "sample", "interpolate",
-                                      "arithmetic", "nn_search", "plan_run"}
+                                      "arithmetic", "nn_search", "plan_run", "evaluate"}
 
 
 # --- the checkpoint is the first argument, in every command

@@ -250,7 +250,7 @@ def _fit_locked(model_cfg, cfg, images, run: RunFolder, steps_per_epoch: int, to
                 board.add_image("samples", (make_grid(grid.cpu(), nrow=8, normalize=True, value_range=(-1, 1))), step)
         G.train()
         value = diversity(grid.cpu(), real_ref)
-        warning = watchdog.check_diversity(value, step)
+        warning = watchdog.check_diversity(value, step, step / total_steps)
         log({"step": step, "epoch": step // steps_per_epoch, "diversity": round(value, 4), **({"warning": warning} if warning else {})})
         return warning
 

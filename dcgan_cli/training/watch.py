@@ -60,11 +60,16 @@ class Watchdog:
 
     def __init__(self) -> None:
         self.collapsed = False
+        self.peak = 0.0
         self.d_won_windows = 0
         self.d_won_said = False
 
-    def check_diversity(self, value: float, step: int) -> str | None:
-        if value < COLLAPSE_BELOW and not self.collapsed:
+    def check_diversity(self, value: float, step: int, progress: float = 1.0) -> str | None:
+        """`progress` is the share of the run done. A fresh G draws near-constant images, so low
+        diversity early on is not collapse: it is, once diversity was higher, or a quarter in."""
+        self.peak = max(self.peak, value)
+        early = progress < 0.25 and self.peak < COLLAPSE_BELOW
+        if value < COLLAPSE_BELOW and not self.collapsed and not early:
             self.collapsed = True
             return (f"mode collapse at step {step}: the 64 fixed-seed samples are nearly alike (diversity {value:.2f} "
                     f"of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, --label-smoothing 0.1, "
