@@ -19,6 +19,7 @@ from ..errors import DcganError
 from ..files import write_atomic
 from ..images import save_gif, save_pil
 from ..runs import RunFolder
+from .watch import COLLAPSE_BELOW
 
 MIN_WIDTH = 512  # a 32 px model's 8x8 grid is 274 px: enlarge it to be seen
 
@@ -118,7 +119,7 @@ def curves(run: RunFolder) -> Path:
     ax = axes[2]
     if div:
         ax.plot([m["step"] for m in div], [m["diversity"] for m in div], marker="o", label="diversity of the grid (1 = real)")
-        ax.axhline(0.2, color="red", linestyle=":", label="collapse warning")
+        ax.axhline(COLLAPSE_BELOW, color="red", linestyle=":", label="collapse warning")
         ax.legend(loc="upper right")
     ax.set_ylabel("diversity")
     if evals:
