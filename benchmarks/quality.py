@@ -41,11 +41,15 @@ RECIPES: dict[str, tuple[dict, dict]] = {
 def run_one(recipe: str, seed: int, args) -> dict[str, dict[str, float]]:
     model, train_flags = RECIPES[recipe]
     out = Path(args.out) / f"{args.dataset}{args.size}-{recipe.replace(' ', '_')}-seed{seed}"
-    if not (out / "checkpoints").is_dir() or load_checkpoint(out).step < args.steps:
+    started = (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("*.safetensors"))
+    if not started or load_checkpoint(out).step < args.steps:
         t0 = time.perf_counter()
-        plan = plan_run(dataset=args.dataset, preset=args.preset, recipe="paper", data_root=args.data_root, out=out,
-                        model={"size": args.size, **model},
-                        train={"max_steps": args.steps, "batch_size": args.batch_size, "seed": seed, **train_flags})
+        if started:  # an interrupted benchmark: continue the run exactly
+            plan = plan_run(resume=out, data_root=args.data_root, train={"max_steps": args.steps})
+        else:
+            plan = plan_run(dataset=args.dataset, preset=args.preset, recipe="paper", data_root=args.data_root, out=out,
+                            model={"size": args.size, **model},
+                            train={"max_steps": args.steps, "batch_size": args.batch_size, "seed": seed, **train_flags})
         train(plan, device=args.device)
         print(f"  trained {out.name} in {time.perf_counter() - t0:.0f} s", flush=True)
     c = load_checkpoint(out)
