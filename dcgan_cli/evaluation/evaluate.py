@@ -199,6 +199,9 @@ def evaluate(
     size = c.model_config.size if c is not None else None
     channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
+    real_u8 = None
+    if real is not None:  # read (and refuse) the real folder before any generating
+        real_u8, real_how = load_folder(real, n, size, channels if ex.name == "inception" else c.model_config.nc, "--real")
 
     if images is not None:
         fake_u8, how = load_folder(images, n, size if ex.name == "domain" else size, channels, "--images")
@@ -214,12 +217,11 @@ def evaluate(
         raise UsageError(f"--images pictures are {fake_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px")
     fake = extract(ex, fake_u8, batch_size=batch_size, on_progress=report("features of generated images"))
 
-    if real is not None:
-        real_u8, how = load_folder(real, n, size, channels if ex.name == "inception" else c.model_config.nc, "--real")
+    if real_u8 is not None:
         if ex.name == "domain" and real_u8.shape[1:] != fake_u8.shape[1:]:
             raise UsageError(f"--real pictures are {real_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px")
         real_feats = extract(ex, real_u8, batch_size=batch_size, on_progress=report("features of real images"))
-        protocol["real"] = f"folder {real}: {how}"
+        protocol["real"] = f"folder {real}: {real_how}"
     else:
         assert data is not None or c is not None
         if data is None:
