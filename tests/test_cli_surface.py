@@ -194,3 +194,17 @@ def test_entry_points_agree_with_the_cli(tiny_run, runner, tmp_path):
     assert [n["index"] for n in cli["queries"][0]["neighbours"]] == result.neighbours.indices[0].tolist()
     a = arithmetic_run(c, "a - b", defines={"a": [1, 2], "b": [3]}, variants=2)
     assert a.result_images.shape == (3, 3, 32, 32) and [t["phrase"] for t in a.report["terms"]] == ["a", "b"]
+
+
+def test_the_test_split_is_found_from_the_users_own_train_cache(runner, tmp_path):
+    from .test_data import make_mnist
+
+    root = make_mnist(tmp_path / "m", n_train=64, n_test=16)
+    r = invoke(runner, "train", "--dataset", "mnist", "--data-root", root, "--max-steps", "2", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0, r.output
+    # No --data-root: the checkpoint's recorded path is not followed, but the user's own train
+    # cache (matched by fingerprint) says where the files are, so the test split can be built.
+    r = invoke(runner, "nn-search", tmp_path / "r", "--n", "2", "--k", "1", "--holdout", "8", "--json", tmp_path / "nn.json",
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "nn.json").read_text())["memorization"]["count"] == 8

@@ -43,11 +43,20 @@ def checkpoint_data(
         if exact:
             return exact[0]
     if split == "test" and ds.get("fingerprint"):
-        # The test split of the same source: its cache sits beside the train cache of that fingerprint.
+        # The test split of the same source: its cache sits beside the train cache of that
+        # fingerprint, or is built from where that cache (in the user's own cache folder, so a
+        # place the user once pointed at) says the files are.
         train = [d for d in find_caches(cache_dir) if _matches(d, ckpt, "train") and d.fingerprint == ds["fingerprint"]]
         same = [d for d in matches if train and _source(d) == _source(train[0])]
         if same:
             return same[0]
+        source = _source(train[0]) if train else None
+        if source and source != "built in":
+            root = Path(source).parent if Path(source).is_file() else Path(source)
+            try:
+                return load_data(name, cfg.size, root=root, split="test", cache_root=cache_dir, channels=cfg.nc, on_progress=on_progress)
+            except DataError:
+                pass  # no test split there: the message below asks for --data-root
     if len(matches) == 1 and not ds.get("fingerprint"):
         return matches[0]  # a checkpoint from before fingerprints were recorded: the one candidate
     where = f" (it was trained on files at {ds['root']})" if ds.get("root") else ""
