@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,14 @@ def tiny_run(tmp_path_factory) -> Path:
     mp.undo()
     assert result.exit_code == 0, result.output
     return run
+
+
+def start_training(run: Path, *args: str) -> subprocess.Popen:
+    """`dcgan train --out run ARGS` in a child process, returned once it has logged a first line."""
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "train", "--out", str(run), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 120
+    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return proc

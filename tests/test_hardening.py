@@ -26,7 +26,7 @@ from dcgan_cli.data.cache import load_data, to_mode
 from dcgan_cli.errors import DcganError
 from dcgan_cli.runs import RunFolder
 
-from .conftest import TINY, invoke
+from .conftest import TINY, invoke, start_training
 from .test_data import make_mnist, write_idx
 
 
@@ -127,13 +127,7 @@ def test_stale_temp_files_are_cleaned_on_the_next_run(runner, tmp_path):
 
 def test_sigterm_saves_a_resumable_checkpoint(tmp_path):
     run = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dcgan_cli", "train", "--epochs", "50", "--limit", "512", "--out", str(run), *TINY],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.time() + 120
-    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
-        time.sleep(0.2)
+    proc = start_training(run, "--epochs", "50", "--limit", "512", *TINY)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
@@ -144,14 +138,7 @@ def test_sigterm_saves_a_resumable_checkpoint(tmp_path):
 def test_second_interrupt_aborts_without_saving(tmp_path):
     run = tmp_path / "run"
     # Steps of about a second, so that the second Ctrl-C lands while the first waits for the step to end.
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dcgan_cli", "train", "--limit", "4096", "--batch-size", "1024", "--log-every", "1",
-         "--out", str(run), "--device", "cpu"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.time() + 120
-    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
-        time.sleep(0.05)
+    proc = start_training(run, "--limit", "4096", "--batch-size", "1024", "--log-every", "1", "--device", "cpu")
     os.kill(proc.pid, signal.SIGINT)
     time.sleep(0.2)
     os.kill(proc.pid, signal.SIGINT)

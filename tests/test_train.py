@@ -1,9 +1,5 @@
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +13,7 @@ from dcgan_cli.model import ModelConfig
 from dcgan_cli.training import NonFiniteLossError
 from dcgan_cli.training import fit as train
 
-from .conftest import TINY, invoke
+from .conftest import TINY, invoke, start_training
 
 
 def test_train_writes_checkpoint_grid_and_metrics(tiny_run):
@@ -79,14 +75,7 @@ def test_interrupted_run_resumes_exactly(tmp_path):
 
 def test_ctrl_c_saves_and_exits_130(tmp_path):
     run = tmp_path / "run"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dcgan_cli", "train", "--dataset", "shapes", "--epochs", "50", "--limit", "512", "--out", str(run), *TINY],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
-    deadline = time.time() + 120
-    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
-        time.sleep(0.2)
+    proc = start_training(run, "--dataset", "shapes", "--epochs", "50", "--limit", "512", *TINY)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
