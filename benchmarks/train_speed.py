@@ -1,16 +1,25 @@
 """Training speed: images/s and the share of step time spent waiting for data.
 
-    python benchmarks/train_speed.py --preset paper64 --device cpu --steps 30
+    python benchmarks/train_speed.py --preset paper64 --device cpu --steps 12
+    python benchmarks/train_speed.py --preset paper64 --device cpu --steps 12 --variants fp32,bf16
+    python benchmarks/train_speed.py --preset shapes32 --device cpu --steps 60 --nproc 1,2
+    python benchmarks/train_speed.py --preset paper64 --device cuda --batch-size 128 --steps 200 \
+        --variants fp32,bf16,bf16+cl+compile
 
 Runs dcgan_cli.training.fit on the built-in shapes at the preset's size (through the same
-uint8 batching the CLI uses), once with the default memory layout and once channels_last,
-and prints both. Steps after the first few are timed, from metrics.jsonl.
+uint8 batching the CLI uses) for each variant: a precision (fp32, bf16, fp16), optionally
+`+cl` (channels_last) and `+compile` (torch.compile). With --nproc N > 1 the run is data
+parallel through torchrun (gloo on CPU, nccl on CUDA), batch --batch-size per process, and
+images/s counts all processes. Steps after the first log window are timed, from metrics.jsonl.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,20 +30,46 @@ from dcgan_cli.configs import TrainConfig
 from dcgan_cli.data.shapes import make_shapes
 from dcgan_cli.device import select_device
 from dcgan_cli.model import PRESETS, ModelConfig
-from dcgan_cli.training import fit as train
+from dcgan_cli.training import distributed, fit
 
 
-def run(preset: str, device: torch.device, steps: int, batch: int, channels_last: bool) -> tuple[float, float]:
+def settings(variant: str) -> dict:
+    parts = variant.split("+")
+    out = {"precision": parts[0], "channels_last": "cl" in parts[1:], "compile": "compile" in parts[1:]}
+    unknown = set(parts[1:]) - {"cl", "compile"}
+    if parts[0] not in ("fp32", "bf16", "fp16") or unknown:
+        raise SystemExit(f"variant {variant!r}: use fp32|bf16|fp16, then +cl and/or +compile")
+    return out
+
+
+def run(preset: str, device: torch.device, steps: int, batch: int, variant: str, world=None) -> tuple[float, float]:
     mcfg = ModelConfig(**PRESETS[preset])
-    images, _ = make_shapes(batch * 4, mcfg.size, seed=0)
+    world = world or distributed.World()
+    images, _ = make_shapes(batch * 4 * world.size, mcfg.size, seed=0)
     if mcfg.nc == 1:
         images = images[:, :1].copy()
-    cfg = TrainConfig(epochs=10_000, max_steps=steps, batch_size=batch, log_every=max(1, steps // 3), channels_last=channels_last)
+    cfg = TrainConfig(epochs=10_000, max_steps=steps, batch_size=batch, log_every=max(1, steps // 4), **settings(variant))
     with tempfile.TemporaryDirectory() as d:
-        train(mcfg, cfg, images, Path(d), device=device)
-        rows = [json.loads(line) for line in (Path(d) / "metrics.jsonl").read_text().splitlines()]
-    timed = rows[1:] or rows  # the first window includes warm-up
+        folder = Path(world.broadcast(d))  # every rank's run folder is rank 0's
+        fit(mcfg, cfg, images, folder, device=device, world=world)
+        rows = [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()] if world.main else []
+        world.barrier()
+    rows = [r for r in rows if "img_per_s" in r]
+    timed = rows[1:] or rows  # the first window includes warm-up (and compilation)
+    if not timed:
+        return 0.0, 0.0
     return sum(r["img_per_s"] for r in timed) / len(timed), max(r["data_wait"] for r in timed)
+
+
+def worker(args) -> None:
+    """One rank of a --nproc run (under torchrun): rank 0 prints the figures as JSON."""
+    world, device = distributed.start(select_device(args.device))
+    try:
+        ips, wait = run(args.preset, device, args.steps, args.batch_size, args.variants, world)
+        if world.main:
+            print(json.dumps({"img_per_s": ips, "data_wait": wait}))
+    finally:
+        distributed.stop()
 
 
 def main() -> None:
@@ -42,15 +77,38 @@ def main() -> None:
     ap.add_argument("--preset", default="paper64", choices=sorted(PRESETS))
     ap.add_argument("--device", default="auto")
     ap.add_argument("--steps", type=int, default=30)
-    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--batch-size", type=int, default=64, help="per process")
+    ap.add_argument("--variants", default="fp32,fp32+cl", help="comma-separated: fp32|bf16|fp16 [+cl] [+compile]")
+    ap.add_argument("--nproc", default="1", help="comma-separated process counts, e.g. 1,2")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.worker:
+        return worker(args)
     device = select_device(args.device)
-    print(f"preset {args.preset}, batch {args.batch_size}, device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
-    for cl in (False, True):
-        t = time.perf_counter()
-        ips, wait = run(args.preset, device, args.steps, args.batch_size, cl)
-        layout = "channels_last " if cl else "contiguous    "
-        print(f"{layout}: {ips:8.1f} img/s   data wait {wait:.2%} of step time   ({time.perf_counter() - t:.0f} s)")
+    card = torch.cuda.get_device_name(device) if device.type == "cuda" else os.uname().machine
+    print(f"preset {args.preset}, batch {args.batch_size} per process, device {device} ({card}), torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads, {os.cpu_count()} cores")
+    base = None
+    for n in (int(x) for x in args.nproc.split(",")):
+        for variant in args.variants.split(","):
+            settings(variant)
+            t = time.perf_counter()
+            if n == 1:
+                ips, wait = run(args.preset, device, args.steps, args.batch_size, variant)
+            else:
+                # Each process gets an equal share of the cores, as torchrun's default of 1 thread would starve a CPU run.
+                env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 1) // n))}
+                done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={n}",
+                                       __file__, "--worker", "--preset", args.preset, "--device", args.device, "--steps",
+                                       str(args.steps), "--batch-size", str(args.batch_size), "--variants", variant],
+                                      capture_output=True, text=True, env=env)
+                if done.returncode != 0:
+                    raise SystemExit(done.stderr[-2000:])
+                figures = json.loads(done.stdout.strip().splitlines()[-1])
+                ips, wait = figures["img_per_s"], figures["data_wait"]
+            base = base or ips
+            print(f"{n} proc {variant:18s}: {ips:8.1f} img/s ({ips / base:4.2f}x)   data wait {wait:.2%} of step time   "
+                  f"({time.perf_counter() - t:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -105,27 +105,55 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
     return write_bytes(Path(path), data, what="checkpoint")
 
 
-def training_snapshot(G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device, G_ema=None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Everything a resumed run needs beyond the configs: (tensors, metadata entries)."""
+def rng_state(noise: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's random state: the global CPU generator (init, dropout), the z stream, CUDA's."""
+    state = {"torch": torch.get_rng_state(), "noise": noise.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def training_snapshot(G, D, opt_g, opt_d, rng_states: list[dict[str, torch.Tensor]], G_ema=None,
+                      scalers: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Everything a resumed run needs beyond the configs: (tensors, metadata entries).
+
+    `rng_states` holds one `rng_state` per process in rank order: rank 0's as rng/KIND, rank r's
+    as rng/rankR/KIND, so a data-parallel run resumes each rank's streams exactly. `scalers`:
+    fp16 gradient scalers' state dicts by name.
+    """
     tensors: dict[str, torch.Tensor] = {}
     tensors |= {f"G/{k}": v for k, v in G.state_dict().items()}
     if G_ema is not None:
         tensors |= {f"G_ema/{k}": v for k, v in G_ema.state_dict().items()}
     tensors |= {f"D/{k}": v for k, v in D.state_dict().items()}
-    meta: dict[str, Any] = {}
+    meta: dict[str, Any] = {"world_size": len(rng_states)}
     for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
         sd = opt.state_dict()
         tensors |= {f"{prefix}/{idx}/{key}": value for idx, state in sd["state"].items() for key, value in state.items()}
         meta[f"{prefix}_groups"] = sd["param_groups"]
-    tensors["rng/torch"] = torch.get_rng_state()
-    tensors["rng/noise"] = noise.get_state()
-    if device.type == "cuda":
-        tensors["rng/cuda"] = torch.cuda.get_rng_state(device)
+    for rank, state in enumerate(rng_states):
+        tensors |= {_rng_key(rank, kind): value for kind, value in state.items()}
+    if scalers:
+        meta["scalers"] = scalers
     return tensors, meta
 
 
-def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device, G_ema=None) -> None:
-    """The inverse of training_snapshot: weights, both Adam states, and every RNG state."""
+def _rng_key(rank: int, kind: str) -> str:
+    return f"rng/{kind}" if rank == 0 else f"rng/rank{rank}/{kind}"
+
+
+def stored_world_size(ckpt: Checkpoint) -> int:
+    """How many processes wrote this run's last steps (1 for checkpoints from before data parallelism)."""
+    return int(ckpt.meta.get("world_size", 1))
+
+
+def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device, G_ema=None,
+                     rank: int = 0) -> bool:
+    """The inverse of training_snapshot: weights, both Adam states, and this rank's RNG states.
+
+    Returns False when the checkpoint holds no streams for `rank` (it was written by fewer
+    processes): the caller keeps the fresh seeds it drew, and the run is no longer bit-exact.
+    """
     G.load_state_dict(ckpt.state_dict("G"))
     D.load_state_dict(ckpt.state_dict("D"))
     if G_ema is not None:
@@ -145,13 +173,20 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generato
     for key in ("rng/torch", "rng/noise"):
         if key not in ckpt.tensors or ckpt.tensors[key].dtype != torch.uint8:
             raise CheckpointError(f"{ckpt.path} lacks a valid {key} state; it is not resumable")
+    if _rng_key(rank, "noise") not in ckpt.tensors:
+        return False
     try:
-        torch.set_rng_state(ckpt.tensors["rng/torch"])
-        noise.set_state(ckpt.tensors["rng/noise"])
-        if device.type == "cuda" and "rng/cuda" in ckpt.tensors:
-            torch.cuda.set_rng_state(ckpt.tensors["rng/cuda"], device)
+        for kind in ("torch", "noise"):
+            value = ckpt.tensors.get(_rng_key(rank, kind))
+            if value is None or value.dtype != torch.uint8:
+                raise ValueError(f"{_rng_key(rank, kind)} is missing")
+        torch.set_rng_state(ckpt.tensors[_rng_key(rank, "torch")])
+        noise.set_state(ckpt.tensors[_rng_key(rank, "noise")])
+        if device.type == "cuda" and _rng_key(rank, "cuda") in ckpt.tensors:
+            torch.cuda.set_rng_state(ckpt.tensors[_rng_key(rank, "cuda")], device)
     except (RuntimeError, ValueError) as e:
         raise CheckpointError(f"{ckpt.path}: its RNG state is damaged ({e}); it is not resumable") from None
+    return True
 
 
 # --- finding
@@ -259,6 +294,10 @@ def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
     for key in ("epoch", "step"):
         if key in meta and not (_is_int(meta[key]) and 0 <= meta[key] < 2**62):
             raise bad(f"{key} must be a whole number >= 0, got {meta[key]!r}")
+    if "world_size" in meta and not (_is_int(meta["world_size"]) and 1 <= meta["world_size"] <= 2**20):
+        raise bad(f"world_size must be a whole number >= 1, got {meta['world_size']!r}")
+    if "scalers" in meta and not isinstance(meta["scalers"], dict):
+        raise bad("scalers must be an object")
     if "package_version" in meta and not isinstance(meta["package_version"], (str, type(None))):
         raise bad("package_version must be text")
     ds = meta.get("dataset", {})

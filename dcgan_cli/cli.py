@@ -25,8 +25,8 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRESETS, RECIPES, SPLITS, Z_DISTS
-from .console import err, note, out, progress, say, training_line
+from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRECISIONS, PRESETS, RECIPES, SPLITS, Z_DISTS
+from .console import err, error_prefix, follow, note, out, progress, say, training_line
 from .errors import DcganError, UsageError
 
 
@@ -80,6 +80,7 @@ Features = Literal[FEATURES]  # type: ignore[valid-type]
 EvalMetric = Literal[EVAL_METRICS]  # type: ignore[valid-type]
 Format = Literal["grid", "png", "npz"]
 Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
+Precision = Literal[PRECISIONS]  # type: ignore[valid-type]
 
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
 CkptArg = Annotated[Path | None, typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)]
@@ -110,7 +111,7 @@ def cli_errors(fn):
 
 
 def _print_error(message: str) -> None:
-    err.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"{error_prefix()}error: {message}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int):
@@ -164,6 +165,10 @@ def train(
     batch_norm: Annotated[bool | None, typer.Option("--batch-norm/--no-batch-norm", help="Batch norm in G and D.", show_default=False)] = None,
     downsample: Annotated[Down | None, typer.Option(help="D's downsampling (default strided).", show_default=False)] = None,
     channels_last: Annotated[bool | None, typer.Option("--channels-last/--no-channels-last", help="NHWC memory layout.", show_default=False)] = None,
+    precision: Annotated[Precision | None, typer.Option(help="fp32 (default), bf16 (autocast) or fp16 (autocast + gradient scaling, CUDA).", show_default=False)] = None,
+    compile_: Annotated[bool | None, typer.Option("--compile/--no-compile", help="torch.compile G and D (slow first steps, faster after).", show_default=False)] = None,
+    nproc: Annotated[int | None, typer.Option(help="Train in N data-parallel processes on this machine (torchrun's launcher; one per GPU).", show_default=False)] = None,
+    sync_bn: Annotated[bool | None, typer.Option("--sync-bn/--no-sync-bn", help="Data-parallel runs on CUDA: batch-norm statistics over all processes.", show_default=False)] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for init, data order and z (default 0).", show_default=False)] = None,
     limit: Annotated[int | None, typer.Option(help="Train on the first N images only.", show_default=False)] = None,
     log_every: Annotated[int | None, typer.Option(help="Write metrics (and, off a terminal, a progress line) every N steps (default 10).", show_default=False)] = None,
@@ -181,71 +186,88 @@ def train(
     download: Annotated[bool, typer.Option(help="Download the data set if it is missing (where its host allows).")] = False,
     cache_dir: CacheOpt = None,
 ):
-    """Train a DCGAN. Example: dcgan train --dataset shapes --max-steps 800 --out runs/demo"""
-    from .training import plan_run
-    from .training import train as run_plan
+    """Train a DCGAN. Example: dcgan train --dataset shapes --max-steps 800 --out runs/demo
 
-    dev = _device(device)
-    with progress("preparing data") as bar:
-        plan = plan_run(
-            dataset=dataset, preset=preset, recipe=recipe, config_file=config, out=out_dir, resume=resume, data_root=data_root,
-            cache_dir=cache_dir, download=download, channels=channels, on_progress=bar,
-            model=dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
-                       downsample=downsample, z_dist=z_dist, z_scale=z_scale, spectral_norm=spectral_norm),
-            train=dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
-                       seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep, ema=ema,
-                       ema_decay=ema_decay, eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
-                       eval_metric=eval_metric, kimg=kimg, d_lr=d_lr, label_smoothing=label_smoothing,
-                       instance_noise=instance_noise, tensorboard=tensorboard),
-        )
-    for line in plan.notes:
-        note(f"note: {line}")
-    note(f"training {plan.train.dataset} {plan.model.size}px x{plan.model.nc} ({plan.data.images.shape[0]} images) "
-         f"for {plan.total_steps} steps on {dev} into {plan.run.path}")
+    Many GPUs or nodes: torchrun --nproc-per-node N -m dcgan_cli train ... (or --nproc N here)."""
+    from .training import distributed
 
-    stop = {"asked": False}
-
-    def on_signal(signum, frame):
-        if stop["asked"]:
-            note("second interrupt: aborting without saving")
-            raise KeyboardInterrupt
-        stop["asked"] = True
-        name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
-        note(f"stopping ({name}): saving a checkpoint after this step (Ctrl-C again to abort without saving)")
-
-    handlers = {}
-    if threading.current_thread() is threading.main_thread():
-        handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    if nproc is not None:
+        raise typer.Exit(distributed.launch(nproc, sys.argv))
+    world, dev = distributed.start(_device(device))
+    if not world.main:
+        follow(world.rank)
     try:
-        with progress("training") as bar:
+        from .training import plan_run
+        from .training import train as run_plan
 
-            def on_step(s: dict) -> None:
-                bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
-                for w in s.get("warnings") or []:
-                    note(f"warning: {w}")
-                if s.get("eval"):
-                    note(f"step {s['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in s["eval"].items())
-                         + (f" (best {s['best']['metric']} {s['best']['value']:.4g} at step {s['best']['step']})" if s.get("best") else ""))
+        with progress("preparing data") as bar:
+            plan = plan_run(
+                dataset=dataset, preset=preset, recipe=recipe, config_file=config, out=out_dir, resume=resume, data_root=data_root,
+                cache_dir=cache_dir, download=download, channels=channels, on_progress=bar,
+                model=dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm,
+                           downsample=downsample, z_dist=z_dist, z_scale=z_scale, spectral_norm=spectral_norm),
+                train=dict(epochs=epochs, max_steps=max_steps, batch_size=batch_size, lr=lr, beta1=beta1, g_steps=g_steps,
+                           seed=seed, channels_last=channels_last, limit=limit, log_every=log_every, keep=keep, ema=ema,
+                           ema_decay=ema_decay, eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
+                           eval_metric=eval_metric, kimg=kimg, d_lr=d_lr, label_smoothing=label_smoothing,
+                           instance_noise=instance_noise, tensorboard=tensorboard, precision=precision, compile=compile_,
+                           sync_bn=sync_bn),
+                world=world,
+            )
+        for line in plan.notes:
+            note(f"note: {line}")
+        procs = f" in {world.size} processes (global batch {plan.global_batch} = {world.size} x {plan.train.batch_size})" if world.active else ""
+        note(f"training {plan.train.dataset} {plan.model.size}px x{plan.model.nc} ({plan.data.images.shape[0]} images) "
+             f"for {plan.total_steps} steps on {dev}{procs} into {plan.run.path}")
 
-            result = run_plan(plan, device=dev, on_step=on_step, should_stop=lambda: stop["asked"])
-    except KeyboardInterrupt:
-        note("aborted without saving; the last epoch checkpoint is kept")
-        raise typer.Exit(130) from None
+        stop = {"asked": False}
+
+        def on_signal(signum, frame):
+            if stop["asked"] and world.active:
+                return  # torchrun passes the terminal's Ctrl-C on again: the ranks are already saving together
+            if stop["asked"]:
+                note("second interrupt: aborting without saving")
+                raise KeyboardInterrupt
+            stop["asked"] = True
+            name = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+            note(f"stopping ({name}): saving a checkpoint after this step (Ctrl-C again to abort without saving)")
+
+        handlers = {}
+        if threading.current_thread() is threading.main_thread():
+            handlers = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            with progress("training") as bar:
+
+                def on_step(s: dict) -> None:
+                    bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
+                    for w in s.get("warnings") or []:
+                        note(f"warning: {w}")
+                    if s.get("eval"):
+                        note(f"step {s['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in s["eval"].items())
+                             + (f" (best {s['best']['metric']} {s['best']['value']:.4g} at step {s['best']['step']})" if s.get("best") else ""))
+
+                result = run_plan(plan, device=dev, on_step=on_step, should_stop=lambda: stop["asked"])
+        except KeyboardInterrupt:
+            note("aborted without saving; the last epoch checkpoint is kept")
+            raise typer.Exit(130) from None
+        finally:
+            for s, h in handlers.items():
+                signal.signal(s, h)
+        if result.interrupted:
+            note(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
+            note(f"resume with: dcgan train --resume {plan.run.path}")
+            raise typer.Exit(130)
+        if world.main:
+            say(f"done: step {result.step}, epoch {result.epoch}; checkpoint {result.checkpoint}")
+            from .evaluation.evaluate import real_subset
+            from .training.plots import plot_run
+
+            drawn = plot_run(plan.run.path, real_u8=real_subset(plan.data, 64))
+            made = [str(v) for v in drawn.values() if isinstance(v, Path)]
+            if made:
+                say(f"pictures: {', '.join(made)}")
     finally:
-        for s, h in handlers.items():
-            signal.signal(s, h)
-    if result.interrupted:
-        note(f"interrupted at step {result.step}; checkpoint {result.checkpoint}")
-        note(f"resume with: dcgan train --resume {plan.run.path}")
-        raise typer.Exit(130)
-    say(f"done: step {result.step}, epoch {result.epoch}; checkpoint {result.checkpoint}")
-    from .evaluation.evaluate import real_subset
-    from .training.plots import plot_run
-
-    drawn = plot_run(plan.run.path, real_u8=real_subset(plan.data, 64))
-    made = [str(v) for v in drawn.values() if isinstance(v, Path)]
-    if made:
-        say(f"pictures: {', '.join(made)}")
+        distributed.stop()
 
 
 # --- sample, interpolate, info

@@ -33,6 +33,7 @@ Z_DISTS = ("normal", "uniform")
 METHODS = ("slerp", "lerp")
 FEATURES = ("inception", "domain")
 EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
+PRECISIONS = ("fp32", "bf16", "fp16")
 DEFAULT_EPOCHS = 5
 
 # Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
@@ -187,9 +188,13 @@ class TrainConfig(Settings):
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (real and fake), annealed to 0 over DEFAULT_KIMG
     tensorboard: bool = False  # also write TensorBoard events into RUN/tensorboard/
+    precision: str = "fp32"  # fp32, bf16 or fp16 (autocast; fp16 with gradient scaling, CUDA only)
+    compile: bool = False  # torch.compile G and D
+    sync_bn: bool = False  # data-parallel runs: batch-norm statistics over all ranks (CUDA only)
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [
+            ("precision", self.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             ("kimg", self.kimg is None or 1 <= self.kimg <= 10**7, f"must be at least 1, got {self.kimg}"),
             ("d_lr", self.d_lr is None or self.d_lr > 0, f"must be positive, got {self.d_lr}"),
             ("label_smoothing", 0 <= self.label_smoothing < 0.5, f"must be in [0, 0.5), got {self.label_smoothing}"),
@@ -213,14 +218,15 @@ class TrainConfig(Settings):
             ("limit", self.limit is None or self.limit >= 1, f"must be at least 1, got {self.limit}"),
         ]
 
-    def total_steps(self, steps_per_epoch: int) -> int:
+    def total_steps(self, steps_per_epoch: int, world_size: int = 1) -> int:
         """--max-steps alone trains exactly that many steps; --epochs alone whole epochs; both: the
-        fewer. With neither, --kimg thousand images (default: the data set's, DEFAULT_KIMG)."""
+        fewer. With neither, --kimg thousand images (default: the data set's, DEFAULT_KIMG), counted
+        over all processes: a step of a data-parallel run shows batch_size x world_size images."""
         if self.max_steps is not None and self.epochs is None:
             return self.max_steps
         if self.epochs is None:
             kimg = self.kimg if self.kimg is not None else DEFAULT_KIMG.get(self.dataset, 200)
-            return max(1, math.ceil(kimg * 1000 / self.batch_size))
+            return max(1, math.ceil(kimg * 1000 / (self.batch_size * world_size)))
         by_epochs = self.epochs * steps_per_epoch
         return by_epochs if self.max_steps is None else min(self.max_steps, by_epochs)
 
@@ -264,7 +270,7 @@ DEFAULT_PRESET = {
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 # Settings that do not change the weights a run produces, so a resumed run may change them.
-RESUMABLE = {"epochs", "max_steps", "kimg", "keep", "log_every", "eval_every", "eval_n", "eval_features", "eval_metric", "tensorboard"}
+RESUMABLE = {"compile", "epochs", "max_steps", "kimg", "keep", "log_every", "eval_every", "eval_n", "eval_features", "eval_metric", "tensorboard"}
 
 
 def flag(field: str) -> str:

@@ -17,15 +17,28 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+# In a data-parallel run only rank 0 reports; the others stay quiet but for their errors.
+_follower = {"rank": None}
+
+
+def follow(rank: int) -> None:
+    """Quiet this process (a rank other than 0): no lines, no bars; errors name the rank."""
+    _follower["rank"] = rank
+
+
+def error_prefix() -> str:
+    return f"rank {_follower['rank']}: " if _follower["rank"] is not None else ""
 
 
 def say(text: str) -> None:
     """One plain line on stdout (no markup: paths may hold brackets)."""
-    out.print(text, markup=False, soft_wrap=True)
+    if _follower["rank"] is None:
+        out.print(text, markup=False, soft_wrap=True)
 
 
 def note(text: str) -> None:
-    err.print(text, markup=False, soft_wrap=True)
+    if _follower["rank"] is None:
+        err.print(text, markup=False, soft_wrap=True)
 
 
 class Reporter:
@@ -56,7 +69,7 @@ class Reporter:
 
 @contextmanager
 def progress(description: str) -> Iterator[Reporter]:
-    if err.is_terminal:
+    if err.is_terminal and _follower["rank"] is None:
         bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=err, transient=False,

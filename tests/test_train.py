@@ -140,3 +140,28 @@ def test_resume_refuses_changed_settings(tiny_run, runner):
 def test_existing_run_folder_is_not_overwritten(tiny_run, runner):
     r = invoke(runner, "train", "--out", tiny_run, "--max-steps", "1", *TINY)
     assert r.exit_code == 2 and "already holds a run" in r.output
+
+
+def test_bf16_and_compiled_training_run_and_save_plain_weights(tmp_path):
+    """bf16 autocast and torch.compile train on the CPU; the checkpoint holds the plain modules'
+    weights (no compiler prefixes), so it samples and resumes without either."""
+    images, _ = make_shapes(64, 32, seed=0)
+    mcfg = ModelConfig(size=32, ngf=8, ndf=8)
+    r = train(mcfg, TrainConfig(max_steps=2, batch_size=16, precision="bf16", compile=True, log_every=1), images, tmp_path / "r")
+    c = load_checkpoint(r.checkpoint)
+    assert c.train_config.precision == "bf16" and c.train_config.compile
+    assert set(c.state_dict("G")) == set(c.generator().state_dict()) and all(t.dtype == torch.float32 for t in c.state_dict("G").values() if t.is_floating_point())
+    lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines() if "loss_d" in x]
+    assert len(lines) == 2 and all(np.isfinite(x["loss_d"]) and np.isfinite(x["loss_g"]) for x in lines)
+    more = train(mcfg, TrainConfig(max_steps=3, batch_size=16, precision="bf16", compile=False), images, tmp_path / "r",
+                 resume=load_checkpoint(r.checkpoint))
+    assert more.step == 3
+
+
+def test_fp16_needs_cuda_and_bad_precision_is_refused(runner, tmp_path):
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--precision", "fp16", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 2 and "--precision fp16 needs CUDA" in r.output
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--precision", "fp8", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 2 and "fp8" in r.output
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--sync-bn", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 2 and "--sync-bn needs CUDA" in r.output

@@ -15,13 +15,14 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import Checkpoint, load_checkpoint
+from ..checkpoint import Checkpoint, load_checkpoint, stored_world_size
 from ..configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root
 from ..errors import UsageError
 from ..model import parameter_count
 from ..runs import RUNS_DIR, RunFolder
+from .distributed import World, on_main
 from .loop import TrainResult, fit
 
 # Past this a model's weights, gradients and Adam states alone outgrow any single card.
@@ -38,15 +39,20 @@ class RunPlan:
     resume: Checkpoint | None = None
     notes: list[str] = field(default_factory=list)  # things the user should know, one line each
     cache_root: Path | None = None  # where evaluation caches its feature classifier and real features
+    world: World = field(default_factory=World)  # the processes training together (torchrun)
+
+    @property
+    def global_batch(self) -> int:
+        return self.train.batch_size * self.world.size
 
     @property
     def steps_per_epoch(self) -> int:
         n = self.data.images.shape[0] if self.train.limit is None else min(self.train.limit, self.data.images.shape[0])
-        return n // self.train.batch_size
+        return n // self.global_batch
 
     @property
     def total_steps(self) -> int:
-        return self.train.total_steps(max(1, self.steps_per_epoch))
+        return self.train.total_steps(max(1, self.steps_per_epoch), self.world.size)
 
 
 def plan_run(
@@ -65,13 +71,42 @@ def plan_run(
     channels: int | None = None,
     runs_dir: Path = Path(RUNS_DIR),
     on_progress: Callable[[int, int], None] | None = None,
+    world: World | None = None,
 ) -> RunPlan:
     """Merge the settings, open (or prepare) the data, and choose the run folder.
 
     `model` and `train` hold flag values (None = not given). With `resume`, the stored settings
     win; only how long to train and how often to log or keep may change. A resumed checkpoint
     writes back only into the run folder it belongs to, or into a new `out`.
+
+    With a `world` of several processes, rank 0 plans first (preparing the data, naming the run
+    folder); the other ranks then plan the same run, and an error on rank 0 stops them all.
     """
+    world = world or World()
+    kwargs = dict(dataset=dataset, preset=preset, recipe=recipe, config_file=config_file, model=model, train=train, out=out,
+                  resume=resume, data_root=data_root, cache_dir=cache_dir, download=download, channels=channels,
+                  runs_dir=runs_dir, on_progress=on_progress)
+    if not world.active:
+        plan = _plan(**kwargs)
+    else:
+        plan = on_main(world, _plan, **kwargs)
+        folder = world.broadcast(str(plan.run.path) if plan is not None else None)
+        if not world.main:
+            # The folder rank 0 chose (and will lock); only rank 0 checks it is free.
+            plan = _plan(**(kwargs | {"out": Path(folder), "on_progress": None}), claimed=True)
+        plan = replace(plan, world=world)
+    if plan.resume is not None:
+        before = stored_world_size(plan.resume)
+        if before != world.size:
+            plan.notes.append(
+                f"the run was trained by {before} process(es) and continues with {world.size}: the global batch changes from "
+                f"{plan.train.batch_size * before} to {plan.global_batch}, and so does the data order from here"
+            )
+    return plan
+
+
+def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, data_root, cache_dir, download, channels,
+          runs_dir, on_progress, claimed: bool = False) -> RunPlan:
     model, train = dict(model or {}), dict(train or {})
     ckpt = None
     notes: list[str] = []
@@ -87,7 +122,7 @@ def plan_run(
         mcfg, tcfg = ckpt.model_config, resume_configs(ckpt.model_config, stored, model, train)
         home = ckpt.run
         if out is not None and (home is None or Path(out).resolve() != home.path.resolve()):
-            run = _new_run_folder(Path(out))
+            run = _new_run_folder(Path(out), claimed)
             notes.append(f"continuing from {ckpt.path} (step {ckpt.step}) in a new run folder {run.path}")
         elif home is not None:
             run = home
@@ -99,7 +134,8 @@ def plan_run(
     else:
         mcfg, tcfg = build_configs(dataset, preset=preset, recipe=recipe, config_file=config_file, model_overrides=model,
                                    train_overrides=train)
-        run = _new_run_folder(Path(out) if out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}")
+        run = _new_run_folder(Path(out) if out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}",
+                              claimed)
     params = parameter_count(mcfg)
     if params > MAX_PARAMETERS:
         raise UsageError(
@@ -137,10 +173,12 @@ def plan_run(
     return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
 
 
-def _new_run_folder(path: Path) -> RunFolder:
+def _new_run_folder(path: Path, claimed: bool = False) -> RunFolder:
+    run = RunFolder(path)
+    if claimed:
+        return run
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} is a file; give a folder for the run")
-    run = RunFolder(path)
     run.check_free()
     if run.has_checkpoints():
         raise UsageError(f"{path} already holds a run; continue it with --resume {path} or pick another --out")
@@ -156,10 +194,10 @@ def train(
 ) -> TrainResult:
     """Run a plan: train into its run folder (locked while it runs), measuring quality if asked."""
     evaluator = None
-    if plan.train.eval_every:
+    if plan.train.eval_every and plan.world.main:
         from ..evaluation.evaluate import TrainingEvaluator
 
         evaluator = TrainingEvaluator(plan.data, n=plan.train.eval_n, features=plan.train.eval_features,
                                       cache_root=plan.cache_root or default_cache_root(), device=device)
     return fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset_meta=plan.dataset_meta, device=device,
-               resume=plan.resume, on_step=on_step, should_stop=should_stop, evaluator=evaluator)
+               resume=plan.resume, on_step=on_step, should_stop=should_stop, evaluator=evaluator, world=plan.world)

@@ -42,6 +42,17 @@ class Window:
         return out
 
 
+def combine(summaries: list[dict[str, float]]) -> dict[str, float]:
+    """One window summary from every rank's: means averaged, the minima's minimum, the maxima's maximum."""
+    if len(summaries) == 1:
+        return summaries[0]
+    out = {}
+    for k in summaries[0]:
+        values = [s[k] for s in summaries]
+        out[k] = min(values) if k.endswith("_min") else max(values) if k.endswith("_max") else sum(values) / len(values)
+    return out
+
+
 def mean_pairwise_distance(x: torch.Tensor) -> float:
     """Mean L2 distance between distinct rows of x (B, ...), per pixel (RMS)."""
     f = x.detach().float().flatten(1)
