@@ -588,6 +588,45 @@ def evaluate(
         say(f"wrote {json_path}")
 
 
+# --- probe
+
+
+@app.command()
+@cli_errors
+def probe(
+    ckpt: CkptArg = None,
+    dataset: Annotated[Dataset | None, typer.Option(help="Probe on this data set (default: the one the checkpoint was trained on).", show_default=False)] = None,
+    target: Annotated[str | None, typer.Option(help="What to classify: a label of a class group (its group) or a binary attribute (default: the first group, e.g. the digit).", show_default=False)] = None,
+    labels_per_class: Annotated[int, typer.Option(help="Labelled training images per class; 0: all of them.")] = 1000,
+    repeats: Annotated[int, typer.Option(help="Draws of the labelled images (mean and spread reported).")] = 1,
+    test_n: Annotated[int, typer.Option("--test-n", help="Test images at most (a fixed random subset).")] = 10_000,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures and their protocol as JSON.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the labelled draws, the split and the random D.")] = 0,
+    data_root: RootOpt = None,
+    cache_dir: CacheOpt = None,
+    device: DeviceOpt = "auto",
+):
+    """Is D a good representation? The paper's linear probe of D's features, against pixels and a random D.
+    Example: dcgan probe runs/mnist --labels-per-class 100"""
+    from .analysis.probe import run
+    from .files import write_json
+
+    if test_n < 1:
+        raise UsageError(f"--test-n must be at least 1, got {test_n}")
+    with progress("probing") as bar:
+        result = run(ckpt, dataset=dataset, data_root=data_root, cache_dir=cache_dir, target=target,
+                     labels_per_class=labels_per_class or None, repeats=repeats, test_n=test_n, seed=seed,
+                     device=_device(device), on_progress=bar)
+    per = f"{result.labels_per_class} labels per class" if result.labels_per_class else "all labels"
+    say(f"{result.target}: {len(result.classes)} classes, {per} ({result.n_train} training images), {result.n_test} test images")
+    for r in result.rows:
+        spread = f" ± {r.spread:.2%}" if len(r.accuracies) > 1 else ""
+        say(f"  {r.representation:10s} {r.dim:6d} features  accuracy {r.accuracy:.2%}{spread}  (error {1 - r.accuracy:.2%})")
+    if json_path is not None:
+        write_json(json_path, result.to_dict())
+        say(f"wrote {json_path}")
+
+
 # --- data
 
 

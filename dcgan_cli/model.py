@@ -91,6 +91,7 @@ class Discriminator(nn.Module):
         n, b = cfg.n_up, cfg.base
         widths = [cfg.ndf * 2**i for i in range(n)]  # e.g. 64px: ndf, *2, *4, *8
         layers: list[nn.Module] = []
+        self.block_ends: list[int] = []
         cin = cfg.nc
         for i, cout in enumerate(widths):
             down = _down(cin, cout, cfg.kernel, cfg.downsample)
@@ -103,6 +104,7 @@ class Discriminator(nn.Module):
             if use_bn:
                 layers.append(nn.BatchNorm2d(cout))
             layers.append(_activation(cfg.d_act))
+            self.block_ends.append(len(layers))  # a block's activation map is the output of layers[:this]
             if cfg.d_dropout > 0:
                 layers.append(nn.Dropout(cfg.d_dropout))
             cin = cout
@@ -125,6 +127,16 @@ class Discriminator(nn.Module):
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last hidden feature map, flattened: (B, ndf * 2^(n-1) * base * base)."""
         return self.main(x).flatten(1)
+
+    def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Every convolution block's activation map, input side first: (B, ndf * 2^i, size / 2^(i+1), ...).
+        The representation Radford et al. probe with a linear classifier (section 5.1)."""
+        maps, start = [], 0
+        for end in self.block_ends:
+            x = self.main[start:end](x)
+            maps.append(x)
+            start = end
+        return maps
 
 
 def init_weights(module: nn.Module) -> None:

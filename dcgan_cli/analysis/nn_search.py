@@ -71,20 +71,30 @@ def nearest(
     best_d = torch.empty(q.shape[0], 0, device=device)
     best_i = torch.empty(q.shape[0], 0, dtype=torch.long, device=device)
 
+    # On the CPU one float buffer, reused: converting into memory that is already mapped is ~7x
+    # faster than into a fresh tensor per chunk, whose page faults cost more than the conversion.
+    # The conversion runs inline: a reader thread would only compete with the GEMM's threads
+    # (benchmarks/nn_speed.py). On CUDA a thread pins the next uint8 chunk while this one multiplies.
+    buffer = torch.empty(min(chunk_size, n), dim) if device.type == "cpu" else None
+
     def read(start: int) -> torch.Tensor:
         with warnings.catch_warnings():  # the map is read-only and is only ever read here
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             x = torch.from_numpy(np.asarray(data[start : start + chunk_size])).reshape(-1, dim)
-        # On the CPU the uint8 -> float pass happens here, overlapping the previous chunk's product.
-        return x.pin_memory() if device.type == "cuda" else x.float()
+        if buffer is not None:
+            return buffer[: x.shape[0]].copy_(x)
+        return x.pin_memory() if device.type == "cuda" else x  # uint8 crosses the bus (4x less), float there
 
     starts = list(range(0, n, chunk_size))
-    with ThreadPoolExecutor(max_workers=1) as pool:  # read the next chunk while this one multiplies
-        pending = pool.submit(read, starts[0])
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(read, starts[0]) if buffer is None else None
         for j, start in enumerate(starts):
-            raw = pending.result()
-            if j + 1 < len(starts):
-                pending = pool.submit(read, starts[j + 1])
+            if buffer is not None:
+                raw = read(start)
+            else:
+                raw = pending.result()
+                if j + 1 < len(starts):
+                    pending = pool.submit(read, starts[j + 1])
             u = raw.to(device, non_blocking=True).float()  # (c, D)
             uu = torch.linalg.vector_norm(u, dim=1).square_()  # (c,)
             # u @ q.T, not q @ u.T: with the long side first the CPU GEMM runs ~2.5x faster here.

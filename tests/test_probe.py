@@ -1,0 +1,73 @@
+"""dcgan probe: the paper's linear probe of D's features, with its controls."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from dcgan_cli.analysis.probe import d_representation, linear_probe, pick_labelled
+from dcgan_cli.configs import PRESETS
+from dcgan_cli.errors import DcganError
+from dcgan_cli.model import Discriminator, ModelConfig
+
+from .conftest import invoke
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_features_are_every_block_pooled_to_4x4(preset):
+    cfg = ModelConfig(**(PRESETS[preset] | {"ngf": 4, "ndf": 4}))
+    D = Discriminator(cfg)
+    images = np.random.default_rng(0).integers(0, 256, (3, cfg.nc, cfg.size, cfg.size), dtype=np.uint8)
+    maps = D.eval().feature_maps(torch.zeros(1, cfg.nc, cfg.size, cfg.size))
+    assert len(maps) == cfg.n_up and [m.shape[1] for m in maps] == [4 * 2**i for i in range(cfg.n_up)]
+    assert maps[-1].shape[-1] == cfg.base  # the last map is what D's head reads
+    f = d_representation(D, images)
+    assert f.shape == (3, sum(4 * 2**i for i in range(cfg.n_up)) * 16) and f.dtype == np.float32
+
+
+def test_linearly_separable_features_probe_near_perfect_and_noise_near_chance():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(4, 50)) * 3
+    y = rng.integers(0, 4, 800)
+    x = centres[y] + rng.normal(size=(800, 50))
+    acc, c = linear_probe(x[:400], y[:400], x[400:], y[400:])
+    assert acc > 0.97
+    noise, _ = linear_probe(rng.normal(size=(400, 50)), y[:400], rng.normal(size=(400, 50)), y[400:])
+    assert noise < 0.45  # chance is 0.25
+
+
+def test_labelled_draws_take_n_per_class_and_differ_by_seed():
+    y = np.repeat(np.arange(3), [50, 5, 40])
+    idx = pick_labelled(y, 10, 0)
+    assert np.bincount(y[idx]).tolist() == [10, 5, 10]  # a class with fewer gives all it has
+    assert not np.array_equal(idx, pick_labelled(y, 10, 1))
+    assert len(pick_labelled(y, None, 0)) == len(y)
+
+
+def test_probe_command_reports_trained_random_and_pixels(tiny_run, runner, tmp_path):
+    r = invoke(runner, "probe", tiny_run, "--labels-per-class", "10", "--repeats", "2", "--test-n", "150",
+               "--json", tmp_path / "p.json", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "trained D" in r.output and "random D" in r.output and "pixels" in r.output
+    out = json.loads((tmp_path / "p.json").read_text())
+    assert [row["representation"] for row in out["rows"]] == ["trained D", "random D", "pixels"]
+    assert out["n_test"] == 150 and out["n_train"] == 10 * len(out["classes"])
+    for row in out["rows"]:
+        assert len(row["accuracies"]) == 2 and all(0 <= a <= 1 for a in row["accuracies"])
+    assert out["rows"][2]["dim"] == 3 * 32 * 32
+
+
+def test_probe_errors_are_one_line(tiny_run, runner, monkeypatch):
+    r = invoke(runner, "probe", tiny_run, "--target", "hexagon", "--device", "cpu")
+    assert r.exit_code == 2 and "--target 'hexagon' is not a label of shapes" in r.output
+    r = invoke(runner, "probe", tiny_run, "--repeats", "0", "--device", "cpu")
+    assert r.exit_code == 2 and "--repeats" in r.output
+    for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    with pytest.raises(DcganError, match=r"pip install 'dcgan-cli\[probe\]'"):
+        linear_probe(np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.zeros((2, 2)), np.array([0, 1]))
