@@ -2,8 +2,10 @@
 
 Every convolution block of D gives an activation map; each is max-pooled to a 4x4 grid,
 flattened, and all are concatenated (28,672 values for the paper's 64 px ImageNet D). A
-regularised linear classifier (an L2-SVM, as the paper) is trained on those features of the
-labelled training images and scored on the test split. A probe means little on its own, so the
+regularised linear classifier is trained on those features of the labelled training images and
+scored on the test split: L2-regularised multinomial logistic regression. (The paper used an
+L2-SVM; scikit-learn's LinearSVC scored within a point of it on MNIST features here (93.6%
+against 92.8-93.4%) but took 15-117 s per fit against 2-9 s, which a C search over several controls cannot afford.) A probe means little on its own, so the
 same protocol runs on two controls: the raw pixels, and a randomly initialised D of the same
 architecture. scikit-learn does the classifying (`pip install 'dcgan-cli[probe]'`).
 """
@@ -27,7 +29,7 @@ from ..model import Discriminator
 from ..pixels import flat_model_range, to_model_range
 
 POOL = 4  # each map max-pooled to POOL x POOL, as in the paper
-C_GRID = (1e-4, 1e-3, 1e-2, 1e-1)  # SVM regularisation, chosen on a held-out fifth of the labelled images
+C_GRID = (1e-3, 1e-2, 1e-1)  # inverse L2 regularisation, chosen on a held-out fifth of the labelled images
 REPRESENTATIONS = ("trained D", "random D", "pixels")
 
 
@@ -115,19 +117,19 @@ def pick_labelled(y: np.ndarray, per_class: int | None, seed: int) -> np.ndarray
 
 
 def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> tuple[float, float]:
-    """(test accuracy, C) of a standardised L2-SVM whose C is chosen on a held-out fifth of the training set."""
+    """(test accuracy, C) of a standardised logistic regression whose C is chosen on a held-out fifth of the training set."""
     try:
         from sklearn.exceptions import ConvergenceWarning
+        from sklearn.linear_model import LogisticRegression
         from sklearn.model_selection import train_test_split
         from sklearn.preprocessing import StandardScaler
-        from sklearn.svm import LinearSVC
     except ImportError:
         raise DcganError("the probe needs scikit-learn: pip install 'dcgan-cli[probe]'") from None
     if len(np.unique(y_train)) < 2:
         raise UsageError("the labelled training images hold only one class; the probe needs at least two")
 
-    def svm(c: float) -> LinearSVC:
-        return LinearSVC(C=c, dual=x_train.shape[1] > x_train.shape[0], max_iter=2000, random_state=seed)
+    def fit_linear(c: float) -> LogisticRegression:
+        return LogisticRegression(C=c, max_iter=300)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # an unconverged fit is still scored; C picks the one that works
@@ -136,12 +138,12 @@ def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
             a, b, ya, yb = train_test_split(x_train, y_train, test_size=0.2, random_state=seed, stratify=y_train
                                             if np.bincount(y_train)[np.unique(y_train)].min() >= 2 else None)
             scaler = StandardScaler().fit(a)
-            scores = [svm(c).fit(scaler.transform(a), ya).score(scaler.transform(b), yb) for c in C_GRID]
+            scores = [fit_linear(c).fit(scaler.transform(a), ya).score(scaler.transform(b), yb) for c in C_GRID]
             best = C_GRID[int(np.argmax(scores))]
         else:  # too few labelled images to hold a fifth out: the grid's middle
             best = C_GRID[len(C_GRID) // 2]
         scaler = StandardScaler().fit(x_train)
-        accuracy = svm(best).fit(scaler.transform(x_train), y_train).score(scaler.transform(x_test), y_test)
+        accuracy = fit_linear(best).fit(scaler.transform(x_train), y_train).score(scaler.transform(x_test), y_test)
     return float(accuracy), best
 
 
@@ -208,7 +210,7 @@ def probe(
         rows_out.append(ProbeRow(kind, int(x_train.shape[1]), accs, cs))
     protocol = {
         "features": f"every D block's activation map, max-pooled to {POOL}x{POOL}, concatenated (Radford et al. 5.1); D in eval mode",
-        "classifier": f"standardised linear SVM (scikit-learn LinearSVC, squared hinge), C from {list(C_GRID)} on a held-out 20%",
+        "classifier": f"standardised L2 logistic regression (scikit-learn, lbfgs), C from {list(C_GRID)} on a held-out 20%",
         "controls": "pixels: the image in [-1, 1], flattened; random D: the same architecture, untrained (seed)",
         "seed": seed, "repeats": repeats,
     }
