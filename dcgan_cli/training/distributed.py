@@ -200,7 +200,10 @@ def launch(nproc: int, argv: list[str]) -> int:
     if not 1 <= nproc <= 1024:
         raise UsageError(f"--nproc must be 1 to 1024, got {nproc}")
     args = train_args(argv)
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    # The launcher logs each failed process at length; the processes' own one-line errors say it.
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4().int), rdzv_backend="c10d",
                           rdzv_endpoint="localhost:0", max_restarts=0, shutdown_timeout=120)
     try:
