@@ -95,6 +95,12 @@ def plan_run(
             # The folder rank 0 chose (and will lock); only rank 0 checks it is free.
             plan = _plan(**(kwargs | {"out": Path(folder), "on_progress": None}), claimed=True)
         plan = replace(plan, world=world)
+    t = plan.train
+    if t.max_steps is not None and t.epochs is not None:
+        spe = max(1, plan.steps_per_epoch)  # global steps: with several processes an epoch has fewer
+        if t.epochs * spe < t.max_steps:
+            plan.notes.append(f"--epochs {t.epochs} ends the run at step {t.epochs * spe}, before --max-steps {t.max_steps}; "
+                              f"give --epochs {math.ceil(t.max_steps / spe)} or leave it out")
     if plan.resume is not None:
         before = stored_world_size(plan.resume)
         if before != world.size:
@@ -154,13 +160,6 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
         if ckpt is not None:
             raise UsageError(f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}; add --channels {mcfg.nc}")
         mcfg = replace(mcfg, nc=data.channels)
-    if tcfg.max_steps is not None and tcfg.epochs is not None:
-        spe = max(1, (data.images.shape[0] if tcfg.limit is None else min(tcfg.limit, data.images.shape[0])) // tcfg.batch_size)
-        if tcfg.epochs * spe < tcfg.max_steps:
-            notes.append(
-                f"--epochs {tcfg.epochs} ends the run at step {tcfg.epochs * spe}, before --max-steps {tcfg.max_steps}; "
-                f"give --epochs {math.ceil(tcfg.max_steps / spe)} or leave it out"
-            )
     root = str(data_root) if data_root else (ckpt.dataset.get("root") if ckpt is not None else None)
     meta = data.describe() | {"root": root}
     if tcfg.tensorboard:
