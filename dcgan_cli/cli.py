@@ -28,6 +28,7 @@ from . import __version__
 from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRECISIONS, PRESETS, RECIPES, SPLITS, Z_DISTS
 from .console import err, error_prefix, follow, note, out, progress, say, training_line
 from .errors import DcganError, UsageError
+from .files import check_file_target
 
 
 class OneLineErrors(TyperGroup):
@@ -416,6 +417,7 @@ def arithmetic(
 
     Example: dcgan arithmetic runs/demo "red circle - circle + square"
     """
+    check_file_target(json_path, "--json")
     import re
 
     from .analysis.arithmetic import figure, parse_define, run
@@ -481,6 +483,7 @@ def nn_search(
 
     Example: dcgan nn-search runs/demo --n 8 --k 5 --json nn.json
     """
+    check_file_target(json_path, "--json")
     from rich.table import Table
 
     from .analysis.nn_report import neighbour_grid
@@ -568,6 +571,7 @@ def evaluate(
 
     Two folders with no checkpoint: dcgan evaluate --images fakes/ --real reals/ --features inception
     """
+    check_file_target(json_path, "--json")
     from .evaluation.evaluate import evaluate as measure
     from .evaluation.evaluate import parse_metrics
     from .files import write_json
@@ -608,6 +612,7 @@ def probe(
 ):
     """Is D a good representation? The paper's linear probe of D's features, against pixels and a random D.
     Example: dcgan probe runs/mnist --labels-per-class 100"""
+    check_file_target(json_path, "--json")
     from .analysis.probe import run
     from .files import write_json
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import DcganError
+from .errors import DcganError, UsageError
 
 TEMP_MARK = ".dcgan-tmp-"
 
@@ -50,6 +50,17 @@ def write_atomic(path: str | Path, write: Callable[[Path], None], *, what: str =
         except OSError:
             pass
     return path
+
+
+def check_file_target(path: Path | None, flag: str) -> None:
+    """Refuse, before any work, a report path that cannot take a file (a folder, or under a file)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name such as {path / 'report.json'}")
+    if any(p.exists() and not p.is_dir() for p in path.parents):
+        raise UsageError(f"{flag} {path}: a file stands where a folder is needed on that path")
 
 
 def describe_os_error(e: OSError, path: Path, what: str = "output") -> str:

@@ -71,3 +71,9 @@ def test_probe_errors_are_one_line(tiny_run, runner, monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     with pytest.raises(DcganError, match=r"pip install 'dcgan-cli\[probe\]'"):
         linear_probe(np.zeros((4, 2)), np.array([0, 1, 0, 1]), np.zeros((2, 2)), np.array([0, 1]))
+
+
+@pytest.mark.parametrize("command", ["probe", "evaluate", "nn-search"])
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tiny_run, runner, tmp_path, command):
+    r = invoke(runner, command, tiny_run, "--json", tmp_path, "--device", "cpu")
+    assert r.exit_code == 2 and f"--json {tmp_path} is a folder" in r.output

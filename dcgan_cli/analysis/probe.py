@@ -125,7 +125,8 @@ def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
         from sklearn.preprocessing import StandardScaler
     except ImportError:
         raise DcganError("the probe needs scikit-learn: pip install 'dcgan-cli[probe]'") from None
-    if len(np.unique(y_train)) < 2:
+    classes, counts = np.unique(y_train, return_counts=True)
+    if len(classes) < 2:
         raise UsageError("the labelled training images hold only one class; the probe needs at least two")
 
     def fit_linear(c: float) -> LogisticRegression:
@@ -133,10 +134,9 @@ def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # an unconverged fit is still scored; C picks the one that works
-        classes = len(np.unique(y_train))
-        if len(y_train) >= 5 * classes:
-            a, b, ya, yb = train_test_split(x_train, y_train, test_size=0.2, random_state=seed, stratify=y_train
-                                            if np.bincount(y_train)[np.unique(y_train)].min() >= 2 else None)
+        if len(y_train) >= 5 * len(classes):
+            a, b, ya, yb = train_test_split(x_train, y_train, test_size=0.2, random_state=seed,
+                                            stratify=y_train if counts.min() >= 2 else None)
             scaler = StandardScaler().fit(a)
             scores = [fit_linear(c).fit(scaler.transform(a), ya).score(scaler.transform(b), yb) for c in C_GRID]
             best = C_GRID[int(np.argmax(scores))]

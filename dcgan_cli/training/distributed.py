@@ -48,23 +48,6 @@ class World:
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
         return bool(t.item())
 
-    def flags(self, values: list[bool], device: torch.device) -> list[bool]:
-        """Element-wise `any` for several flags in one collective."""
-        if not self.active:
-            return values
-        t = torch.tensor([1.0 if v else 0.0 for v in values], device=_comm_device(device))
-        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
-        return [bool(x) for x in t.tolist()]
-
-    def mean(self, values: dict[str, float], device: torch.device) -> dict[str, float]:
-        """Each value averaged over the ranks (the same keys on every rank)."""
-        if not self.active or not values:
-            return values
-        keys = sorted(values)
-        t = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=_comm_device(device))
-        torch.distributed.all_reduce(t)
-        return {k: v / self.size for k, v in zip(keys, t.tolist())}
-
     def gather(self, obj: T) -> list[T]:
         """Every rank's `obj`, in rank order, on every rank."""
         if not self.active:
