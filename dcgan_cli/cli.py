@@ -632,6 +632,52 @@ def probe(
         say(f"wrote {json_path}")
 
 
+# --- ablate
+
+
+@app.command()
+@cli_errors
+def ablate(
+    ckpt: CkptArg = None,
+    concept: Annotated[str, typer.Option(help="A label of the data set to make G forget, e.g. triangle or red.")] = ...,
+    n: NOpt = None,
+    seeds: SeedsOpt = None,
+    bank: Annotated[int, typer.Option(help="Generated samples to find the maps in and to measure on.")] = 2048,
+    out_path: OutOpt = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the dropped maps and the shares as JSON.", show_default=False)] = None,
+    ema: EmaOpt = None,
+    data_root: RootOpt = None,
+    cache_dir: CacheOpt = None,
+    device: DeviceOpt = "auto",
+):
+    """Forgetting to draw (paper 6.3.1): drop the G feature maps that carry a concept, with and without, side by side.
+    Example: dcgan ablate runs/demo --concept triangle"""
+    check_file_target(json_path, "--json")
+    from .analysis.ablate import run
+    from .analysis.sample import resolve_seeds, seeds_label
+    from .files import write_json
+    from .images import check_image_path, save_grid
+    from .runs import output_path
+
+    shown = resolve_seeds(n, seeds, 16, limit=256)
+    if out_path is not None:
+        check_image_path(out_path)
+    with progress("ablating") as bar:
+        result = run(ckpt, concept, n=bank, seeds=shown, ema=ema, data_root=data_root, cache_dir=cache_dir,
+                     device=_device(device), on_progress=lambda what, done, total: bar.update(done, total, what))
+    c = _checkpoint(ckpt)
+    target = out_path or output_path(c.path, c.step, "ablate", f"{concept}-seeds-{seeds_label(shown)}.png")
+    import torch
+
+    save_grid(torch.cat([result.before, result.after]), target, nrow=len(shown))
+    say(f"dropped {len(result.dropped)} of {result.maps} maps of G's second-highest layer")
+    say(f"{concept}: seen in {result.share_before:.1%} of {result.n} samples before, {result.share_after:.1%} after "
+        f"({result.share_random:.1%} after dropping as many random maps)")
+    say(f"wrote {target} (top row intact, bottom row with the maps dropped)" + (f" and {json_path}" if json_path else ""))
+    if json_path is not None:
+        write_json(json_path, result.to_dict())
+
+
 # --- data
 
 

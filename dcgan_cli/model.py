@@ -73,13 +73,22 @@ class Generator(nn.Module):
         init_weights(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.draw(self.late_maps(z))  # (B, nc, size, size)
+
+    def late_maps(self, z: torch.Tensor) -> torch.Tensor:
+        """The feature maps G's output layer draws from, its second-highest layer (Radford et al.
+        6.3.1 drop "window" maps here): (B, ngf, size / 2, size / 2)."""
         cfg = self.cfg
         if cfg.projection == "dense":
             x = self.project(z).view(z.shape[0], -1, cfg.base, cfg.base)
         else:
             x = self.project(z.view(z.shape[0], cfg.nz, 1, 1))
         x = self.project_act(self.project_norm(x))  # (B, ngf * 2^(n-1), base, base)
-        return self.main(x)  # (B, nc, size, size)
+        return self.main[:-2](x)
+
+    def draw(self, maps: torch.Tensor) -> torch.Tensor:
+        """The output layer: late_maps -> image in [-1, 1]."""
+        return self.main[-2:](maps)
 
 
 class Discriminator(nn.Module):

@@ -1,0 +1,43 @@
+"""dcgan ablate: dropping G's feature maps (paper 6.3.1) at the right layer, and only those asked."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dcgan_cli.analysis.ablate import drop_maps, object_mask
+from dcgan_cli.configs import PRESETS
+from dcgan_cli.model import Generator, ModelConfig
+
+from .conftest import invoke
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_the_hook_is_the_layer_under_the_output_for_every_size(preset):
+    cfg = ModelConfig(**(PRESETS[preset] | {"ngf": 4, "ndf": 4}))
+    G = Generator(cfg).eval()
+    z = torch.randn(3, cfg.nz)
+    maps = G.late_maps(z)
+    assert maps.shape == (3, 4, cfg.size // 2, cfg.size // 2)
+    with torch.no_grad():
+        assert torch.equal(G.draw(maps), G(z))
+        assert torch.equal(drop_maps(G, z, []), G(z))  # dropping no map changes nothing
+        changed = drop_maps(G, z, [0, 2])
+    assert not torch.equal(changed, G(z)) and changed.shape == G(z).shape
+
+
+def test_object_mask_finds_the_object_on_a_plain_background():
+    img = torch.full((2, 3, 32, 32), -0.8)
+    img[0, :, 8:24, 8:24] = 0.9  # a square in the middle
+    mask = object_mask(img, 16)
+    assert mask[0, 4:12, 4:12].all() and not mask[0, :3].any()
+    assert mask[1].all()  # no object: the whole image counts
+
+
+def test_ablate_errors_are_one_line(tiny_run, runner, tmp_path):
+    r = invoke(runner, "ablate", tiny_run, "--concept", "hexagon", "--device", "cpu")
+    assert r.exit_code == 2 and "--concept 'hexagon' is not a label of shapes" in r.output
+    r = invoke(runner, "ablate", tiny_run, "--concept", "red", "--bank", "10", "--device", "cpu")
+    assert r.exit_code == 2 and "--n must be 64" not in r.output and "--bank must be 64 to 100,000" in r.output
+    r = invoke(runner, "ablate", tiny_run, "--concept", "red", "--out", tmp_path, "--device", "cpu")
+    assert r.exit_code == 2 and "is a folder" in r.output
