@@ -36,6 +36,7 @@ class OneLineErrors(TyperGroup):
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         from typer import _click
+        from typer.exceptions import Abort
 
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)
@@ -47,7 +48,7 @@ class OneLineErrors(TyperGroup):
                 hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
                 _print_error(f"{e.format_message().replace('Value error, ', '')}{hint}")
             sys.exit(e.exit_code)
-        except _click.exceptions.Abort:
+        except Abort:
             if not standalone_mode:
                 raise
             note("aborted")
@@ -674,6 +675,48 @@ def ablate(
     say(f"{concept}: seen in {result.share_before:.1%} of {result.n} samples before, {result.share_after:.1%} after "
         f"({result.share_random:.1%} after dropping as many random maps)")
     say(f"wrote {target} (top row intact, bottom row with the maps dropped)" + (f" and {json_path}" if json_path else ""))
+    if json_path is not None:
+        write_json(json_path, result.to_dict())
+
+
+# --- explain
+
+
+@app.command()
+@cli_errors
+def explain(
+    ckpt: CkptArg = None,
+    n: Annotated[int, typer.Option("--n", help="Real test images to choose from.")] = 512,
+    features: Annotated[int, typer.Option(help="D's first N last-block features, a row each.")] = 6,
+    per: Annotated[int, typer.Option(help="Images per feature: those that excite it most.")] = 8,
+    out_path: OutOpt = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write the figures as JSON.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the image subset and the random D.")] = 0,
+    data_root: RootOpt = None,
+    cache_dir: CacheOpt = None,
+    device: DeviceOpt = "auto",
+):
+    """What D looks at (paper fig. 5): guided backpropagation of D's last-block features on real images, trained vs random D.
+    Example: dcgan explain runs/demo"""
+    check_file_target(json_path, "--json")
+    from .analysis.explain import run
+    from .files import write_json
+    from .images import check_image_path, save_grid
+    from .runs import output_path
+
+    if out_path is not None:
+        check_image_path(out_path)
+    result = run(ckpt, n=n, features=features, per=per, seed=seed, data_root=data_root, cache_dir=cache_dir, device=_device(device))
+    c = _checkpoint(ckpt)
+    target = out_path or output_path(c.path, c.step, "explain", f"features-{features}-per-{per}-seed{seed}.png")
+    import torch
+
+    # Rows: each feature's images, then the trained D's guided gradients, then the random D's.
+    rows = [t.view(features, per, *t.shape[1:]) for t in (result.images, result.trained, result.random)]
+    save_grid(torch.stack(rows, 1).flatten(0, 2), target, nrow=per)
+    shares = result.on_object
+    say(f"share of the guided gradient on the object: trained D {shares['trained D']:.1%}, random D {shares['random D']:.1%}")
+    say(f"wrote {target} (per feature: the images, the trained D's gradients, the random D's)" + (f" and {json_path}" if json_path else ""))
     if json_path is not None:
         write_json(json_path, result.to_dict())
 

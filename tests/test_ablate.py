@@ -7,7 +7,7 @@ import torch
 
 from dcgan_cli.analysis.ablate import drop_maps, object_mask
 from dcgan_cli.configs import PRESETS
-from dcgan_cli.model import Generator, ModelConfig
+from dcgan_cli.model import Discriminator, Generator, ModelConfig
 
 from .conftest import invoke
 
@@ -41,3 +41,32 @@ def test_ablate_errors_are_one_line(tiny_run, runner, tmp_path):
     assert r.exit_code == 2 and "--n must be 64" not in r.output and "--bank must be 64 to 100,000" in r.output
     r = invoke(runner, "ablate", tiny_run, "--concept", "red", "--out", tmp_path, "--device", "cpu")
     assert r.exit_code == 2 and "is a folder" in r.output
+
+
+def test_guided_backprop_leaves_d_as_it_was_and_gives_one_gradient_per_image():
+    from dcgan_cli.analysis.explain import explain, guided_gradients
+
+    cfg = ModelConfig(size=32, ngf=4, ndf=4)
+    torch.manual_seed(0)
+    D, R = Discriminator(cfg).eval(), Discriminator(cfg).eval()
+    x = torch.rand(20, 3, 32, 32) * 2 - 1
+    before = D(x)
+    g = guided_gradients(D, x[:4], 1)
+    assert g.shape == (4, 3, 32, 32) and g.abs().sum() > 0
+    assert torch.equal(D(x), before)  # hooks gone, activations in place again
+    assert all(not m._forward_hooks and not m._backward_hooks for m in D.modules())
+    assert all(m.inplace for m in D.modules() if isinstance(m, torch.nn.LeakyReLU))
+    e = explain(D, R, x, features=3, per=5)
+    assert e.trained.shape == e.random.shape == e.images.shape == (15, 3, 32, 32)
+    assert e.trained.abs().max() <= 1 + 1e-6 and all(0 <= v <= 1 for v in e.on_object.values())
+
+
+def test_explain_command_writes_the_figure_and_refuses_bad_counts(tiny_run, runner, tmp_path):
+    r = invoke(runner, "explain", tiny_run, "--n", "64", "--features", "2", "--per", "4", "--out", tmp_path / "e.png",
+               "--json", tmp_path / "e.json", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    from PIL import Image
+
+    assert Image.open(tmp_path / "e.png").size == (4 * 34 + 2, 6 * 34 + 2)  # 2 features x (images, trained, random)
+    r = invoke(runner, "explain", tiny_run, "--features", "0", "--device", "cpu")
+    assert r.exit_code == 2 and "--features must be 1 to" in r.output
