@@ -25,7 +25,7 @@ import typer
 from typer.core import TyperGroup
 
 from . import __version__
-from .configs import D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRECISIONS, PRESETS, RECIPES, SPLITS, Z_DISTS
+from .configs import ARITHMETIC_METHODS, D_ACTIVATIONS, DATASETS, DOWNSAMPLE, EVAL_METRICS, FEATURES, G_ACTIVATIONS, METHODS, PRECISIONS, PRESETS, RECIPES, SPLITS, Z_DISTS
 from .console import err, error_prefix, follow, note, out, progress, say, training_line
 from .errors import DcganError, UsageError
 from .files import check_file_target
@@ -78,6 +78,7 @@ Down = Literal[DOWNSAMPLE]  # type: ignore[valid-type]
 ZDist = Literal[Z_DISTS]  # type: ignore[valid-type]
 Split = Literal[SPLITS]  # type: ignore[valid-type]
 Method = Literal[METHODS]  # type: ignore[valid-type]
+ArithMethod = Literal[ARITHMETIC_METHODS]  # type: ignore[valid-type]
 Features = Literal[FEATURES]  # type: ignore[valid-type]
 EvalMetric = Literal[EVAL_METRICS]  # type: ignore[valid-type]
 Format = Literal["grid", "png", "npz"]
@@ -400,63 +401,108 @@ def interpolate(
 @app.command()
 @cli_errors
 def arithmetic(
-    args: Annotated[list[str], typer.Argument(metavar="[CKPT] EXPRESSION", help='Optional checkpoint or run folder, then terms joined by + and -, e.g. "smiling woman - woman + man".', show_default=False)],
+    args: Annotated[list[str] | None, typer.Argument(metavar="[CKPT] EXPRESSION", help='Optional checkpoint or run folder, then terms joined by + and -, e.g. "smiling woman - woman + man".', show_default=False)] = None,
     ckpt_opt: Annotated[Path | None, typer.Option("--ckpt", help="The checkpoint, as an option (same as the first argument).", show_default=False)] = None,
+    method: Annotated[ArithMethod, typer.Option(help="anchored: samples of the first term plus the others' means taken where the anchor is; paper: sums of 3-exemplar means (Radford et al.); mean: sums of all matches' means.")] = "anchored",
     out_path: OutOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed for the labelled sample bank and the variants' noise.")] = 0,
-    variants: Annotated[int, typer.Option(help="Results with small noise added to the result vector.")] = 8,
+    individual: Annotated[Path | None, typer.Option(help="Also write each result image to this folder (result-N.png), for any other judge.", show_default=False)] = None,
+    probe: Annotated[bool, typer.Option("--probe", help="Report how linearly z holds each attribute (which concepts arithmetic can move); the expression is then optional.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed for the labelled sample bank, the anchors and exemplars.")] = 0,
+    variants: Annotated[int, typer.Option(help="Results beyond the first: more anchors (anchored) or noisy copies (paper, mean).")] = 8,
     define: Annotated[list[str] | None, typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.", show_default=False)] = None,
     samples: Annotated[int, typer.Option(help="Generated samples labelled to find concept vectors.")] = 4096,
     attr_images: Annotated[int, typer.Option(help="Real labelled images the attribute model learns from (a tenth held out).")] = 30_000,
-    json_path: Annotated[Path | None, typer.Option("--json", help="Write what was found as JSON.", show_default=False)] = None,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write what was found as JSON: expected, seen and match per result image.", show_default=False)] = None,
     cache_dir: CacheOpt = None,
     data_root: RootOpt = None,
     ema: EmaOpt = None,
     device: DeviceOpt = "auto",
 ):
-    """Latent vector arithmetic over named concepts, as in the paper's figure 7.
+    """Latent vector arithmetic over named concepts, as in the paper's figure 7, with a verdict per attribute.
 
-    Example: dcgan arithmetic runs/demo "red circle - circle + square"
+    Example: dcgan arithmetic runs/demo "red large circle - blue circle + blue square"
     """
     check_file_target(json_path, "--json")
     import re
 
     from .analysis.arithmetic import figure, parse_define, run
     from .files import write_json
-    from .images import check_image_path, save_pil
+    from .images import check_folder_path, check_image_path, save_individual, save_pil
     from .runs import output_path
 
+    args = list(args or [])
+    if probe and len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
+        args = [args[0], ""]
     if len(args) == 2:
         if ckpt_opt is not None:
             raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
         ckpt, expression = Path(args[0]), args[1]
     elif len(args) == 1:
         ckpt, expression = ckpt_opt, args[0]
+    elif not args and probe:
+        ckpt, expression = ckpt_opt, ""
     else:
         raise UsageError(f"expected [CKPT] EXPRESSION, got {len(args)} arguments; quote the expression: \"red circle - circle + square\"")
     if out_path is not None:
         check_image_path(out_path)
+    if individual is not None:
+        check_folder_path(individual, "--individual")
     defines = dict(parse_define(d) for d in (define or []))
     c = _checkpoint(ckpt)
     dev = _device(device)
+    rep: dict = {}
+    if probe:
+        from .analysis.separability import run as separability
+
+        with progress("probing z") as bar:
+            rep["separability"] = separability(c, samples=samples, attr_images=attr_images, seed=seed, ema=ema, device=dev,
+                                               data_root=data_root, cache_dir=cache_dir,
+                                               on_progress=lambda what, done, total: bar.update(done, total, what))
+        say(f"how linearly z holds each attribute ({samples} labelled samples, held-out quarter):")
+        for row in rep["separability"]["attributes"]:
+            acc = "" if row["accuracy"] is None else f"{row['accuracy']:.0%} (always the commonest value: {row['majority']:.0%}): "
+            say(f"  {row['attribute']}: {acc}{row['verdict']}")
+        if not expression.strip():
+            if json_path is not None:
+                write_json(json_path, rep["separability"])
+                say(f"wrote {json_path}")
+            return
     with progress("arithmetic") as bar:
-        result = run(c, expression, defines=defines, samples=samples, attr_images=attr_images, variants=variants, seed=seed,
-                     ema=ema, device=dev, data_root=data_root, cache_dir=cache_dir,
+        result = run(c, expression, method=method, defines=defines, samples=samples, attr_images=attr_images, variants=variants,
+                     seed=seed, ema=ema, device=dev, data_root=data_root, cache_dir=cache_dir,
                      on_progress=lambda what, done, total: bar.update(done, total, what))
     slug = re.sub(r"[^a-z0-9]+", "-", expression.lower()).strip("-")[:60] or "expression"
-    target = out_path or output_path(c.path, c.step, "arithmetic", f"{slug}-seed{seed}.png")
+    target = out_path or output_path(c.path, c.step, "arithmetic", f"{slug}-{method}-seed{seed}.png")
     save_pil(figure(result), target)
-    rep = result.report
+    if individual is not None:
+        save_individual(result.result_images, individual, [f"result-{i}.png" for i in range(len(result.result_images))])
+    rep |= result.report
     for t in rep["terms"]:
-        how = "seeds" if t["from"] == "seeds" else f"{t['count']} samples, match {t['confidence']:.2f}"
-        say(f"{t['coef']:+g} x {t['phrase']!r}: mean z of {how}")
-    if rep["result_attributes"] is not None:
+        if t.get("role") == "anchor":
+            how = f"{t['anchors']} anchors: {'seeds' if t['from'] == 'seeds' else 'samples'} of it"
+        else:
+            how = "seeds" if t["from"] == "seeds" else f"{t['count']} samples, match {t['confidence']:.2f}"
+            how = f"mean z of {how}"
+        asked = f" (asked: {t['asked']})" if t.get("asked") else ""
+        relaxed = f"; too few samples, so not held: {', '.join(t['relaxed'])}" if t.get("relaxed") else ""
+        say(f"{t['coef']:+g} x {t['phrase']!r}{asked}: {how}{relaxed}")
+    summary = rep.get("summary")
+    if summary:
+        n = len(rep["results"])
+        for name, s in summary.items():
+            seen = ", ".join(f"{v} {k}/{n}" for v, k in sorted(s["seen"].items(), key=lambda kv: -kv[1]))
+            ok = s["match"] >= s["of"] / 2
+            verdict = ("changed as asked" if s["moved"] else "kept") if ok else "wrong"
+            say(f"{name}: expected {'/'.join(s['expected'])}, seen {seen}: {verdict}")
+        say(f"{sum(bool(r.get('all_match')) for r in rep['results'])}/{n} results show every expected attribute")
+    elif rep.get("result_attributes") is not None:
         seen = ", ".join(f"{k} ({v:.2f})" for k, v in rep["result_attributes"].items()) or "no attribute above 0.5"
-        say(f"result shows: {seen}")
+        say(f"result shows: {seen} (no expected attributes: some phrase is not in the data set's vocabulary)")
+    if rep.get("attribute_model_accuracy") is not None:
         say(f"attribute model: {rep['attribute_model_accuracy']:.1%} accuracy on {rep['attribute_model_heldout']} held-out real images")
     if json_path is not None:
         write_json(json_path, rep)
-    say(f"wrote {target}" + (f" and {json_path}" if json_path else ""))
+    say(f"wrote {target}" + (f", {individual}" if individual else "") + (f" and {json_path}" if json_path else ""))
 
 
 # --- nn-search

@@ -31,6 +31,7 @@ DOWNSAMPLE = ("strided", "pool")
 PROJECTIONS = ("conv", "dense")
 Z_DISTS = ("normal", "uniform")
 METHODS = ("slerp", "lerp")
+ARITHMETIC_METHODS = ("anchored", "paper", "mean")  # the first is the default: it measures best (README)
 FEATURES = ("inception", "domain")
 EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
 PRECISIONS = ("fp32", "bf16", "fp16")

@@ -1,9 +1,14 @@
 """Latent vector arithmetic over named concepts ("smiling woman - woman + man", paper fig. 7).
 
-Concept vectors are the mean z of generated samples that an attribute model, trained on the
-real labelled images, confidently sees as matching a phrase. A bank of labelled samples is
-cached in the run folder, so a second expression costs no generation. `run` is the whole
-recipe, for the CLI, the benchmark and Python users alike; `figure` draws its result.
+Concept vectors are mean z of generated samples that an attribute model, trained on the real
+labelled images, confidently sees as matching a phrase. A bank of labelled samples is cached in
+the run folder, so a second expression costs no generation. The default method starts from
+concrete samples of the first term and adds the other terms' means taken over samples that share
+that anchor's other attributes: the mean of a few dozen samples carries noise of norm about
+sqrt(nz / k), and averaging over unlike samples carries their correlated attributes along, so
+the paper's plain sum of means moves what it should not (measured in
+benchmarks/arithmetic_check.py). `run` is the whole recipe, for the CLI, the benchmark and
+Python users alike; the attribute model judges the result, attribute by attribute.
 """
 
 from __future__ import annotations
@@ -17,17 +22,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 from ..checkpoint import Checkpoint, as_checkpoint
+from ..configs import ARITHMETIC_METHODS
 from ..data import ImageData, checkpoint_data
 from ..errors import DcganError, UsageError
 from ..files import write_bytes
 from ..model import sample_z, z_from_seeds
 from ..runs import RunFolder
 from .attributes import ATTRIBUTE_RECIPE, AttributeModel, AttributeNet, train_attribute_model
+from .expectations import Attribute, Want, attributes_of, describe, expected_values, match_score, term_wants, verdicts
 from .expression import Term, parse_expression, phrase_constraints, vocabulary
 from .sample import generate, parse_seeds
 
@@ -161,21 +167,69 @@ def result_vectors(terms: list[Term], concepts: list[Concept], cfg, *, variants:
     return torch.cat([r[None], r[None] + eps])
 
 
+
+METHODS = ARITHMETIC_METHODS
+EXEMPLARS = 3  # samples shown (and, for the paper's method, averaged) per term, as in the paper's figure 7
+
+
 @dataclass
 class ArithmeticResult:
     expression: str
+    method: str
     terms: list[Term]
-    concepts: list[Concept]
-    term_images: torch.Tensor  # (T, C, H, W) in [-1, 1]: each term's mean vector drawn
-    result_images: torch.Tensor  # (1 + variants, C, H, W): the result, then its noisy variants
-    report: dict[str, Any] = field(default_factory=dict)  # JSON-able: terms, attributes seen, accuracy
+    concepts: list[Concept]  # per term, for the first result: the vector it adds
+    term_images: torch.Tensor  # (T, C, H, W) in [-1, 1]: each term's mean vector drawn (the anchor for 'anchored')
+    exemplar_images: list[torch.Tensor]  # per term (k, C, H, W): samples of the term
+    result_images: torch.Tensor  # (R, C, H, W): the result for each anchor, or the result then its noisy variants
+    result_match: list[bool | None] = field(default_factory=list)  # per result image: every expected attribute seen
+    report: dict[str, Any] = field(default_factory=dict)  # JSON-able: terms, expected, seen, match, accuracy
     bank: SampleBank | None = None
+
+
+def _pick(score: torch.Tensor, k: int, g: torch.Generator, threshold: float = 0.8) -> torch.Tensor:
+    """k indices drawn at random among the samples scoring >= threshold (the best ones if too few)."""
+    good = (score >= threshold).nonzero().view(-1)
+    if len(good) >= k:
+        return good[torch.randperm(len(good), generator=g)[:k]]
+    best = score.argsort(descending=True)[:k]
+    return best[score[best] >= 0.5]
+
+
+class _Matcher:
+    """Means of the bank's samples that match a want, relaxing the context when it is too narrow."""
+
+    def __init__(self, bank: SampleBank, attrs: list[Attribute], min_count: int = 8):
+        self.bank, self.attrs, self.min_count = bank, attrs, min_count
+        self.cache: dict[frozenset, tuple[Concept, torch.Tensor]] = {}
+
+    def concept(self, phrase: str, own: Want, context: Want) -> tuple[Concept, torch.Tensor, list[str]]:
+        """The mean over samples matching own + context; context attributes are dropped, last first,
+        until enough samples match. Returns the concept, its members' indices and what was dropped."""
+        keys = list(context)
+        dropped: list[str] = []
+        while True:
+            want = own | {a: context[a] for a in keys}
+            key = frozenset(want.items())
+            if key not in self.cache:
+                score = match_score(self.bank.probs, want, self.attrs)
+                chosen = (score >= 0.8).nonzero().view(-1)
+                self.cache[key] = (Concept(phrase, self.bank.z[chosen].mean(0) if len(chosen) else torch.zeros(self.bank.z.shape[1]),
+                                           int(chosen.numel()), float(score[chosen].mean()) if len(chosen) else 0.0), chosen)
+            concept, chosen = self.cache[key]
+            if concept.count >= self.min_count:
+                return concept, chosen, dropped
+            if not keys:
+                best = float(match_score(self.bank.probs, own, self.attrs).max())
+                raise DcganError(f"too few generated samples look like {phrase!r} ({concept.count} of {len(self.bank.z)}, best match "
+                                 f"{best:.2f}); train longer, use more --samples, or define it by hand with --define")
+            dropped.append(self.attrs[keys.pop()].name)
 
 
 def run(
     ckpt: Checkpoint | str | Path | None,
     expression: str,
     *,
+    method: str = "anchored",
     defines: dict[str, list[int]] | None = None,
     data: ImageData | None = None,
     samples: int = 4096,
@@ -188,63 +242,196 @@ def run(
     cache_dir: Path | None = None,
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> ArithmeticResult:
-    """Evaluate `expression` on a checkpoint: concept vectors, result vector, images, a report.
+    """Evaluate `expression` on a checkpoint: concept vectors, result images, a verdict per attribute.
 
-    Phrases in `defines` are means of the given seeds; the others are found in a labelled
-    sample bank (built on first use, then cached), which needs the data set's labels.
+    Methods: 'anchored' (default) starts from concrete samples of the first term and adds the other
+    terms' means, each taken over samples that share the anchor's other attributes; 'paper' sums
+    the means of 3 exemplars per term (Radford et al. 6.3.2); 'mean' sums the means of every
+    confident match, rescaled to the prior's shell. Phrases in `defines` are means of the given
+    seeds (for 'anchored', a defined first term's seeds are the anchors); the others are found in a
+    labelled sample bank (built on first use, then cached), which needs the data set's labels.
     """
+    if method not in METHODS:
+        raise UsageError(f"--method {method!r}: use one of {', '.join(METHODS)}")
     terms = parse_expression(expression)
     for t in terms:
         if not math.isfinite(t.coef) or abs(t.coef) > 1e6:
             raise UsageError(f"the coefficient {t.coef:g} of {t.phrase!r} is out of range; use numbers up to 1e6")
     if not 0 <= variants <= 1024 or not 16 <= samples <= 1_000_000 or attr_images < 20:
         raise UsageError("--variants must be 0 to 1024, --samples 16 to 1,000,000 and --attr-images at least 20")
+    if method == "anchored" and terms[0].coef != 1:
+        raise UsageError(f"--method anchored starts from samples of the first term, so its coefficient must be 1 (it is {terms[0].coef:g}); "
+                         "use --method paper for other sums")
     c = as_checkpoint(ckpt)
+    cfg = c.model_config
     defined = dict(defines or {})
     todo = [t for t in terms if t.phrase not in defined]
-    concepts: dict[str, Concept] = {p: concept_from_seeds(c.model_config, p, s) for p, s in defined.items()}
-    bank = None
+    bank, attrs, wants, own_of = None, [], None, {}
     if todo:
         label_names = c.dataset.get("label_names") or []
         if not label_names:
             missing = ", ".join(repr(t.phrase) for t in todo)
             raise UsageError(f"this data set has no labels, so {missing} cannot be found; define it from seeds with --define 'phrase=12,45,77'")
-        wants = phrase_constraints(todo, vocabulary(c.dataset.get("name", ""), label_names))
+        vocab = vocabulary(c.dataset.get("name", ""), label_names)
+        phrase_constraints(todo, vocab)  # unknown words: one line naming the known ones, before any work
         if data is None:
             data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         if data.label_names != label_names:
             raise DcganError(f"the data in {data.cache_dir} has other labels than the checkpoint records; pass the data set it was trained on")
         bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema, on_progress=on_progress)
-        for t, want in zip(todo, wants):
-            concepts[t.phrase] = concept_from_bank(bank, t.phrase, want)
-    chosen = [concepts[t.phrase] for t in terms]
+        attrs = attributes_of(label_names, data.groups)
+        known = [i for i, t in enumerate(terms) if all(w in vocab for w in t.words)]
+        own_of = dict(zip(known, term_wants([terms[i] for i in known], vocab, attrs, neutral=method != "anchored")))
+        if len(known) == len(terms):  # every term is in the vocabulary: the result's attributes can be expected
+            wants = [own_of[i] for i in range(len(terms))]
     G = c.generator(device, ema=ema)
-    term_images = generate(G, torch.stack([k.z for k in chosen]))
-    result_images = generate(G, result_vectors(terms, chosen, c.model_config, variants=variants, seed=seed))
-    report: dict[str, Any] = {"expression": expression, "checkpoint": str(c.path), "step": c.step, "terms": [],
-                              "result_attributes": None, "attribute_model_accuracy": None}
-    for t, k in zip(terms, chosen):
-        report["terms"].append({"phrase": t.phrase, "coef": t.coef, "count": k.count, "confidence": round(k.confidence, 4),
-                                "from": "seeds" if t.phrase in defined else "samples"})
+    g = torch.Generator().manual_seed(seed)
+    n_results = 1 + variants
+
+    def seen_of(images: torch.Tensor) -> torch.Tensor:  # (B, len(attrs)) value indices
+        probs = bank.attr_model.predict(images.to(device))
+        return torch.stack([a.read(probs)[0] for a in attrs], 1) if attrs else torch.zeros(len(images), 0, dtype=torch.long)
+
+    concepts: list[Concept] = []
+    exemplars: list[torch.Tensor] = []  # z (k, nz) per term
+    expected: list[Want] = []  # per result image
+    start: list[Want] = []
+    notes: list[dict] = [{} for _ in terms]
+    if method in ("paper", "mean"):
+        for i, t in enumerate(terms):
+            if t.phrase in defined:
+                z = z_from_seeds(cfg, defined[t.phrase])
+                concepts.append(Concept(t.phrase, z.mean(0), len(z), 1.0))
+                exemplars.append(z[:EXEMPLARS])
+                continue
+            own = own_of[i]
+            score = match_score(bank.probs, own, attrs)
+            if method == "paper":
+                idx = _pick(score, EXEMPLARS, g)
+            else:
+                idx = (score >= 0.8).nonzero().view(-1)
+                if len(idx) < 8:
+                    idx = _pick(score, 8, g)
+            if len(idx) == 0:
+                raise DcganError(f"too few generated samples look like {t.phrase!r} (best match scores {float(score.max()):.2f}); "
+                                 "train longer, use more --samples, or define it by hand with --define")
+            concepts.append(Concept(t.phrase, bank.z[idx].mean(0), len(idx), float(score[idx].mean())))
+            exemplars.append(bank.z[idx[torch.randperm(len(idx), generator=g)[:EXEMPLARS]]] if method == "mean" else bank.z[idx])
+        r = combine(terms, concepts)
+        if method == "mean":
+            r = to_prior_shell(r, cfg)
+            eps = torch.randn(variants, r.shape[0], generator=g) * 0.25 * cfg.z_scale
+        else:  # the paper's figure 7: noise of scale +-0.25 added to the result for the other samples
+            eps = (torch.rand(variants, r.shape[0], generator=g) * 2 - 1) * 0.25 * cfg.z_scale
+        result_z = torch.cat([r[None], r[None] + eps])
+        term_z = torch.stack([k.z for k in concepts])
+        if wants is not None:
+            expected = [expected_values([t.coef for t in terms], wants, attrs)] * n_results
+            start = [wants[0]] * n_results
+    else:
+        first = terms[0]
+        if first.phrase in defined:
+            anchors = z_from_seeds(cfg, defined[first.phrase])
+            anchor_seen = seen_of(generate(G, anchors)) if bank is not None else None
+        else:
+            idx = _pick(match_score(bank.probs, own_of[0], attrs), n_results, g)
+            if len(idx) == 0:
+                raise DcganError(f"too few generated samples look like {first.phrase!r}; train longer, use more --samples, "
+                                 "or give anchors by hand with --define")
+            anchors = bank.z[idx]
+            anchor_seen = torch.stack([a.read(bank.probs[idx])[0] for a in attrs], 1)
+        named = {a for w in (wants or []) for a in w}
+        context_attrs = [a for a, attr in enumerate(attrs) if not attr.free or a in named]
+        # Unnamed attributes are dropped first when a context is too narrow, then the named ones.
+        context_attrs.sort(key=lambda a: a in named)
+        matcher = _Matcher(bank, attrs) if bank is not None else None
+        # What the other terms ask alike cancels in their sum ("- neutral woman + neutral man" says
+        # nothing about smiling): such attributes are taken from the anchor instead, so the
+        # difference is measured where the anchor is, not in another context.
+        later = {i: dict(own_of.get(i, {})) for i in range(1, len(terms)) if terms[i].phrase not in defined}
+        for a in {a for w in later.values() for a in w}:
+            weight: dict[int, float] = {}
+            for i, w in later.items():
+                if a in w:
+                    weight[w[a]] = weight.get(w[a], 0.0) + terms[i].coef
+            if all(abs(x) < 1e-9 for x in weight.values()):
+                for w in later.values():
+                    w.pop(a, None)
+        result_z, term_z = [], None
+        for j, za in enumerate(anchors):
+            context = {a: int(anchor_seen[j, a]) for a in context_attrs} if anchor_seen is not None else {}
+            step = torch.zeros_like(za)
+            row_concepts, row_wants = [Concept(first.phrase, za, 1, 1.0)], [dict(context) | own_of.get(0, {})]
+            row_exemplars = [anchors[:EXEMPLARS]]
+            for i, t in enumerate(terms[1:], 1):
+                if t.phrase in defined:
+                    z = z_from_seeds(cfg, defined[t.phrase])
+                    k, members = Concept(t.phrase, z.mean(0), len(z), 1.0), z
+                    row_wants.append({})
+                else:
+                    own = later[i]
+                    ctx = {a: v for a, v in context.items() if a not in own}
+                    k, chosen, dropped = matcher.concept(t.phrase, own, ctx)
+                    members = bank.z[chosen[torch.randperm(len(chosen), generator=torch.Generator().manual_seed(seed + i))[:EXEMPLARS]]]
+                    row_wants.append(own | {a: v for a, v in ctx.items() if attrs[a].name not in dropped})
+                    if j == 0:
+                        notes[i] = {"asked": describe(row_wants[-1], attrs), "relaxed": dropped}
+                step = step + t.coef * k.z
+                row_concepts.append(k)
+                row_exemplars.append(members)
+            result_z.append(za + step)
+            if j == 0:
+                concepts, exemplars = row_concepts, row_exemplars
+                term_z = torch.stack([za] + [k.z for k in row_concepts[1:]])
+            if wants is not None and anchor_seen is not None:
+                expected.append(expected_values([t.coef for t in terms], row_wants, attrs))
+                start.append(row_wants[0])
+        result_z = torch.stack(result_z)
+    result_images = generate(G, result_z)
+    term_images = generate(G, term_z)
+    exemplar_images = [generate(G, z) for z in exemplars]
+    report: dict[str, Any] = {"expression": expression, "method": method, "checkpoint": str(c.path), "step": c.step, "terms": [],
+                              "results": [], "attribute_model_accuracy": None}
+    for i, (t, k) in enumerate(zip(terms, concepts)):
+        how = "seeds" if t.phrase in defined else "samples"
+        entry = {"phrase": t.phrase, "coef": t.coef, "count": k.count, "confidence": round(k.confidence, 4), "from": how}
+        if method == "anchored" and i == 0:
+            entry |= {"role": "anchor", "anchors": len(result_z)}
+        report["terms"].append(entry | notes[i])
+    match: list[bool | None] = [None] * len(result_images)
     if bank is not None:
-        probs = bank.attr_model.predict(result_images.to(device))  # (1 + variants, A)
-        names = bank.attr_model.label_names
-        share = probs.gt(0.5).float().mean(0)
-        report |= {
-            "result_attributes": {n: round(float(p), 3) for n, p in zip(names, probs[0]) if p > 0.5},
-            "variant_share": {n: round(float(s), 3) for n, s in zip(names, share) if s > 0},
-            "attribute_model_accuracy": bank.accuracy, "attribute_model_heldout": bank.heldout,
-        }
-    return ArithmeticResult(expression, terms, chosen, term_images, result_images, report, bank)
+        probs = bank.attr_model.predict(result_images.to(device))
+        seen = torch.stack([a.read(probs)[0] for a in attrs], 1)
+        report |= {"attribute_model_accuracy": bank.accuracy, "attribute_model_heldout": bank.heldout,
+                   "result_attributes": {n: round(float(p), 3) for n, p in zip(bank.attr_model.label_names, probs[0]) if p > 0.5}}
+        for r in range(len(result_images)):
+            entry = {"image": r, "seen": {a.name: a.values[int(seen[r, i])] for i, a in enumerate(attrs)}}
+            if expected:
+                v = verdicts(expected[r], start[r], seen[r], attrs)
+                match[r] = all(x["match"] for x in v.values())
+                entry |= {"expected": {n: x["expected"] for n, x in v.items()}, "match": {n: x["match"] for n, x in v.items()},
+                          "verdicts": {n: x["verdict"] for n, x in v.items()}, "moved": {n: x["moved"] for n, x in v.items()},
+                          "all_match": match[r]}
+            report["results"].append(entry)
+        if expected:
+            report["summary"] = summarise(report["results"])
+    return ArithmeticResult(expression, method, terms, concepts, term_images, exemplar_images, result_images, match, report, bank)
 
 
-def figure(result: ArithmeticResult) -> Image.Image:
-    """Row 1: each term's mean image, then the result; row 2: the variants."""
-    from ..images import grid_image
+def summarise(results: list[dict]) -> dict[str, dict]:
+    """Per attribute over the result images: how many show the expected value, and the verdict of most."""
+    out: dict[str, dict] = {}
+    for r in results:
+        for name, ok in r.get("match", {}).items():
+            s = out.setdefault(name, {"expected": set(), "seen": {}, "match": 0, "of": 0, "moved": False})
+            s["expected"].add(r["expected"][name])
+            s["seen"][r["seen"][name]] = s["seen"].get(r["seen"][name], 0) + 1
+            s["match"] += int(ok)
+            s["of"] += 1
+            s["moved"] |= r["moved"][name]
+    for s in out.values():
+        s["expected"] = sorted(s["expected"])
+    return out
 
-    terms, variants = result.term_images, result.result_images[1:]
-    width = max(len(terms) + 1, variants.shape[0])
-    blank = -torch.ones_like(terms[:1])
-    row1 = torch.cat([terms, result.result_images[:1], blank.repeat(width - len(terms) - 1, 1, 1, 1)])
-    row2 = torch.cat([variants, blank.repeat(width - variants.shape[0], 1, 1, 1)]) if variants.shape[0] else blank[:0]
-    return grid_image(torch.cat([row1, row2]), nrow=width)
+
+from .arithmetic_figure import figure  # noqa: E402, F401  (re-exported: the API names it dcgan_cli.arithmetic_figure)
