@@ -1,106 +1,247 @@
-"""Does latent arithmetic work? Evaluate expressions on a shapes model and score the results.
+"""Does latent arithmetic work? Score `dcgan arithmetic` on shapes generators with an independent judge.
 
-    python benchmarks/arithmetic_check.py --ckpt runs/shapes        # an existing shapes run
-    python benchmarks/arithmetic_check.py --train-epochs 40         # or train one first (about 12 min on 2 cores)
+    python benchmarks/arithmetic_check.py --runs /tmp/bench/qshapes80 --recipe paper --seeds 1,2,3
 
-For each expression, the result vector and 8 noisy variants (as `dcgan arithmetic` draws them)
-are generated and judged by the attribute classifier trained on the real shapes images; an
-image matches when, in every attribute group the expression expects (shape, colour, size),
-the classifier's most likely value is the expected one, with probability above 0.5.
+Analogies are fixed before measuring, in the paper's form "A - B + C" where the target differs
+from each of A, B and C, so copying any input scores zero on some attribute:
+    A = "red large circle", B = "blue circle", C = "blue square"  ->  target: red large square
+(B and C share a value of another attribute that A does not have.) Per move of shape, colour and
+size, up to --per-move analogies, each drawn with 1 + --variants results.
 
-It also prints a linear probe: how well a linear classifier on z predicts each attribute group
-of the generated images. Mean-vector arithmetic can only move an attribute that z holds
-linearly; a group that probes near its majority rate will not follow the arithmetic.
+The judge is a second classifier (3x3 convolutions, max pooling, one softmax per attribute; its
+own seed and its own real images), never used to build concept vectors; its accuracy on unseen
+real images is printed. Baselines in the same table: copy A (the anchors), copy C (samples of C),
+A plus a random direction of the anchored step's norm, unconditional samples; and the ceiling, the
+share of unconditional samples the judge reads confidently. Counts come with Wilson 95% intervals.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
+import itertools
+import math
+import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from torch import nn
 
-from dcgan_cli.analysis.arithmetic import run, sample_bank
+from dcgan_cli.analysis.arithmetic import METHODS, run, sample_bank
+from dcgan_cli.analysis.attributes import degrade
+from dcgan_cli.analysis.expectations import attributes_of, match_score
+from dcgan_cli.analysis.sample import generate
+from dcgan_cli.analysis.separability import separability
 from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.data import checkpoint_data
-from dcgan_cli.data.shapes import GROUPS
+from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES, make_shapes
 from dcgan_cli.errors import DcganError
+from dcgan_cli.pixels import to_model_range
 
-EXPRESSIONS = {
-    "red circle - circle + square": {"red", "square"},
-    "blue square - square + triangle": {"blue", "triangle"},
-    "green triangle - green + yellow": {"yellow", "triangle"},
-    "yellow square - yellow + red": {"red", "square"},
-    "large circle - large + small": {"small", "circle"},
-    "small blue triangle - small + large": {"large", "blue", "triangle"},
-}
+MOVES = {"shape": 0, "colour": 1, "size": 2}
 
 
-def linear_probe(z: torch.Tensor, y: torch.Tensor, classes: int) -> float:
-    """Held-out accuracy (last quarter) of a softmax regression from z (M, nz) to class y (M,)."""
-    cut = len(z) * 3 // 4
-    w = torch.zeros(z.shape[1] + 1, classes, requires_grad=True)
-    x = torch.cat([z, torch.ones(len(z), 1)], 1)
-    opt = torch.optim.LBFGS([w], max_iter=200)
+class Judge(nn.Module):
+    """Another architecture than the attribute model: 3x3 convs, max pooling, ReLU, max-pooled features."""
 
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(x[:cut] @ w, y[:cut]) + 1e-3 * w[:-1].pow(2).sum()
-        loss.backward()
-        return loss
+    def __init__(self, width: int = 24):
+        super().__init__()
+        layers, c = [], 3
+        for w in (width, width * 2, width * 4):
+            layers += [nn.Conv2d(c, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+            c = w
+        self.body = nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten())
+        self.head = nn.Linear(c, len(LABEL_NAMES))
 
-    opt.step(closure)
-    return float(((x[cut:] @ w).argmax(1) == y[cut:]).float().mean())
+    def forward(self, x):
+        return self.head(self.body(x))
+
+    @torch.no_grad()
+    def read(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3) value index per group and (B, 3) its probability."""
+        self.eval()
+        logits = torch.cat([self(x[i : i + 512]) for i in range(0, len(x), 512)])
+        vals, probs, start = [], [], 0
+        for g in GROUPS:
+            p = torch.softmax(logits[:, start : start + len(g)], 1)
+            best = p.max(1)
+            vals.append(best.indices)
+            probs.append(best.values)
+            start += len(g)
+        return torch.stack(vals, 1), torch.stack(probs, 1)
+
+
+def train_judge(size: int, path: Path, seed: int = 1234) -> tuple[Judge, float, float]:
+    """Train on 12,000 real shapes of a draw the generators never saw; accuracy on 2,000 more (clean, degraded)."""
+    torch.manual_seed(seed)
+    judge = Judge()
+    test_x, test_y = make_shapes(2000, size, seed=seed + 2)
+    test_x = to_model_range(torch.from_numpy(test_x))
+    truth = torch.stack([torch.from_numpy(test_y[:, [LABEL_NAMES.index(v) for v in g]]).argmax(1) for g in GROUPS], 1)
+    if path.exists():
+        judge.load_state_dict(load_file(path))
+    else:
+        x, y = make_shapes(12000, size, seed=seed + 1)
+        x, y = to_model_range(torch.from_numpy(x)), torch.from_numpy(y)
+        targets = torch.stack([y[:, [LABEL_NAMES.index(v) for v in g]].argmax(1) for g in GROUPS], 1)
+        opt = torch.optim.Adam(judge.parameters(), lr=1e-3)
+        g = torch.Generator().manual_seed(seed)
+        for _ in range(5):
+            judge.train()
+            for idx in torch.randperm(len(x), generator=g).split(128):
+                xb = x[idx]
+                xb = torch.cat([xb[: len(idx) // 2], degrade(xb[len(idx) // 2 :], g)])
+                logits, start, loss = judge(xb), 0, 0.0
+                for k, grp in enumerate(GROUPS):
+                    loss = loss + F.cross_entropy(logits[:, start : start + len(grp)], targets[idx, k])
+                    start += len(grp)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(judge.state_dict(), str(path))
+    clean = float((judge.read(test_x)[0] == truth).float().mean())
+    noisy = float((judge.read(degrade(test_x, torch.Generator().manual_seed(5)))[0] == truth).float().mean())
+    return judge, clean, noisy
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def analogies(per_move: int, seed: int = 0) -> list[dict]:
+    """Fixed before measuring: (expression, moved group, A's values, target values)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for move, m in MOVES.items():
+        rows = []
+        for a in itertools.product(*[range(len(g)) for g in GROUPS]):
+            for tgt in range(len(GROUPS[m])):
+                if tgt == a[m]:
+                    continue
+                for k in (x for x in range(3) if x != m):
+                    other = int(rng.choice([v for v in range(len(GROUPS[k])) if v != a[k]]))
+                    # words in a natural order: size, colour, shape
+                    def words(vals: dict[int, int]) -> str:
+                        return " ".join(GROUPS[g][vals[g]] for g in (2, 1, 0) if g in vals)
+                    target = list(a)
+                    target[m] = tgt
+                    expr = f"{words(dict(enumerate(a)))} - {words({m: a[m], k: other})} + {words({m: tgt, k: other})}"
+                    rows.append({"expression": expr, "move": move, "a": a, "target": tuple(target), "c": {m: tgt, k: other}})
+        order = rng.permutation(len(rows))[:per_move]
+        out += [rows[i] for i in sorted(order)]
+    return out
+
+
+def score(seen: torch.Tensor, target: tuple, m: int) -> dict[str, torch.Tensor]:
+    t = torch.tensor(target)
+    ok = seen == t
+    kept = [g for g in range(3) if g != m]
+    return {"moved": ok[:, m], "kept": ok[:, kept].all(1), "all": ok.all(1)}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ckpt", type=Path)
-    ap.add_argument("--train-epochs", type=int, default=40)
-    ap.add_argument("--out", type=Path, default=Path("runs/arithmetic-check"))
-    ap.add_argument("--variants", type=int, default=8)
-    ap.add_argument("--samples", type=int, default=4096)
-    ap.add_argument("--device", default="cpu", help="cpu (the README's figures), cuda, ...: where to train")
+    ap.add_argument("--runs", type=Path, default=Path("/tmp/bench/qshapes80"), help="folder of benchmarks/quality.py runs")
+    ap.add_argument("--recipe", default="paper")
+    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--ckpt", type=Path, action="append", help="score these checkpoints instead of --runs/--recipe/--seeds")
+    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--per-move", type=int, default=40)
+    ap.add_argument("--variants", type=int, default=4)
+    ap.add_argument("--samples", type=int, default=16384)
     args = ap.parse_args()
-    if args.ckpt is None:
-        subprocess.run([sys.executable, "-m", "dcgan_cli", "train", "--dataset", "shapes", "--epochs", str(args.train_epochs),
-                        "--batch-size", "64", "--out", str(args.out), "--device", args.device], check=True)
-        args.ckpt = args.out
-    c = load_checkpoint(args.ckpt)
-    data = checkpoint_data(c, "train")
-    bank = sample_bank(c, data, n=args.samples)  # cached in the run folder: run() below reuses it
-    names = bank.attr_model.label_names
-    print(f"checkpoint {c.path} (step {c.step}); attribute model {bank.accuracy:.1%} on {bank.heldout} held-out real images")
-    for group in GROUPS:
-        y = bank.probs[:, [names.index(g) for g in group]].argmax(1)
-        majority = float(torch.bincount(y[len(y) * 3 // 4 :]).max()) / (len(y) - len(y) * 3 // 4)
-        print(f"linear probe z -> {'/'.join(group)}: {linear_probe(bank.z, y, len(group)):.0%} (majority class {majority:.0%})")
-    total = hits = 0
-    for expr, expected in EXPRESSIONS.items():
-        try:
-            # The same entry point as `dcgan arithmetic`: concept vectors, result, variants, labels.
-            result = run(c, expr, data=data, samples=args.samples, variants=args.variants, device="cpu")
-        except DcganError as e:  # the model draws a concept too rarely: every result counts as a miss
-            total += 1 + args.variants
-            print(f"{expr:40s} -> no concept vector: {e}")
-            continue
-        probs = bank.attr_model.predict(result.result_images)
-        ok = torch.ones(probs.shape[0], dtype=torch.bool)
-        for group in GROUPS:
-            want = expected & set(group)
-            if want:
-                cols = [names.index(g) for g in group]
-                best = [group[i] for i in probs[:, cols].argmax(1).tolist()]
-                ok &= torch.tensor([b in want for b in best])
-                # ... and sure of it: a smeared red blob is the 'most square' of three shapes at 0.3
-                ok &= probs[:, names.index(next(iter(want)))] > 0.5
-        seen = " ".join(g[int(probs[0, [names.index(x) for x in g]].argmax())] for g in GROUPS)
-        total += len(ok)
-        hits += int(ok.sum())
-        print(f"{expr:40s} -> {' '.join(sorted(expected)):22s} {int(ok.sum())}/{len(ok)} match (result looks: {seen})")
-    print(f"overall: {hits}/{total} = {hits / total:.1%} of result images show the expected attributes")
+    ckpts = args.ckpt or [args.runs / f"shapes32-{args.recipe.replace(' ', '_')}-seed{s}" for s in args.seeds.split(",")]
+    methods = args.methods.split(",")
+    tasks = analogies(args.per_move)
+    print(f"{len(tasks)} analogies ({args.per_move} per move), {1 + args.variants} results each; e.g. {tasks[0]['expression']!r}")
+    rows = ["copy A", "copy C", "A + random direction", "unconditional"] + methods
+    pooled: dict[tuple[str, str, str], list[int]] = {}  # (row, move, metric) -> [hits, n]
+    per_gen: dict[tuple[str, str], list[float]] = {}  # (row, move) -> all-correct share per generator
+    for path in ckpts:
+        c = load_checkpoint(path)
+        size = c.model_config.size
+        judge, clean, noisy = train_judge(size, args.runs / f"judge-{size}.safetensors")
+        data = checkpoint_data(c, "train")
+        bank = sample_bank(c, data, n=args.samples)
+        attrs = attributes_of(bank.attr_model.label_names, data.groups)
+        G = c.generator("cpu")
+        print(f"\n{c.path} (step {c.step}); judge on 2,000 unseen real images: {clean:.1%} clean, {noisy:.1%} degraded; "
+              f"attribute model {bank.accuracy:.1%}")
+        for row in separability(bank, attrs):
+            print(f"  separability of z, {row['attribute']}: {row['accuracy']} (majority {row['majority']})")
+        g = torch.Generator().manual_seed(7)
+        uncond = generate(G, torch.randn(2048, c.model_config.nz, generator=g))
+        _, p = judge.read(uncond)
+        ceiling = float((p > 0.9).all(1).float().mean())
+        print(f"  ceiling: the judge reads {ceiling:.1%} of unconditional samples with p > 0.9 in every attribute")
+        counts: dict[tuple[str, str, str], list[int]] = {}
+
+        def add(row: str, move: str, s: dict[str, torch.Tensor]) -> None:
+            for metric, v in s.items():
+                for key in ((row, move, metric), (row, "all moves", metric)):
+                    cell = counts.setdefault(key, [0, 0])
+                    cell[0] += int(v.sum())
+                    cell[1] += len(v)
+
+        for task in tasks:
+            m = MOVES[task["move"]]
+            for method in methods:
+                try:
+                    r = run(c, task["expression"], method=method, data=data, samples=args.samples, variants=args.variants)
+                    seen = judge.read(r.result_images)[0]
+                except DcganError:  # a concept the model draws too rarely: every result a miss
+                    seen = torch.full((1 + args.variants, 3), -1)
+                    r = None
+                add(method, task["move"], score(seen, task["target"], m))
+                if method == "anchored" and r is not None:
+                    za = r.anchor_z
+                    step = (r.result_z - za).norm(dim=1, keepdim=True)
+                    d = torch.randn(za.shape, generator=g)
+                    add("copy A", task["move"], score(judge.read(generate(G, za))[0], task["target"], m))
+                    add("A + random direction", task["move"],
+                        score(judge.read(generate(G, za + d / d.norm(dim=1, keepdim=True) * step))[0], task["target"], m))
+            sc = match_score(bank.probs, {m_: v for m_, v in task["c"].items()}, attrs)
+            good = (sc >= 0.8).nonzero().view(-1)
+            pick = good[torch.randperm(len(good), generator=g)[: 1 + args.variants]] if len(good) else sc.argsort(descending=True)[:1]
+            add("copy C", task["move"], score(judge.read(generate(G, bank.z[pick]))[0], task["target"], m))
+            add("unconditional", task["move"], score(judge.read(uncond[torch.randint(0, len(uncond), (1 + args.variants,), generator=g)])[0], task["target"], m))
+        print(f"  | {'':22s} | " + " | ".join(f"{mv:>24s}" for mv in [*MOVES, "all moves"]) + " |")
+        for row in rows:
+            cells = []
+            for move in [*MOVES, "all moves"]:
+                k, n = counts.get((row, move, "all"), [0, 0])
+                mk, _ = counts.get((row, move, "moved"), [0, 0])
+                kk, _ = counts.get((row, move, "kept"), [0, 0])
+                cells.append(f"{k / max(n, 1):4.0%} (moved {mk / max(n, 1):3.0%} kept {kk / max(n, 1):3.0%})")
+                per_gen.setdefault((row, move), []).append(k / max(n, 1))
+            print(f"  | {row:22s} | " + " | ".join(f"{x:>24s}" for x in cells) + " |")
+        for key, (k, n) in counts.items():
+            cell = pooled.setdefault(key, [0, 0])
+            cell[0] += k
+            cell[1] += n
+    print(f"\nall {len(ckpts)} generators: share of results judged correct, Wilson 95% interval; all = every attribute right;"
+          " mean ± std over generators in brackets")
+    print("| method | move | all correct | moved attribute | kept attributes |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        for move in [*MOVES, "all moves"]:
+            cells = []
+            for metric in ("all", "moved", "kept"):
+                k, n = pooled.get((row, move, metric), [0, 0])
+                lo, hi = wilson(k, n)
+                cells.append(f"{k / max(n, 1):.1%} [{lo:.1%}, {hi:.1%}] of {n}")
+            spread = per_gen.get((row, move), [])
+            sd = statistics.stdev(spread) if len(spread) > 1 else 0.0
+            cells[0] += f" ({statistics.mean(spread):.1%} ± {sd:.1%})" if spread else ""
+            print(f"| {row} | {move} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

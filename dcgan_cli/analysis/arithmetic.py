@@ -182,6 +182,8 @@ class ArithmeticResult:
     exemplar_images: list[torch.Tensor]  # per term (k, C, H, W): samples of the term
     result_images: torch.Tensor  # (R, C, H, W): the result for each anchor, or the result then its noisy variants
     result_match: list[bool | None] = field(default_factory=list)  # per result image: every expected attribute seen
+    result_z: torch.Tensor | None = None  # (R, nz): what G drew the results from
+    anchor_z: torch.Tensor | None = None  # (R, nz): the anchors the results start from ('anchored' only)
     report: dict[str, Any] = field(default_factory=dict)  # JSON-able: terms, expected, seen, match, accuracy
     bank: SampleBank | None = None
 
@@ -415,7 +417,8 @@ def run(
             report["results"].append(entry)
         if expected:
             report["summary"] = summarise(report["results"])
-    return ArithmeticResult(expression, method, terms, concepts, term_images, exemplar_images, result_images, match, report, bank)
+    return ArithmeticResult(expression, method, terms, concepts, term_images, exemplar_images, result_images, match,
+                            result_z, anchors if method == "anchored" else None, report, bank)
 
 
 def summarise(results: list[dict]) -> dict[str, dict]:
