@@ -174,24 +174,61 @@ def test_interpolate_rows_and_through(tiny_run, runner, tmp_path):
 
 
 def test_arithmetic_end_to_end_on_a_tiny_checkpoint(tiny_run, runner, tmp_path):
-    r = invoke(runner, "arithmetic", "red circle - circle + square", "--ckpt", tiny_run, "--samples", "256", "--attr-images", "1500", "--variants", "4",
-               "--out", tmp_path / "a.png", "--json", tmp_path / "a.json", "--device", "cpu")
-    if r.exit_code == 1:  # a 16-step model may not draw every concept: the error must say so plainly
-        assert "too few generated samples look like" in r.output
-    else:
+    for method in ("anchored", "paper", "mean"):
+        r = invoke(runner, "arithmetic", "red circle - circle + square", "--ckpt", tiny_run, "--samples", "256", "--attr-images", "1500",
+                   "--variants", "4", "--method", method, "--out", tmp_path / f"{method}.png", "--json", tmp_path / f"{method}.json",
+                   "--individual", tmp_path / method, "--device", "cpu")
+        if r.exit_code == 1:  # a 16-step model may not draw every concept: the error must say so plainly
+            assert "too few generated samples look like" in r.output
+            continue
         assert r.exit_code == 0, r.output
-        rep = json.loads((tmp_path / "a.json").read_text())
-        assert [t["phrase"] for t in rep["terms"]] == ["red circle", "circle", "square"]
+        rep = json.loads((tmp_path / f"{method}.json").read_text())
+        assert rep["method"] == method and [t["phrase"] for t in rep["terms"]] == ["red circle", "circle", "square"]
         assert 0 <= rep["attribute_model_accuracy"] <= 1 and "attribute model:" in r.output
-        assert Image.open(tmp_path / "a.png").size == (4 * 34 + 2, 2 * 34 + 2)
+        assert len(rep["results"]) == 5 and sorted(p.name for p in (tmp_path / method).iterdir()) == [f"result-{i}.png" for i in range(5)]
+        for res in rep["results"]:  # what was asked, what the attribute model sees, and whether they agree, per image
+            assert res["expected"]["circle/square/triangle"] == "square" and res["expected"]["red/green/blue/yellow"] == "red"
+            assert set(res["seen"]) == {"circle/square/triangle", "red/green/blue/yellow", "small/large"}
+            assert res["all_match"] == all(res["match"].values())
+            assert res["match"]["circle/square/triangle"] == (res["seen"]["circle/square/triangle"] == "square")
+        assert "circle/square/triangle: expected square" in r.output and "results show every expected attribute" in r.output
+        fig = Image.open(tmp_path / f"{method}.png")
+        assert fig.width > 4 * 64 and fig.height > 4 * 64  # four columns of 64 px tiles (32 px enlarged), captions
     assert list((tiny_run / "concepts").glob("*.safetensors"))  # the labelled bank is cached
 
 
 def test_arithmetic_with_defined_concepts(tiny_run, runner, tmp_path):
     r = invoke(runner, "arithmetic", "smiling woman - woman + man", "--ckpt", tiny_run, "--define", "smiling woman=1,2,3",
-               "--define", "woman=4,5", "--define", "man=6", "--variants", "2", "--out", tmp_path / "d.png", "--device", "cpu")
+               "--define", "woman=4,5", "--define", "man=6", "--variants", "2", "--out", tmp_path / "d.png",
+               "--individual", tmp_path / "ind", "--device", "cpu")
     assert r.exit_code == 0, r.output
-    assert Image.open(tmp_path / "d.png").size == (4 * 34 + 2, 2 * 34 + 2)
+    assert "3 anchors: seeds of it" in r.output  # the anchored method starts from each seed of the first term
+    assert len(list((tmp_path / "ind").glob("result-*.png"))) == 3
+    r = invoke(runner, "arithmetic", "smiling woman - woman + man", "--ckpt", tiny_run, "--define", "smiling woman=1,2,3",
+               "--define", "woman=4,5", "--define", "man=6", "--variants", "2", "--method", "paper", "--individual", tmp_path / "p",
+               "--out", tmp_path / "p.png", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "p").glob("result-*.png"))) == 3  # the result and two noisy variants
+
+
+def test_arithmetic_probe_reports_each_attribute(tiny_run, runner, tmp_path):
+    r = invoke(runner, "arithmetic", tiny_run, "--probe", "--samples", "256", "--attr-images", "1500", "--json", tmp_path / "p.json", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    rows = json.loads((tmp_path / "p.json").read_text())["attributes"]
+    assert [row["attribute"] for row in rows] == ["circle/square/triangle", "red/green/blue/yellow", "small/large"]
+    for row in rows:
+        assert row["attribute"] in r.output and row["verdict"] in r.output
+        assert row["accuracy"] is None or 0 <= row["accuracy"] <= 1
+
+
+def test_arithmetic_method_errors(tiny_run, runner, tmp_path):
+    r = invoke(runner, "arithmetic", tiny_run, "2 a - b", "--define", "a=1", "--define", "b=2", "--device", "cpu")
+    assert r.exit_code == 2 and "coefficient must be 1" in r.output and "--method paper" in r.output
+    r = invoke(runner, "arithmetic", tiny_run, "a - b", "--method", "magic", "--device", "cpu")
+    assert r.exit_code == 2 and "magic" in r.output
+    (tmp_path / "f").write_text("x")
+    r = invoke(runner, "arithmetic", tiny_run, "a", "--define", "a=1", "--individual", tmp_path / "f", "--device", "cpu")
+    assert r.exit_code == 2 and "--individual" in r.output and "is a file" in r.output
 
 
 def test_arithmetic_errors(tiny_run, runner, tmp_path):

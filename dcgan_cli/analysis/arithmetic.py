@@ -344,8 +344,8 @@ def run(
             anchor_seen = torch.stack([a.read(bank.probs[idx])[0] for a in attrs], 1)
         named = {a for w in (wants or []) for a in w}
         context_attrs = [a for a, attr in enumerate(attrs) if not attr.free or a in named]
-        # Unnamed attributes are dropped first when a context is too narrow, then the named ones.
-        context_attrs.sort(key=lambda a: a in named)
+        # A context too narrow drops its last attribute first: those the expression never names.
+        context_attrs.sort(key=lambda a: a not in named)
         matcher = _Matcher(bank, attrs) if bank is not None else None
         # What the other terms ask alike cancels in their sum ("- neutral woman + neutral man" says
         # nothing about smiling): such attributes are taken from the anchor instead, so the
