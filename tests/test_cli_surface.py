@@ -192,8 +192,11 @@ def test_entry_points_agree_with_the_cli(tiny_run, runner, tmp_path):
            "--out", tmp_path / "nn.png", "--device", "cpu")
     cli = json.loads((tmp_path / "nn.json").read_text())
     assert [n["index"] for n in cli["queries"][0]["neighbours"]] == result.neighbours.indices[0].tolist()
-    a = arithmetic_run(c, "a - b", defines={"a": [1, 2], "b": [3]}, variants=2)
-    assert a.result_images.shape == (3, 3, 32, 32) and [t["phrase"] for t in a.report["terms"]] == ["a", "b"]
+    a = arithmetic_run(c, "a - b", defines={"a": [1, 2], "b": [3]}, variants=2)  # anchored: one result per seed of "a"
+    assert a.result_images.shape == (2, 3, 32, 32) and [t["phrase"] for t in a.report["terms"]] == ["a", "b"]
+    assert torch.allclose(a.result_z, a.anchor_z - a.concepts[1].z)
+    a = arithmetic_run(c, "a - b", defines={"a": [1, 2], "b": [3]}, variants=2, method="paper")  # the result, 2 noisy variants
+    assert a.result_images.shape == (3, 3, 32, 32)
 
 
 def test_the_test_split_is_found_from_the_users_own_train_cache(runner, tmp_path):
