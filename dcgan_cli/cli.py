@@ -410,7 +410,7 @@ def arithmetic(
     seed: Annotated[int, typer.Option(help="Seed for the labelled sample bank, the anchors and exemplars.")] = 0,
     variants: Annotated[int, typer.Option(help="Results beyond the first: more anchors (anchored) or noisy copies (paper, mean).")] = 8,
     define: Annotated[list[str] | None, typer.Option("--define", help="Define a concept from seeds: 'smiling woman=12,45,77'.", show_default=False)] = None,
-    samples: Annotated[int, typer.Option(help="Generated samples labelled to find concept vectors.")] = 4096,
+    samples: Annotated[int, typer.Option(help="Generated samples labelled to find concept vectors (the anchored method takes means per context, so it wants many).")] = 16384,
     attr_images: Annotated[int, typer.Option(help="Real labelled images the attribute model learns from (a tenth held out).")] = 30_000,
     json_path: Annotated[Path | None, typer.Option("--json", help="Write what was found as JSON: expected, seen and match per result image.", show_default=False)] = None,
     cache_dir: CacheOpt = None,

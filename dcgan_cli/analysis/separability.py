@@ -43,7 +43,7 @@ def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float 
     return out
 
 
-def run(ckpt, *, samples: int = 4096, attr_images: int = 30_000, seed: int = 0, ema: bool | None = None, device="cpu",
+def run(ckpt, *, samples: int = 16384, attr_images: int = 30_000, seed: int = 0, ema: bool | None = None, device="cpu",
         data_root=None, cache_dir=None, on_progress=None) -> dict:
     """The checkpoint's separability report: its sample bank (built or cached), one row per attribute."""
     from ..checkpoint import as_checkpoint
