@@ -140,6 +140,56 @@ def analogies(per_move: int, seed: int = 0) -> list[dict]:
     return out
 
 
+class Candidates:
+    """Other directions from the issue's list, applied to the same anchors as 'anchored' (the bank's
+    confident samples; builder's labels): the global mean difference of the moved attribute
+    (exemplar-anchored, no context), the same balanced over every combination of the other
+    attributes (White 2016), and a logistic-regression normal with the step that puts each anchor
+    2 logits past the boundary (InterFaceGAN-style)."""
+
+    NAMES = ("global means", "balanced means", "logistic normal")
+
+    def __init__(self, bank, attrs):
+        self.z = bank.z
+        reads = [a.read(bank.probs) for a in attrs]
+        self.vals = torch.stack([v for v, _ in reads], 1)
+        self.ok = torch.stack([p for _, p in reads], 1) >= 0.8
+        self.cache: dict = {}
+
+    def _mean(self, spec: dict[int, int]) -> torch.Tensor | None:
+        m = torch.ones(len(self.z), dtype=torch.bool)
+        for g, v in spec.items():
+            m &= (self.vals[:, g] == v) & self.ok[:, g]
+        return self.z[m].mean(0) if m.sum() >= 8 else None
+
+    def step(self, name: str, m: int, source: int, target: int, za: torch.Tensor) -> torch.Tensor:
+        key = (name, m, source, target)
+        if key not in self.cache:
+            if name == "global means":
+                self.cache[key] = self._mean({m: target}) - self._mean({m: source})
+            elif name == "balanced means":
+                others = [g for g in range(3) if g != m]
+                diffs = []
+                for combo in itertools.product(*[range(len(GROUPS[g])) for g in others]):
+                    ctx = dict(zip(others, combo))
+                    b, c = self._mean(ctx | {m: source}), self._mean(ctx | {m: target})
+                    if b is not None and c is not None:
+                        diffs.append(c - b)
+                self.cache[key] = torch.stack(diffs).mean(0)
+            else:
+                from sklearn.linear_model import LogisticRegression
+
+                sel = self.ok[:, m] & ((self.vals[:, m] == source) | (self.vals[:, m] == target))
+                lr = LogisticRegression(C=0.1, max_iter=1000).fit(self.z[sel].numpy(), (self.vals[sel, m] == target).numpy())
+                self.cache[key] = (torch.tensor(lr.coef_[0], dtype=torch.float32), float(lr.intercept_[0]))
+        if name != "logistic normal":
+            return za + self.cache[key]
+        w, b = self.cache[key]
+        n = w / w.norm()
+        s = ((2.0 - (za @ w + b)) / (n @ w)).clamp_min(0)
+        return za + s[:, None] * n
+
+
 def score(seen: torch.Tensor, target: tuple, m: int) -> dict[str, torch.Tensor]:
     t = torch.tensor(target)
     ok = seen == t
@@ -157,12 +207,13 @@ def main() -> None:
     ap.add_argument("--per-move", type=int, default=40)
     ap.add_argument("--variants", type=int, default=4)
     ap.add_argument("--samples", type=int, default=16384)
+    ap.add_argument("--candidates", action="store_true", help="also score the other directions tried (Candidates)")
     args = ap.parse_args()
     ckpts = args.ckpt or [args.runs / f"shapes32-{args.recipe.replace(' ', '_')}-seed{s}" for s in args.seeds.split(",")]
     methods = args.methods.split(",")
     tasks = analogies(args.per_move)
     print(f"{len(tasks)} analogies ({args.per_move} per move), {1 + args.variants} results each; e.g. {tasks[0]['expression']!r}")
-    rows = ["copy A", "copy C", "A + random direction", "unconditional"] + methods
+    rows = ["copy A", "copy C", "A + random direction", "unconditional"] + methods + (list(Candidates.NAMES) if args.candidates else [])
     pooled: dict[tuple[str, str, str], list[int]] = {}  # (row, move, metric) -> [hits, n]
     per_gen: dict[tuple[str, str], list[float]] = {}  # (row, move) -> all-correct share per generator
     for path in ckpts:
@@ -173,6 +224,7 @@ def main() -> None:
         bank = sample_bank(c, data, n=args.samples)
         attrs = attributes_of(bank.attr_model.label_names, data.groups)
         G = c.generator("cpu")
+        candidates = Candidates(bank, attrs)
         print(f"\n{c.path} (step {c.step}); judge on 2,000 unseen real images: {clean:.1%} clean, {noisy:.1%} degraded; "
               f"attribute model {bank.accuracy:.1%}")
         for row in separability(bank, attrs):
@@ -208,6 +260,9 @@ def main() -> None:
                     add("copy A", task["move"], score(judge.read(generate(G, za))[0], task["target"], m))
                     add("A + random direction", task["move"],
                         score(judge.read(generate(G, za + d / d.norm(dim=1, keepdim=True) * step))[0], task["target"], m))
+                    for name in Candidates.NAMES if args.candidates else ():
+                        moved = candidates.step(name, m, task["a"][m], task["target"][m], za)
+                        add(name, task["move"], score(judge.read(generate(G, moved))[0], task["target"], m))
             sc = match_score(bank.probs, {m_: v for m_, v in task["c"].items()}, attrs)
             good = (sc >= 0.8).nonzero().view(-1)
             pick = good[torch.randperm(len(good), generator=g)[: 1 + args.variants]] if len(good) else sc.argsort(descending=True)[:1]

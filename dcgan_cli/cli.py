@@ -497,7 +497,8 @@ def arithmetic(
         say(f"{sum(bool(r.get('all_match')) for r in rep['results'])}/{n} results show every expected attribute")
     elif rep.get("result_attributes") is not None:
         seen = ", ".join(f"{k} ({v:.2f})" for k, v in rep["result_attributes"].items()) or "no attribute above 0.5"
-        say(f"result shows: {seen} (no expected attributes: some phrase is not in the data set's vocabulary)")
+        why = "its terms cancel" if rep.get("results") and "expected" in rep["results"][0] else "some phrase is defined by seeds, not by the vocabulary"
+        say(f"result shows: {seen} (nothing to expect: {why})")
     if rep.get("attribute_model_accuracy") is not None:
         say(f"attribute model: {rep['attribute_model_accuracy']:.1%} accuracy on {rep['attribute_model_heldout']} held-out real images")
     if json_path is not None:
