@@ -249,6 +249,8 @@ def main() -> None:
                 try:
                     r = run(c, task["expression"], method=method, data=data, samples=args.samples, variants=args.variants)
                     seen = judge.read(r.result_images)[0]
+                    if len(seen) < 1 + args.variants:  # fewer anchors than asked for: the missing results count as misses
+                        seen = torch.cat([seen, torch.full((1 + args.variants - len(seen), 3), -1)])
                 except DcganError:  # a concept the model draws too rarely: every result a miss
                     seen = torch.full((1 + args.variants, 3), -1)
                     r = None
