@@ -8,17 +8,15 @@ from PIL import Image
 
 from dcgan_cli.analysis.arithmetic import (
     Concept,
-    SampleBank,
     bank_path,
     combine,
-    concept_from_bank,
     parse_define,
-    result_vectors,
+    to_prior_shell,
 )
 from dcgan_cli.analysis.attributes import degrade
 from dcgan_cli.analysis.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
 from dcgan_cli.analysis.latent import lerp, path_through, slerp
-from dcgan_cli.errors import DcganError, UsageError
+from dcgan_cli.errors import UsageError
 from dcgan_cli.model import ModelConfig
 
 from .conftest import invoke
@@ -65,16 +63,6 @@ def test_a_phrase_fixes_every_attribute_named_in_the_expression():
     assert wants == [{0: 1, 1: 0}, {0: 0, 1: 0}, {0: 0, 1: 1}]  # "woman" is a neutral woman
 
 
-def test_concept_from_bank_averages_confident_matches():
-    probs = torch.tensor([[0.95, 0.1], [0.9, 0.05], [0.2, 0.9], [0.97, 0.02]])
-    z = torch.arange(8.0).view(4, 2)
-    bank = SampleBank(z, probs, 1.0, 1, None)
-    c = concept_from_bank(bank, "a", {0: 1, 1: 0}, threshold=0.8, min_count=2)
-    assert c.count == 3 and torch.allclose(c.z, z[[0, 1, 3]].mean(0))
-    with pytest.raises(DcganError, match="too few generated samples look like 'b'"):
-        concept_from_bank(bank, "b", {0: 0, 1: 0}, min_count=2)
-
-
 def test_combine_and_define():
     terms = [Term(1.0, ("a",), 1), Term(-1.0, ("b",), 5), Term(0.5, ("c",), 9)]
     cs = [Concept(t.phrase, torch.full((3,), v), 1, 1.0) for t, v in zip(terms, (4.0, 1.0, 2.0))]
@@ -84,16 +72,10 @@ def test_combine_and_define():
         parse_define("smiling woman")
 
 
-def test_result_vectors_sit_on_the_prior_shell_with_seeded_variants():
+def test_to_prior_shell_keeps_the_direction_at_the_priors_norm():
     cfg = ModelConfig(size=32, nz=100)
-    terms = [Term(1.0, ("a",), 1), Term(-1.0, ("b",), 5)]
-    cs = [Concept("a", torch.full((100,), 0.3), 50, 0.9), Concept("b", torch.full((100,), 0.1), 50, 0.9)]
-    v = result_vectors(terms, cs, cfg, variants=4, seed=3)
-    assert v.shape == (5, 100)
-    assert torch.allclose(v[0], torch.full((100,), 1.0))  # direction of (0.2, ...) at norm sqrt(100) = 10
-    assert torch.equal(v, result_vectors(terms, cs, cfg, variants=4, seed=3))
-    assert not torch.equal(v[1:], result_vectors(terms, cs, cfg, variants=4, seed=4)[1:])
-    assert torch.allclose(result_vectors(terms, cs, cfg, variants=0, rescale=False)[0], torch.full((100,), 0.2))
+    v = to_prior_shell(torch.full((2, 100), 0.2), cfg)
+    assert torch.allclose(v, torch.ones(2, 100))  # direction of (0.2, ...) at norm sqrt(100) = 10
 
 
 def test_sample_bank_cache_is_keyed_by_the_prepared_data(tiny_run):

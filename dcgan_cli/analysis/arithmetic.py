@@ -106,27 +106,6 @@ class Concept:
     confidence: float  # mean match score of those samples
 
 
-def concept_from_bank(bank: SampleBank, phrase: str, want: dict[int, int], *, threshold: float = 0.8, min_count: int = 8) -> Concept:
-    """Average z of the samples whose predicted labels match `want` with confidence >= threshold."""
-    score = torch.ones(bank.probs.shape[0])
-    for col, value in want.items():
-        p = bank.probs[:, col]
-        score = score * (p if value else 1 - p)
-    chosen = (score >= threshold).nonzero().view(-1)
-    if chosen.numel() < min_count:
-        chosen = score.argsort(descending=True)[:min_count]
-        if float(score[chosen].min()) < 0.5:
-            raise DcganError(
-                f"too few generated samples look like {phrase!r} (best match scores {float(score[chosen[0]]):.2f}); "
-                "train longer, or define it by hand with --define"
-            )
-    return Concept(phrase, bank.z[chosen].mean(0), int(chosen.numel()), float(score[chosen].mean()))
-
-
-def concept_from_seeds(cfg, phrase: str, seeds: list[int]) -> Concept:
-    return Concept(phrase, z_from_seeds(cfg, seeds).mean(0), len(seeds), 1.0)
-
-
 def parse_define(text: str) -> tuple[str, list[int]]:
     """'smiling woman=12,45,77' -> ('smiling woman', [12, 45, 77])."""
     if "=" not in text:
@@ -155,17 +134,6 @@ def combine(terms: list[Term], concepts: list[Concept]) -> torch.Tensor:
     if not torch.isfinite(r).all():
         raise UsageError("the expression's coefficients are too large: the result vector is not finite")
     return r
-
-
-def result_vectors(terms: list[Term], concepts: list[Concept], cfg, *, variants: int = 8, seed: int = 0,
-                   noise: float = 0.25, rescale: bool = True) -> torch.Tensor:
-    """The result vector and `variants` noisy copies of it (1 + variants, nz), as G should see them."""
-    r = combine(terms, concepts)
-    if rescale:
-        r = to_prior_shell(r, cfg)
-    eps = torch.randn(variants, r.shape[0], generator=torch.Generator().manual_seed(seed)) * noise * cfg.z_scale
-    return torch.cat([r[None], r[None] + eps])
-
 
 
 METHODS = ARITHMETIC_METHODS
