@@ -74,3 +74,23 @@ def test_matcher_relaxes_a_context_too_narrow_and_says_which():
     assert dropped == ["small/large", "red/green/blue/yellow"] and k.count == 6 and torch.allclose(k.z, z[20:].mean(0))
     with pytest.raises(DcganError, match="too few generated samples look like 'triangle'"):
         m.concept("triangle", {0: 2}, {1: 0})
+
+
+def test_separability_tells_a_linear_attribute_from_one_z_does_not_hold():
+    from dcgan_cli.analysis.separability import separability
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(800, 8, generator=g)
+    probs = torch.stack([(z[:, 0] > 0).float(), torch.randint(0, 2, (800,), generator=g).float()], 1)  # A = sign of z0; B = coin flips
+    rows = separability(SampleBank(z, probs, 1.0, 1, None), attributes_of(["A", "B"], []))
+    assert rows[0]["accuracy"] > 0.95 and rows[0]["verdict"].startswith("linear")
+    assert rows[1]["accuracy"] < 0.65 and rows[1]["verdict"].startswith("not linear")
+    rows = separability(SampleBank(z[:20], probs[:20], 1.0, 1, None), attributes_of(["A", "B"], []))
+    assert rows[0]["accuracy"] is None and "too few" in rows[0]["verdict"]
+
+
+def test_a_number_before_an_operator_hints_at_digit_words():
+    from dcgan_cli.analysis.expression import ParseError
+
+    with pytest.raises(ParseError, match="column 3.*write digits as words"):
+        parse_expression("3 - 3 + 7")

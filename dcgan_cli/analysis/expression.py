@@ -73,7 +73,8 @@ def parse_expression(text: str) -> list[Term]:
         if kind == "bad":
             raise fail(f"unexpected character {value!r}", col)
         if kind != "word":
-            raise fail(f"expected a concept word, found {value!r}", col)
+            hint = "; a number is a coefficient, so write digits as words (three - three + seven)" if coef != 1.0 or tokens[i - 1][0] == "num" else ""
+            raise ParseError(f"expected a concept word, found {value!r} at column {col} of {text!r}{hint}")
         words: list[str] = []
         while i < len(tokens) and tokens[i][0] == "word":
             words.append(tokens[i][1].lower())

@@ -33,9 +33,13 @@ def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float 
         tr, te = order[:cut], order[cut:]
         accuracy, _ = linear_probe(z[keep][tr], y[tr], z[keep][te], y[te], seed=seed)
         majority = float(np.bincount(y[te]).max() / len(te))
-        if accuracy >= 0.9:
+        # Judged by the share of the commonest-value error that z removes: 94% against a 90%
+        # commonest value is not linear, 96% against 29% is.
+        gain = (accuracy - majority) / max(1 - majority, 1e-9)
+        row["gain"] = round(gain, 4)
+        if gain >= 0.8:
             verdict = "linear: one direction moves it everywhere"
-        elif accuracy >= majority + 0.5 * (1 - majority):
+        elif gain >= 0.4:
             verdict = "partly linear: a direction for all of z moves it in some places"
         else:
             verdict = "not linear over all of z: only directions measured near the anchor (--method anchored) move it"
