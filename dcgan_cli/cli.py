@@ -431,8 +431,10 @@ def arithmetic(
     from .runs import output_path
 
     args = list(args or [])
-    if probe and len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
+    if probe and len(args) == 1 and ckpt_opt is None:  # `arithmetic CKPT --probe`: the expression is optional
         args = [args[0], ""]
+    if len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
+        raise UsageError(f"{args[0]} is a checkpoint; give an expression after it, e.g. \"red circle - circle + square\", or --probe")
     if len(args) == 2:
         if ckpt_opt is not None:
             raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")

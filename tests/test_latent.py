@@ -211,6 +211,10 @@ def test_arithmetic_method_errors(tiny_run, runner, tmp_path):
     (tmp_path / "f").write_text("x")
     r = invoke(runner, "arithmetic", tiny_run, "a", "--define", "a=1", "--individual", tmp_path / "f", "--device", "cpu")
     assert r.exit_code == 2 and "--individual" in r.output and "is a file" in r.output
+    r = invoke(runner, "arithmetic", tiny_run, "--device", "cpu")  # a checkpoint and no expression
+    assert r.exit_code == 2 and "give an expression after it" in r.output
+    r = invoke(runner, "arithmetic", tiny_run, "--probe", "--samples", "5", "--device", "cpu")
+    assert r.exit_code == 2 and "--samples must be 16" in r.output
 
 
 def test_arithmetic_errors(tiny_run, runner, tmp_path):

@@ -56,6 +56,8 @@ def run(ckpt, *, samples: int = 16384, attr_images: int = 30_000, seed: int = 0,
     from .arithmetic import sample_bank
     from .expectations import attributes_of
 
+    if not 16 <= samples <= 1_000_000:
+        raise UsageError(f"--samples must be 16 to 1,000,000, got {samples}")
     c = as_checkpoint(ckpt)
     label_names = c.dataset.get("label_names") or []
     if not label_names:
