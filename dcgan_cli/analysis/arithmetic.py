@@ -165,6 +165,11 @@ def _pick(score: torch.Tensor, k: int, g: torch.Generator, threshold: float = 0.
     return best[score[best] >= 0.5]
 
 
+def too_few(phrase: str, detail: str) -> DcganError:
+    return DcganError(f"too few generated samples look like {phrase!r} ({detail}); train longer, use more --samples, "
+                      "or define it by hand with --define")
+
+
 class _Matcher:
     """Means of the bank's samples that match a want, relaxing the context when it is too narrow."""
 
@@ -190,8 +195,7 @@ class _Matcher:
                 return concept, chosen, dropped
             if not keys:
                 best = float(match_score(self.bank.probs, own, self.attrs).max())
-                raise DcganError(f"too few generated samples look like {phrase!r} ({concept.count} of {len(self.bank.z)}, best match "
-                                 f"{best:.2f}); train longer, use more --samples, or define it by hand with --define")
+                raise too_few(phrase, f"{concept.count} of {len(self.bank.z)}, best match {best:.2f}")
             dropped.append(self.attrs[keys.pop()].name)
 
 
@@ -283,8 +287,7 @@ def run(
                 if len(idx) < 8:
                     idx = _pick(score, 8, g)
             if len(idx) == 0:
-                raise DcganError(f"too few generated samples look like {t.phrase!r} (best match scores {float(score.max()):.2f}); "
-                                 "train longer, use more --samples, or define it by hand with --define")
+                raise too_few(t.phrase, f"best match {float(score.max()):.2f}")
             concepts.append(Concept(t.phrase, bank.z[idx].mean(0), len(idx), float(score[idx].mean())))
             exemplars.append(bank.z[idx[torch.randperm(len(idx), generator=g)[:EXEMPLARS]]] if method == "mean" else bank.z[idx])
         r = combine(terms, concepts)
@@ -311,8 +314,7 @@ def run(
             idx = score.argsort(descending=True)[:n_results]
             idx = idx[score[idx] >= 0.5]
             if len(idx) == 0:
-                raise DcganError(f"too few generated samples look like {first.phrase!r}; train longer, use more --samples, "
-                                 "or give anchors by hand with --define")
+                raise too_few(first.phrase, f"best match {float(score.max()):.2f}")
             anchors = bank.z[idx]
             anchor_seen = torch.stack([a.read(bank.probs[idx])[0] for a in attrs], 1)
         named = {a for w in (wants or []) for a in w}
