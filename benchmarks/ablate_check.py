@@ -14,7 +14,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from dcgan_cli.analysis.ablate import run
+from dcgan_cli.analysis.ablate import ablate
 
 
 def main() -> None:
@@ -30,7 +30,7 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         run_dir = args.runs / f"shapes32-{args.recipe.replace(' ', '_')}-seed{seed}"
         for concept in args.concepts.split(","):
-            r = run(run_dir, concept, n=args.bank, device=args.device)
+            r = ablate(run_dir, concept, n=args.bank, device=args.device)
             rows.setdefault(concept, []).append((r.share_before, r.share_after, r.share_random, len(r.dropped)))
             print(f"  seed {seed} {concept}: {r.share_before:.1%} -> {r.share_after:.1%} (random maps {r.share_random:.1%}), "
                   f"{len(r.dropped)} of {r.maps} maps dropped", flush=True)

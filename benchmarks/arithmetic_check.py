@@ -29,10 +29,12 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from dcgan_cli.analysis.arithmetic import METHODS, run, sample_bank
-from dcgan_cli.analysis.attributes import degrade
+from dcgan_cli.analysis.arithmetic import arithmetic
+from dcgan_cli.bank import sample_bank
+from dcgan_cli.classifier import degrade
+from dcgan_cli.configs import ARITHMETIC_METHODS
 from dcgan_cli.analysis.expectations import attributes_of, match_score
-from dcgan_cli.analysis.sample import generate
+from dcgan_cli.generation import generate
 from dcgan_cli.analysis.separability import separability
 from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.data import checkpoint_data
@@ -203,7 +205,7 @@ def main() -> None:
     ap.add_argument("--recipe", default="paper")
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--ckpt", type=Path, action="append", help="score these checkpoints instead of --runs/--recipe/--seeds")
-    ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--methods", default=",".join(ARITHMETIC_METHODS))
     ap.add_argument("--per-move", type=int, default=40)
     ap.add_argument("--variants", type=int, default=4)
     ap.add_argument("--samples", type=int, default=16384)
@@ -222,11 +224,11 @@ def main() -> None:
         judge, clean, noisy = train_judge(size, args.runs / f"judge-{size}.safetensors")
         data = checkpoint_data(c, "train")
         bank = sample_bank(c, data, n=args.samples)
-        attrs = attributes_of(bank.attr_model.label_names, data.groups)
+        attrs = attributes_of(bank.classifier.label_names, data.groups)
         G = c.generator("cpu")
         candidates = Candidates(bank, attrs)
         print(f"\n{c.path} (step {c.step}); judge on 2,000 unseen real images: {clean:.1%} clean, {noisy:.1%} degraded; "
-              f"attribute model {bank.accuracy:.1%}")
+              f"attribute model {bank.classifier.accuracy:.1%}")
         for row in separability(bank, attrs):
             print(f"  separability of z, {row['attribute']}: {row['accuracy']} (majority {row['majority']})")
         g = torch.Generator().manual_seed(7)
@@ -247,7 +249,7 @@ def main() -> None:
             m = MOVES[task["move"]]
             for method in methods:
                 try:
-                    r = run(c, task["expression"], method=method, data=data, samples=args.samples, variants=args.variants)
+                    r = arithmetic(c, task["expression"], method=method, data=data, samples=args.samples, variants=args.variants)
                     seen = judge.read(r.result_images)[0]
                     if len(seen) < 1 + args.variants:  # fewer anchors than asked for: the missing results count as misses
                         seen = torch.cat([seen, torch.full((1 + args.variants - len(seen), 3), -1)])
@@ -256,8 +258,8 @@ def main() -> None:
                     r = None
                 add(method, task["move"], score(seen, task["target"], m))
                 if method == "anchored" and r is not None:
-                    za = r.anchor_z
-                    step = (r.result_z - za).norm(dim=1, keepdim=True)
+                    za = r.plan.anchor_z
+                    step = (r.plan.result_z - za).norm(dim=1, keepdim=True)
                     d = torch.randn(za.shape, generator=g)
                     add("copy A", task["move"], score(judge.read(generate(G, za))[0], task["target"], m))
                     add("A + random direction", task["move"],

@@ -23,7 +23,8 @@ import torch
 from PIL import Image
 
 from dcgan_cli.data import load_data
-from dcgan_cli.evaluation.evaluate import evaluate, real_subset
+from dcgan_cli.data.cache import real_subset
+from dcgan_cli.evaluation.evaluate import evaluate
 from dcgan_cli.evaluation.features import DomainFeatures, InceptionFeatures, extract
 from dcgan_cli.evaluation.metrics import Stats, fid
 
@@ -88,7 +89,7 @@ def main() -> None:
           f"relative difference {rel:.3%} ({'within' if rel <= 0.01 else 'OUTSIDE'} 1%)")
 
     # 2 and 3. Sanity and speed.
-    dom = DomainFeatures.for_data(train, Path(tempfile.gettempdir()) / "dcgan-eval-check", device=args.device)
+    dom = DomainFeatures.for_data(train, device=args.device)
     m = args.n_domain
     sanity("domain", dom, np.asarray(real_subset(train, m)), np.asarray(real_subset(test, min(m, test.images.shape[0]))), 256)
     sanity("inception", InceptionFeatures(args.device), np.asarray(real_subset(train, n)), np.asarray(real_subset(test, n)), 32)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dcgan_cli.analysis.nn_search import nearest
+from dcgan_cli.analysis.nearest import nearest
 from dcgan_cli.pixels import flat_model_range as to_unit
 
 ROOT = Path(__file__).resolve().parents[1]

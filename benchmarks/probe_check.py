@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import RECIPES, SHARED_MNIST  # noqa: E402
 
-from dcgan_cli.analysis.probe import REPRESENTATIONS, run  # noqa: E402
+from dcgan_cli.analysis.probe import REPRESENTATIONS, probe_checkpoint  # noqa: E402
 from dcgan_cli.checkpoint import load_checkpoint  # noqa: E402
 from dcgan_cli.training import plan_run, train  # noqa: E402
 
@@ -57,7 +57,7 @@ def main() -> None:
         run_dir = ensure_run(args.out / f"mnist64-{args.recipe.replace(' ', '_')}-seed{seed}", args.recipe, seed, args)
         for labels in (int(x) for x in args.labels.split(",")):
             t0 = time.perf_counter()
-            r = run(run_dir, data_root=args.data_root, labels_per_class=labels or None, repeats=args.repeats if labels else 1,
+            r = probe_checkpoint(run_dir, data_root=args.data_root, labels_per_class=labels or None, repeats=args.repeats if labels else 1,
                     seed=seed, device=args.device)
             for row in r.rows:
                 table.setdefault((labels, row.representation), []).append(row.accuracy)

@@ -5,8 +5,10 @@ The Python API, the same functions the `dcgan` commands call:
     import dcgan_cli as dc
     plan = dc.plan_run(dataset="shapes", train={"max_steps": 200}, out="runs/api")
     dc.train(plan, device="cpu")
-    images = dc.sample("runs/api", seeds=range(16))          # (16, 3, 32, 32) in [-1, 1]
+    images = dc.sample("runs/api", seeds=range(16)).images()  # (16, 3, 32, 32) in [-1, 1]
 
+Every command's function returns one result object: `to_dict()` is its JSON, `lines()` its
+terminal text, `figure()` its picture and `write(out)` writes what `dcgan COMMAND` writes.
 Names are imported on first use, so `import dcgan_cli` (and `dcgan --help`) loads no torch.
 """
 
@@ -25,12 +27,16 @@ _API = {
     "plan_run": "training.plan", "RunPlan": "training.plan", "train": "training.plan",
     "fit": "training.loop", "TrainResult": "training.loop",
     "load_data": "data.cache", "checkpoint_data": "data.locate", "ImageData": "data.cache",
-    "parse_seeds": "analysis.sample",
+    "parse_seeds": "seeds", "Result": "results",
+    "Samples": "analysis.sample",
     "interpolate": "analysis.latent", "Interpolation": "analysis.latent",
-    "ArithmeticResult": "analysis.arithmetic",
+    "ArithmeticResult": "analysis.arithmetic", "parse_define": "analysis.arithmetic",
     "SearchResult": "analysis.nn_search",
     "evaluate": "evaluation.evaluate", "EvalResult": "evaluation.evaluate",
-    "plot_run": "training.plots",
+    "ProbeResult": "analysis.probe", "AblateResult": "analysis.ablate", "Explanation": "analysis.explain",
+    "Separability": "analysis.separability", "CheckpointInfo": "info", "checkpoint_info": "info",
+    "plot_run": "training.plots", "Pictures": "training.plots",
+    "dataset_classifier": "classifier", "sample_bank": "bank",
     "RunFolder": "runs",
     "DcganError": "errors", "UsageError": "errors",
     "select_device": "device",
@@ -39,9 +45,13 @@ _API = {
 # public name -> (module, attribute) where the name differs
 _RENAMED = {
     "sample": ("analysis.sample", "sample"),
-    "arithmetic": ("analysis.arithmetic", "run"),
-    "arithmetic_figure": ("analysis.arithmetic", "figure"),
+    "arithmetic": ("analysis.arithmetic", "arithmetic"),
     "nn_search": ("analysis.nn_search", "search"),
+    "probe": ("analysis.probe", "probe_checkpoint"),
+    "ablate": ("analysis.ablate", "ablate"),
+    "explain": ("analysis.explain", "explain_checkpoint"),
+    "z_separability": ("analysis.separability", "z_separability"),
+    "plot": ("training.plots", "plot_checkpoint_run"),
 }
 
 __all__ = ["__version__", *sorted(_API), *sorted(_RENAMED)]
@@ -64,15 +74,25 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from .analysis.arithmetic import ArithmeticResult
-    from .analysis.arithmetic import figure as arithmetic_figure
-    from .analysis.arithmetic import run as arithmetic
+    from .analysis.ablate import AblateResult, ablate
+    from .analysis.arithmetic import ArithmeticResult, arithmetic, parse_define
+    from .analysis.explain import Explanation
+    from .analysis.explain import explain_checkpoint as explain
     from .analysis.latent import Interpolation, interpolate
     from .analysis.nn_search import SearchResult
     from .analysis.nn_search import search as nn_search
-    from .analysis.sample import parse_seeds, sample
+    from .analysis.probe import ProbeResult
+    from .analysis.probe import probe_checkpoint as probe
+    from .analysis.sample import Samples, sample
+    from .analysis.separability import Separability, z_separability
+    from .bank import sample_bank
+    from .classifier import dataset_classifier
     from .evaluation.evaluate import EvalResult, evaluate
-    from .training.plots import plot_run
+    from .info import CheckpointInfo, checkpoint_info
+    from .results import Result
+    from .seeds import parse_seeds
+    from .training.plots import Pictures, plot_run
+    from .training.plots import plot_checkpoint_run as plot
     from .checkpoint import Checkpoint, load_checkpoint
     from .configs import PRESETS, ModelConfig, TrainConfig, build_configs
     from .data.cache import ImageData, load_data

@@ -30,7 +30,7 @@ D_ACTIVATIONS = ("leaky_relu", "relu", "tanh")
 DOWNSAMPLE = ("strided", "pool")
 PROJECTIONS = ("conv", "dense")
 Z_DISTS = ("normal", "uniform")
-METHODS = ("slerp", "lerp")
+PATH_METHODS = ("slerp", "lerp")  # interpolation paths
 ARITHMETIC_METHODS = ("anchored", "paper", "mean")  # the first is the default: it measures best (README)
 FEATURES = ("inception", "domain")
 EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
@@ -272,6 +272,14 @@ MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 # Settings that do not change the weights a run produces, so a resumed run may change them.
 RESUMABLE = {"compile", "epochs", "max_steps", "kimg", "keep", "log_every", "eval_every", "eval_n", "eval_features", "eval_metric", "tensorboard"}
+
+
+def split_flags(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Flag values by parameter name (`compile_` for compile) -> (model settings, train settings).
+    Names that are no setting are left out, and so is the data set, which is chosen separately."""
+    values = {("compile" if k == "compile_" else k): v for k, v in values.items()}
+    return ({k: v for k, v in values.items() if k in MODEL_FIELDS},
+            {k: v for k, v in values.items() if k in TRAIN_FIELDS and k != "dataset"})
 
 
 def flag(field: str) -> str:

@@ -1,19 +1,30 @@
-"""What the CLI shows while work runs: a rich progress bar on a terminal, plain lines elsewhere.
+"""Everything the CLI shows: results, errors, and progress while work runs.
 
-Logs, CI and `nohup` get one line per report (training: every --log-every steps; other work:
-about every 10%), so progress is visible wherever stderr goes. The library never prints; it
-calls the `on_progress` / `on_step` callbacks these objects provide.
+- `emit` shows a command's result: its files written, its lines printed (or its JSON).
+- Errors the user can fix (DcganError, Typer's usage errors, OS errors) leave as one line on
+  stderr with exit code 2 (usage) or 1 (failure); never a traceback.
+- Progress is a rich bar on a terminal, plain lines elsewhere: logs, CI and `nohup` get one line
+  per report (training: every --log-every steps; other work: about every 10%).
+The library never prints; it calls the `on_progress` / `on_step` callbacks these objects provide.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typer.core import TyperGroup
+
+from .errors import DcganError
+from .results import Result
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -86,3 +97,104 @@ def training_line(s: dict[str, Any]) -> str:
         return ""
     return (f"epoch {s['epoch']} loss_d {m['loss_d']:.3f} loss_g {m['loss_g']:.3f} "
             f"D(x) {m['d_x']:.2f} D(G(z)) {m['d_g_z']:.2f} {m['img_per_s']:.0f} img/s")
+
+
+class OneLineErrors(TyperGroup):
+    """Typer's own usage errors (a bad choice, a missing value) as one line, like ours, exit code 2."""
+
+    def main(self, *args, standalone_mode: bool = True, **kwargs):
+        from typer import _click
+        from typer.exceptions import Abort
+
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)
+        except _click.exceptions.ClickException as e:
+            if not standalone_mode:
+                raise
+            if type(e).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+                ctx = getattr(e, "ctx", None)
+                hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+                _print_error(f"{e.format_message().replace('Value error, ', '')}{hint}")
+            sys.exit(e.exit_code)
+        except Abort:
+            if not standalone_mode:
+                raise
+            note("aborted")
+            sys.exit(130)
+        if standalone_mode:
+            sys.exit(rv if isinstance(rv, int) else 0)
+        return rv
+
+
+def cli_errors(fn):
+    """Turn DcganError (and OS errors such as a full disk) into one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except DcganError as e:
+            _fail(str(e), e.exit_code)
+        except MemoryError:
+            _fail("ran out of memory; ask for fewer or smaller images, or a smaller --batch-size", 1)
+        except BrokenPipeError:
+            _quiet_stdout()  # `dcgan info --json | head`: the reader has all it wanted
+            raise typer.Exit(0) from None
+        except OSError as e:
+            where = f" {e.filename}" if getattr(e, "filename", None) else ""
+            _fail(f"{e.strerror or e}{':' + where if where else ''}", 1)
+
+    return wrapper
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so Python's own flush at exit does not fail on the closed pipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _print_error(message: str) -> None:
+    err.print(f"{error_prefix()}error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, code: int):
+    _print_error(message)
+    raise typer.Exit(code)
+
+
+def emit(result: Result, *, out: Path | None = None, json_path: Path | None = None, as_json: bool = False,
+         to_stderr: bool = False) -> None:
+    """The one way a command shows its result: JSON on stdout (--json flags that print), or its
+    files written (picture at --out or its default path, JSON report) and its lines printed
+    (on stderr with `to_stderr`: a run that stopped early)."""
+    if as_json:
+        from .files import to_json
+
+        print(to_json(result.to_dict()))
+        return
+    written = result.write(out, json_path)
+    show = note if to_stderr else say
+    for line in result.lines():
+        show(line)
+    if written:
+        show("wrote " + ", ".join(str(p) for p in written))
+
+
+def training_reporter(bar: Reporter) -> Callable[[dict[str, Any]], None]:
+    """The training loop's on_step: the bar (or a line per --log-every), warnings, evaluations."""
+
+    def on_step(s: dict[str, Any]) -> None:
+        bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
+        for w in s.get("warnings") or []:
+            note(f"warning: {w}")
+        if s.get("eval"):
+            best = s.get("best")
+            note(f"step {s['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in s["eval"].items())
+                 + (f" (best {best['metric']} {best['value']:.4g} at step {best['step']})" if best else ""))
+
+    return on_step

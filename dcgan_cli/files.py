@@ -139,3 +139,30 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return True
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+def check_image_path(path: Path, flag: str = "--out", suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path:
+    """Refuse, before any work, a target that cannot take a picture."""
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{flag} {path} is a folder; give a file name such as {path / ('grid' + suffixes[0])}")
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{flag} {path} needs a picture extension: {', '.join(suffixes)}")
+    return path
+
+
+def check_outputs(out: Path | None, json_path: Path | None = None) -> None:
+    """Refuse, before any work, a picture (--out) or report (--json) path that cannot take the file."""
+    check_file_target(json_path, "--json")
+    if out is not None:
+        check_image_path(out)
+
+
+def check_folder_path(path: Path, flag: str) -> Path:
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{flag} {path} is a file; give a folder")
+    return path

@@ -13,29 +13,8 @@ import torch
 from PIL import Image, ImageDraw
 from torchvision.utils import make_grid
 
-from .errors import UsageError
-from .files import write_atomic
+from .files import check_image_path, write_atomic
 from .pixels import to_hwc_uint8
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-
-
-def check_image_path(path: Path, flag: str = "--out", suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> Path:
-    """Refuse, before any work, a target that cannot take a picture."""
-    path = Path(path)
-    if path.is_dir():
-        raise UsageError(f"{flag} {path} is a folder; give a file name such as {path / ('grid' + suffixes[0])}")
-    if path.suffix.lower() not in suffixes:
-        raise UsageError(f"{flag} {path} needs a picture extension: {', '.join(suffixes)}")
-    return path
-
-
-def check_folder_path(path: Path, flag: str) -> Path:
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{flag} {path} is a file; give a folder")
-    return path
-
 
 def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
     """Tile (B, C, H, W) images in [-1, 1] into one PIL image, nrow per row (default: square-ish)."""

@@ -82,6 +82,19 @@ class RunFolder:
                 found.append((int(stem), p))
         return sorted(found)
 
+    def read_metrics(self) -> list[dict]:
+        """The metrics log's records, in order; lines that do not parse (cut short by a kill) are left out."""
+        records = []
+        if self.metrics.is_file():
+            for line in self.metrics.read_text(errors="replace").splitlines():
+                try:
+                    rec = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if isinstance(rec, dict) and isinstance(rec.get("step"), int) and not isinstance(rec.get("step"), bool):
+                    records.append(rec)
+        return records
+
     @property
     def best(self) -> Path:
         return self.path / BEST

@@ -12,9 +12,10 @@ import torch
 from PIL import Image
 
 import dcgan_cli
-from dcgan_cli.analysis.arithmetic import run as arithmetic_run
+from dcgan_cli.analysis.arithmetic import arithmetic as arithmetic_run
 from dcgan_cli.analysis.nn_search import search
-from dcgan_cli.analysis.sample import parse_seeds, resolve_seeds, sample, seeds_label
+from dcgan_cli.analysis.sample import sample
+from dcgan_cli.seeds import parse_seeds, resolve_seeds, seeds_label
 from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.cli import app as dcgan_app
 from dcgan_cli.errors import UsageError
@@ -182,19 +183,19 @@ def test_missing_query_file_says_it_does_not_exist(tiny_run, runner, tmp_path):
 
 def test_entry_points_agree_with_the_cli(tiny_run, runner, tmp_path):
     c = load_checkpoint(tiny_run)
-    images = sample(c, [3, 4])
-    assert images.shape == (2, 3, 32, 32) and torch.equal(images[1:], sample(tiny_run, [4]))
+    images = sample(c, [3, 4]).images()
+    assert images.shape == (2, 3, 32, 32) and torch.equal(images[1:], sample(tiny_run, [4]).images())
     result = search(c, [0, 1], k=3, holdout=0)
     assert result.neighbours.indices.shape == (2, 3) and result.memorization is None
-    rep = result.report()
+    rep = result.to_dict()
     assert [q["seed"] for q in rep["queries"]] == [0, 1] and len(rep["queries"][0]["neighbours"]) == 3
     invoke(runner, "nn-search", tiny_run, "--n", "2", "--k", "3", "--holdout", "0", "--json", tmp_path / "nn.json",
            "--out", tmp_path / "nn.png", "--device", "cpu")
     cli = json.loads((tmp_path / "nn.json").read_text())
     assert [n["index"] for n in cli["queries"][0]["neighbours"]] == result.neighbours.indices[0].tolist()
     a = arithmetic_run(c, "a - b", defines={"a": [1, 2], "b": [3]}, variants=2)  # anchored: one result per seed of "a"
-    assert a.result_images.shape == (2, 3, 32, 32) and [t["phrase"] for t in a.report["terms"]] == ["a", "b"]
-    assert torch.allclose(a.result_z, a.anchor_z - a.concepts[1].z)
+    assert a.result_images.shape == (2, 3, 32, 32) and [t["phrase"] for t in a.to_dict()["terms"]] == ["a", "b"]
+    assert torch.allclose(a.plan.result_z, a.plan.anchor_z - a.concepts[1].z)
     a = arithmetic_run(c, "a - b", defines={"a": [1, 2], "b": [3]}, variants=2, method="paper")  # the result, 2 noisy variants
     assert a.result_images.shape == (3, 3, 32, 32)
 

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from dcgan_cli.analysis.arithmetic import SampleBank, _Matcher
+from dcgan_cli.analysis.arithmetic_methods import _Matcher
+from dcgan_cli.bank import SampleBank
 from dcgan_cli.analysis.expectations import attributes_of, expected_values, match_score, term_wants, verdicts
 from dcgan_cli.analysis.expression import parse_expression, vocabulary
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES
@@ -67,7 +68,7 @@ def test_matcher_relaxes_a_context_too_narrow_and_says_which():
     probs[20:23, 7] = 1
     probs[23:, 8] = 1
     z = torch.arange(26.0)[:, None].repeat(1, 4)
-    m = _Matcher(SampleBank(z, probs, 1.0, 1, None), SHAPES, min_count=5)
+    m = _Matcher(SampleBank(z, probs, None, None), SHAPES, min_count=5)
     k, chosen, dropped = m.concept("circle", {0: 0}, {1: 0, 2: 1})  # large red circles: 10 of them
     assert k.count == 10 and dropped == [] and torch.allclose(k.z, z[10:20].mean(0))
     k, chosen, dropped = m.concept("square", {0: 1}, {1: 0, 2: 0})  # 3 small red squares: size is let go, then colour
@@ -82,10 +83,10 @@ def test_separability_tells_a_linear_attribute_from_one_z_does_not_hold():
     g = torch.Generator().manual_seed(0)
     z = torch.randn(800, 8, generator=g)
     probs = torch.stack([(z[:, 0] > 0).float(), torch.randint(0, 2, (800,), generator=g).float()], 1)  # A = sign of z0; B = coin flips
-    rows = separability(SampleBank(z, probs, 1.0, 1, None), attributes_of(["A", "B"], []))
+    rows = separability(SampleBank(z, probs, None, None), attributes_of(["A", "B"], []))
     assert rows[0]["accuracy"] > 0.95 and rows[0]["verdict"].startswith("linear")
     assert rows[1]["accuracy"] < 0.65 and rows[1]["verdict"].startswith("not linear")
-    rows = separability(SampleBank(z[:20], probs[:20], 1.0, 1, None), attributes_of(["A", "B"], []))
+    rows = separability(SampleBank(z[:20], probs[:20], None, None), attributes_of(["A", "B"], []))
     assert rows[0]["accuracy"] is None and "too few" in rows[0]["verdict"]
 
 

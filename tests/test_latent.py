@@ -6,14 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.analysis.arithmetic import (
-    Concept,
-    bank_path,
-    combine,
-    parse_define,
-    to_prior_shell,
-)
-from dcgan_cli.analysis.attributes import degrade
+from dcgan_cli.analysis.arithmetic import parse_define
+from dcgan_cli.analysis.arithmetic_methods import Concept, sum_terms, to_prior_shell
+from dcgan_cli.classifier import degrade
 from dcgan_cli.analysis.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
 from dcgan_cli.analysis.latent import lerp, path_through, slerp
 from dcgan_cli.errors import UsageError
@@ -63,10 +58,10 @@ def test_a_phrase_fixes_every_attribute_named_in_the_expression():
     assert wants == [{0: 1, 1: 0}, {0: 0, 1: 0}, {0: 0, 1: 1}]  # "woman" is a neutral woman
 
 
-def test_combine_and_define():
+def test_sum_terms_and_define():
     terms = [Term(1.0, ("a",), 1), Term(-1.0, ("b",), 5), Term(0.5, ("c",), 9)]
     cs = [Concept(t.phrase, torch.full((3,), v), 1, 1.0) for t, v in zip(terms, (4.0, 1.0, 2.0))]
-    assert torch.equal(combine(terms, cs), torch.full((3,), 4.0))
+    assert torch.equal(sum_terms(terms, cs), torch.full((3,), 4.0))
     assert parse_define("Smiling  Woman=1-3,9") == ("smiling woman", [1, 2, 3, 9])
     with pytest.raises(UsageError, match="write 'phrase=seed"):
         parse_define("smiling woman")
@@ -78,14 +73,24 @@ def test_to_prior_shell_keeps_the_direction_at_the_priors_norm():
     assert torch.allclose(v, torch.ones(2, 100))  # direction of (0.2, ...) at norm sqrt(100) = 10
 
 
-def test_sample_bank_cache_is_keyed_by_the_prepared_data(tiny_run):
+def test_bank_and_classifier_caches_are_keyed_by_the_prepared_data(tiny_run):
+    from dataclasses import replace
+
+    from dcgan_cli.bank import bank_path
     from dcgan_cli.checkpoint import load_checkpoint
+    from dcgan_cli.classifier import classifier_path
+    from dcgan_cli.data import checkpoint_data
 
     c = load_checkpoint(tiny_run)
-    a = bank_path(c, ["circle"], 256, 0, 1000, "shapes-train-32px-aaaa")
-    assert a == bank_path(c, ["circle"], 256, 0, 1000, "shapes-train-32px-aaaa")
-    assert a != bank_path(c, ["circle"], 256, 0, 1000, "shapes-train-32px-bbbb")  # redrawn data: new attribute model
+    a = bank_path(c, "shapes-32px-aaaa", 256, 0, False)
+    assert a == bank_path(c, "shapes-32px-aaaa", 256, 0, False)
+    assert a != bank_path(c, "shapes-32px-bbbb", 256, 0, False)  # another classifier: a new bank
+    assert a != bank_path(c, "shapes-32px-aaaa", 256, 0, True)  # the EMA generator's samples differ
     assert a.parent == tiny_run / "concepts"
+    data = checkpoint_data(c)
+    path, key = classifier_path(data)
+    assert path.parent == data.cache_dir.parent / "classifiers"  # with the data, not in the run folder
+    assert key != classifier_path(replace(data, fingerprint="redrawn"))[1]  # redrawn data: a new classifier
 
 
 def test_degraded_training_copies_keep_shape_and_range():

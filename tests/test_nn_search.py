@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.analysis.nn_search import brute_force, memorization, nearest
+from dcgan_cli.analysis.nearest import brute_force, nearest
+from dcgan_cli.analysis.nn_search import memorization
 from dcgan_cli.errors import UsageError
 from dcgan_cli.pixels import flat_model_range as to_unit
 

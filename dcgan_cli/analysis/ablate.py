@@ -2,10 +2,10 @@
 second-highest layer that carry a concept, drop them, and see whether the concept goes.
 
 The paper hand-drew boxes around windows and fit a logistic regression on the activations inside
-them. Here no hand is needed: the concept of each generated sample comes from the attribute
-model (arithmetic's sample bank: a classifier trained on the data set's real labels), and where
-the object lies comes from the image itself (pixels that differ from the border's colour, which
-is the background of the built-in shapes; an image without a clear object counts whole). The
+them. Here no hand is needed: the concept of each generated sample comes from the labelled
+sample bank (bank.py: the data set's classifier reads each sample), and where the object lies
+comes from the image itself (masks.py: pixels that differ from the border's colour, which is
+the background of the built-in shapes; an image without a clear object counts whole). The
 activations at object positions of samples showing the concept are the positives, those at
 object positions of samples that do not are the negatives; the maps with a positive weight are
 dropped (set to zero), as in the paper. A control drops as many maps chosen at random.
@@ -20,19 +20,22 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from ..bank import sample_bank
 from ..checkpoint import Checkpoint, as_checkpoint
 from ..data import checkpoint_data
 from ..errors import DcganError, UsageError
+from ..masks import object_mask
 from ..model import z_from_seeds
-from .arithmetic import sample_bank
+from ..results import Result, shown
+from ..seeds import seeds_label
 
 MAX_VECTORS = 20_000  # activation vectors per side for the regression
 
 
 @dataclass
-class AblateResult:
+class AblateResult(Result):
+    command = "ablate"
     concept: str
     dropped: list[int]  # indices of the dropped maps
     maps: int  # maps in the layer
@@ -43,23 +46,30 @@ class AblateResult:
     before: torch.Tensor = field(repr=False)  # (S, C, H, W) shown seeds, intact
     after: torch.Tensor = field(repr=False)  # the same seeds with the maps dropped
     seeds: list[int] = field(default_factory=list)
+    checkpoint_path: Path | None = None
+    step: int = 0
+    classifier: dict[str, Any] = field(default_factory=dict)  # the data set's classifier: accuracy, cache, reused
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"concept": self.concept, "dropped": self.dropped, "maps": self.maps, "share_before": self.share_before,
-                "share_after": self.share_after, "share_random_control": self.share_random, "n": self.n, "seeds": self.seeds}
+        return {"checkpoint": str(self.checkpoint_path), "step": self.step, "concept": self.concept, "dropped": self.dropped,
+                "maps": self.maps, "share_before": self.share_before, "share_after": self.share_after,
+                "share_random_control": self.share_random, "n": self.n, "seeds": self.seeds, "classifier": self.classifier}
 
+    def default_name(self) -> str:
+        return f"{self.concept}-seeds-{seeds_label(self.seeds)}.png"
 
-def object_mask(images: torch.Tensor, side: int, threshold: float = 0.25) -> torch.Tensor:
-    """(B, side, side) bool: where each image differs from its border colour (its background),
-    pooled to the feature maps' side; an image with no clear object (under 2% or over 90%) counts whole."""
-    border = torch.cat([images[..., 0, :], images[..., -1, :], images[..., :, 0], images[..., :, -1]], -1)  # (B, C, 4S)
-    bg = border.median(-1).values[..., None, None]  # (B, C, 1, 1)
-    fg = (images - bg).abs().amax(1, keepdim=True).gt(threshold).float()  # (B, 1, S, S)
-    mask = F.adaptive_avg_pool2d(fg, side)[:, 0] > 0.5
-    cover = mask.float().mean((1, 2))
-    unclear = (cover < 0.02) | (cover > 0.9)
-    mask[unclear] = True
-    return mask
+    def figure(self):
+        from ..images import grid_image
+
+        return grid_image(torch.cat([self.before, self.after]), nrow=len(self.seeds))
+
+    def lines(self) -> list[str]:
+        c = shown(self.concept)
+        return [f"dropped {len(self.dropped)} of {self.maps} maps of G's second-highest layer",
+                f"{c}: seen in {self.share_before:.1%} of {self.n} samples before, {self.share_after:.1%} after "
+                f"({self.share_random:.1%} after dropping as many random maps)",
+                "picture: top row intact, bottom row with the maps dropped", *self.notes]
 
 
 def drop_maps(G, z: torch.Tensor, dropped: list[int], batch: int = 256) -> torch.Tensor:
@@ -103,7 +113,7 @@ def concept_maps(G, z: torch.Tensor, shows: torch.Tensor, batch: int = 256, seed
     return [int(i) for i in np.flatnonzero(model.coef_[0] > 0)]
 
 
-def run(
+def ablate(
     ckpt: Checkpoint | str | Path | None,
     concept: str,
     *,
@@ -123,6 +133,9 @@ def run(
     data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
     if concept not in data.label_names:
         raise UsageError(f"--concept {concept!r} is not a label of {data.name}; use one of: {', '.join(data.label_names) or '(none)'}")
+    shown_seeds = seeds if seeds is not None else list(range(16))
+    if not 1 <= len(shown_seeds) <= 256:
+        raise UsageError(f"ablate shows 1 to 256 seeds, got {len(shown_seeds)}")
     bank = sample_bank(c, data, n=n, seed=seed, device=device, ema=ema, on_progress=on_progress)
     col = data.label_names.index(concept)
     shows = bank.probs[:, col] > 0.5
@@ -131,7 +144,7 @@ def run(
                          "ablation needs both kinds (train longer, or pick another concept)")
     G = c.generator(device, ema=ema)
     dropped = concept_maps(G, bank.z, shows, seed=seed)
-    am = bank.attr_model
+    am = bank.classifier
 
     def share(images: torch.Tensor) -> float:
         return float((am.predict(images)[:, col] > 0.5).float().mean())
@@ -139,9 +152,9 @@ def run(
     maps = G.late_maps(bank.z[:1].to(device)).shape[1]
     rng = np.random.default_rng(seed)
     random_maps = [int(i) for i in rng.permutation(maps)[: len(dropped)]]
-    shown = seeds if seeds is not None else list(range(16))
-    z_shown = z_from_seeds(c.model_config, shown)
+    z_shown = z_from_seeds(c.model_config, shown_seeds)
     return AblateResult(
         concept, dropped, int(maps), float(shows.float().mean()), share(drop_maps(G, bank.z, dropped)),
-        share(drop_maps(G, bank.z, random_maps)), n, drop_maps(G, z_shown, []), drop_maps(G, z_shown, dropped), shown,
+        share(drop_maps(G, bank.z, random_maps)), n, drop_maps(G, z_shown, []), drop_maps(G, z_shown, dropped), shown_seeds,
+        c.path, c.step, am.describe(), [am.note()],
     )

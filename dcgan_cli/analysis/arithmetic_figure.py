@@ -103,13 +103,10 @@ def _caption(draw: ImageDraw.ImageDraw, centre: tuple[int, int], text: str, font
 
 def _footer(result: ArithmeticResult) -> list[str]:
     """What the result should show, and how many results show it, attribute by attribute."""
-    summary = result.report.get("summary")
+    summary = result.judgement.summary if result.judgement is not None else {}
     if not summary:
         return [f"method: {result.method}"]
-    parts = []
-    for name, s in summary.items():
-        what = "/".join(s["expected"])
-        parts.append(f"{what} {s['match']}/{s['of']}" + (" (moved)" if s["moved"] else ""))
+    parts = [f"{'/'.join(s.expected)} {s.match}/{s.of}" + (" (moved)" if s.moved else "") for s in summary.values()]
     n_ok = sum(1 for m in result.result_match if m)
     return [f"method: {result.method}; expected, and results showing it: " + ", ".join(parts),
             f"{n_ok}/{len(result.result_match)} results show every expected attribute (green frame)"]

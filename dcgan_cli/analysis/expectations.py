@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .attributes import group_columns
+from ..classifier import group_columns
 from .expression import Term
 
 
@@ -115,3 +115,65 @@ def verdicts(expected: Want, start: Want, seen: torch.Tensor, attrs: list[Attrib
 def describe(want: Want, attrs: list[Attribute]) -> str:
     """'red square', 'Smiling, not Male': the values of a want in attribute order."""
     return " ".join(attrs[a].values[v] for a, v in sorted(want.items())) or "(anything)"
+
+
+@dataclass
+class AttributeSummary:
+    """One attribute over all result images: what was expected, what was seen, how many match."""
+
+    expected: list[str]
+    seen: dict[str, int]  # value -> results showing it
+    match: int
+    of: int
+    moved: bool  # the expression asks it to change (not to stay)
+
+    @property
+    def verdict(self) -> str:
+        """Most results show the expected value: 'changed as asked' or 'kept'; else 'wrong'."""
+        if self.match >= self.of / 2:
+            return "changed as asked" if self.moved else "kept"
+        return "wrong"
+
+    def to_dict(self) -> dict:
+        return {"expected": self.expected, "seen": self.seen, "match": self.match, "of": self.of, "moved": self.moved,
+                "verdict": self.verdict}
+
+
+@dataclass
+class Judgement:
+    """What the classifier sees in each result image, against what the expression expects."""
+
+    results: list[dict]  # per result image: seen, and where expected: expected, match, verdicts, moved, all_match
+    summary: dict[str, AttributeSummary]  # per attribute; empty when nothing can be expected
+    first_labels: dict[str, float]  # the first result's labels read above 0.5
+
+    @property
+    def all_match(self) -> list[bool | None]:
+        return [r.get("all_match") for r in self.results]
+
+
+def judge(probs: torch.Tensor, label_names: list[str], attrs: list[Attribute], expected: list[Want],
+          start: list[Want]) -> Judgement:
+    """Judge result images from their label probabilities (R, A); `expected` and `start` per result
+    image (empty lists when the expression's terms leave nothing to expect)."""
+    seen = torch.stack([a.read(probs)[0] for a in attrs], 1) if attrs else torch.zeros(len(probs), 0, dtype=torch.long)
+    results: list[dict] = []
+    summary: dict[str, AttributeSummary] = {}
+    for r in range(len(probs)):
+        entry: dict = {"image": r, "seen": {a.name: a.values[int(seen[r, i])] for i, a in enumerate(attrs)}}
+        if expected:
+            v = verdicts(expected[r], start[r], seen[r], attrs)
+            entry |= {"expected": {n: x["expected"] for n, x in v.items()}, "match": {n: x["match"] for n, x in v.items()},
+                      "verdicts": {n: x["verdict"] for n, x in v.items()}, "moved": {n: x["moved"] for n, x in v.items()},
+                      "all_match": all(x["match"] for x in v.values())}
+            for name, x in v.items():
+                s = summary.setdefault(name, AttributeSummary([], {}, 0, 0, False))
+                if x["expected"] not in s.expected:
+                    s.expected = sorted([*s.expected, x["expected"]])
+                s.seen[x["seen"]] = s.seen.get(x["seen"], 0) + 1
+                s.match += int(x["match"])
+                s.of += 1
+                s.moved |= x["moved"]
+        results.append(entry)
+    first = {n: round(float(p), 3) for n, p in zip(label_names, probs[0]) if p > 0.5} if len(probs) else {}
+    return Judgement(results, summary, first)

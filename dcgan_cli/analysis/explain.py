@@ -21,21 +21,44 @@ from torch import nn
 from ..checkpoint import Checkpoint, as_checkpoint
 from ..data import checkpoint_data
 from ..errors import UsageError
+from ..masks import object_mask
 from ..model import Discriminator
 from ..pixels import to_model_range
-from .ablate import object_mask
+from ..results import Result
 
 
 @dataclass
-class Explanation:
+class Explanation(Result):
+    command = "explain"
     features: list[int]  # the channels of D's last block shown
     trained: torch.Tensor = field(repr=False)  # (F * per, C, S, S) guided gradients in [-1, 1], a row per feature
     random: torch.Tensor = field(repr=False)
     images: torch.Tensor = field(repr=False)  # (F * per, C, S, S) the real images the trained rows use, [-1, 1]
     on_object: dict[str, float] = field(default_factory=dict)  # share of |gradient| on the object, per D
+    per: int = 8
+    seed: int = 0
+    checkpoint_path: Path | None = None
+    step: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"features": self.features, "gradient_share_on_object": self.on_object}
+        return {"checkpoint": str(self.checkpoint_path), "step": self.step, "features": self.features,
+                "per": self.per, "seed": self.seed, "gradient_share_on_object": self.on_object}
+
+    def default_name(self) -> str:
+        return f"features-{len(self.features)}-per-{self.per}-seed{self.seed}.png"
+
+    def figure(self):
+        from ..images import grid_image
+
+        # Rows: each feature's images, then the trained D's guided gradients, then the random D's.
+        f = len(self.features)
+        rows = [t.view(f, self.per, *t.shape[1:]) for t in (self.images, self.trained, self.random)]
+        return grid_image(torch.stack(rows, 1).flatten(0, 2), nrow=self.per)
+
+    def lines(self) -> list[str]:
+        s = self.on_object
+        return [f"share of the guided gradient on the object: trained D {s['trained D']:.1%}, random D {s['random D']:.1%}",
+                "picture: per feature, the images, the trained D's gradients, the random D's"]
 
 
 class _Guided:
@@ -106,10 +129,10 @@ def explain(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, 
         mass = g.abs().sum(1, keepdim=True)
         return float((mass * mask).sum() / mass.sum().clamp(min=1e-12))
 
-    return Explanation(list(range(features)), _scaled(g_t), _scaled(g_r), imgs, {"trained D": share(g_t), "random D": share(g_r)})
+    return Explanation(list(range(features)), _scaled(g_t), _scaled(g_r), imgs, {"trained D": share(g_t), "random D": share(g_r)}, per)
 
 
-def run(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,
+def explain_checkpoint(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,
         data_root: Path | None = None, cache_dir: Path | None = None, device: torch.device | str = "cpu",
         on_progress: Callable[[int, int], None] | None = None) -> Explanation:
     """`dcgan explain`: the checkpoint's D and a random D of its architecture on n real test images."""
@@ -122,4 +145,6 @@ def run(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         random_D = Discriminator(c.model_config).to(device)
-    return explain(c.discriminator(device), random_D, images, features=features, per=per)
+    result = explain(c.discriminator(device), random_D, images, features=features, per=per)
+    result.seed, result.checkpoint_path, result.step = seed, c.path, c.step
+    return result

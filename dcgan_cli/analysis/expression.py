@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from pathlib import Path
 from dataclasses import dataclass
 
 from ..errors import UsageError
@@ -123,3 +124,18 @@ def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]]) -> 
     return out
 
 
+def checkpoint_and_expression(args: list[str], ckpt_opt: Path | None, probe: bool) -> tuple[Path | None, str]:
+    """The command line's `[CKPT] EXPRESSION` (or --ckpt CKPT EXPRESSION); with --probe the expression may be left out."""
+    if probe and len(args) == 1 and ckpt_opt is None:  # `arithmetic CKPT --probe`
+        args = [args[0], ""]
+    if len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
+        raise UsageError(f"{args[0]} is a checkpoint; give an expression after it, e.g. \"red circle - circle + square\", or --probe")
+    if len(args) == 2:
+        if ckpt_opt is not None:
+            raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
+        return Path(args[0]), args[1]
+    if len(args) == 1:
+        return ckpt_opt, args[0]
+    if not args and probe:
+        return ckpt_opt, ""
+    raise UsageError(f"expected [CKPT] EXPRESSION, got {len(args)} arguments; quote the expression: \"red circle - circle + square\"")

@@ -1,16 +1,20 @@
-"""Paths through latent space: lerp, slerp, and interpolation between (or through) seeds."""
+"""Paths through latent space: lerp, slerp, and `dcgan interpolate` between (or through) seeds."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from ..checkpoint import Checkpoint, as_checkpoint
-from ..configs import METHODS
+from ..configs import PATH_METHODS
 from ..errors import UsageError
+from ..generation import generate
 from ..model import Generator, z_from_seeds
-from .sample import generate
+from ..results import Result
+from ..seeds import MAX_SEED, seeds_label
 
 MAX_FRAMES = 10_000
 
@@ -43,7 +47,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 def path_through(zs: torch.Tensor, steps: int, method: str = "slerp") -> torch.Tensor:
     """Frames through consecutive points of zs (K, nz): `steps` frames per leg, shared ends kept once."""
-    if method not in METHODS:
+    if method not in PATH_METHODS:
         raise UsageError(f"--method {method!r}: use slerp or lerp")
     if steps < 2:
         raise UsageError(f"--steps must be at least 2 (the two ends), got {steps}")
@@ -78,11 +82,53 @@ def interpolate_through(G: Generator, seeds: list[int], steps: int, method: str 
 
 
 @dataclass
-class Interpolation:
-    frames: torch.Tensor  # (R, T, C, H, W) in [-1, 1]: R rows (one for --through), T frames each
+class Interpolation(Result):
+    command = "interpolate"
+    frames: torch.Tensor = field(repr=False)  # (R, T, C, H, W) in [-1, 1]: R rows (one for --through), T frames each
     method: str
     seeds: list[list[int]]  # the seeds each row passes through
     loops: bool  # a --through path: played forward only; rows play back and forth
+    steps: int = 9
+    checkpoint_path: Path | None = None
+    step: int = 0
+    gif: Path | None = None  # also write the animation here
+
+    def figure(self):
+        from ..images import grid_image
+
+        return grid_image(self.frames.flatten(0, 1), nrow=self.frames.shape[1] if not self.loops else self.steps)
+
+    def gif_frames(self) -> list:
+        """One picture per step, every row side by side; rows play back and forth so the loop has
+        no jump, and a --through path already returns to its start."""
+        from ..images import grid_image
+
+        frames = [grid_image(self.frames[:, t], nrow=1, padding=0 if self.loops else 2) for t in range(self.frames.shape[1])]
+        return frames if self.loops else frames + frames[-2:0:-1]
+
+    def default_name(self) -> str:
+        if self.loops:
+            name = f"through-{seeds_label(self.seeds[0])}"
+        else:
+            (a, b), rows = self.seeds[0], len(self.seeds)
+            name = f"{a}-{b}" + (f"-rows{rows}" if rows > 1 else "")
+        return f"{name}-{self.method}-{self.steps}.png"
+
+    def save(self, target: Path) -> list[Path]:
+        from ..images import save_gif
+
+        written = super().save(target)
+        if self.gif is not None:
+            written.append(save_gif(self.gif_frames(), self.gif))
+        return written
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checkpoint": str(self.checkpoint_path), "step": self.step, "method": self.method, "steps": self.steps,
+                "rows": self.seeds, "through": self.loops}
+
+    def lines(self) -> list[str]:
+        what = f"through seeds {self.seeds[0]}" if self.loops else f"{len(self.seeds)} row(s) between seed pairs"
+        return [f"{self.method}, {self.steps} steps, {what}"]
 
 
 def default_method(ckpt: Checkpoint) -> str:
@@ -97,13 +143,20 @@ def interpolate(
     through: list[int] | None = None,
     steps: int = 9,
     method: str | None = None,
+    gif: Path | None = None,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
 ) -> Interpolation:
-    """Rows walking between seed pairs, or one path through several seeds."""
+    """Rows walking between seed pairs, or one path through several seeds (`gif`: also an animation)."""
+    if gif is not None:
+        from ..files import check_image_path
+
+        check_image_path(gif, "--gif", (".gif",))
+    if pairs is not None and not all(0 <= s <= MAX_SEED for p in pairs for s in p):
+        raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
     c = as_checkpoint(ckpt)
     method = method or default_method(c)
-    if method not in METHODS:
+    if method not in PATH_METHODS:
         raise UsageError(f"--method {method!r}: use slerp or lerp")
     if (pairs is None) == (through is None):
         raise UsageError("give seed pairs or a --through path, not both")
@@ -111,5 +164,16 @@ def interpolate(
         raise UsageError(f"{len(pairs)} rows of {steps} frames is more than {MAX_FRAMES:,} frames; ask for fewer")
     G = c.generator(device, ema=ema)
     if through is not None:
-        return Interpolation(interpolate_through(G, through, steps, method)[None], method, [through], True)
-    return Interpolation(interpolate_seeds(G, pairs, steps, method), method, [list(p) for p in pairs], False)
+        frames, rows, loops = interpolate_through(G, through, steps, method)[None], [list(through)], True
+    else:
+        frames, rows, loops = interpolate_seeds(G, pairs, steps, method), [list(p) for p in pairs], False
+    return Interpolation(frames, method, rows, loops, steps, c.path, c.step, gif)
+
+
+def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:
+    """The pairs of --rows R: row i runs from seed FROM+2i to TO+2i."""
+    if not 1 <= rows <= 1000:
+        raise UsageError(f"--rows must be 1 to 1000, got {rows}")
+    if not (0 <= from_seed and 0 <= to_seed and max(from_seed, to_seed) + 2 * rows <= MAX_SEED):
+        raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
+    return [(from_seed + 2 * i, to_seed + 2 * i) for i in range(rows)]

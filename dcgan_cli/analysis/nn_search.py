@@ -1,133 +1,34 @@
-"""Exact squared-L2 nearest training images, streamed over the uint8 cache.
+"""`dcgan nn-search`: the training images nearest to generated samples (or to image files).
 
-Distances live in the model's pixel space ([-1, 1], model size and channels). Each chunk of
-the cache becomes one matrix product (||q||^2 - 2 q.x + ||x||^2) on the chosen device and the
-running top-k is merged chunk by chunk, so the data set is never copied whole into float.
-The float32 expansion can round two nearly equal distances the wrong way, so a few extra
-candidates are kept and their distances recomputed exactly in float64 before the final ranking
-(ties go to the lower index).
+Is the GAN copying? Besides each query's neighbours, generated queries get the memorization
+check of Lorenz's report: the nearest-training distances of fresh samples against those of
+real images the model never saw.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from ..checkpoint import Checkpoint, as_checkpoint
 from ..configs import SPLITS
 from ..data import ImageData, checkpoint_data
 from ..errors import DcganError, UsageError
-from ..pixels import flat_model_range, to_pixel_units
-from .sample import generate_from_seeds
+from ..generation import images_from_seeds
+from ..images import caption_below, grid_image
+from ..pixels import flat_model_range
+from ..results import Result, shown
+from ..seeds import seeds_label
+from .nearest import Neighbours, nearest
 
-DEFAULT_MEMORY_MB = 256
-_EXTRA = 16  # candidates kept beyond k for the exact float64 re-ranking
-
-
-@dataclass
-class Neighbours:
-    indices: torch.Tensor  # (Q, k) int64, into the searched array
-    distances: torch.Tensor  # (Q, k) float64, squared L2 in [-1, 1] pixel space
-
-
-def chunk_rows(dim: int, memory_mb: float = DEFAULT_MEMORY_MB) -> int:
-    """Rows per chunk so that one float32 chunk fits the memory budget."""
-    return max(1, int(memory_mb * 2**20 // (dim * 4)))
-
-
-def nearest(
-    queries: torch.Tensor,
-    data: np.ndarray,
-    k: int,
-    *,
-    chunk_size: int | None = None,
-    device: torch.device | str = "cpu",
-    on_progress: Callable[[int, int], None] | None = None,
-) -> Neighbours:
-    """The k nearest rows of `data` (N, ...) uint8 for each query (Q, ...) in [-1, 1]."""
-    n = int(data.shape[0])
-    dim = int(np.prod(data.shape[1:]))
-    q = queries.reshape(queries.shape[0], -1)
-    if q.shape[1] != dim:
-        raise UsageError(f"a query has {q.shape[1]} values but the data set's images have {dim} ({'x'.join(map(str, data.shape[1:]))})")
-    if not 1 <= k <= n:
-        raise UsageError(f"--k {k} is out of range: the data set has {n} images, so use 1 to {n}")
-    device = torch.device(device)
-    if chunk_size is not None and chunk_size < 1:
-        raise UsageError(f"--chunk-size must be at least 1, got {chunk_size}")
-    chunk_size = chunk_size or chunk_rows(dim)
-    keep = min(n, k + _EXTRA)
-    # Work in pixel units, u = (x + 1) * 127.5, so a chunk needs one uint8->float pass and one
-    # norm, with no affine pass over it: ||q - x||^2 = ||q' - u||^2 / 127.5^2.
-    qd = to_pixel_units(q.to(device, torch.float32))  # (Q, D)
-    qq = (qd * qd).sum(1, keepdim=True)  # (Q, 1)
-    best_d = torch.empty(q.shape[0], 0, device=device)
-    best_i = torch.empty(q.shape[0], 0, dtype=torch.long, device=device)
-
-    # On the CPU one float buffer, reused: converting into memory that is already mapped is ~7x
-    # faster than into a fresh tensor per chunk, whose page faults cost more than the conversion.
-    # The conversion runs inline: a reader thread would only compete with the GEMM's threads
-    # (benchmarks/nn_speed.py). On CUDA a thread pins the next uint8 chunk while this one multiplies.
-    buffer = torch.empty(min(chunk_size, n), dim) if device.type == "cpu" else None
-
-    def read(start: int) -> torch.Tensor:
-        with warnings.catch_warnings():  # the map is read-only and is only ever read here
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            x = torch.from_numpy(np.asarray(data[start : start + chunk_size])).reshape(-1, dim)
-        if buffer is not None:
-            return buffer[: x.shape[0]].copy_(x)
-        return x.pin_memory() if device.type == "cuda" else x  # uint8 crosses the bus (4x less), float there
-
-    starts = list(range(0, n, chunk_size))
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(read, starts[0]) if buffer is None else None
-        for j, start in enumerate(starts):
-            if buffer is not None:
-                raw = read(start)
-            else:
-                raw = pending.result()
-                if j + 1 < len(starts):
-                    pending = pool.submit(read, starts[j + 1])
-            u = raw.to(device, non_blocking=True).float()  # (c, D)
-            uu = torch.linalg.vector_norm(u, dim=1).square_()  # (c,)
-            # u @ q.T, not q @ u.T: with the long side first the CPU GEMM runs ~2.5x faster here.
-            d = qq - 2.0 * (u @ qd.T).T + uu[None]  # (Q, c), pixel units squared; only the order matters here
-            idx = torch.arange(start, start + u.shape[0], device=device).expand_as(d)
-            # Earlier chunks hold lower indices, so a stable sort of [best, chunk] breaks ties by index.
-            all_d, all_i = torch.cat([best_d, d], 1), torch.cat([best_i, idx], 1)
-            order = torch.sort(all_d, dim=1, stable=True).indices[:, :keep]
-            best_d, best_i = all_d.gather(1, order), all_i.gather(1, order)
-            if on_progress is not None:
-                on_progress(min(start + chunk_size, n), n)
-
-    # Exact re-ranking of the candidates in float64, on the CPU (Q x keep images: small).
-    cand = best_i.cpu()
-    qc = q.double().cpu()
-    uniq = np.unique(cand.numpy())
-    xs = flat_model_range(data[uniq])  # (U, D): each candidate image read once
-    pos = torch.from_numpy(np.searchsorted(uniq, cand.numpy()))  # (Q, keep) rows of xs
-    exact = torch.stack([((xs[pos[r]] - qc[r]) ** 2).sum(1) for r in range(cand.shape[0])])
-    # Sort by (distance, index): index order first, then a stable sort by distance.
-    by_index = torch.argsort(cand, dim=1)
-    cand, exact = cand.gather(1, by_index), exact.gather(1, by_index)
-    order = torch.sort(exact, dim=1, stable=True).indices[:, :k]
-    return Neighbours(cand.gather(1, order), exact.gather(1, order))
-
-
-def brute_force(queries: torch.Tensor, data: np.ndarray, k: int) -> Neighbours:
-    """Reference: every distance in float64, ranked by (distance, index). For tests and checks."""
-    x = flat_model_range(data)
-    q = queries.reshape(queries.shape[0], -1).double()
-    d = ((q[:, None, :] - x[None]) ** 2).sum(-1)
-    order = torch.sort(d, dim=1, stable=True).indices[:, :k]
-    return Neighbours(order, d.gather(1, order))
+HOLDOUT_SEED0 = 10_000  # generated samples for the memorization statistic use seeds from here on
 
 
 def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor) -> dict[str, float | str]:
@@ -154,22 +55,70 @@ def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor) -> dict[
     return {"median_generated": g, "median_heldout": r, "ratio": ratio, "verdict": verdict}
 
 
-HOLDOUT_SEED0 = 10_000  # generated samples for the memorization statistic use seeds from here on
-
-
 @dataclass
-class SearchResult:
-    queries: torch.Tensor  # (Q, C, H, W) in [-1, 1]
+class SearchResult(Result):
+    command = "nn-search"
+    checkpoint_path: Path
+    step: int
+    queries: torch.Tensor = field(repr=False)  # (Q, C, H, W) in [-1, 1]
     query_info: list[dict[str, Any]]  # {"seed": s} or {"path": p} per query
     neighbours: Neighbours
-    data: ImageData  # the searched split
+    data: ImageData = field(repr=False)  # the searched split
     split: str
     memorization: dict[str, Any] | None  # generated vs unseen real nearest-training distances
+    k: int = 5
 
-    def report(self) -> dict[str, Any]:
-        from .nn_report import report
+    def default_name(self) -> str:
+        seeds = [q["seed"] for q in self.query_info if "seed" in q]
+        what = f"seeds-{seeds_label(seeds)}" if len(seeds) == len(self.query_info) else "query"
+        return f"{self.split}-{what}-k{self.k}.png"
 
-        return report(self)
+    def figure(self, min_cell: int = 64) -> Image.Image:
+        """Rows of [query, neighbour 1..k], each neighbour captioned with its distance."""
+        q, nb = self.queries, self.neighbours
+        size = q.shape[-1]
+        scale = max(1, -(-min_cell // size))  # small images are enlarged so the captions fit
+        rows = []
+        for r in range(q.shape[0]):
+            neigh = flat_model_range(self.data.images[nb.indices[r].numpy()]).float().view(-1, *q.shape[1:])  # rank order
+            row = torch.cat([q[r : r + 1].float(), neigh])
+            if scale > 1:
+                row = torch.nn.functional.interpolate(row, scale_factor=scale, mode="nearest")
+            img = grid_image(row, nrow=row.shape[0])
+            rows.append(caption_below(img, ["query", *[f"{d:.1f}" for d in nb.distances[r].tolist()]], cell=size * scale))
+        out = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)))
+        y = 0
+        for r in rows:
+            out.paste(r, (0, y))
+            y += r.height
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        data, nb = self.data, self.neighbours
+        out_queries = []
+        for q, idx, dist in zip(self.query_info, nb.indices.tolist(), nb.distances.tolist()):
+            neighbours = []
+            for i, d in zip(idx, dist):
+                entry: dict[str, Any] = {"index": i, "distance": d}
+                if data.labels is not None:
+                    entry["labels"] = [data.label_names[j] for j in np.flatnonzero(data.labels[i])]
+                entry["source"] = data.items[i] if data.items else f"{data.name}[{self.split}][{i}]"
+                neighbours.append(entry)
+            out_queries.append({**q, "neighbours": neighbours})
+        return {
+            "checkpoint": str(self.checkpoint_path), "step": self.step, "dataset": data.name, "split": self.split,
+            "count": int(data.images.shape[0]), "distance": "squared L2 in [-1, 1] pixel space", "queries": out_queries,
+            "memorization": self.memorization,
+        }
+
+    def lines(self) -> list[str]:
+        out = [f"nearest {self.split} images of {self.data.name} (squared L2, [-1, 1] pixels): index (distance)"]
+        for q, idx, dist in zip(self.query_info, self.neighbours.indices.tolist(), self.neighbours.distances.tolist()):
+            label = f"seed {q['seed']}" if "seed" in q else shown(Path(q["path"]).name) if "path" in q else f"query {q['index']}"
+            out.append(f"  {label}: " + ", ".join(f"{i} ({d:.1f})" for i, d in zip(idx, dist)))
+        if self.memorization:
+            out.append(self.memorization["verdict"])
+        return out
 
 
 def load_queries(paths: list[Path], size: int, channels: int) -> torch.Tensor:
@@ -235,7 +184,7 @@ def search(
     elif not generated:
         q, info = load_queries(list(queries), cfg.size, cfg.nc), [{"path": str(p)} for p in queries]
     else:
-        q, info = generate_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
+        q, info = images_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
     if q.shape[0] == 0:
         raise UsageError("no queries: give seeds or --query images")
     if data is None:
@@ -248,8 +197,8 @@ def search(
         held = data if split == "test" else checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
         train = data if split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         take = held.images[: min(holdout, held.images.shape[0])]
-        gen = generate_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
+        gen = images_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
         d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device).distances[:, 0]
         d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device).distances[:, 0]
         memo = memorization(d_gen, d_real) | {"count": int(take.shape[0])}
-    return SearchResult(q, info, nb, data, split, memo)
+    return SearchResult(c.path, c.step, q, info, nb, data, split, memo, k)

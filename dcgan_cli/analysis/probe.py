@@ -27,6 +27,7 @@ from ..data import ImageData, checkpoint_data, load_data
 from ..errors import DcganError, UsageError
 from ..model import Discriminator
 from ..pixels import flat_model_range, to_model_range
+from ..results import Result, shown
 
 POOL = 4  # each map max-pooled to POOL x POOL, as in the paper
 C_GRID = (1e-3, 1e-2, 1e-1)  # inverse L2 regularisation, chosen on a held-out fifth of the labelled images
@@ -50,7 +51,8 @@ class ProbeRow:
 
 
 @dataclass
-class ProbeResult:
+class ProbeResult(Result):
+    command = "probe"
     target: str
     classes: list[str]
     labels_per_class: int | None  # None: every labelled training image
@@ -58,11 +60,22 @@ class ProbeResult:
     n_test: int
     rows: list[ProbeRow]
     protocol: dict[str, Any] = field(default_factory=dict)
+    checkpoint_path: Path | None = None
+    step: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["checkpoint_path"] = str(self.checkpoint_path) if self.checkpoint_path else None
         d["rows"] = [asdict(r) | {"accuracy": r.accuracy, "error": 1 - r.accuracy, "spread": r.spread} for r in self.rows]
         return d
+
+    def lines(self) -> list[str]:
+        per = f"{self.labels_per_class} labels per class" if self.labels_per_class else "all labels"
+        out = [f"{shown(self.target)}: {len(self.classes)} classes, {per} ({self.n_train} training images), {self.n_test} test images"]
+        for r in self.rows:
+            spread = f" ± {r.spread:.2%}" if len(r.accuracies) > 1 else ""
+            out.append(f"  {r.representation:10s} {r.dim:6d} features  accuracy {r.accuracy:.2%}{spread}  (error {1 - r.accuracy:.2%})")
+        return out
 
 
 def d_representation(D: Discriminator, images: np.ndarray, *, device: torch.device | str = "cpu", batch: int = 256,
@@ -224,7 +237,7 @@ def _random_d(ckpt: Checkpoint, seed: int) -> Discriminator:
         return Discriminator(ckpt.model_config)
 
 
-def run(
+def probe_checkpoint(
     ckpt: Checkpoint | str | Path | None,
     *,
     dataset: str | None = None,
@@ -242,4 +255,6 @@ def run(
     else:
         cfg = c.model_config
         train, test = (load_data(dataset, cfg.size, root=data_root, split=s, cache_root=cache_dir, channels=cfg.nc) for s in ("train", "test"))
-    return probe(c, train, test, on_progress=on_progress, **options)
+    result = probe(c, train, test, on_progress=on_progress, **options)
+    result.checkpoint_path, result.step = c.path, c.step
+    return result

@@ -3,16 +3,47 @@
 Vector arithmetic can only move what a linear function of z predicts: an attribute whose values
 a logistic regression on z separates well moves along a direction; one it predicts no better
 than always guessing the commonest value will not follow any concept vector. Measured on the
-arithmetic sample bank (generated samples labelled by the attribute model), held-out quarter.
+sample bank (generated samples labelled by the data set's classifier), held-out quarter.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
-from .arithmetic import SampleBank
-from .expectations import Attribute
+from ..bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels, sample_bank
+from ..checkpoint import as_checkpoint
+from ..data import checkpoint_data
+from ..errors import UsageError
+from ..results import Result, shown
+from .expectations import Attribute, attributes_of
 from .probe import linear_probe
+
+
+@dataclass
+class Separability(Result):
+    command = "arithmetic"
+    checkpoint_path: Path
+    step: int
+    samples: int
+    attributes: list[dict[str, Any]]  # per attribute: accuracy, majority, samples, verdict
+    classifier: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checkpoint": str(self.checkpoint_path), "step": self.step, "samples": self.samples,
+                "attribute_model_accuracy": self.classifier.get("accuracy"), "classifier": self.classifier,
+                "attributes": self.attributes}
+
+    def lines(self) -> list[str]:
+        out = [f"how linearly z holds each attribute ({self.samples} labelled samples, held-out quarter):"]
+        for row in self.attributes:
+            acc = "" if row["accuracy"] is None else f"{row['accuracy']:.0%} (always the commonest value: {row['majority']:.0%}): "
+            out.append(f"  {shown(row['attribute'])}: {acc}{row['verdict']}")
+        return out + self.notes
 
 
 def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float = 0.8, seed: int = 0) -> list[dict]:
@@ -47,24 +78,16 @@ def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float 
     return out
 
 
-def run(ckpt, *, samples: int = 16384, attr_images: int = 30_000, seed: int = 0, ema: bool | None = None, device="cpu",
-        data_root=None, cache_dir=None, on_progress=None) -> dict:
+def z_separability(ckpt, *, samples: int = 16384, attr_images: int = 30_000, seed: int = 0, ema: bool | None = None,
+                   device="cpu", data_root=None, cache_dir=None, on_progress=None) -> Separability:
     """The checkpoint's separability report: its sample bank (built or cached), one row per attribute."""
-    from ..checkpoint import as_checkpoint
-    from ..data import checkpoint_data
-    from ..errors import DcganError, UsageError
-    from .arithmetic import sample_bank
-    from .expectations import attributes_of
-
-    if not 16 <= samples <= 1_000_000:
-        raise UsageError(f"--samples must be 16 to 1,000,000, got {samples}")
+    if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
+        raise UsageError(f"--samples must be {MIN_SAMPLES} to {MAX_SAMPLES:,}, got {samples}")
     c = as_checkpoint(ckpt)
-    label_names = c.dataset.get("label_names") or []
-    if not label_names:
+    if not c.dataset.get("label_names"):
         raise UsageError("this data set has no labels, so there are no attributes to probe z for")
     data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
-    if data.label_names != label_names:
-        raise DcganError(f"the data in {data.cache_dir} has other labels than the checkpoint records; pass the data set it was trained on")
+    check_labels(c, data)
     bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema, on_progress=on_progress)
-    rows = separability(bank, attributes_of(label_names, data.groups), seed=seed)
-    return {"checkpoint": str(c.path), "step": c.step, "samples": samples, "attribute_model_accuracy": bank.accuracy, "attributes": rows}
+    rows = separability(bank, attributes_of(data.label_names, data.groups), seed=seed)
+    return Separability(c.path, c.step, samples, rows, bank.classifier.describe(), [bank.classifier.note()])

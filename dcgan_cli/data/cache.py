@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from ..configs import SIZES
 from ..errors import UsageError
 from ..files import TEMP_MARK, remove_stale_temps
+from ..results import Result, shown
 from .sources import DataError, Source, open_source
 
 CACHE_FORMAT = 1
@@ -63,6 +64,18 @@ class ImageData:
             "count": int(self.images.shape[0]), "label_names": self.label_names, "groups": self.groups,
             "cache": str(self.cache_dir) if self.cache_dir else None, "fingerprint": self.fingerprint,
         }
+
+
+REAL_SUBSET_SEED = 0
+
+
+def real_subset(data: ImageData, n: int) -> np.ndarray:
+    """A fixed random subset of n images (all of them when the split is smaller), sorted for memmap reads."""
+    count = data.images.shape[0]
+    if n >= count:
+        return np.asarray(data.images)
+    idx = np.sort(torch.randperm(count, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))[:n].numpy())
+    return data.images[idx]
 
 
 def default_cache_root() -> Path:
@@ -313,3 +326,53 @@ def find_caches(cache_root: Path | None = None) -> list[ImageData]:
         except DataError:
             continue
     return found
+
+
+@dataclass
+class Prepared(Result):
+    """`dcgan data prepare`: what the cache holds now."""
+
+    command = "data prepare"
+    manifest: dict[str, Any]
+    cache_dir: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.manifest | {"path": str(self.cache_dir)}
+
+    def lines(self) -> list[str]:
+        m = self.manifest
+        skipped = f", skipped {m['skipped']} unreadable or over-large file(s)" if m.get("skipped") else ""
+        return [f"{m['dataset']} {m['split']}: {m['count']} images of {m['shape'][1]}x{m['size']}x{m['size']} "
+                f"in {shown(self.cache_dir)}{skipped}"]
+
+
+def prepare(name: str, size: int, **options: Any) -> Prepared:
+    """Build (or find up to date) the cache of one split; `options` as load_data's."""
+    data = load_data(name, size, **options)
+    return Prepared(read_manifest(data.cache_dir), data.cache_dir)
+
+
+@dataclass
+class CacheListing(Result):
+    """`dcgan data info`: every prepared cache."""
+
+    command = "data info"
+    caches: list[dict[str, Any]]
+
+    def to_dict(self) -> list[dict[str, Any]]:  # type: ignore[override]  # a list, as `data info --json` always printed
+        return self.caches
+
+    def lines(self) -> list[str]:
+        if not self.caches:
+            return ["no prepared data sets yet; run `dcgan data prepare` or `dcgan train`"]
+        out = []
+        for c in self.caches:
+            labels = ", ".join(c["label_names"][:6]) + (" ..." if len(c["label_names"]) > 6 else "")
+            name = c["dataset"] + (" (damaged: rebuild it)" if c.get("damaged") else "")
+            out.append(shown(f"{name} {c['split']}: {c['count']} images, {'x'.join(map(str, c['shape'][1:]))}, "
+                             f"{c['bytes'] / 1e6:.1f} MB, labels {labels or '-'}, from {c['source']}"))
+        return out
+
+
+def cache_listing(cache_root: Path | None = None) -> CacheListing:
+    return CacheListing(list_caches(cache_root))

@@ -13,37 +13,46 @@ import hashlib
 import json
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save as st_save
 
 from ..checkpoint import Checkpoint, as_checkpoint
-from ..data import ImageData, checkpoint_data
-from ..data.cache import crop_resize, default_cache_root
-from ..errors import DcganError, UsageError
-from ..files import write_bytes
-from ..pixels import to_uint8
 from ..configs import FEATURES
-from .features import INCEPTION_SIZE, DomainFeatures, Extractor, InceptionFeatures, extract
+from ..data import ImageData, checkpoint_data
+from ..data.cache import REAL_SUBSET_SEED, crop_resize, default_cache_root, real_subset
+from ..errors import DcganError, UsageError
+from ..generation import uint8_from_seeds
+from ..results import Result, shown
+from ..tensor_cache import read_cached, write_cached
+from .features import INCEPTION_SIZE, DomainFeatures, Extractor, InceptionFeatures, default_features, extract
 from .metrics import Stats, fid, kid, precision_recall
 
 METRICS = ("fid", "kid", "pr")
 MAX_N = 200_000
-REAL_SUBSET_SEED = 0
+
+
+NAMES = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall"}
 
 
 @dataclass
-class EvalResult:
+class EvalResult(Result):
+    command = "evaluate"
     metrics: dict[str, float]  # fid, kid, kid_std, precision, recall (those asked for)
     protocol: dict[str, Any]  # what was compared, and how
+    notes: list[str] = field(default_factory=list)  # e.g. whether the feature classifier was reused
 
     def to_dict(self) -> dict[str, Any]:
         return {"metrics": self.metrics, "protocol": self.protocol}
+
+    def lines(self) -> list[str]:
+        m, p = self.metrics, self.protocol
+        out = ["  ".join(f"{NAMES[k]} {m[k]:.4g}" + (f" ± {m['kid_std']:.2g}" if k == "kid" else "") for k in NAMES if k in m)]
+        out += [f"{key}: {shown(p[key])}" for key in ("generated", "real", "features", "resize")]
+        return out + self.notes
 
 
 def parse_metrics(text: str) -> tuple[str, ...]:
@@ -54,14 +63,14 @@ def parse_metrics(text: str) -> tuple[str, ...]:
     return names
 
 
-def make_extractor(features: str, data: ImageData | None, *, cache_root: Path, device, on_progress=None) -> Extractor:
+def make_extractor(features: str, data: ImageData | None, *, device, on_progress=None) -> Extractor:
     if features not in FEATURES:
         raise UsageError(f"--features {features!r}: use inception or domain")
     if features == "inception":
         return InceptionFeatures(device)
     if data is None:
         raise UsageError("--features domain needs a checkpoint (its data set trains the feature classifier); use --features inception for two folders")
-    return DomainFeatures.for_data(data, cache_root, device=device, on_progress=on_progress)
+    return DomainFeatures.for_data(data, device=device, on_progress=on_progress)
 
 
 def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str) -> tuple[np.ndarray, str]:
@@ -107,41 +116,15 @@ def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str
     return np.stack(out), how + (f", {skipped} skipped" if skipped else "")
 
 
-def real_subset(data: ImageData, n: int) -> np.ndarray:
-    """A fixed random subset of n images (all of them when the split is smaller), sorted for memmap reads."""
-    count = data.images.shape[0]
-    if n >= count:
-        return np.asarray(data.images)
-    idx = np.sort(torch.randperm(count, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))[:n].numpy())
-    return data.images[idx]
-
-
 def _real_features(data: ImageData, n: int, extractor: Extractor, cache_root: Path, batch_size: int, on_progress) -> np.ndarray:
     ident = json.dumps([data.name, data.split, data.size, data.channels, data.fingerprint, str(data.cache_dir), n, extractor.key])
     path = Path(cache_root) / "eval" / f"real-{data.name}-{data.split}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.safetensors"
-    if path.exists():
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                return f.get_tensor("features").double().numpy()
-        except Exception:  # damaged: recomputed
-            path.unlink(missing_ok=True)
+    cached = read_cached(path, lambda t, meta: meta.get("key") == ident and set(t) == {"features"})
+    if cached is not None:
+        return cached[0]["features"].double().numpy()
     feats = extract(extractor, real_subset(data, n), batch_size=batch_size, on_progress=on_progress)
-    write_bytes(path, st_save({"features": torch.from_numpy(feats).float()}, metadata={"key": ident}), what="real features")
+    write_cached(path, {"features": torch.from_numpy(feats).float()}, {"key": ident}, what="real features")
     return feats.astype(np.float32).astype(np.float64)  # as read back from the cache next time
-
-
-def generated_images(ckpt: Checkpoint, n: int, *, ema: bool | None = None, device="cpu", batch_size: int = 256,
-                     on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """uint8 (n, C, S, S): the samples of seeds 0..n-1, quantised as a saved picture would be."""
-    from ..analysis.sample import generate_from_seeds
-
-    G = ckpt.generator(device, ema=ema)
-    out = []
-    for i in range(0, n, batch_size):
-        out.append(to_uint8(generate_from_seeds(G, list(range(i, min(i + batch_size, n))))).numpy())
-        if on_progress is not None:
-            on_progress(min(i + batch_size, n), n)
-    return np.concatenate(out)
 
 
 def compute(real: np.ndarray, fake: np.ndarray, metrics: tuple[str, ...], *, kid_subset: int | None = None) -> dict[str, float]:
@@ -194,8 +177,10 @@ def evaluate(
     if c is not None and (real is None or features in (None, "domain")):
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
     if features is None and extractor is None:
-        features = "domain" if data is not None and data.labels is not None and data.label_names else "inception"
-    ex = extractor or make_extractor(features, data, cache_root=cache_root, device=device, on_progress=report("training the domain classifier (epochs)"))
+        features = default_features(data)
+    ex = extractor or make_extractor(features, data, device=device,
+                                     on_progress=report("training the data set's classifier (epochs, once per data set)"))
+    notes = [ex.classifier.note()] if isinstance(ex, DomainFeatures) else []
     size = c.model_config.size if c is not None else None
     channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
@@ -208,10 +193,9 @@ def evaluate(
         protocol["generated"] = f"folder {images}: {how}"
     else:
         assert c is not None
-        use_ema = ema if ema is not None else c.has_ema
-        if ema and not c.has_ema:
-            raise UsageError(f"{c.path} holds no EMA generator (train with --ema); leave --ema out")
-        fake_u8 = generated_images(c, n, ema=use_ema, device=device, on_progress=report("generating"))
+        G = c.generator(device, ema=ema)
+        use_ema = ema is not False and c.has_ema
+        fake_u8 = uint8_from_seeds(G, list(range(n)), on_progress=report("generating"))
         protocol["generated"] = f"{c.path} step {c.step}, {'EMA generator' if use_ema else 'G'}, seeds 0-{n - 1}, quantised to uint8"
     if ex.name == "domain" and fake_u8.shape[1:] != (c.model_config.nc, c.model_config.size, c.model_config.size):
         raise UsageError(f"--images pictures are {fake_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px")
@@ -232,7 +216,7 @@ def evaluate(
                  "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)", "precision_recall": "k-NN manifolds, k = 3"}
     if fake.shape[0] < 4 or real_feats.shape[0] < 4:
         raise DcganError("too few images to compare; at least 4 on each side")
-    return EvalResult(compute(real_feats, fake, metrics), protocol)
+    return EvalResult(compute(real_feats, fake, metrics), protocol, notes)
 
 
 class TrainingEvaluator:
@@ -246,7 +230,7 @@ class TrainingEvaluator:
     def __init__(self, data: ImageData, *, n: int, features: str | None, cache_root: Path,
                  device: torch.device | str = "cpu", metrics: tuple[str, ...] = METRICS):
         self.data, self.n, self.cache_root, self.device, self.metrics = data, n, Path(cache_root), torch.device(device), metrics
-        self.features = features or ("domain" if data.labels is not None and data.label_names else "inception")
+        self.features = features or default_features(data)
         self._extractor: Extractor | None = None
         self._real: np.ndarray | None = None
 
@@ -254,12 +238,8 @@ class TrainingEvaluator:
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             if self._extractor is None:
-                self._extractor = make_extractor(self.features, self.data, cache_root=self.cache_root, device=self.device)
+                self._extractor = make_extractor(self.features, self.data, device=self.device)
             if self._real is None:
                 self._real = _real_features(self.data, self.n, self._extractor, self.cache_root, 256, None)
-            from ..analysis.sample import generate_from_seeds
-
-            fake_u8 = np.concatenate([to_uint8(generate_from_seeds(G, list(range(i, min(i + 256, self.n))))).numpy()
-                                      for i in range(0, self.n, 256)])
-            fake = extract(self._extractor, fake_u8, batch_size=256)
+            fake = extract(self._extractor, uint8_from_seeds(G, list(range(self.n))), batch_size=256)
             return compute(self._real, fake, self.metrics)

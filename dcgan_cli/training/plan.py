@@ -54,6 +54,13 @@ class RunPlan:
     def total_steps(self) -> int:
         return self.train.total_steps(max(1, self.steps_per_epoch), self.world.size)
 
+    def describe(self, device: torch.device | str) -> str:
+        """One line: what will train, how long, where."""
+        procs = (f" in {self.world.size} processes (global batch {self.global_batch} = {self.world.size} x {self.train.batch_size})"
+                 if self.world.active else "")
+        return (f"training {self.train.dataset} {self.model.size}px x{self.model.nc} ({self.data.images.shape[0]} images) "
+                f"for {self.total_steps} steps on {device}{procs} into {self.run.path}")
+
 
 def plan_run(
     *,
@@ -191,12 +198,19 @@ def train(
     on_step: Callable[[dict[str, Any]], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
-    """Run a plan: train into its run folder (locked while it runs), measuring quality if asked."""
+    """Run a plan: train into its run folder (locked while it runs), measuring quality if asked, and
+    draw the run's pictures (curves, progress animation, real vs fake) when it ends."""
     evaluator = None
     if plan.train.eval_every and plan.world.main:
         from ..evaluation.evaluate import TrainingEvaluator
 
         evaluator = TrainingEvaluator(plan.data, n=plan.train.eval_n, features=plan.train.eval_features,
                                       cache_root=plan.cache_root or default_cache_root(), device=device)
-    return fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset_meta=plan.dataset_meta, device=device,
-               resume=plan.resume, on_step=on_step, should_stop=should_stop, evaluator=evaluator, world=plan.world)
+    result = fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset_meta=plan.dataset_meta, device=device,
+                 resume=plan.resume, on_step=on_step, should_stop=should_stop, evaluator=evaluator, world=plan.world)
+    if plan.world.main and not result.interrupted:
+        from ..data.cache import real_subset
+        from .plots import plot_run
+
+        result.pictures = plot_run(plan.run.path, real_u8=real_subset(plan.data, 64)).drawn
+    return result

@@ -9,8 +9,9 @@ The curves need matplotlib (`pip install 'dcgan-cli[plot]'`); the other two need
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -18,23 +19,11 @@ from PIL import Image, ImageDraw
 from ..errors import DcganError
 from ..files import write_atomic
 from ..images import save_gif, save_pil
+from ..results import Result
 from ..runs import RunFolder
 from .watch import COLLAPSE_BELOW
 
 MIN_WIDTH = 512  # a 32 px model's 8x8 grid is 274 px: enlarge it to be seen
-
-
-def read_metrics(run: RunFolder) -> list[dict]:
-    lines = []
-    if run.metrics.exists():
-        for line in run.metrics.read_text(errors="replace").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and isinstance(rec.get("step"), int):
-                lines.append(rec)
-    return lines
 
 
 def _enlarge(img: Image.Image) -> Image.Image:
@@ -93,7 +82,7 @@ def curves(run: RunFolder) -> Path:
         import matplotlib.pyplot as plt
     except ImportError:
         raise DcganError("the curves need matplotlib: pip install 'dcgan-cli[plot]'") from None
-    lines = read_metrics(run)
+    lines = run.read_metrics()
     train = [m for m in lines if "loss_d" in m]
     if not train:
         raise DcganError(f"{run.metrics} holds no training lines yet")
@@ -137,16 +126,60 @@ def curves(run: RunFolder) -> Path:
     return path
 
 
-def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> dict[str, Path | str]:
+@dataclass
+class Pictures(Result):
+    """The run's pictures: for each, the file drawn, or why it could not be."""
+
+    command = "plot"
+    run_dir: Path
+    drawn: dict[str, Path] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": str(self.run_dir), "drawn": {k: str(v) for k, v in self.drawn.items()}, "skipped": self.skipped}
+
+    def lines(self) -> list[str]:
+        return [f"wrote {p}" for p in self.drawn.values()] + [f"{k}: skipped ({why})" for k, why in self.skipped.items()]
+
+
+def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> Pictures:
     """Every picture that can be drawn; for each that cannot, the reason instead of a path."""
     run = RunFolder(Path(run_path))
     if not run.is_run():
         raise DcganError(f"{run.path} is not a run folder (no {run.marker.name} or metrics); pass the folder `dcgan train` wrote")
-    done: dict[str, Path | str] = {}
+    done = Pictures(run.path)
     for name, fn in (("curves", lambda: curves(run)), ("progress", lambda: progress_gif(run)),
                      ("real-vs-fake", lambda: real_vs_fake(run, real_u8) if real_u8 is not None else "no real images given")):
         try:
-            done[name] = fn()
+            made = fn()
         except DcganError as e:
-            done[name] = str(e)
+            made = str(e)
+        if isinstance(made, Path):
+            done.drawn[name] = made
+        else:
+            done.skipped[name] = made
     return done
+
+
+def plot_checkpoint_run(target: Path | None, *, data_root: Path | None = None, cache_dir: Path | None = None) -> Pictures:
+    """`dcgan plot`: the pictures of the run a checkpoint (or run folder) belongs to, with real images
+    from its training data where they can be found."""
+    from ..checkpoint import load_checkpoint
+    from ..data import checkpoint_data
+    from ..data.cache import real_subset
+    from ..errors import UsageError
+
+    c = load_checkpoint(target)
+    folder = c.run or (RunFolder(Path(target)) if target is not None and Path(target).is_dir() else None)
+    if folder is None:
+        raise UsageError(f"{c.path} is not inside a run folder; pass the folder `dcgan train` wrote")
+    notes = []
+    try:
+        real = real_subset(checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir), 64)
+    except DcganError as e:
+        real = None
+        notes.append(f"no real images for real-vs-fake ({e})")
+    pictures = plot_run(folder.path, real_u8=real)
+    pictures.notes = notes
+    return pictures

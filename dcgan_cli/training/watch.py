@@ -42,7 +42,7 @@ class Window:
         return out
 
 
-def combine(summaries: list[dict[str, float]]) -> dict[str, float]:
+def combine_windows(summaries: list[dict[str, float]]) -> dict[str, float]:
     """One window summary from every rank's: means averaged, the minima's minimum, the maxima's maximum."""
     if len(summaries) == 1:
         return summaries[0]

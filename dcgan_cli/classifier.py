@@ -1,9 +1,11 @@
-"""A small attribute classifier trained on a data set's real labelled images.
+"""A data set's classifier: a small CNN trained once on the real labelled images, then cached.
 
-Latent arithmetic uses it to label generated samples, so that concept vectors come from the
-model's own outputs with no manual picking (Radford et al. suggest a linear model on D's
-features; a small CNN trained on the real labels is more accurate and just as cheap here), and
-`dcgan evaluate --features domain` uses its penultimate layer as the feature space.
+One network serves every consumer: arithmetic, ablate and the z probe label generated samples
+with it (Radford et al. suggest a linear model on D's features; a small CNN trained on the real
+labels is more accurate and just as cheap), and `dcgan evaluate --features domain` uses its
+penultimate layer as the feature space. It belongs to the data, not to a run: it is cached in
+the data cache folder, keyed by the data's fingerprint, so a second run folder (or a second
+command) on the same data set loads it instead of training it again.
 
 Labels that exclude each other (a digit's class; a shape, a colour, a size) form a group with
 one softmax, so an image cannot be "red 0.93 and blue 0.99" at once; labels in no group (the
@@ -12,8 +14,12 @@ one softmax, so an image cannot be "red 0.93 and blue 0.99" at once; labels in n
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,10 +27,14 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from ..pixels import to_model_range
+from .data.cache import ImageData, default_cache_root
+from .errors import DcganError
+from .pixels import to_model_range
+from .tensor_cache import read_cached, write_cached
 
-# Changes whenever the training recipe does, so cached sample banks labelled by an older model are rebuilt.
-ATTRIBUTE_RECIPE = 3
+# Changes whenever the training recipe does, so cached classifiers (and banks labelled by them) are rebuilt.
+RECIPE = 4
+MAX_IMAGES = 30_000
 
 
 class AttributeNet(nn.Module):
@@ -83,6 +93,24 @@ class AttributeModel:
     accuracy: float  # mean per-attribute accuracy on held-out real images
     heldout: int
     groups: list[list[str]] = field(default_factory=list)
+    key: str = ""  # names the data and recipe it was trained on: caches derived from it use it
+    path: Path | None = None  # its cache file
+    reused: bool = False  # loaded from the cache rather than trained now
+
+    def describe(self) -> dict[str, Any]:
+        return {"accuracy": self.accuracy, "heldout": self.heldout, "key": self.key,
+                "path": str(self.path) if self.path else None, "reused": self.reused}
+
+    def note(self) -> str:
+        how = f"reused the cached {self.path}" if self.reused else f"trained now, cached in {self.path}"
+        return f"attribute model: {self.accuracy:.1%} accuracy on {self.heldout:,} held-out real images ({how})"
+
+    @torch.no_grad()
+    def features(self, images_u8: torch.Tensor) -> torch.Tensor:
+        """The pooled penultimate layer (B, 4 * width), float64 on the CPU, of uint8 images."""
+        self.net.eval()
+        device = next(self.net.parameters()).device
+        return self.net.features(to_model_range(images_u8.to(device))).double().cpu()
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
@@ -118,7 +146,7 @@ def train_attribute_model(
     *,
     groups: list[list[str]] | None = None,
     epochs: int = 6,
-    max_images: int = 30_000,
+    max_images: int = MAX_IMAGES,
     batch_size: int = 128,
     seed: int = 0,
     device: torch.device | str = "cpu",
@@ -153,4 +181,43 @@ def train_attribute_model(
     model = AttributeModel(net.eval(), label_names, 0.0, n_test, list(groups or []))
     probs = model.predict(to_model_range(images[test_idx]))
     model.accuracy = float(((probs > 0.5).float() == y_all[test_idx]).float().mean())
+    return model
+
+
+def classifier_path(data: ImageData, max_images: int = MAX_IMAGES) -> tuple[Path, str]:
+    """Where the classifier of `data` is cached, and its key (data fingerprint, labels, recipe)."""
+    ident = json.dumps([data.name, data.size, data.channels, data.fingerprint, str(data.cache_dir), data.label_names,
+                        data.groups, max_images, RECIPE])
+    key = f"{data.name}-{data.size}px-" + hashlib.sha256(ident.encode()).hexdigest()[:12]
+    root = Path(data.cache_dir).parent if data.cache_dir is not None else default_cache_root()
+    return root / "classifiers" / f"{key}.safetensors", key
+
+
+def dataset_classifier(data: ImageData, *, max_images: int = MAX_IMAGES, device: torch.device | str = "cpu",
+                       on_progress: Callable[[int, int], None] | None = None) -> AttributeModel:
+    """The classifier of `data` (its training split's real labelled images): from the cache, or
+    trained now and cached. Training runs under fork_rng, so callers' random streams do not move."""
+    if data.labels is None or not data.label_names:
+        raise DcganError(f"{data.name} has no labels here, so there is no attribute classifier to train")
+    if max_images < 20:
+        raise DcganError(f"the attribute classifier needs at least 20 real images, got {max_images}")
+    path, key = classifier_path(data, max_images)
+    net = AttributeNet(data.channels, len(data.label_names))
+
+    def fits(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> bool:
+        net.load_state_dict(tensors)  # raises on a wrong shape or name: the cache is rebuilt
+        return meta.get("key") == key and isinstance(meta.get("accuracy"), float) and isinstance(meta.get("heldout"), int)
+
+    cached = read_cached(path, fits)
+    if cached is not None:
+        meta = cached[1]
+        return AttributeModel(net.to(device).eval(), list(data.label_names), meta["accuracy"], meta["heldout"],
+                              list(data.groups), key, path, True)
+    d = torch.device(device)
+    with torch.random.fork_rng(devices=[d.index or 0] if d.type == "cuda" else []):
+        model = train_attribute_model(data.images, data.labels, data.label_names, groups=data.groups,
+                                      max_images=max_images, device=device, on_progress=on_progress)
+    write_cached(path, model.net.state_dict(), {"key": key, "accuracy": model.accuracy, "heldout": model.heldout,
+                                                "data": data.name, "fingerprint": data.fingerprint}, what="attribute classifier")
+    model.key, model.path = key, path
     return model

@@ -1,0 +1,55 @@
+"""Generating images: z or seeds in, images out, in batches that bound memory.
+
+The one place that turns a generator and seeds into pictures, for every command, evaluation
+and the training loop's grids: float images in [-1, 1], or uint8 as a saved picture holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import torch
+
+from .model import Generator, z_from_seeds
+from .pixels import to_uint8
+
+BATCH = 256
+
+
+@torch.no_grad()
+def generate(G: Generator, z: torch.Tensor, batch_size: int = BATCH,
+             on_progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Images (B, C, H, W) in [-1, 1] on the CPU, G in eval mode."""
+    G.eval()
+    device = next(G.parameters()).device
+    out = []
+    for i in range(0, z.shape[0], batch_size):
+        out.append(G(z[i : i + batch_size].to(device)).cpu())
+        if on_progress is not None:
+            on_progress(min(i + batch_size, z.shape[0]), z.shape[0])
+    return torch.cat(out) if out else torch.empty(0)
+
+
+def images_from_seeds(G: Generator, seeds: list[int], on_progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+    """Image i comes from seeds[i] alone, in any company: (len(seeds), C, H, W) in [-1, 1]."""
+    return generate(G, z_from_seeds(G.cfg, seeds), on_progress=on_progress)
+
+
+def seed_batches(G: Generator, seeds: list[int], batch_size: int = BATCH) -> Iterator[tuple[list[int], torch.Tensor]]:
+    """(seeds, images in [-1, 1]) a batch at a time, so a long list never sits in memory as floats."""
+    for i in range(0, len(seeds), batch_size):
+        part = seeds[i : i + batch_size]
+        yield part, images_from_seeds(G, part)
+
+
+def uint8_from_seeds(G: Generator, seeds: list[int], batch_size: int = BATCH,
+                     on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """uint8 (N, C, H, W): the samples of `seeds` quantised as a saved picture would be."""
+    out, done = [], 0
+    for part, images in seed_batches(G, seeds, batch_size):
+        out.append(to_uint8(images).numpy())
+        done += len(part)
+        if on_progress is not None:
+            on_progress(done, len(seeds))
+    return np.concatenate(out) if out else np.empty((0, G.cfg.nc, G.cfg.size, G.cfg.size), np.uint8)
