@@ -30,16 +30,16 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from dcgan_cli.analysis.arithmetic import arithmetic
+from dcgan_cli.analysis.expectations import attributes_of, match_score
+from dcgan_cli.analysis.separability import separability
 from dcgan_cli.bank import sample_bank
+from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.classifier import degrade
 from dcgan_cli.configs import ARITHMETIC_METHODS
-from dcgan_cli.analysis.expectations import attributes_of, match_score
-from dcgan_cli.generation import generate
-from dcgan_cli.analysis.separability import separability
-from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.data import checkpoint_data
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES, make_shapes
 from dcgan_cli.errors import DcganError
+from dcgan_cli.generation import generate
 from dcgan_cli.pixels import to_model_range
 
 MOVES = {"shape": 0, "colour": 1, "size": 2}
@@ -215,7 +215,11 @@ def main() -> None:
     methods = args.methods.split(",")
     tasks = analogies(args.per_move)
     print(f"{len(tasks)} analogies ({args.per_move} per move), {1 + args.variants} results each; e.g. {tasks[0]['expression']!r}")
-    rows = ["copy A", "copy C", "A + random direction", "unconditional"] + methods + (list(Candidates.NAMES) if args.candidates else [])
+    rows = (
+        ["copy A", "copy C", "A + random direction", "unconditional"]
+        + methods
+        + (list(Candidates.NAMES) if args.candidates else [])
+    )
     pooled: dict[tuple[str, str, str], list[int]] = {}  # (row, move, metric) -> [hits, n]
     per_gen: dict[tuple[str, str], list[float]] = {}  # (row, move) -> all-correct share per generator
     for path in ckpts:
@@ -269,9 +273,17 @@ def main() -> None:
                         add(name, task["move"], score(judge.read(generate(G, moved))[0], task["target"], m))
             sc = match_score(bank.probs, {m_: v for m_, v in task["c"].items()}, attrs)
             good = (sc >= 0.8).nonzero().view(-1)
-            pick = good[torch.randperm(len(good), generator=g)[: 1 + args.variants]] if len(good) else sc.argsort(descending=True)[:1]
+            pick = (
+                good[torch.randperm(len(good), generator=g)[: 1 + args.variants]]
+                if len(good)
+                else sc.argsort(descending=True)[:1]
+            )
             add("copy C", task["move"], score(judge.read(generate(G, bank.z[pick]))[0], task["target"], m))
-            add("unconditional", task["move"], score(judge.read(uncond[torch.randint(0, len(uncond), (1 + args.variants,), generator=g)])[0], task["target"], m))
+            add(
+                "unconditional",
+                task["move"],
+                score(judge.read(uncond[torch.randint(0, len(uncond), (1 + args.variants,), generator=g)])[0], task["target"], m),
+            )
         print(f"  | {'':22s} | " + " | ".join(f"{mv:>24s}" for mv in [*MOVES, "all moves"]) + " |")
         for row in rows:
             cells = []

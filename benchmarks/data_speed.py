@@ -81,7 +81,10 @@ def main() -> None:
     print(f"cache:                {cache_ips:10.0f} img/s  ({batch_cache * 1000:.2f} ms per batch)")
     print(f"ImageFolder + PIL:    {folder_ips:10.0f} img/s  ({batch_folder * 1000:.2f} ms per batch)")
     print(f"one training step (paper model, CPU): {step_s * 1000:.0f} ms")
-    print(f"data share of a step: cache {batch_cache / (batch_cache + step_s):.2%}, ImageFolder {batch_folder / (batch_folder + step_s):.2%} (if not overlapped)")
+    print(
+        f"data share of a step: cache {batch_cache / (batch_cache + step_s):.2%},"
+        f" ImageFolder {batch_folder / (batch_folder + step_s):.2%} (if not overlapped)"
+    )
 
 
 if __name__ == "__main__":

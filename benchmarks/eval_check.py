@@ -62,7 +62,9 @@ def sanity(name: str, ex, train: np.ndarray, test: np.ndarray, batch: int) -> No
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-root", type=Path, default=SHARED_MNIST)
-    ap.add_argument("--n-inception", type=int, default=300, help="images per side for the Inception parts (0.1-0.2 s each on a CPU)")
+    ap.add_argument(
+        "--n-inception", type=int, default=300, help="images per side for the Inception parts (0.1-0.2 s each on a CPU)"
+    )
     ap.add_argument("--n-domain", type=int, default=1000)
     ap.add_argument("--device", default="cpu")
     args = ap.parse_args()

@@ -52,7 +52,10 @@ def bench(name: str, data: np.ndarray, device: str, chunk: int | None, k: int = 
     t = time.perf_counter()
     ours = nearest(q, data, k, chunk_size=chunk, device=device)
     dt = time.perf_counter() - t
-    print(f"{name}: dcgan nearest   {64 / dt:8.1f} queries/s  ({dt:.2f} s for 64 queries over {data.shape[0]:,} images, peak RSS {peak_mb():.0f} MB)")
+    print(
+        f"{name}: dcgan nearest   {64 / dt:8.1f} queries/s  ({dt:.2f} s for 64 queries over {data.shape[0]:,} images,"
+        f" peak RSS {peak_mb():.0f} MB)"
+    )
     try:
         import faiss
     except ImportError:
@@ -68,7 +71,10 @@ def bench(name: str, data: np.ndarray, device: str, chunk: int | None, k: int = 
     _, idx = index.search(q.reshape(64, -1).numpy(), k)
     dt_f = time.perf_counter() - t
     same = np.mean(idx == ours.indices.numpy())
-    print(f"{name}: faiss IndexFlatL2 {64 / dt_f:8.1f} queries/s  (search {dt_f:.2f} s + add {t_add:.2f} s, peak RSS {peak_mb():.0f} MB); same neighbours: {same:.1%}")
+    print(
+        f"{name}: faiss IndexFlatL2 {64 / dt_f:8.1f} queries/s  (search {dt_f:.2f} s + add {t_add:.2f} s,"
+        f" peak RSS {peak_mb():.0f} MB); same neighbours: {same:.1%}"
+    )
 
 
 def main() -> None:

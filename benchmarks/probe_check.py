@@ -57,12 +57,22 @@ def main() -> None:
         run_dir = ensure_run(args.out / f"mnist64-{args.recipe.replace(' ', '_')}-seed{seed}", args.recipe, seed, args)
         for labels in (int(x) for x in args.labels.split(",")):
             t0 = time.perf_counter()
-            r = probe_checkpoint(run_dir, data_root=args.data_root, labels_per_class=labels or None, repeats=args.repeats if labels else 1,
-                    seed=seed, device=args.device)
+            r = probe_checkpoint(
+                run_dir,
+                data_root=args.data_root,
+                labels_per_class=labels or None,
+                repeats=args.repeats if labels else 1,
+                seed=seed,
+                device=args.device,
+            )
             for row in r.rows:
                 table.setdefault((labels, row.representation), []).append(row.accuracy)
-            print(f"  seed {seed}, {labels or 'all'} labels/class ({r.n_train} train, {r.n_test} test, {time.perf_counter() - t0:.0f} s): "
-                  + ", ".join(f"{row.representation} {row.accuracy:.2%} (C {row.C})" for row in r.rows), flush=True)
+            print(
+                f"  seed {seed}, {labels or 'all'} labels/class ({r.n_train} train, {r.n_test} test, "
+                f"{time.perf_counter() - t0:.0f} s): "
+                + ", ".join(f"{row.representation} {row.accuracy:.2%} (C {row.C})" for row in r.rows),
+                flush=True,
+            )
     print(f"\n| labels per class | {' | '.join(REPRESENTATIONS)} |")
     print("|---|" + "---|" * len(REPRESENTATIONS))
     for labels in (int(x) for x in args.labels.split(",")):

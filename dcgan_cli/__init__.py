@@ -86,21 +86,21 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .analysis.sample import Samples, sample
     from .analysis.separability import Separability, z_separability
     from .bank import sample_bank
-    from .classifier import dataset_classifier
-    from .evaluation.evaluate import EvalResult, evaluate
-    from .info import CheckpointInfo, checkpoint_info
-    from .results import Result
-    from .seeds import parse_seeds
-    from .training.plots import Pictures, plot_run
-    from .training.plots import plot_checkpoint_run as plot
     from .checkpoint import Checkpoint, load_checkpoint
+    from .classifier import dataset_classifier
     from .configs import PRESETS, ModelConfig, TrainConfig, build_configs
     from .data.cache import ImageData, load_data
     from .data.locate import checkpoint_data
     from .device import select_device
     from .errors import DcganError, UsageError
+    from .evaluation.evaluate import EvalResult, evaluate
     from .images import save_gif, save_grid
+    from .info import CheckpointInfo, checkpoint_info
     from .model import Discriminator, Generator, sample_z, z_from_seeds
+    from .results import Result
     from .runs import RunFolder
+    from .seeds import parse_seeds
     from .training.loop import TrainResult, fit
     from .training.plan import RunPlan, plan_run, train
+    from .training.plots import Pictures, plot_run
+    from .training.plots import plot_checkpoint_run as plot

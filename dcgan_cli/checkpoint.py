@@ -169,7 +169,9 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generato
         try:
             opt.load_state_dict({"state": state, "param_groups": groups})
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
-            raise CheckpointError(f"{ckpt.path}: the {prefix} optimizer state cannot be restored ({e}); it is not resumable") from None
+            raise CheckpointError(
+                f"{ckpt.path}: the {prefix} optimizer state cannot be restored ({e}); it is not resumable"
+            ) from None
     for key in ("rng/torch", "rng/noise"):
         if key not in ckpt.tensors or ckpt.tensors[key].dtype != torch.uint8:
             raise CheckpointError(f"{ckpt.path} lacks a valid {key} state; it is not resumable")
@@ -260,10 +262,14 @@ def read_header(path: Path) -> dict[str, Any]:
             or offsets[0] > offsets[1] or not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape)
             or not isinstance(v.get("dtype"), str)
         ):
-            raise CheckpointError(f"{path}: tensor {k!r} has a malformed header entry (dtype, shape, offsets); the file is damaged")
+            raise CheckpointError(
+                f"{path}: tensor {k!r} has a malformed header entry (dtype, shape, offsets); the file is damaged"
+            )
         end = max(end, offsets[1])
     if 8 + n + end > size:
-        raise CheckpointError(f"{path} is truncated: its tensors need {8 + n + end} bytes but the file has {size}; use an earlier checkpoint")
+        raise CheckpointError(
+            f"{path} is truncated: its tensors need {8 + n + end} bytes but the file has {size}; use an earlier checkpoint"
+        )
     return header
 
 
@@ -279,7 +285,9 @@ def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
     """Check every metadata field against its type; the reason names the field."""
 
     def bad(what: str) -> CheckpointError:
-        return CheckpointError(f"{path} has invalid dcgan-cli metadata: {what}; the file is damaged or was not written by dcgan-cli")
+        return CheckpointError(
+            f"{path} has invalid dcgan-cli metadata: {what}; the file is damaged or was not written by dcgan-cli"
+        )
 
     if not isinstance(meta, dict):
         raise bad("it is not a JSON object")
@@ -319,10 +327,16 @@ def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
     ):
         raise bad("metrics must map names to finite numbers")
     best = meta.get("best", {})
-    if not isinstance(best, dict) or (best and not (
-        isinstance(best.get("metric"), str) and _is_int(best.get("step"))
-        and isinstance(best.get("value"), (int, float)) and not isinstance(best.get("value"), bool) and math.isfinite(best["value"])
-    )):
+    if not isinstance(best, dict) or (
+        best
+        and not (
+            isinstance(best.get("metric"), str)
+            and _is_int(best.get("step"))
+            and isinstance(best.get("value"), (int, float))
+            and not isinstance(best.get("value"), bool)
+            and math.isfinite(best["value"])
+        )
+    ):
         raise bad("best must hold a metric name, a finite value and a step")
     for key in ("opt_g_groups", "opt_d_groups"):
         if key in meta and not (isinstance(meta[key], list) and all(isinstance(g, dict) for g in meta[key])):

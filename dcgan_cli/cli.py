@@ -25,7 +25,6 @@ from .console import OneLineErrors, cli_errors, emit, follow, note, progress, tr
 from .errors import UsageError
 from .files import check_file_target, check_outputs
 
-
 app = typer.Typer(
     cls=OneLineErrors,
     name="dcgan",
@@ -200,7 +199,9 @@ def interpolate(
     check_outputs(out_path)
     path = parse_seeds(through, "--through") if through is not None else None
     pairs = seed_rows(from_seed, to_seed, rows) if through is None else None
-    emit(walk(ckpt, pairs=pairs, through=path, steps=steps, method=method, gif=gif, ema=ema, device=_device(device)), out=out_path)
+    emit(
+        walk(ckpt, pairs=pairs, through=path, steps=steps, method=method, gif=gif, ema=ema, device=_device(device)), out=out_path
+    )
 
 
 # --- arithmetic
@@ -447,7 +448,8 @@ def data_prepare(
     rebuild: opt.Rebuild = False,
     workers: opt.Workers = None,
 ):
-    """Decode, crop and resize a data set once into a memory-mapped cache. Example: dcgan data prepare --dataset celeba --size 64"""
+    """Decode, crop and resize a data set once into a memory-mapped cache.
+    Example: dcgan data prepare --dataset celeba --size 64"""
     from .data.cache import prepare
 
     with progress(f"preparing {dataset} {size}px") as bar:

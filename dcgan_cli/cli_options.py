@@ -28,6 +28,7 @@ from .configs import (
     Z_DISTS,
 )
 
+
 def show_version(value: bool) -> None:
     if value:
         from . import __version__
@@ -53,13 +54,28 @@ Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
 Precision = Literal[PRECISIONS]  # type: ignore[valid-type]
 
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
-Ckpt = Annotated[Path | None, typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)]
+Ckpt = Annotated[
+    Path | None, typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)
+]
 N = Annotated[int | None, typer.Option("--n", help="Images from seeds 0..N-1 (short for --seeds 0-(N-1)).", show_default=False)]
-Seeds = Annotated[str | None, typer.Option("--seeds", help="Seeds: a range 0-63, a list 3,7,9, or both. Not with --n.", show_default=False)]
-Out = Annotated[Path | None, typer.Option("--out", help="File to write (default: in the run folder, named by the parameters).", show_default=False)]
-Cache = Annotated[Path | None, typer.Option(help="Decoded-data cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).", show_default=False)]
-Ema = Annotated[bool | None, typer.Option("--ema/--no-ema", help="Use the EMA generator (default: when the checkpoint has one).", show_default=False)]
-Root = Annotated[Path | None, typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).", show_default=False)]
+Seeds = Annotated[
+    str | None, typer.Option("--seeds", help="Seeds: a range 0-63, a list 3,7,9, or both. Not with --n.", show_default=False)
+]
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", help="File to write (default: in the run folder, named by the parameters).", show_default=False),
+]
+Cache = Annotated[
+    Path | None,
+    typer.Option(help="Decoded-data cache folder (default $DCGAN_CACHE or ~/.cache/dcgan/cache).", show_default=False),
+]
+Ema = Annotated[
+    bool | None,
+    typer.Option("--ema/--no-ema", help="Use the EMA generator (default: when the checkpoint has one).", show_default=False),
+]
+Root = Annotated[
+    Path | None, typer.Option(help="Where the data set lies (default $DCGAN_DATA or ~/.cache/dcgan/data).", show_default=False)
+]
 
 TrainDataset = Annotated[Dataset | None, typer.Option(help="The data set (default: shapes, built in).", show_default=False)]
 ProbeDataset = Annotated[

@@ -132,7 +132,11 @@ class ModelConfig(Settings):
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [
-            ("size", self.size in SIZES, f"{self.size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}"),
+            (
+                "size",
+                self.size in SIZES,
+                f"{self.size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}",
+            ),
             ("nc", self.nc in (1, 3), f"must be 1 or 3 channels, got {self.nc}"),
             ("nz", 1 <= self.nz <= MAX_NZ, f"must be 1 to {MAX_NZ}, got {self.nz}"),
             ("ngf", 1 <= self.ngf <= MAX_WIDTH, f"must be 1 to {MAX_WIDTH}, got {self.ngf}"),
@@ -203,12 +207,24 @@ class TrainConfig(Settings):
             ("ema_decay", 0 < self.ema_decay < 1, f"must be between 0 and 1, got {self.ema_decay}"),
             ("eval_every", self.eval_every is None or self.eval_every >= 1, f"must be at least 1, got {self.eval_every}"),
             ("eval_n", 16 <= self.eval_n <= 200_000, f"must be 16 to 200,000, got {self.eval_n}"),
-            ("eval_features", self.eval_features in (None, *FEATURES), f"must be one of {', '.join(FEATURES)}, got {self.eval_features!r}"),
-            ("eval_metric", self.eval_metric in EVAL_METRICS, f"must be one of {', '.join(EVAL_METRICS)}, got {self.eval_metric!r}"),
+            (
+                "eval_features",
+                self.eval_features in (None, *FEATURES),
+                f"must be one of {', '.join(FEATURES)}, got {self.eval_features!r}",
+            ),
+            (
+                "eval_metric",
+                self.eval_metric in EVAL_METRICS,
+                f"must be one of {', '.join(EVAL_METRICS)}, got {self.eval_metric!r}",
+            ),
             ("dataset", self.dataset in DATASETS, f"must be one of {', '.join(DATASETS)}, got {self.dataset!r}"),
             ("epochs", self.epochs is None or 1 <= self.epochs <= 10**9, f"must be at least 1, got {self.epochs}"),
             ("max_steps", self.max_steps is None or 1 <= self.max_steps <= 10**12, f"must be at least 1, got {self.max_steps}"),
-            ("batch_size", 2 <= self.batch_size <= 65_536, f"must be 2 to 65536 (batch norm needs a batch), got {self.batch_size}"),
+            (
+                "batch_size",
+                2 <= self.batch_size <= 65_536,
+                f"must be 2 to 65536 (batch norm needs a batch), got {self.batch_size}",
+            ),
             ("lr", self.lr > 0, f"must be positive, got {self.lr}"),
             ("beta1", 0 <= self.beta1 < 1, f"must be in [0, 1), got {self.beta1}"),
             ("beta2", 0 <= self.beta2 < 1, f"must be in [0, 1), got {self.beta2}"),
@@ -251,14 +267,26 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_FOR_SIZE = {28: "mnist28", 32: "cifar32", 64: "paper64", 128: "celeba128"}
 # Default run length in thousands of real images shown (stylegan's kimg), per data set: long
 # enough for the default preset to draw a diverse, recognisable set (benchmarks/quality.py).
-DEFAULT_KIMG = {"shapes": 80, "mnist": 300, "fashion-mnist": 300, "svhn": 500, "cifar10": 1000, "celeba": 1000, "lsun": 2000, "folder": 500}
+DEFAULT_KIMG = {
+    "shapes": 80,
+    "mnist": 300,
+    "fashion-mnist": 300,
+    "svhn": 500,
+    "cifar10": 1000,
+    "celeba": 1000,
+    "lsun": 2000,
+    "folder": 500,
+}
 # Default batch size per data set, where it differs from 128: measured in benchmarks/quality.py
 # (shapes at batch 64 for 80k images drew varied shapes in 3 seeds of 3).
 DEFAULT_BATCH = {"shapes": 64}
 # Training recipes: layers of settings between the preset and the TOML file.
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     # Radford et al. exactly: no EMA, one learning rate, hard labels, no noise, batch norm in D.
-    "paper": {"model": {"spectral_norm": False}, "train": {"ema": False, "d_lr": None, "label_smoothing": 0.0, "instance_noise": 0.0}},
+    "paper": {
+        "model": {"spectral_norm": False},
+        "train": {"ema": False, "d_lr": None, "label_smoothing": 0.0, "instance_noise": 0.0},
+    },
 }
 DEFAULT_PRESET = {
     "shapes": "shapes32",
@@ -271,7 +299,19 @@ DEFAULT_PRESET = {
 MODEL_FIELDS = {f.name for f in dataclasses.fields(ModelConfig)}
 TRAIN_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 # Settings that do not change the weights a run produces, so a resumed run may change them.
-RESUMABLE = {"compile", "epochs", "max_steps", "kimg", "keep", "log_every", "eval_every", "eval_n", "eval_features", "eval_metric", "tensorboard"}
+RESUMABLE = {
+    "compile",
+    "epochs",
+    "max_steps",
+    "kimg",
+    "keep",
+    "log_every",
+    "eval_every",
+    "eval_n",
+    "eval_features",
+    "eval_metric",
+    "tensorboard",
+}
 
 
 def split_flags(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -288,7 +328,10 @@ def flag(field: str) -> str:
 
 def read_toml(path: Path) -> dict[str, dict[str, Any]]:
     """A TOML file with at most a [model] and a [train] table, every key a known setting."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
+        import tomli as tomllib
 
     path = Path(path)
     if path.exists() and not path.is_file() and not path.is_dir():
@@ -391,7 +434,10 @@ def resume_configs(
     """Refuse changes that would make the resumed run differ from the stored one."""
     for k, v in model_overrides.items():
         if v is not None and getattr(stored_model, k) != v:
-            raise UsageError(f"cannot change {flag(k)} on --resume (the run has {getattr(stored_model, k)!r}, you gave {v!r}); start a new run with --out")
+            raise UsageError(
+                f"cannot change {flag(k)} on --resume (the run has {getattr(stored_model, k)!r},"
+                f" you gave {v!r}); start a new run with --out"
+            )
     changes = {}
     for k, v in train_overrides.items():
         if v is None or getattr(stored_train, k) == v:

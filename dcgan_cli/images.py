@@ -16,6 +16,7 @@ from torchvision.utils import make_grid
 from .files import check_image_path, write_atomic
 from .pixels import to_hwc_uint8
 
+
 def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
     """Tile (B, C, H, W) images in [-1, 1] into one PIL image, nrow per row (default: square-ish)."""
     nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))

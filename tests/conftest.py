@@ -46,10 +46,28 @@ def tiny_run(tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("tiny") / "run"
     mp = pytest.MonkeyPatch()
     mp.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-    result = CliRunner().invoke(app, ["train", "--dataset", "shapes", "--epochs", "2", "--limit", "256", "--out", str(run), *TINY])
+    result = CliRunner().invoke(
+        app, ["train", "--dataset", "shapes", "--epochs", "2", "--limit", "256", "--out", str(run), *TINY]
+    )
     mp.undo()
     assert result.exit_code == 0, result.output
     return run
+
+
+def forge_checkpoint(
+    path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None, *, raw_meta: str | None = None
+) -> Path:
+    """The one forger: a checkpoint file as a stranger might write it, with any tensors and any
+    metadata (or `raw_meta`, the metadata's text itself), nothing validated on the way."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from dcgan_cli.checkpoint import META_KEY
+
+    text = raw_meta if raw_meta is not None else json.dumps(meta)
+    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={META_KEY: text})
+    return Path(path)
 
 
 def start_training(run: Path, *args: str) -> subprocess.Popen:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dcgan_cli.analysis.ablate import drop_maps
-from dcgan_cli.masks import object_mask
 from dcgan_cli.configs import PRESETS
+from dcgan_cli.masks import object_mask
 from dcgan_cli.model import Discriminator, Generator, ModelConfig
 
 from .conftest import invoke

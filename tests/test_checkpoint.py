@@ -9,7 +9,7 @@ from safetensors.torch import save_file
 from dcgan_cli import checkpoint as ck
 from dcgan_cli.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 
-from .conftest import invoke
+from .conftest import forge_checkpoint, invoke
 
 
 def _newest(run):
@@ -17,7 +17,7 @@ def _newest(run):
 
 
 def _rewrite(path, tensors, meta):
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={ck.META_KEY: json.dumps(meta)})
+    forge_checkpoint(path, tensors, meta)
 
 
 def test_loader_resolves_file_folder_and_default(tiny_run, monkeypatch):

@@ -15,11 +15,11 @@ import dcgan_cli
 from dcgan_cli.analysis.arithmetic import arithmetic as arithmetic_run
 from dcgan_cli.analysis.nn_search import search
 from dcgan_cli.analysis.sample import sample
-from dcgan_cli.seeds import parse_seeds, resolve_seeds, seeds_label
 from dcgan_cli.checkpoint import load_checkpoint
 from dcgan_cli.cli import app as dcgan_app
 from dcgan_cli.errors import UsageError
 from dcgan_cli.runs import RunFolder
+from dcgan_cli.seeds import parse_seeds, resolve_seeds, seeds_label
 
 from .conftest import TINY, invoke
 
@@ -30,7 +30,8 @@ def test_help_loads_no_torch():
     code = (
         "import sys\n"
         "from dcgan_cli.cli import app\n"
-        "for cmd in ([], ['train'], ['sample'], ['interpolate'], ['arithmetic'], ['nn-search'], ['info'], ['evaluate'], ['plot'], ['data', 'prepare'], ['data', 'info']):\n"
+        "for cmd in ([], ['train'], ['sample'], ['interpolate'], ['arithmetic'], ['nn-search'], ['info'], "
+        "['evaluate'], ['plot'], ['data', 'prepare'], ['data', 'info']):\n"
         "    try:\n"
         "        app(cmd + ['--help'], prog_name='dcgan')\n"
         "    except SystemExit as e:\n"

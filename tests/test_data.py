@@ -132,7 +132,19 @@ def test_folder_with_classes_skips_unreadable(tmp_path, runner):
             ext = ("png", "jpg", "webp", "bmp")[i % 4]
             Image.fromarray(RNG.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "pics" / cls / sub / f"{i}.{ext}")
     (tmp_path / "pics" / "cats" / "broken.png").write_bytes(b"not a png")
-    r = invoke(runner, "data", "prepare", "--dataset", "folder", "--data-root", tmp_path / "pics", "--size", "32", "--cache-dir", tmp_path / "c")
+    r = invoke(
+        runner,
+        "data",
+        "prepare",
+        "--dataset",
+        "folder",
+        "--data-root",
+        tmp_path / "pics",
+        "--size",
+        "32",
+        "--cache-dir",
+        tmp_path / "c",
+    )
     assert r.exit_code == 0, r.output
     assert "skipped 1 unreadable or over-large file(s)" in r.output
     d = load_data("folder", 32, root=tmp_path / "pics", cache_root=tmp_path / "c")
@@ -200,7 +212,9 @@ def test_real_mnist_digits(tmp_path):
     ],
 )
 def test_bad_data_input(runner, tmp_path, args, code, message):
-    r = invoke(runner, "data", "prepare", "--data-root", tmp_path / "nothing", *(["--size", "32"] if "--size" not in args else []), *args)
+    r = invoke(
+        runner, "data", "prepare", "--data-root", tmp_path / "nothing", *(["--size", "32"] if "--size" not in args else []), *args
+    )
     assert r.exit_code == code, r.output
     assert message in r.output and "Traceback" not in r.output
 

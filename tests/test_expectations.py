@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from dcgan_cli.analysis.arithmetic_methods import _Matcher
-from dcgan_cli.bank import SampleBank
 from dcgan_cli.analysis.expectations import attributes_of, expected_values, match_score, term_wants, verdicts
 from dcgan_cli.analysis.expression import parse_expression, vocabulary
+from dcgan_cli.bank import SampleBank
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES
 from dcgan_cli.errors import DcganError
 
@@ -44,7 +44,13 @@ def test_verdicts_name_kept_changed_and_wrong():
     v = verdicts(expected, start, torch.tensor([1, 0, 1]), SHAPES)
     assert v["circle/square/triangle"]["verdict"] == "changed as asked" and v["red/green/blue/yellow"]["verdict"] == "kept"
     v = verdicts(expected, start, torch.tensor([0, 2, 1]), SHAPES)
-    assert v["circle/square/triangle"] | {} == {"expected": "square", "seen": "circle", "moved": True, "match": False, "verdict": "wrong"}
+    assert v["circle/square/triangle"] | {} == {
+        "expected": "square",
+        "seen": "circle",
+        "moved": True,
+        "match": False,
+        "verdict": "wrong",
+    }
     assert v["red/green/blue/yellow"]["verdict"] == "wrong" and v["red/green/blue/yellow"]["seen"] == "blue"
 
 
@@ -82,7 +88,9 @@ def test_separability_tells_a_linear_attribute_from_one_z_does_not_hold():
 
     g = torch.Generator().manual_seed(0)
     z = torch.randn(800, 8, generator=g)
-    probs = torch.stack([(z[:, 0] > 0).float(), torch.randint(0, 2, (800,), generator=g).float()], 1)  # A = sign of z0; B = coin flips
+    probs = torch.stack(
+        [(z[:, 0] > 0).float(), torch.randint(0, 2, (800,), generator=g).float()], 1
+    )  # A = sign of z0; B = coin flips
     rows = separability(SampleBank(z, probs, None, None), attributes_of(["A", "B"], []))
     assert rows[0]["accuracy"] > 0.95 and rows[0]["verdict"].startswith("linear")
     assert rows[1]["accuracy"] < 0.65 and rows[1]["verdict"].startswith("not linear")

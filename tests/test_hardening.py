@@ -18,15 +18,14 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from safetensors.torch import save_file
 
 from dcgan_cli import files
-from dcgan_cli.checkpoint import META_KEY, CheckpointError, load_checkpoint, save_checkpoint
+from dcgan_cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from dcgan_cli.data.cache import load_data, to_mode
 from dcgan_cli.errors import DcganError
 from dcgan_cli.runs import RunFolder
 
-from .conftest import TINY, invoke, start_training
+from .conftest import TINY, forge_checkpoint, invoke, start_training
 from .test_data import make_mnist, write_idx
 
 
@@ -53,8 +52,7 @@ def doctor(tiny_run, tmp_path, name="d.safetensors", **changes):
         else:
             d[last] = value
     p = tmp_path / name
-    save_file({k: v.contiguous() for k, v in c.tensors.items()}, str(p), metadata={META_KEY: json.dumps(meta)})
-    return p
+    return forge_checkpoint(p, c.tensors, meta)
 
 
 # --- data loss and writes outside the run
@@ -279,7 +277,7 @@ def test_non_finite_metadata_is_refused(tiny_run, tmp_path, field, value, fragme
     c = load_checkpoint(tiny_run)
     raw = json.dumps(c.meta).replace('"z_scale": 1.0', '"z_scale": Infinity').replace('"loss_d": ', '"loss_d": NaN, "x": ')
     p = tmp_path / "nf.safetensors"
-    save_file({k: v.contiguous() for k, v in c.tensors.items()}, str(p), metadata={META_KEY: raw})
+    forge_checkpoint(p, c.tensors, raw_meta=raw)
     with pytest.raises(CheckpointError, match=fragment):
         load_checkpoint(p)
 
@@ -337,7 +335,11 @@ def test_malformed_tensor_offsets_are_one_line(tiny_run, tmp_path):
 
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
@@ -376,7 +378,9 @@ def test_bad_output_paths(tiny_run, runner, tmp_path, args, code, fragment):
     one_line_error(r, code, fragment)
 
 
-@pytest.mark.parametrize("err, fragment", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only"), (errno.EACCES, "permission denied")])
+@pytest.mark.parametrize(
+    "err, fragment", [(errno.ENOSPC, "the disk is full"), (errno.EROFS, "read-only"), (errno.EACCES, "permission denied")]
+)
 def test_write_failures_are_one_line_and_leave_no_temp(tiny_run, runner, tmp_path, monkeypatch, err, fragment):
     def fail(*a, **k):
         raise OSError(err, os.strerror(err))
@@ -402,7 +406,9 @@ def test_over_large_images_are_skipped_in_a_folder_and_refused_as_query(tiny_run
         Image.new("RGB", (40, 40), (i * 50, 0, 0)).save(folder / f"{i}.png")
     Image.new("RGB", (400, 400)).save(folder / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)
-    r = invoke(runner, "data", "prepare", "--dataset", "folder", "--data-root", folder, "--size", "32", "--cache-dir", tmp_path / "c")
+    r = invoke(
+        runner, "data", "prepare", "--dataset", "folder", "--data-root", folder, "--size", "32", "--cache-dir", tmp_path / "c"
+    )
     assert r.exit_code == 0 and "skipped 1 unreadable or over-large" in r.output, r.output
     r = invoke(runner, "nn-search", tiny_run, "--query", folder / "big.png", "--device", "cpu")
     one_line_error(r, 2, "too large to decode safely")
@@ -448,7 +454,10 @@ def test_damaged_caches_rebuild_on_use_and_show_in_data_info(tmp_path, runner):
     "write, fragment",
     [
         (lambda raw: (raw / "train-images-idx3-ubyte.gz").write_bytes(b"not gzip at all"), "could not be read"),
-        (lambda raw: (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x03garbage")), "could not be read"),
+        (
+            lambda raw: (raw / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\0\0\x08\x03garbage")),
+            "could not be read",
+        ),
         (lambda raw: write_idx(raw / "train-labels-idx1-ubyte", np.arange(7) % 10, gz=True), "could not be read"),
     ],
 )
@@ -456,13 +465,27 @@ def test_broken_idx_files_are_one_line(tmp_path, runner, write, fragment):
     make_mnist(tmp_path / "m", gz=True)
     raw = tmp_path / "m" / "MNIST" / "raw"
     write(raw)
-    r = invoke(runner, "data", "prepare", "--dataset", "mnist", "--size", "28", "--data-root", tmp_path / "m", "--cache-dir", tmp_path / "c")
+    r = invoke(
+        runner,
+        "data",
+        "prepare",
+        "--dataset",
+        "mnist",
+        "--size",
+        "28",
+        "--data-root",
+        tmp_path / "m",
+        "--cache-dir",
+        tmp_path / "c",
+    )
     one_line_error(r, 1, fragment)
 
 
 @pytest.mark.parametrize("workers", ["-1", "0"])
 def test_bad_worker_counts(runner, tmp_path, workers):
-    r = invoke(runner, "data", "prepare", "--dataset", "shapes", "--size", "32", "--workers", workers, "--cache-dir", tmp_path / "c")
+    r = invoke(
+        runner, "data", "prepare", "--dataset", "shapes", "--size", "32", "--workers", workers, "--cache-dir", tmp_path / "c"
+    )
     one_line_error(r, 2, "--workers must be 1 to")
 
 
@@ -533,7 +556,21 @@ def test_doctored_paths_are_never_followed(tiny_run, runner, tmp_path, monkeypat
     r = invoke(runner, "train", "--resume", p, "--epochs", "9", "--out", tmp_path / "r2", "--device", "cpu")
     one_line_error(r, 1, "not prepared in the cache")
     # Pointed at by the user, the same folder is fine.
-    r = invoke(runner, "nn-search", p, "--n", "1", "--holdout", "0", "--data-root", secret, "--device", "cpu", "--out", tmp_path / "ok.png")
+    r = invoke(
+        runner,
+        "nn-search",
+        p,
+        "--n",
+        "1",
+        "--holdout",
+        "0",
+        "--data-root",
+        secret,
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "ok.png",
+    )
     assert r.exit_code == 0, r.output
 
 

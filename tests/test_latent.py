@@ -8,13 +8,13 @@ from PIL import Image
 
 from dcgan_cli.analysis.arithmetic import parse_define
 from dcgan_cli.analysis.arithmetic_methods import Concept, sum_terms, to_prior_shell
-from dcgan_cli.classifier import degrade
 from dcgan_cli.analysis.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
 from dcgan_cli.analysis.latent import lerp, path_through, slerp
+from dcgan_cli.classifier import degrade
 from dcgan_cli.errors import UsageError
 from dcgan_cli.model import ModelConfig
 
-from .conftest import invoke
+from .conftest import forge_checkpoint, invoke
 
 # --- the expression parser
 
@@ -147,9 +147,37 @@ def test_interpolation_ends_equal_sampled_seeds(tiny_run, runner, tmp_path):
 
 
 def test_interpolate_rows_and_through(tiny_run, runner, tmp_path):
-    r = invoke(runner, "interpolate", tiny_run, "--rows", "3", "--steps", "4", "--method", "lerp", "--out", tmp_path / "r.png", "--device", "cpu")
+    r = invoke(
+        runner,
+        "interpolate",
+        tiny_run,
+        "--rows",
+        "3",
+        "--steps",
+        "4",
+        "--method",
+        "lerp",
+        "--out",
+        tmp_path / "r.png",
+        "--device",
+        "cpu",
+    )
     assert r.exit_code == 0 and Image.open(tmp_path / "r.png").size == (4 * 34 + 2, 3 * 34 + 2)
-    r = invoke(runner, "interpolate", tiny_run, "--through", "3,8,12,3", "--steps", "4", "--gif", tmp_path / "t.gif", "--out", tmp_path / "t.png", "--device", "cpu")
+    r = invoke(
+        runner,
+        "interpolate",
+        tiny_run,
+        "--through",
+        "3,8,12,3",
+        "--steps",
+        "4",
+        "--gif",
+        tmp_path / "t.gif",
+        "--out",
+        tmp_path / "t.png",
+        "--device",
+        "cpu",
+    )
     assert r.exit_code == 0 and Image.open(tmp_path / "t.gif").n_frames == 10
     r = invoke(runner, "interpolate", tiny_run, "--steps", "1", "--device", "cpu")
     assert r.exit_code == 2 and "--steps must be at least 2" in r.output
@@ -162,9 +190,29 @@ def test_interpolate_rows_and_through(tiny_run, runner, tmp_path):
 
 def test_arithmetic_end_to_end_on_a_tiny_checkpoint(tiny_run, runner, tmp_path):
     for method in ("anchored", "paper", "mean"):
-        r = invoke(runner, "arithmetic", "red circle - circle + square", "--ckpt", tiny_run, "--samples", "256", "--attr-images", "1500",
-                   "--variants", "4", "--method", method, "--out", tmp_path / f"{method}.png", "--json", tmp_path / f"{method}.json",
-                   "--individual", tmp_path / method, "--device", "cpu")
+        r = invoke(
+            runner,
+            "arithmetic",
+            "red circle - circle + square",
+            "--ckpt",
+            tiny_run,
+            "--samples",
+            "256",
+            "--attr-images",
+            "1500",
+            "--variants",
+            "4",
+            "--method",
+            method,
+            "--out",
+            tmp_path / f"{method}.png",
+            "--json",
+            tmp_path / f"{method}.json",
+            "--individual",
+            tmp_path / method,
+            "--device",
+            "cpu",
+        )
         if r.exit_code == 1:  # a 16-step model may not draw every concept: the error must say so plainly
             assert "too few generated samples look like" in r.output
             continue
@@ -172,7 +220,9 @@ def test_arithmetic_end_to_end_on_a_tiny_checkpoint(tiny_run, runner, tmp_path):
         rep = json.loads((tmp_path / f"{method}.json").read_text())
         assert rep["method"] == method and [t["phrase"] for t in rep["terms"]] == ["red circle", "circle", "square"]
         assert 0 <= rep["attribute_model_accuracy"] <= 1 and "attribute model:" in r.output
-        assert len(rep["results"]) == 5 and sorted(p.name for p in (tmp_path / method).iterdir()) == [f"result-{i}.png" for i in range(5)]
+        assert len(rep["results"]) == 5 and sorted(p.name for p in (tmp_path / method).iterdir()) == [
+            f"result-{i}.png" for i in range(5)
+        ]
         for res in rep["results"]:  # what was asked, what the attribute model sees, and whether they agree, per image
             assert res["expected"]["circle/square/triangle"] == "square" and res["expected"]["red/green/blue/yellow"] == "red"
             assert set(res["seen"]) == {"circle/square/triangle", "red/green/blue/yellow", "small/large"}
@@ -191,15 +241,48 @@ def test_arithmetic_with_defined_concepts(tiny_run, runner, tmp_path):
     assert r.exit_code == 0, r.output
     assert "3 anchors: seeds of it" in r.output  # the anchored method starts from each seed of the first term
     assert len(list((tmp_path / "ind").glob("result-*.png"))) == 3
-    r = invoke(runner, "arithmetic", "smiling woman - woman + man", "--ckpt", tiny_run, "--define", "smiling woman=1,2,3",
-               "--define", "woman=4,5", "--define", "man=6", "--variants", "2", "--method", "paper", "--individual", tmp_path / "p",
-               "--out", tmp_path / "p.png", "--device", "cpu")
+    r = invoke(
+        runner,
+        "arithmetic",
+        "smiling woman - woman + man",
+        "--ckpt",
+        tiny_run,
+        "--define",
+        "smiling woman=1,2,3",
+        "--define",
+        "woman=4,5",
+        "--define",
+        "man=6",
+        "--variants",
+        "2",
+        "--method",
+        "paper",
+        "--individual",
+        tmp_path / "p",
+        "--out",
+        tmp_path / "p.png",
+        "--device",
+        "cpu",
+    )
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "p").glob("result-*.png"))) == 3  # the result and two noisy variants
 
 
 def test_arithmetic_probe_reports_each_attribute(tiny_run, runner, tmp_path):
-    r = invoke(runner, "arithmetic", tiny_run, "--probe", "--samples", "256", "--attr-images", "1500", "--json", tmp_path / "p.json", "--device", "cpu")
+    r = invoke(
+        runner,
+        "arithmetic",
+        tiny_run,
+        "--probe",
+        "--samples",
+        "256",
+        "--attr-images",
+        "1500",
+        "--json",
+        tmp_path / "p.json",
+        "--device",
+        "cpu",
+    )
     assert r.exit_code == 0, r.output
     rows = json.loads((tmp_path / "p.json").read_text())["attributes"]
     assert [row["attribute"] for row in rows] == ["circle/square/triangle", "red/green/blue/yellow", "small/large"]
@@ -230,9 +313,9 @@ def test_arithmetic_errors(tiny_run, runner, tmp_path):
 
 
 def test_arithmetic_on_unlabelled_data_asks_for_define(tiny_run, runner, tmp_path):
-    from dcgan_cli.checkpoint import load_checkpoint, save_checkpoint
+    from dcgan_cli.checkpoint import load_checkpoint
 
     c = load_checkpoint(tiny_run)
-    save_checkpoint(tmp_path / "u.safetensors", c.tensors, {**c.meta, "dataset": {**c.dataset, "label_names": []}})
+    forge_checkpoint(tmp_path / "u.safetensors", c.tensors, {**c.meta, "dataset": {**c.dataset, "label_names": []}})
     r = invoke(runner, "arithmetic", "cat + dog", "--ckpt", tmp_path / "u.safetensors", "--device", "cpu")
     assert r.exit_code == 2 and "no labels" in r.output and "--define" in r.output

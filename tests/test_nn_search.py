@@ -10,7 +10,7 @@ from dcgan_cli.analysis.nn_search import memorization
 from dcgan_cli.errors import UsageError
 from dcgan_cli.pixels import flat_model_range as to_unit
 
-from .conftest import invoke
+from .conftest import forge_checkpoint, invoke
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +97,13 @@ def test_cli_errors(tiny_run, runner, tmp_path):
 
 def test_cli_missing_cache(tiny_run, runner, tmp_path, monkeypatch):
     """A checkpoint whose data set cache is gone and whose source cannot be found."""
-    from dcgan_cli.checkpoint import load_checkpoint, save_checkpoint
+    from dcgan_cli.checkpoint import load_checkpoint
 
     c = load_checkpoint(tiny_run)
-    meta = {**c.meta, "dataset": {**c.dataset, "name": "mnist", "cache": str(tmp_path / "gone"), "root": str(tmp_path / "nodata")}}
-    save_checkpoint(tmp_path / "m.safetensors", c.tensors, meta)
+    meta = {
+        **c.meta,
+        "dataset": {**c.dataset, "name": "mnist", "cache": str(tmp_path / "gone"), "root": str(tmp_path / "nodata")},
+    }
+    forge_checkpoint(tmp_path / "m.safetensors", c.tensors, meta)
     r = invoke(runner, "nn-search", tmp_path / "m.safetensors", "--device", "cpu", "--out", tmp_path / "x.png")
     assert r.exit_code == 1 and "is not prepared in the cache" in r.output and "dcgan data prepare --dataset mnist" in r.output

@@ -25,19 +25,43 @@ def test_train_writes_checkpoint_grid_and_metrics(tiny_run):
     assert c.dataset["name"] == "shapes" and "circle" in c.dataset["label_names"]
     grid = Image.open(tiny_run / "samples" / "step-00000016.png")
     assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 8x8 images of 32 px with 2 px padding
-    lines = [json.loads(l) for l in (tiny_run / "metrics.jsonl").read_text().splitlines()]
-    losses = [l for l in lines if "loss_d" in l]
-    assert [l["step"] for l in losses] == [10, 16]
+    lines = [json.loads(rec) for rec in (tiny_run / "metrics.jsonl").read_text().splitlines()]
+    losses = [rec for rec in lines if "loss_d" in rec]
+    assert [rec["step"] for rec in losses] == [10, 16]
     assert {"loss_d", "loss_g", "d_x", "d_g_z", "img_per_s", "data_wait", "loss_d_min", "loss_g_max"} <= set(losses[0])
-    assert all(l["loss_d_min"] <= l["loss_d"] <= l["loss_d_max"] for l in losses)  # window means, with their range
-    assert [l["step"] for l in lines if "diversity" in l] == [8, 16]  # each epoch's grid is checked
+    assert all(rec["loss_d_min"] <= rec["loss_d"] <= rec["loss_d_max"] for rec in losses)  # window means, with their range
+    assert [rec["step"] for rec in lines if "diversity" in rec] == [8, 16]  # each epoch's grid is checked
 
 
 def test_sample_grid_and_seed_reproducibility(tiny_run, runner, tmp_path):
-    r = invoke(runner, "sample", tiny_run, "--seeds", "0-15", "--out", tmp_path / "g.png", "--individual", tmp_path / "ind", "--device", "cpu")
+    r = invoke(
+        runner,
+        "sample",
+        tiny_run,
+        "--seeds",
+        "0-15",
+        "--out",
+        tmp_path / "g.png",
+        "--individual",
+        tmp_path / "ind",
+        "--device",
+        "cpu",
+    )
     assert r.exit_code == 0, r.output
     assert Image.open(tmp_path / "g.png").size == (4 * 34 + 2, 4 * 34 + 2)
-    r = invoke(runner, "sample", tiny_run, "--seeds", "7", "--out", tmp_path / "one.png", "--individual", tmp_path / "alone", "--device", "cpu")
+    r = invoke(
+        runner,
+        "sample",
+        tiny_run,
+        "--seeds",
+        "7",
+        "--out",
+        tmp_path / "one.png",
+        "--individual",
+        tmp_path / "alone",
+        "--device",
+        "cpu",
+    )
     assert r.exit_code == 0, r.output
     a = np.asarray(Image.open(tmp_path / "ind" / "seed-7.png"))
     b = np.asarray(Image.open(tmp_path / "alone" / "seed-7.png"))
@@ -103,7 +127,24 @@ def test_g_steps_and_uniform_z_train(runner, tmp_path):
 def test_toml_config_and_cli_precedence(runner, tmp_path):
     cfg = tmp_path / "run.toml"
     cfg.write_text('[model]\ng_act = "leaky_relu"\nngf = 16\n[train]\nlr = 0.001\nbatch_size = 16\n')
-    r = invoke(runner, "train", "--config", cfg, "--ngf", "8", "--ndf", "8", "--limit", "32", "--max-steps", "1", "--device", "cpu", "--out", tmp_path / "r")
+    r = invoke(
+        runner,
+        "train",
+        "--config",
+        cfg,
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--limit",
+        "32",
+        "--max-steps",
+        "1",
+        "--device",
+        "cpu",
+        "--out",
+        tmp_path / "r",
+    )
     assert r.exit_code == 0, r.output
     c = load_checkpoint(tmp_path / "r")
     assert c.model_config.g_act == "leaky_relu" and c.model_config.ngf == 8
@@ -150,7 +191,9 @@ def test_bf16_and_compiled_training_run_and_save_plain_weights(tmp_path):
     r = train(mcfg, TrainConfig(max_steps=2, batch_size=16, precision="bf16", compile=True, log_every=1), images, tmp_path / "r")
     c = load_checkpoint(r.checkpoint)
     assert c.train_config.precision == "bf16" and c.train_config.compile
-    assert set(c.state_dict("G")) == set(c.generator().state_dict()) and all(t.dtype == torch.float32 for t in c.state_dict("G").values() if t.is_floating_point())
+    assert set(c.state_dict("G")) == set(c.generator().state_dict()) and all(
+        t.dtype == torch.float32 for t in c.state_dict("G").values() if t.is_floating_point()
+    )
     lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines() if "loss_d" in x]
     assert len(lines) == 2 and all(np.isfinite(x["loss_d"]) and np.isfinite(x["loss_g"]) for x in lines)
     more = train(mcfg, TrainConfig(max_steps=3, batch_size=16, precision="bf16", compile=False), images, tmp_path / "r",

@@ -132,7 +132,9 @@ def ablate(
         raise UsageError(f"--bank must be 64 to 100,000, got {n}")
     data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
     if concept not in data.label_names:
-        raise UsageError(f"--concept {concept!r} is not a label of {data.name}; use one of: {', '.join(data.label_names) or '(none)'}")
+        raise UsageError(
+            f"--concept {concept!r} is not a label of {data.name}; use one of: {', '.join(data.label_names) or '(none)'}"
+        )
     shown_seeds = seeds if seeds is not None else list(range(16))
     if not 1 <= len(shown_seeds) <= 256:
         raise UsageError(f"ablate shows 1 to 256 seeds, got {len(shown_seeds)}")

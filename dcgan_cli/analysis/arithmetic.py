@@ -200,7 +200,9 @@ def arithmetic(
         if data is None:
             data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         check_labels(c, data)
-        bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema, on_progress=on_progress)
+        bank = sample_bank(
+            c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema, on_progress=on_progress
+        )
         attrs = attributes_of(label_names, data.groups)
         known = [i for i, t in enumerate(terms) if all(w in vocab for w in t.words)]
         own_of = dict(zip(known, term_wants([terms[i] for i in known], vocab, attrs, neutral=method != "anchored")))
@@ -213,7 +215,9 @@ def arithmetic(
         probs = bank.classifier.predict(generate(G, z).to(device))
         return torch.stack([a.read(probs)[0] for a in attrs], 1)
 
-    plan = anchored_plan(inputs, seen_of) if method == "anchored" else paper_plan(inputs) if method == "paper" else mean_plan(inputs)
+    plan = (
+        anchored_plan(inputs, seen_of) if method == "anchored" else paper_plan(inputs) if method == "paper" else mean_plan(inputs)
+    )
     result_images = generate(G, plan.result_z)
     verdict = None
     if bank is not None:

@@ -74,7 +74,13 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
         draw.text((x + cell // 2, bottom_y + cell + 3), label, fill=INK, font=small, anchor="mt")
         x += cell + op_w
     draw.text((x - op_w // 2, bottom_y + cell // 2), "=", fill=INK, font=font, anchor="mm")
-    _caption(draw, (x + res_cols * (cell + gap) // 2, pad), "result" if anchored or len(res) == 1 else "result, then variants", font, res_cols * (cell + gap))
+    _caption(
+        draw,
+        (x + res_cols * (cell + gap) // 2, pad),
+        "result" if anchored or len(res) == 1 else "result, then variants",
+        font,
+        res_cols * (cell + gap),
+    )
     for k, tile in enumerate(_tiles(res, cell)):
         rx, ry = x + (k % res_cols) * (cell + gap), top + (k // res_cols) * (cell + gap)
         fig.paste(tile, (rx, ry))

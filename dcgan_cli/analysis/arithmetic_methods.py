@@ -179,8 +179,10 @@ class _Matcher:
                 score = match_score(self.bank.probs, want, self.attrs)
                 chosen = (score >= CONFIDENT).nonzero().view(-1)
                 mean = self.bank.z[chosen].mean(0) if len(chosen) else torch.zeros(self.bank.z.shape[1])
-                self.cache[key] = (Concept(phrase, mean, int(chosen.numel()), float(score[chosen].mean()) if len(chosen) else 0.0),
-                                   chosen)
+                self.cache[key] = (
+                    Concept(phrase, mean, int(chosen.numel()), float(score[chosen].mean()) if len(chosen) else 0.0),
+                    chosen,
+                )
             concept, chosen = self.cache[key]
             if concept.count >= self.min_count:
                 return concept, chosen, dropped

@@ -129,7 +129,9 @@ def explain(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, 
         mass = g.abs().sum(1, keepdim=True)
         return float((mass * mask).sum() / mass.sum().clamp(min=1e-12))
 
-    return Explanation(list(range(features)), _scaled(g_t), _scaled(g_r), imgs, {"trained D": share(g_t), "random D": share(g_r)}, per)
+    return Explanation(
+        list(range(features)), _scaled(g_t), _scaled(g_r), imgs, {"trained D": share(g_t), "random D": share(g_r)}, per
+    )
 
 
 def explain_checkpoint(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,

@@ -9,22 +9,48 @@ from __future__ import annotations
 
 import difflib
 import re
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import UsageError
 
 # word -> (attribute, value). CelebA's 40 attributes by plain English name.
 CELEBA_ALIASES: dict[str, tuple[str, int]] = {
-    "smiling": ("Smiling", 1), "smile": ("Smiling", 1), "neutral": ("Smiling", 0),
-    "man": ("Male", 1), "male": ("Male", 1), "men": ("Male", 1), "woman": ("Male", 0), "female": ("Male", 0), "women": ("Male", 0),
-    "glasses": ("Eyeglasses", 1), "eyeglasses": ("Eyeglasses", 1), "blond": ("Blond_Hair", 1), "blonde": ("Blond_Hair", 1),
-    "bald": ("Bald", 1), "beard": ("No_Beard", 0), "bearded": ("No_Beard", 0), "beardless": ("No_Beard", 1),
-    "mustache": ("Mustache", 1), "moustache": ("Mustache", 1), "hat": ("Wearing_Hat", 1), "young": ("Young", 1),
-    "old": ("Young", 0), "lipstick": ("Wearing_Lipstick", 1), "bangs": ("Bangs", 1), "makeup": ("Heavy_Makeup", 1),
-    "goatee": ("Goatee", 1), "earrings": ("Wearing_Earrings", 1), "necklace": ("Wearing_Necklace", 1),
-    "necktie": ("Wearing_Necktie", 1), "tie": ("Wearing_Necktie", 1), "pale": ("Pale_Skin", 1), "chubby": ("Chubby", 1),
-    "attractive": ("Attractive", 1), "sideburns": ("Sideburns", 1), "brunette": ("Brown_Hair", 1),
+    "smiling": ("Smiling", 1),
+    "smile": ("Smiling", 1),
+    "neutral": ("Smiling", 0),
+    "man": ("Male", 1),
+    "male": ("Male", 1),
+    "men": ("Male", 1),
+    "woman": ("Male", 0),
+    "female": ("Male", 0),
+    "women": ("Male", 0),
+    "glasses": ("Eyeglasses", 1),
+    "eyeglasses": ("Eyeglasses", 1),
+    "blond": ("Blond_Hair", 1),
+    "blonde": ("Blond_Hair", 1),
+    "bald": ("Bald", 1),
+    "beard": ("No_Beard", 0),
+    "bearded": ("No_Beard", 0),
+    "beardless": ("No_Beard", 1),
+    "mustache": ("Mustache", 1),
+    "moustache": ("Mustache", 1),
+    "hat": ("Wearing_Hat", 1),
+    "young": ("Young", 1),
+    "old": ("Young", 0),
+    "lipstick": ("Wearing_Lipstick", 1),
+    "bangs": ("Bangs", 1),
+    "makeup": ("Heavy_Makeup", 1),
+    "goatee": ("Goatee", 1),
+    "earrings": ("Wearing_Earrings", 1),
+    "necklace": ("Wearing_Necklace", 1),
+    "necktie": ("Wearing_Necktie", 1),
+    "tie": ("Wearing_Necktie", 1),
+    "pale": ("Pale_Skin", 1),
+    "chubby": ("Chubby", 1),
+    "attractive": ("Attractive", 1),
+    "sideburns": ("Sideburns", 1),
+    "brunette": ("Brown_Hair", 1),
 }
 
 _TOKEN = re.compile(r"\s*(?:(?P<op>[+-])|(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<word>[A-Za-z][A-Za-z0-9_']*)|(?P<bad>\S))")
@@ -74,7 +100,11 @@ def parse_expression(text: str) -> list[Term]:
         if kind == "bad":
             raise fail(f"unexpected character {value!r}", col)
         if kind != "word":
-            hint = "; a number is a coefficient, so write digits as words (three - three + seven)" if coef != 1.0 or tokens[i - 1][0] == "num" else ""
+            hint = (
+                "; a number is a coefficient, so write digits as words (three - three + seven)"
+                if coef != 1.0 or tokens[i - 1][0] == "num"
+                else ""
+            )
             raise ParseError(f"expected a concept word, found {value!r} at column {col} of {text!r}{hint}")
         words: list[str] = []
         while i < len(tokens) and tokens[i][0] == "word":
@@ -129,7 +159,9 @@ def checkpoint_and_expression(args: list[str], ckpt_opt: Path | None, probe: boo
     if probe and len(args) == 1 and ckpt_opt is None:  # `arithmetic CKPT --probe`
         args = [args[0], ""]
     if len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
-        raise UsageError(f"{args[0]} is a checkpoint; give an expression after it, e.g. \"red circle - circle + square\", or --probe")
+        raise UsageError(
+            f'{args[0]} is a checkpoint; give an expression after it, e.g. "red circle - circle + square", or --probe'
+        )
     if len(args) == 2:
         if ckpt_opt is not None:
             raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
@@ -138,4 +170,6 @@ def checkpoint_and_expression(args: list[str], ckpt_opt: Path | None, probe: boo
         return ckpt_opt, args[0]
     if not args and probe:
         return ckpt_opt, ""
-    raise UsageError(f"expected [CKPT] EXPRESSION, got {len(args)} arguments; quote the expression: \"red circle - circle + square\"")
+    raise UsageError(
+        f'expected [CKPT] EXPRESSION, got {len(args)} arguments; quote the expression: "red circle - circle + square"'
+    )

@@ -50,7 +50,9 @@ def nearest(
     dim = int(np.prod(data.shape[1:]))
     q = queries.reshape(queries.shape[0], -1)
     if q.shape[1] != dim:
-        raise UsageError(f"a query has {q.shape[1]} values but the data set's images have {dim} ({'x'.join(map(str, data.shape[1:]))})")
+        raise UsageError(
+            f"a query has {q.shape[1]} values but the data set's images have {dim} ({'x'.join(map(str, data.shape[1:]))})"
+        )
     if not 1 <= k <= n:
         raise UsageError(f"--k {k} is out of range: the data set has {n} images, so use 1 to {n}")
     device = torch.device(device)

@@ -140,10 +140,15 @@ def load_queries(paths: list[Path], size: int, channels: int) -> torch.Tensor:
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(p) as img:
                     if min(img.size) < size:
-                        raise UsageError(f"--query {p} is {img.size[0]}x{img.size[1]}, smaller than the model's {size}x{size}; give a larger image")
+                        raise UsageError(
+                            f"--query {p} is {img.size[0]}x{img.size[1]},"
+                            f" smaller than the model's {size}x{size}; give a larger image"
+                        )
                     arrays.append(crop_resize(img, size, channels))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise UsageError(f"--query {p} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels); shrink it first") from None
+            raise UsageError(
+                f"--query {p} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels); shrink it first"
+            ) from None
         except PermissionError:
             raise UsageError(f"--query {p} cannot be read (permission denied)") from None
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
@@ -190,7 +195,9 @@ def search(
     if data is None:
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
     if tuple(q.shape[1:]) != tuple(data.images.shape[1:]):
-        raise DcganError(f"the model makes {tuple(q.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}")
+        raise DcganError(
+            f"the model makes {tuple(q.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}"
+        )
     nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device, on_progress=on_progress)
     memo = None
     if holdout > 0 and generated:

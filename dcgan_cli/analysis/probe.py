@@ -4,9 +4,9 @@ Every convolution block of D gives an activation map; each is max-pooled to a 4x
 flattened, and all are concatenated (28,672 values for the paper's 64 px ImageNet D). A
 regularised linear classifier is trained on those features of the labelled training images and
 scored on the test split: L2-regularised multinomial logistic regression. (The paper used an
-L2-SVM; scikit-learn's LinearSVC scored within a point of it on MNIST features here (93.6%
-against 92.8-93.4%) but took 15-117 s per fit against 2-9 s, which a C search over several controls cannot afford.) A probe means little on its own, so the
-same protocol runs on two controls: the raw pixels, and a randomly initialised D of the same
+L2-SVM; LinearSVC scores about the same here but fits an order of magnitude slower, too slow
+for a C search over several controls: the README's probe section has the figures.) A probe
+means little on its own, so the same protocol runs on two controls: the raw pixels, and a randomly initialised D of the same
 architecture. scikit-learn does the classifying (`pip install 'dcgan-cli[probe]'`).
 """
 
@@ -71,10 +71,15 @@ class ProbeResult(Result):
 
     def lines(self) -> list[str]:
         per = f"{self.labels_per_class} labels per class" if self.labels_per_class else "all labels"
-        out = [f"{shown(self.target)}: {len(self.classes)} classes, {per} ({self.n_train} training images), {self.n_test} test images"]
+        out = [
+            f"{shown(self.target)}: {len(self.classes)} classes, {per}"
+            f" ({self.n_train} training images), {self.n_test} test images"
+        ]
         for r in self.rows:
             spread = f" ± {r.spread:.2%}" if len(r.accuracies) > 1 else ""
-            out.append(f"  {r.representation:10s} {r.dim:6d} features  accuracy {r.accuracy:.2%}{spread}  (error {1 - r.accuracy:.2%})")
+            out.append(
+                f"  {r.representation:10s} {r.dim:6d} features  accuracy {r.accuracy:.2%}{spread}  (error {1 - r.accuracy:.2%})"
+            )
         return out
 
 
@@ -101,12 +106,16 @@ def class_targets(data: ImageData, target: str | None) -> tuple[np.ndarray, np.n
     data set's first group.
     """
     if data.labels is None or not data.label_names:
-        raise UsageError(f"{data.name} has no labels here; the probe needs a labelled data set (mnist, svhn, cifar10, celeba, shapes, ...)")
+        raise UsageError(
+            f"{data.name} has no labels here; the probe needs a labelled data set (mnist, svhn, cifar10, celeba, shapes, ...)"
+        )
     groups = [g for g in data.groups if len(g) >= 2]
     names = data.label_names
     if target is None:
         if not groups:
-            raise UsageError(f"{data.name} has no class groups; choose an attribute with --target (one of: {', '.join(names[:12])}, ...)")
+            raise UsageError(
+                f"{data.name} has no class groups; choose an attribute with --target (one of: {', '.join(names[:12])}, ...)"
+            )
         group = groups[0]
     elif target in names:
         group = next((g for g in groups if target in g), None)
@@ -118,7 +127,12 @@ def class_targets(data: ImageData, target: str | None) -> tuple[np.ndarray, np.n
     cols = [names.index(n) for n in group]
     onehot = data.labels[:, cols]
     rows = np.flatnonzero(onehot.sum(1) == 1)
-    return onehot[rows].argmax(1).astype(np.int64), rows, list(group), "/".join(group) if len(group) <= 4 else f"{group[0]}..{group[-1]}"
+    return (
+        onehot[rows].argmax(1).astype(np.int64),
+        rows,
+        list(group),
+        "/".join(group) if len(group) <= 4 else f"{group[0]}..{group[-1]}",
+    )
 
 
 def pick_labelled(y: np.ndarray, per_class: int | None, seed: int) -> np.ndarray:
@@ -129,7 +143,9 @@ def pick_labelled(y: np.ndarray, per_class: int | None, seed: int) -> np.ndarray
     return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]))
 
 
-def linear_probe(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0) -> tuple[float, float]:
+def linear_probe(
+    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0
+) -> tuple[float, float]:
     """(test accuracy, C) of a standardised logistic regression whose C is chosen on a held-out fifth of the training set."""
     try:
         from sklearn.exceptions import ConvergenceWarning
@@ -222,10 +238,12 @@ def probe(
                 on_progress(i * (1 + repeats) + 2 + r, total)
         rows_out.append(ProbeRow(kind, int(x_train.shape[1]), accs, cs))
     protocol = {
-        "features": f"every D block's activation map, max-pooled to {POOL}x{POOL}, concatenated (Radford et al. 5.1); D in eval mode",
+        "features": f"every D block's activation map, max-pooled to {POOL}x{POOL}, "
+        "concatenated (Radford et al. 5.1); D in eval mode",
         "classifier": f"standardised L2 logistic regression (scikit-learn, lbfgs), C from {list(C_GRID)} on a held-out 20%",
         "controls": "pixels: the image in [-1, 1], flattened; random D: the same architecture, untrained (seed)",
-        "seed": seed, "repeats": repeats,
+        "seed": seed,
+        "repeats": repeats,
     }
     n_train = int(np.mean([len(d) for d in draws]))
     return ProbeResult(name, classes, labels_per_class, n_train, int(len(y_test)), rows_out, protocol)
@@ -254,7 +272,10 @@ def probe_checkpoint(
         test = checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
     else:
         cfg = c.model_config
-        train, test = (load_data(dataset, cfg.size, root=data_root, split=s, cache_root=cache_dir, channels=cfg.nc) for s in ("train", "test"))
+        train, test = (
+            load_data(dataset, cfg.size, root=data_root, split=s, cache_root=cache_dir, channels=cfg.nc)
+            for s in ("train", "test")
+        )
     result = probe(c, train, test, on_progress=on_progress, **options)
     result.checkpoint_path, result.step = c.path, c.step
     return result

@@ -41,7 +41,9 @@ class Separability(Result):
     def lines(self) -> list[str]:
         out = [f"how linearly z holds each attribute ({self.samples} labelled samples, held-out quarter):"]
         for row in self.attributes:
-            acc = "" if row["accuracy"] is None else f"{row['accuracy']:.0%} (always the commonest value: {row['majority']:.0%}): "
+            acc = (
+                "" if row["accuracy"] is None else f"{row['accuracy']:.0%} (always the commonest value: {row['majority']:.0%}): "
+            )
             out.append(f"  {shown(row['attribute'])}: {acc}{row['verdict']}")
         return out + self.notes
 

@@ -122,7 +122,12 @@ def is_fresh(d: Path, source: Source, size: int) -> bool:
         m = json.loads((d / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError):
         return False
-    return m.get("format") == CACHE_FORMAT and m.get("fingerprint") == source.fingerprint and m.get("transform") == TRANSFORM and m.get("size") == size
+    return (
+        m.get("format") == CACHE_FORMAT
+        and m.get("fingerprint") == source.fingerprint
+        and m.get("transform") == TRANSFORM
+        and m.get("size") == size
+    )
 
 
 def read_manifest(d: Path) -> dict[str, Any]:
@@ -133,7 +138,9 @@ def read_manifest(d: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise DataError(f"no prepared data set in {d}; run `dcgan data prepare` for it") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-        raise DataError(f"the cache manifest {d / 'manifest.json'} is damaged; delete {d} and run `dcgan data prepare` again") from None
+        raise DataError(
+            f"the cache manifest {d / 'manifest.json'} is damaged; delete {d} and run `dcgan data prepare` again"
+        ) from None
     ok = (
         isinstance(m, dict)
         and isinstance(m.get("shape"), list) and len(m["shape"]) == 4
@@ -168,7 +175,9 @@ def open_cache(d: Path) -> ImageData:
         except (OSError, ValueError, EOFError):
             labels = None
         if labels is None or labels.shape != (shape[0], len(m["label_names"])) or labels.dtype != np.uint8:
-            raise DataError(f"the cache {d} has a damaged labels.npy; run `dcgan data prepare ... --rebuild` or delete the folder")
+            raise DataError(
+                f"the cache {d} has a damaged labels.npy; run `dcgan data prepare ... --rebuild` or delete the folder"
+            )
     items = None
     if (d / "items.json").exists():
         try:
@@ -233,7 +242,9 @@ def crop_resize(img: Image.Image, size: int, channels: int) -> np.ndarray:
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
 
 
-def build_cache(source: Source, size: int, d: Path, *, workers: int | None = None, on_progress: Callable[[int, int], None] | None = None) -> Path:
+def build_cache(
+    source: Source, size: int, d: Path, *, workers: int | None = None, on_progress: Callable[[int, int], None] | None = None
+) -> Path:
     """Decode every image of `source` once into d/images.u8, then swap the folder in whole."""
     d = Path(d)
     d.parent.mkdir(parents=True, exist_ok=True)

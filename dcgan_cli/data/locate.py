@@ -54,7 +54,9 @@ def checkpoint_data(
         if source and source != "built in":
             root = Path(source).parent if Path(source).is_file() else Path(source)
             try:
-                return load_data(name, cfg.size, root=root, split="test", cache_root=cache_dir, channels=cfg.nc, on_progress=on_progress)
+                return load_data(
+                    name, cfg.size, root=root, split="test", cache_root=cache_dir, channels=cfg.nc, on_progress=on_progress
+                )
             except DataError:
                 pass  # no test split there: the message below asks for --data-root
     if len(matches) == 1 and not ds.get("fingerprint"):

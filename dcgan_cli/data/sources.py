@@ -188,7 +188,9 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
         if ds.data.ndim != 3 or len(ds.data) != len(ds.targets) or len(ds.data) == 0:
             raise ValueError("images and labels do not match")
     except Exception as e:  # torchvision's idx reader raises assorted types for garbage files
-        raise DataError(f"{name}: the idx files in {raw} could not be read ({type(e).__name__}: {e}); download them again") from None
+        raise DataError(
+            f"{name}: the idx files in {raw} could not be read ({type(e).__name__}: {e}); download them again"
+        ) from None
     images = ds.data.numpy()  # (N, 28, 28) uint8
     if images.dtype != np.uint8 or ds.targets.min() < 0 or ds.targets.max() > 9:
         raise DataError(f"{name}: the idx files in {raw} hold no 8-bit images with labels 0-9; download them again")
@@ -224,7 +226,9 @@ def _svhn(root: Path, split: str, download: bool) -> Source:
         _download("svhn", lambda: datasets.SVHN(str(root), split=split, download=True))
         path = root / fname
     if path is None:
-        raise DataError(f"svhn: missing {root / fname}; get it from http://ufldl.stanford.edu/housenumbers/{fname}, or add --download")
+        raise DataError(
+            f"svhn: missing {root / fname}; get it from http://ufldl.stanford.edu/housenumbers/{fname}, or add --download"
+        )
     try:
         from scipy.io import loadmat
     except ImportError:
@@ -320,12 +324,23 @@ def _celeba(root: Path, split: str, download: bool) -> Source:
     img_dir = base / "img_align_celeba"
     missing = [files[i] for i in keep[:1000] if not (img_dir / files[i]).exists()]
     if missing:
-        raise DataError(f"celeba: {img_dir} lacks images named in list_attr_celeba.txt, e.g. {missing[0]}; unzip img_align_celeba.zip there")
+        raise DataError(
+            f"celeba: {img_dir} lacks images named in list_attr_celeba.txt, e.g. {missing[0]}; unzip img_align_celeba.zip there"
+        )
     items = [files[i] for i in keep]
     return Source(
-        name="celeba", split=split, channels=3, label_names=names, groups=[], labels=attrs[keep],
-        fingerprint=_fingerprint([base / "list_attr_celeba.txt", base / "list_eval_partition.txt", *[img_dir / f for f in items]]),
-        location=str(base), items=items, load_item=lambda i: Image.open(img_dir / items[i]),
+        name="celeba",
+        split=split,
+        channels=3,
+        label_names=names,
+        groups=[],
+        labels=attrs[keep],
+        fingerprint=_fingerprint(
+            [base / "list_attr_celeba.txt", base / "list_eval_partition.txt", *[img_dir / f for f in items]]
+        ),
+        location=str(base),
+        items=items,
+        load_item=lambda i: Image.open(img_dir / items[i]),
     )
 
 
@@ -353,8 +368,15 @@ def _folder(root: Path, split: str) -> Source:
         labels = _one_hot(np.array([cls_of[i] for i in keep]), len(classes))
     items = [str(rel[i]) for i in keep]
     return Source(
-        name="folder", split=split, channels=_folder_channels([files[i] for i in keep]), label_names=classes, groups=[classes] if classes else [], labels=labels,
-        fingerprint=_fingerprint([files[i] for i in keep]), location=str(root), items=items,
+        name="folder",
+        split=split,
+        channels=_folder_channels([files[i] for i in keep]),
+        label_names=classes,
+        groups=[classes] if classes else [],
+        labels=labels,
+        fingerprint=_fingerprint([files[i] for i in keep]),
+        location=str(root),
+        items=items,
         load_item=lambda i: Image.open(root / items[i]),
     )
 
@@ -393,7 +415,9 @@ def _lsun(root: Path, split: str) -> Source:
     else:
         dbs = sorted(p for p in root.glob(f"*_{suffix}_lmdb") if (p / "data.mdb").exists())
     if not dbs:
-        raise DataError(f"lsun: no <category>_{suffix}_lmdb folder with data.mdb in {root}; unzip e.g. bedroom_{suffix}_lmdb.zip there")
+        raise DataError(
+            f"lsun: no <category>_{suffix}_lmdb folder with data.mdb in {root}; unzip e.g. bedroom_{suffix}_lmdb.zip there"
+        )
     categories = [p.name.removesuffix(f"_{suffix}_lmdb") for p in dbs]
     # One read-only environment per database, opened once and shared by the decoding threads.
     envs = [lmdb.open(str(db), readonly=True, lock=False, readahead=False, meminit=False) for db in dbs]

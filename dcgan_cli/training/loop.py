@@ -72,9 +72,9 @@ class TrainResult(Result):
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
     """-log D(x) - log(1 - D(G(z))), from logits for numerical stability. real_target < 1 is
     one-sided label smoothing (Salimans et al. 2016): only the real side is softened."""
-    return F.binary_cross_entropy_with_logits(real_logits, torch.full_like(real_logits, real_target)) + F.binary_cross_entropy_with_logits(
-        fake_logits, torch.zeros_like(fake_logits)
-    )
+    return F.binary_cross_entropy_with_logits(
+        real_logits, torch.full_like(real_logits, real_target)
+    ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
 
 
 def g_nonsaturating_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -364,7 +364,9 @@ class RunWriter:
         states = self.world.gather(mine) if every_rank else [mine]
         if not self.main:
             return None
-        tensors, state_meta = training_snapshot(state.G, state.D, state.opt_g, state.opt_d, states, state.G_ema, state.amp.state())
+        tensors, state_meta = training_snapshot(
+            state.G, state.D, state.opt_g, state.opt_d, states, state.G_ema, state.amp.state()
+        )
         meta = {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(), "dataset": self.dataset_meta,
                 "epoch": self.epoch_of(state.step), "step": state.step, **state_meta, "world_size": self.world.size,
                 "metrics": state.last, **({"best": state.best} if state.best else {})}
@@ -402,7 +404,9 @@ class RunWriter:
         """Evaluate the shown generator, log it, and keep RUN/best.safetensors when it is the best yet."""
         values = evaluator(state.shown())
         state.G.train()
-        self.log({"step": state.step, "epoch": self.epoch_of(state.step), **{f"eval_{k}": round(v, 6) for k, v in values.items()}})
+        self.log(
+            {"step": state.step, "epoch": self.epoch_of(state.step), **{f"eval_{k}": round(v, 6) for k, v in values.items()}}
+        )
         value = values.get(self.cfg.eval_metric)
         if value is not None and better(self.cfg.eval_metric, value, state.best.get("value")):
             state.best = {"metric": self.cfg.eval_metric, "value": value, "step": state.step}
@@ -544,7 +548,9 @@ class _Loop:
                      else ("; no checkpoint was written" if self.writer.main else ""))
             what = (f"(loss_d={values['loss_d']}, loss_g={values['loss_g']})" if not finite
                     else f"on another rank (rank {self.world.rank} was finite)")
-            raise NonFiniteLossError(f"training stopped at step {s.step}: the loss became non-finite {what}{where}. Try a lower --lr")
+            raise NonFiniteLossError(
+                f"training stopped at step {s.step}: the loss became non-finite {what}{where}. Try a lower --lr"
+            )
 
 
 def open_board(run: RunFolder):

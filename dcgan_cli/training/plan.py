@@ -56,8 +56,11 @@ class RunPlan:
 
     def describe(self, device: torch.device | str) -> str:
         """One line: what will train, how long, where."""
-        procs = (f" in {self.world.size} processes (global batch {self.global_batch} = {self.world.size} x {self.train.batch_size})"
-                 if self.world.active else "")
+        procs = (
+            f" in {self.world.size} processes (global batch {self.global_batch} = {self.world.size} x {self.train.batch_size})"
+            if self.world.active
+            else ""
+        )
         return (f"training {self.train.dataset} {self.model.size}px x{self.model.nc} ({self.data.images.shape[0]} images) "
                 f"for {self.total_steps} steps on {device}{procs} into {self.run.path}")
 
@@ -147,8 +150,9 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
     else:
         mcfg, tcfg = build_configs(dataset, preset=preset, recipe=recipe, config_file=config_file, model_overrides=model,
                                    train_overrides=train)
-        run = _new_run_folder(Path(out) if out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}",
-                              claimed)
+        run = _new_run_folder(
+            Path(out) if out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}", claimed
+        )
     params = parameter_count(mcfg)
     if params > MAX_PARAMETERS:
         raise UsageError(
@@ -165,7 +169,9 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
                          on_progress=on_progress)
     if data.channels != mcfg.nc:
         if ckpt is not None:
-            raise UsageError(f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}; add --channels {mcfg.nc}")
+            raise UsageError(
+                f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}; add --channels {mcfg.nc}"
+            )
         mcfg = replace(mcfg, nc=data.channels)
     root = str(data_root) if data_root else (ckpt.dataset.get("root") if ckpt is not None else None)
     meta = data.describe() | {"root": root}
@@ -175,7 +181,9 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
         if importlib.util.find_spec("tensorboard") is None:
             raise UsageError("--tensorboard needs the tensorboard package: pip install 'dcgan-cli[tensorboard]'")
     if tcfg.eval_features == "domain" and not data.label_names:
-        raise UsageError(f"--eval-features domain needs a labelled data set, and {tcfg.dataset} has no labels here; use inception")
+        raise UsageError(
+            f"--eval-features domain needs a labelled data set, and {tcfg.dataset} has no labels here; use inception"
+        )
     return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
 
 

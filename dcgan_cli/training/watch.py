@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import torch
 
-COLLAPSE_BELOW = 0.4  # diversity ratio under which the grid is called collapsed (calibrated by eye on shapes grids: 0.32 was one blob)
+COLLAPSE_BELOW = (
+    0.4  # diversity ratio under which the grid is called collapsed (calibrated by eye on shapes grids: 0.32 was one blob)
+)
 D_WON_X, D_WON_GZ, D_WON_WINDOWS = 0.98, 0.02, 3  # D(x) above, D(G(z)) below, for this many log windows
 
 
