@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -51,6 +52,50 @@ def tiny_run(tmp_path_factory) -> Path:
     )
     mp.undo()
     assert result.exit_code == 0, result.output
+    return run
+
+
+def concept_attributes(z: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the concept fixture draws for z: shape = argmax z[0:3], colour = argmax z[3:7], size = z[7] > 0."""
+    return z[:, 0:3].argmax(1).numpy(), z[:, 3:7].argmax(1).numpy(), (z[:, 7] > 0).long().numpy()
+
+
+@pytest.fixture(scope="session")
+def concept_run(tmp_path_factory) -> Path:
+    """A run whose G draws the shapes data set's concepts by construction: fitted by regression
+    (seconds, not a GAN's minutes) to draw, for any z of the prior, the shape, colour and size
+    that `concept_attributes` reads from z. Arithmetic and ablate then have something to find."""
+    from dcgan_cli.checkpoint import save_checkpoint
+    from dcgan_cli.configs import ModelConfig, TrainConfig
+    from dcgan_cli.data import load_data
+    from dcgan_cli.data.shapes import COLOURS, SHAPES, SIZES, draw_shapes
+    from dcgan_cli.model import Discriminator, Generator
+    from dcgan_cli.pixels import to_model_range
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    data = load_data("shapes", 32)
+    mp.undo()
+    combos = [(a, b, c) for a in range(len(SHAPES)) for b in range(len(COLOURS)) for c in range(len(SIZES))]
+    table = {k: draw_shapes(*(np.array([i]) for i in k), 32, np.random.default_rng(0))[0] for k in combos}
+    cfg = ModelConfig(size=32, nc=3, nz=100, ngf=16, ndf=8)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        G, D = Generator(cfg), Discriminator(cfg)
+        opt = torch.optim.Adam(G.parameters(), lr=2e-3)
+        for _ in range(600):
+            z = torch.randn(64, cfg.nz)
+            target = to_model_range(np.stack([table[k] for k in zip(*concept_attributes(z))]))
+            loss = (G(z) - target).pow(2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    run = tmp_path_factory.mktemp("concepts") / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    tensors = {f"G/{k}": v for k, v in G.state_dict().items()} | {f"D/{k}": v for k, v in D.state_dict().items()}
+    meta = {"model": cfg.to_dict(), "train": TrainConfig(dataset="shapes").to_dict(), "dataset": data.describe(), "step": 600}
+    save_checkpoint(run / "checkpoints" / "step-00000600.safetensors", tensors, meta)
     return run
 
 

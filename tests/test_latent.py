@@ -188,52 +188,6 @@ def test_interpolate_rows_and_through(tiny_run, runner, tmp_path):
 # --- arithmetic end to end
 
 
-def test_arithmetic_end_to_end_on_a_tiny_checkpoint(tiny_run, runner, tmp_path):
-    for method in ("anchored", "paper", "mean"):
-        r = invoke(
-            runner,
-            "arithmetic",
-            "red circle - circle + square",
-            "--ckpt",
-            tiny_run,
-            "--samples",
-            "256",
-            "--attr-images",
-            "1500",
-            "--variants",
-            "4",
-            "--method",
-            method,
-            "--out",
-            tmp_path / f"{method}.png",
-            "--json",
-            tmp_path / f"{method}.json",
-            "--individual",
-            tmp_path / method,
-            "--device",
-            "cpu",
-        )
-        if r.exit_code == 1:  # a 16-step model may not draw every concept: the error must say so plainly
-            assert "too few generated samples look like" in r.output
-            continue
-        assert r.exit_code == 0, r.output
-        rep = json.loads((tmp_path / f"{method}.json").read_text())
-        assert rep["method"] == method and [t["phrase"] for t in rep["terms"]] == ["red circle", "circle", "square"]
-        assert 0 <= rep["attribute_model_accuracy"] <= 1 and "attribute model:" in r.output
-        assert len(rep["results"]) == 5 and sorted(p.name for p in (tmp_path / method).iterdir()) == [
-            f"result-{i}.png" for i in range(5)
-        ]
-        for res in rep["results"]:  # what was asked, what the attribute model sees, and whether they agree, per image
-            assert res["expected"]["circle/square/triangle"] == "square" and res["expected"]["red/green/blue/yellow"] == "red"
-            assert set(res["seen"]) == {"circle/square/triangle", "red/green/blue/yellow", "small/large"}
-            assert res["all_match"] == all(res["match"].values())
-            assert res["match"]["circle/square/triangle"] == (res["seen"]["circle/square/triangle"] == "square")
-        assert "circle/square/triangle: expected square" in r.output and "results show every expected attribute" in r.output
-        fig = Image.open(tmp_path / f"{method}.png")
-        assert fig.width > 4 * 64 and fig.height > 4 * 64  # four columns of 64 px tiles (32 px enlarged), captions
-    assert list((tiny_run / "concepts").glob("*.safetensors"))  # the labelled bank is cached
-
-
 def test_arithmetic_with_defined_concepts(tiny_run, runner, tmp_path):
     r = invoke(runner, "arithmetic", "smiling woman - woman + man", "--ckpt", tiny_run, "--define", "smiling woman=1,2,3",
                "--define", "woman=4,5", "--define", "man=6", "--variants", "2", "--out", tmp_path / "d.png",

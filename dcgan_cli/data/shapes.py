@@ -49,6 +49,13 @@ def _one_hot_labels(shape_i: np.ndarray, colour_i: np.ndarray, size_i: np.ndarra
 def make_shapes(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Draw n images. Returns images (n, 3, size, size) uint8 and labels (n, 9) uint8 (LABEL_NAMES)."""
     rng, shape_i, colour_i, size_i = _attributes(n, seed)
+    return draw_shapes(shape_i, colour_i, size_i, size, rng), _one_hot_labels(shape_i, colour_i, size_i)
+
+
+def draw_shapes(shape_i: np.ndarray, colour_i: np.ndarray, size_i: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Images (n, 3, size, size) uint8 of the given shape, colour and size indices; position,
+    radius, colour jitter and background drawn from `rng`."""
+    n = len(shape_i)
     radius = np.where(size_i == 0, rng.uniform(0.20, 0.24, n), rng.uniform(0.32, 0.38, n))
     # Large enough and centred enough (as CelebA's faces are aligned) that a small CPU-trained G
     # draws recognisable corners and apexes: with smaller, wandering, film-grained shapes it spent
@@ -79,4 +86,4 @@ def make_shapes(n: int, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarra
         img = background[i] + cover[None] * (colour[:, None, None] - background[i])
         images[i] = np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
-    return images, _one_hot_labels(shape_i, colour_i, size_i)
+    return images

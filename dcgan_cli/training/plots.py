@@ -140,7 +140,7 @@ class Pictures(Result):
         return {"run": str(self.run_dir), "drawn": {k: str(v) for k, v in self.drawn.items()}, "skipped": self.skipped}
 
     def lines(self) -> list[str]:
-        return [f"wrote {p}" for p in self.drawn.values()] + [f"{k}: skipped ({why})" for k, why in self.skipped.items()]
+        return [f"drew {p}" for p in self.drawn.values()] + [f"{k}: skipped ({why})" for k, why in self.skipped.items()]
 
 
 def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> Pictures:

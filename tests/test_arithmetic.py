@@ -1,0 +1,77 @@
+"""Latent arithmetic, ablate and the z probe end to end, on a generator that draws the concepts.
+
+The `concept_run` fixture's G draws, for any z, the shape, colour and size its first coordinates
+name; the data set's classifier (trained on the real shapes, once per session) labels its samples.
+So the results here are ones a user would check: the asked-for attribute changes, the others stay.
+"""
+
+import json
+import shutil
+
+import pytest
+from PIL import Image
+
+from dcgan_cli.analysis.ablate import ablate
+from dcgan_cli.analysis.arithmetic import arithmetic
+
+from .conftest import invoke
+
+EXPR = "large red circle - blue circle + blue square"
+
+
+@pytest.mark.parametrize("method", ["anchored", "paper", "mean"])
+def test_arithmetic_lands_on_a_generator_that_draws_the_concepts(concept_run, runner, tmp_path, method):
+    r = invoke(runner, "arithmetic", concept_run, EXPR, "--samples", "4096", "--method", method, "--out", tmp_path / "a.png",
+               "--json", tmp_path / "a.json", "--individual", tmp_path / "each", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "a.json").read_text())
+    assert [t["phrase"] for t in rep["terms"]] == ["large red circle", "blue circle", "blue square"]
+    assert len(rep["results"]) == 9 and len(list((tmp_path / "each").iterdir())) == 9
+    for res in rep["results"]:  # what was asked, what the classifier sees, and whether they agree, per image
+        assert res["expected"] == {"circle/square/triangle": "square", "red/green/blue/yellow": "red", "small/large": "large"}
+        assert res["all_match"] == all(res["match"].values())
+    summary = rep["summary"]
+    assert summary["circle/square/triangle"]["moved"] and not summary["red/green/blue/yellow"]["moved"]
+    right = sum(res["all_match"] for res in rep["results"])
+    if method == "anchored":  # the default lands most results (8 of 9 when this was written)
+        assert right >= 6, r.output
+        assert "circle/square/triangle: expected square, seen square" in r.output and ": changed as asked" in r.output
+    assert f"{right}/9 results show every expected attribute" in r.output
+    fig = Image.open(tmp_path / "a.png")
+    assert fig.width > 4 * 64 and fig.height > 4 * 64  # four columns of 64 px tiles (32 px enlarged), captions
+
+
+def test_arithmetic_keeps_what_the_expression_does_not_name(concept_run):
+    result = arithmetic(concept_run, "small red square - small square + large square", samples=4096)
+    verdicts = {name: s.verdict for name, s in result.judgement.summary.items()}
+    assert verdicts == {"circle/square/triangle": "kept", "red/green/blue/yellow": "kept", "small/large": "changed as asked"}
+    assert sum(result.result_match) >= 6
+
+
+def test_a_second_run_folder_reuses_the_data_sets_classifier(concept_run, tmp_path):
+    first = arithmetic(concept_run, "red circle - circle + square", samples=1024)
+    other = tmp_path / "copy"
+    shutil.copytree(concept_run, other, ignore=shutil.ignore_patterns("concepts"))
+    second = arithmetic(other, "red circle - circle + square", samples=1024)
+    assert second.classifier["reused"] and second.classifier["path"] == first.classifier["path"]
+    assert any("reused the cached" in line for line in second.lines())
+    assert list((other / "concepts").glob("*.safetensors"))  # the bank is the checkpoint's own, in its run folder
+
+
+def test_ablate_forgets_a_colour(concept_run, runner, tmp_path):
+    result = ablate(concept_run, "red", n=1024)
+    assert result.share_before > 0.15 and result.share_after < result.share_before / 2, result.lines()
+    assert 0 < len(result.dropped) < result.maps and result.classifier["reused"]
+    r = invoke(runner, "ablate", concept_run, "--concept", "red", "--bank", "1024", "--n", "8", "--out", tmp_path / "f.png",
+               "--json", tmp_path / "f.json", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "f.json").read_text())
+    assert rep["dropped"] == result.dropped and rep["share_after"] == result.share_after
+    assert Image.open(tmp_path / "f.png").size == (8 * 34 + 2, 2 * 34 + 2)  # intact row over ablated row
+
+
+def test_z_probe_finds_the_colour_linear(concept_run, runner):
+    r = invoke(runner, "arithmetic", concept_run, "--probe", "--samples", "2048", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    colour = next(line for line in r.output.splitlines() if line.strip().startswith("red/green/blue/yellow"))
+    assert "linear" in colour and "not linear" not in colour  # colour = argmax of four z coordinates: linear
