@@ -26,6 +26,7 @@ from .conftest import TINY, invoke
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_help_loads_no_torch():
     code = (
         "import sys\n"
@@ -52,6 +53,7 @@ def test_help_lists_the_choices(runner):
     assert "slerp" in r.output and "lerp" in r.output
 
 
+@pytest.mark.slow
 def test_python_api_example_in_the_readme_runs(monkeypatch, tmp_path):
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Python API", 1)[1]

@@ -189,7 +189,17 @@ def test_train_from_idx_gz(tmp_path, runner):
     assert c.model_config.nc == 1 and c.model_config.size == 28 and c.dataset["label_names"][9] == "nine"
 
 
-@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="../shared/data/mnist10k is not here")
+def test_mnist_idx_files_read_as_digits_with_their_labels(tmp_path):
+    """The twin of the real-MNIST test below, on idx files this test writes (so it runs on a clean clone)."""
+    root = make_mnist(tmp_path / "m", n_train=60, n_test=20)
+    d = load_data("mnist", 28, root=root, cache_root=tmp_path / "c")
+    assert d.images.shape == (60, 1, 28, 28) and d.label_names[9] == "nine"
+    assert (d.labels.sum(0) == 6).all() and (d.labels.sum(1) == 1).all()  # one digit each, every digit
+    raw = np.frombuffer((root / "MNIST" / "raw" / "train-images-idx3-ubyte").read_bytes()[16:], np.uint8).reshape(60, 28, 28)
+    assert np.array_equal(np.asarray(d.images)[:, 0], raw)  # 28 px: the pixels themselves
+
+
+@pytest.mark.skipif(not SHARED_MNIST.exists(), reason="needs ../shared/data/mnist10k; its twin above runs everywhere")
 def test_real_mnist_digits(tmp_path):
     d = load_data("mnist", 28, root=SHARED_MNIST, cache_root=tmp_path / "c")
     assert d.images.shape == (9000, 1, 28, 28)

@@ -38,6 +38,7 @@ def straight(tmp_path_factory) -> Path:
     return base
 
 
+@pytest.mark.slow
 def test_ranks_hold_the_same_weights_and_rank0_alone_writes(straight):
     a, b = reports(straight / "report")
     assert a["digest"] == b["digest"] and a["code"] == b["code"] == 0
@@ -51,6 +52,7 @@ def test_ranks_hold_the_same_weights_and_rank0_alone_writes(straight):
     assert not torch.equal(c.tensors["rng/noise"], c.tensors["rng/rank1/noise"])  # each rank draws its own z
 
 
+@pytest.mark.slow
 def test_a_resumed_two_rank_run_equals_an_uninterrupted_one(straight, tmp_path):
     first = torchrun(str(WORKER), "--out", str(tmp_path / "run"), "--steps", "3", "--report", str(tmp_path / "r1"))
     assert first.returncode == 0, first.stderr[-3000:]
@@ -64,6 +66,7 @@ def test_a_resumed_two_rank_run_equals_an_uninterrupted_one(straight, tmp_path):
     assert reports(tmp_path / "r2")[0]["digest"] == reports(straight / "report")[0]["digest"]
 
 
+@pytest.mark.slow
 def test_a_non_finite_loss_on_one_rank_stops_both(tmp_path):
     done = torchrun(str(WORKER), "--out", str(tmp_path / "run"), "--steps", "8", "--report", str(tmp_path / "r"),
                     "--poison-rank", "1", "--poison-step", "3", timeout=120)
@@ -75,6 +78,7 @@ def test_a_non_finite_loss_on_one_rank_stops_both(tmp_path):
     assert not (tmp_path / "run" / "checkpoints" / "step-00000005.safetensors").exists()
 
 
+@pytest.mark.slow
 def test_the_cli_launches_ranks_and_a_one_process_resume_says_what_changes(tmp_path, runner):
     run = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

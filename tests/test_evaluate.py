@@ -97,7 +97,7 @@ def test_evaluate_command_writes_figures_and_protocol(tiny_run, runner, tmp_path
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "e.json").read_text())
     assert rep["protocol"]["features"] == "domain" and rep["protocol"]["n_real"] == 64
-    assert rep["metrics"]["fid"] >= 0 and 0 <= rep["metrics"]["recall"] <= 1
+    assert rep["metrics"]["fid"] > 1 and 0 <= rep["metrics"]["recall"] <= 1  # a 16-step model is far from the data
     assert "FID" in r.output and "real: shapes train split" in r.output
     r = invoke(runner, "evaluate", tiny_run, "--metrics", "fid,is", "--device", "cpu")
     assert r.exit_code == 2 and "--metrics 'fid,is'" in r.output

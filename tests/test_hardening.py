@@ -6,11 +6,13 @@ import errno
 import gzip
 import json
 import os
+import shutil
 import signal
 import struct
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,6 +89,7 @@ def test_a_run_folder_is_locked_while_a_run_uses_it(runner, tmp_path):
     assert r.exit_code == 0, r.output  # the lock went with the process that held it
 
 
+@pytest.mark.slow
 def test_two_processes_cannot_share_a_run_folder(tmp_path):
     out = tmp_path / "shared"
     cmd = [sys.executable, "-m", "dcgan_cli", "train", "--limit", "512", "--epochs", "30", "--out", str(out), *TINY]
@@ -123,6 +126,7 @@ def test_stale_temp_files_are_cleaned_on_the_next_run(runner, tmp_path):
     assert not any(o.exists() for o in orphans) and mine.exists()
 
 
+@pytest.mark.slow
 def test_sigterm_saves_a_resumable_checkpoint(tmp_path):
     run = tmp_path / "run"
     proc = start_training(run, "--epochs", "50", "--limit", "512", *TINY)
@@ -133,6 +137,7 @@ def test_sigterm_saves_a_resumable_checkpoint(tmp_path):
     assert load_checkpoint(run).step >= 10
 
 
+@pytest.mark.slow
 def test_second_interrupt_aborts_without_saving(tmp_path):
     run = tmp_path / "run"
     # Steps of about a second, so that the second Ctrl-C lands while the first waits for the step to end.
@@ -415,8 +420,9 @@ def test_over_large_images_are_skipped_in_a_folder_and_refused_as_query(tiny_run
 
 
 def _prepared(tmp_path):
-    d = load_data("shapes", 32, cache_root=tmp_path / "c")
-    return d.cache_dir
+    """A private copy of the session's prepared shapes cache, to damage (drawing it anew takes a second)."""
+    shared = load_data("shapes", 32).cache_dir
+    return Path(shutil.copytree(shared, tmp_path / "c" / shared.name))
 
 
 @pytest.mark.parametrize(

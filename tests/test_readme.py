@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,7 @@ def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
+@pytest.mark.slow
 def test_demo_recipe_runs_in_smoke_form(tmp_path):
     """Run the Makefile's demo recipe with this interpreter and a few training steps."""
     run = tmp_path / "demo"

@@ -97,6 +97,7 @@ def test_interrupted_run_resumes_exactly(tmp_path):
     assert torch.equal(a.tensors["opt_d/0/exp_avg_sq"], b.tensors["opt_d/0/exp_avg_sq"])
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_and_exits_130(tmp_path):
     run = tmp_path / "run"
     proc = start_training(run, "--dataset", "shapes", "--epochs", "50", "--limit", "512", *TINY)
@@ -183,6 +184,7 @@ def test_existing_run_folder_is_not_overwritten(tiny_run, runner):
     assert r.exit_code == 2 and "already holds a run" in r.output
 
 
+@pytest.mark.slow
 def test_bf16_and_compiled_training_run_and_save_plain_weights(tmp_path):
     """bf16 autocast and torch.compile train on the CPU; the checkpoint holds the plain modules'
     weights (no compiler prefixes), so it samples and resumes without either."""
@@ -208,3 +210,44 @@ def test_fp16_needs_cuda_and_bad_precision_is_refused(runner, tmp_path):
     assert r.exit_code == 2 and "fp8" in r.output
     r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--sync-bn", "--out", tmp_path / "r", *TINY)
     assert r.exit_code == 2 and "--sync-bn needs CUDA" in r.output
+
+
+def test_the_stop_handler_saves_on_the_first_signal_and_aborts_on_the_second():
+    """In process: what Ctrl-C and SIGTERM do to a run (the subprocess tests above are marked slow)."""
+    import signal
+
+    from dcgan_cli.training.stopping import GracefulStop
+
+    said = []
+    stop = GracefulStop(on_note=said.append)
+    assert not stop()
+    stop.handle(signal.SIGTERM)
+    assert stop() and "stopping (SIGTERM): saving a checkpoint" in said[-1]
+    with pytest.raises(KeyboardInterrupt):
+        stop.handle(signal.SIGINT)
+    assert said[-1] == "second interrupt: aborting without saving"
+    ranks = GracefulStop(data_parallel=True, on_note=said.append)
+    ranks.handle(signal.SIGINT)
+    ranks.handle(signal.SIGINT)  # torchrun passes the terminal's Ctrl-C on again: not a second request
+    assert ranks() and "Ctrl-C" in said[-1]
+    before = signal.getsignal(signal.SIGTERM)
+    with GracefulStop() as installed:
+        assert signal.getsignal(signal.SIGTERM) == installed.handle
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_run_asked_to_stop_saves_and_resumes_exactly(tmp_path):
+    """The loop's side of a stop, in process: the checkpoint it writes continues the run bit for bit."""
+    import dcgan_cli as dc
+
+    def plan(out, **train):
+        return dc.plan_run(dataset="shapes", out=out, train={"max_steps": 6, "limit": 128, "batch_size": 32, **train},
+                           model={"ngf": 8, "ndf": 8})
+
+    full = dc.train(plan(tmp_path / "full"), device="cpu")
+    calls = []
+    stopped = dc.train(plan(tmp_path / "cut"), device="cpu", should_stop=lambda: calls.append(1) or len(calls) > 3)
+    assert stopped.interrupted and stopped.step == 3 and "resume with: dcgan train --resume" in stopped.lines()[1]
+    resumed = dc.train(dc.plan_run(resume=tmp_path / "cut"), device="cpu")
+    a, b = dc.load_checkpoint(full.checkpoint), dc.load_checkpoint(resumed.checkpoint)
+    assert resumed.step == full.step == 6 and all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
