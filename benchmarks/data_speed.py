@@ -25,7 +25,7 @@ from dcgan_cli.configs import TrainConfig
 from dcgan_cli.data.cache import load_data
 from dcgan_cli.model import Discriminator, Generator, ModelConfig, sample_z
 from dcgan_cli.pixels import to_model_range
-from dcgan_cli.training.loop import make_optimizers, train_step
+from dcgan_cli.training.steps import make_optimizers, train_step
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import json
-import math
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -24,10 +23,11 @@ from safetensors import safe_open
 from safetensors.torch import save as st_save
 
 from . import __version__
-from .configs import ConfigError, ModelConfig, TrainConfig
+from .configs import ModelConfig, TrainConfig
 from .errors import DcganError
 from .files import write_bytes
 from .model import Discriminator, Generator
+from .records import ConfigError, Record
 from .runs import RUNS_DIR, RunFolder, newest_checkpoint
 
 META_KEY = "dcgan_cli"
@@ -277,71 +277,75 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _str_list(x: Any) -> bool:
-    return isinstance(x, list) and all(isinstance(s, str) for s in x)
+@dataclass(frozen=True)
+class DatasetRecord(Record):
+    """What a checkpoint says about its training data (its paths are only ever shown, never read)."""
+
+    _what = "dataset"
+    _strict = False
+    name: str | None = None
+    split: str | None = None
+    root: str | None = None
+    cache: str | None = None
+    fingerprint: str | None = None
+    size: int | None = None
+    channels: int | None = None
+    count: int | None = None
+    label_names: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        return [(k, getattr(self, k) is None or getattr(self, k) >= 0, f"must be a whole number >= 0, got {getattr(self, k)!r}")
+                for k in ("size", "channels", "count")]
+
+
+@dataclass(frozen=True)
+class BestRecord(Record):
+    _what = "best"
+    metric: str
+    value: float
+    step: int
+
+
+@dataclass(frozen=True)
+class CheckpointMeta(Record):
+    """A checkpoint's metadata, every field checked before anything uses it."""
+
+    _what = "metadata"
+    _strict = False  # a newer writer may add fields; they are not read
+    format_version: int
+    model: ModelConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dataset: DatasetRecord = field(default_factory=DatasetRecord)
+    package_version: str | None = None
+    epoch: int = 0
+    step: int = 0
+    world_size: int = 1
+    metrics: dict[str, float] = field(default_factory=dict)
+    best: BestRecord | None = None
+    scalers: dict | None = None
+    opt_g_groups: list[dict] | None = None
+    opt_d_groups: list[dict] | None = None
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("epoch", 0 <= self.epoch < 2**62, f"must be a whole number >= 0, got {self.epoch!r}"),
+            ("step", 0 <= self.step < 2**62, f"must be a whole number >= 0, got {self.step!r}"),
+            ("world_size", 1 <= self.world_size <= 2**20, f"must be a whole number >= 1, got {self.world_size!r}"),
+        ]
 
 
 def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
-    """Check every metadata field against its type; the reason names the field."""
-
-    def bad(what: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path} has invalid dcgan-cli metadata: {what}; the file is damaged or was not written by dcgan-cli"
-        )
-
-    if not isinstance(meta, dict):
-        raise bad("it is not a JSON object")
+    """Check every metadata field against its type and range; the reason names the field."""
+    if isinstance(meta, dict) and meta.get("best") == {}:
+        meta = {k: v for k, v in meta.items() if k != "best"}  # written by versions that stored no best as {}
     try:
-        cfg = ModelConfig.from_dict(meta.get("model"))
+        record = CheckpointMeta.from_dict(meta)
     except (ConfigError, TypeError) as e:
-        raise bad(f"model.{e}") from None
-    try:
-        tcfg = TrainConfig.from_dict(meta.get("train", {}))
-    except (ConfigError, TypeError) as e:
-        raise bad(f"train.{e}") from None
-    for key in ("epoch", "step"):
-        if key in meta and not (_is_int(meta[key]) and 0 <= meta[key] < 2**62):
-            raise bad(f"{key} must be a whole number >= 0, got {meta[key]!r}")
-    if "world_size" in meta and not (_is_int(meta["world_size"]) and 1 <= meta["world_size"] <= 2**20):
-        raise bad(f"world_size must be a whole number >= 1, got {meta['world_size']!r}")
-    if "scalers" in meta and not isinstance(meta["scalers"], dict):
-        raise bad("scalers must be an object")
-    if "package_version" in meta and not isinstance(meta["package_version"], (str, type(None))):
-        raise bad("package_version must be text")
-    ds = meta.get("dataset", {})
-    if not isinstance(ds, dict):
-        raise bad("dataset must be an object")
-    for key in ("name", "split", "root", "cache", "fingerprint"):
-        if ds.get(key) is not None and not isinstance(ds[key], str):
-            raise bad(f"dataset.{key} must be text, got {ds[key]!r}")
-    for key in ("size", "channels", "count"):
-        if ds.get(key) is not None and not (_is_int(ds[key]) and ds[key] >= 0):
-            raise bad(f"dataset.{key} must be a whole number, got {ds[key]!r}")
-    if "label_names" in ds and not _str_list(ds["label_names"]):
-        raise bad("dataset.label_names must be a list of names")
-    if "groups" in ds and not (isinstance(ds["groups"], list) and all(_str_list(g) for g in ds["groups"])):
-        raise bad("dataset.groups must be a list of lists of names")
-    metrics = meta.get("metrics", {})
-    if not isinstance(metrics, dict) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in metrics.values()
-    ):
-        raise bad("metrics must map names to finite numbers")
-    best = meta.get("best", {})
-    if not isinstance(best, dict) or (
-        best
-        and not (
-            isinstance(best.get("metric"), str)
-            and _is_int(best.get("step"))
-            and isinstance(best.get("value"), (int, float))
-            and not isinstance(best.get("value"), bool)
-            and math.isfinite(best["value"])
-        )
-    ):
-        raise bad("best must hold a metric name, a finite value and a step")
-    for key in ("opt_g_groups", "opt_d_groups"):
-        if key in meta and not (isinstance(meta[key], list) and all(isinstance(g, dict) for g in meta[key])):
-            raise bad(f"{key} must be a list of objects")
-    return cfg, tcfg
+        what = "it is not a JSON object" if not isinstance(meta, dict) else str(e)
+        raise CheckpointError(f"{path} has invalid dcgan-cli metadata: {what}; "
+                              "the file is damaged or was not written by dcgan-cli") from None
+    return record.model, record.train
 
 
 def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = RUNS_DIR) -> Checkpoint:

@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from typing_extensions import Self
-
 from .errors import UsageError
+from .records import ConfigError, Record
 
 DATASETS = ("shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "lsun", "folder")
 SPLITS = ("train", "test")
@@ -44,68 +42,8 @@ MAX_WIDTH = 4_096
 T = TypeVar("T", bound="Settings")
 
 
-class ConfigError(ValueError):
-    """A bad value, with the field it belongs to, so callers can name a flag, a TOML key or a file."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(f"{field} {problem}")
-        self.field = field
-        self.problem = problem
-
-
-def _type_problem(value: Any, hint: Any) -> str | None:
-    """Why `value` is not of the annotated type, or None. bool is not an int; 4.0 is not an int."""
-    args = typing.get_args(hint)
-    if type(None) in args:
-        if value is None:
-            return None
-        hint = next(a for a in args if a is not type(None))
-    if hint is bool:
-        return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
-    if hint is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else f"must be a whole number, got {value!r}"
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number, got {value!r}"
-        return None if math.isfinite(value) else f"must be a finite number, got {value!r}"
-    if hint is str:
-        return None if isinstance(value, str) else f"must be text, got {value!r}"
-    return None
-
-
-class Settings:
-    """Mixin for the frozen configs: type checks, range checks, and a strict dict round trip."""
-
-    _what = "settings"
-
-    def _checks(self) -> list[tuple[str, bool, str]]:
-        return []
-
-    def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            problem = _type_problem(getattr(self, f.name), hints[f.name])
-            if problem:
-                raise ConfigError(f.name, problem)
-            if hints[f.name] is float and isinstance(getattr(self, f.name), int):
-                # TOML's `lr = 1` is an int: store what the field means, so metadata reads back equal.
-                object.__setattr__(self, f.name, float(getattr(self, f.name)))
-        for name, ok, problem in self._checks():
-            if not ok:
-                raise ConfigError(name, problem)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
-
-    @classmethod
-    def from_dict(cls, d: Any) -> Self:
-        if not isinstance(d, dict):
-            raise ConfigError(cls._what, f"must be a table of settings, got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-        unknown = sorted(set(d) - names, key=str)
-        if unknown:
-            raise ConfigError(str(unknown[0]), f"is not one of the {cls._what}; known: {', '.join(sorted(names))}")
-        return cls(**d)
+class Settings(Record):
+    """The run configs: strict Records (an unknown key is an error) whose problems name a flag."""
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def test_d_won_is_warned_after_a_long_stretch():
 
 
 def test_a_collapsed_run_says_so(runner, tmp_path, monkeypatch):
-    from dcgan_cli.training import loop
+    from dcgan_cli.training import writer as loop
 
     monkeypatch.setattr(loop, "diversity", lambda samples, real: 0.01)  # as if every seed drew one picture
     r = invoke(runner, "train", "--limit", "64", "--epochs", "1", "--out", tmp_path / "r", *TINY)

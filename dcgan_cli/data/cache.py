@@ -27,6 +27,7 @@ from PIL import Image, UnidentifiedImageError
 from ..configs import SIZES
 from ..errors import UsageError
 from ..files import TEMP_MARK, remove_stale_temps
+from ..records import ConfigError, Record
 from ..results import Result, shown
 from .sources import DataError, Source, open_source
 
@@ -130,6 +131,33 @@ def is_fresh(d: Path, source: Source, size: int) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class Manifest(Record):
+    """A cache's manifest.json: what was decoded, from where, into what shape."""
+
+    _what = "manifest"
+    _strict = False
+    dataset: str
+    split: str
+    size: int
+    shape: list[int]
+    label_names: list[str]
+    groups: list[list[str]]
+    format: int | None = None
+    source: str | None = None
+    fingerprint: str | None = None
+    transform: dict | None = None
+    channels: int | None = None
+    count: int | None = None
+    skipped: int | None = None
+    created: str | None = None
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        shape = self.shape
+        ok = len(shape) == 4 and all(v > 0 for v in shape) and shape[1] in (1, 3) and shape[2] == shape[3] == self.size
+        return [("shape", ok, f"must be (count, 1 or 3, size, size), got {shape}")]
+
+
 def read_manifest(d: Path) -> dict[str, Any]:
     """A cache's manifest, checked field by field; DataError naming the fix when it is damaged."""
     d = Path(d)
@@ -141,17 +169,11 @@ def read_manifest(d: Path) -> dict[str, Any]:
         raise DataError(
             f"the cache manifest {d / 'manifest.json'} is damaged; delete {d} and run `dcgan data prepare` again"
         ) from None
-    ok = (
-        isinstance(m, dict)
-        and isinstance(m.get("shape"), list) and len(m["shape"]) == 4
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in m["shape"])
-        and m["shape"][1] in (1, 3) and m["shape"][2] == m["shape"][3] == m.get("size")
-        and isinstance(m.get("label_names"), list) and all(isinstance(x, str) for x in m["label_names"])
-        and isinstance(m.get("groups"), list) and all(isinstance(g, list) for g in m["groups"])
-        and isinstance(m.get("dataset"), str) and isinstance(m.get("split"), str)
-    )
-    if not ok:
-        raise DataError(f"the cache manifest {d / 'manifest.json'} is damaged; delete {d} and run `dcgan data prepare` again")
+    try:
+        Manifest.from_dict(m)
+    except (ConfigError, TypeError) as e:
+        where = d / "manifest.json"
+        raise DataError(f"the cache manifest {where} is damaged ({e}); delete {d} and run `dcgan data prepare` again") from None
     return m
 
 
