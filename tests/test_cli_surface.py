@@ -215,3 +215,19 @@ def test_the_test_split_is_found_from_the_users_own_train_cache(runner, tmp_path
                "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "nn.json").read_text())["memorization"]["count"] == 8
+
+
+@pytest.mark.slow
+def test_a_reader_that_stops_early_ends_the_command_quietly(tiny_run):
+    """`dcgan info RUN --json | head -1`: the closed pipe is no error of ours."""
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "info", str(tiny_run), "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader is gone before the first byte is written
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Broken pipe" not in err and b"Traceback" not in err, err
+
+
+def test_info_says_how_many_processes_trained_the_checkpoint(tiny_run, runner):
+    r = invoke(runner, "info", tiny_run)
+    assert r.exit_code == 0 and re.search(r"^processes\s+1$", r.stdout, re.M), r.stdout
+    assert json.loads(invoke(runner, "info", tiny_run, "--json").stdout)["processes"] == 1
