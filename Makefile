@@ -7,7 +7,7 @@ RUN ?= runs/demo
 # steps), which drew varied shapes in every seed measured: about 3 minutes on 2 CPU cores.
 TRAIN_ARGS ?=
 
-.PHONY: demo demo-run test venv clean
+.PHONY: demo demo-run test test-fast venv clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo-run:
 
 test: venv
 	$(PY) -m pytest
+
+# For iteration: everything but the tests that start processes, torchrun ranks or torch.compile.
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) runs

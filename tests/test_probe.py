@@ -66,6 +66,8 @@ def test_probe_errors_are_one_line(tiny_run, runner, monkeypatch):
     assert r.exit_code == 2 and "--target 'hexagon' is not a label of shapes" in r.output
     r = invoke(runner, "probe", tiny_run, "--repeats", "0", "--device", "cpu")
     assert r.exit_code == 2 and "--repeats" in r.output
+    r = invoke(runner, "probe", tiny_run, "--test-n", "0", "--device", "cpu")
+    assert r.exit_code == 2 and "--test-n must be at least 1, got 0" in r.output
     for name in [m for m in sys.modules if m == "sklearn" or m.startswith("sklearn.")]:
         monkeypatch.setitem(sys.modules, name, None)
     monkeypatch.setitem(sys.modules, "sklearn", None)

@@ -9,7 +9,6 @@ are shown, each on the real images that excite it most (its maximal response ove
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,8 +134,7 @@ def explain(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, 
 
 
 def explain_checkpoint(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,
-        data_root: Path | None = None, cache_dir: Path | None = None, device: torch.device | str = "cpu",
-        on_progress: Callable[[int, int], None] | None = None) -> Explanation:
+        data_root: Path | None = None, cache_dir: Path | None = None, device: torch.device | str = "cpu") -> Explanation:
     """`dcgan explain`: the checkpoint's D and a random D of its architecture on n real test images."""
     c = as_checkpoint(ckpt)
     if not 1 <= n <= 100_000:

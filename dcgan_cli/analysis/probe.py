@@ -198,6 +198,8 @@ def probe(
                              f"{cfg.nc}x{cfg.size}x{cfg.size}; prepare the data at the model's size and channels")
     if labels_per_class is not None and labels_per_class < 1:
         raise UsageError(f"--labels-per-class must be at least 1, got {labels_per_class}")
+    if test_n is not None and test_n < 1:
+        raise UsageError(f"--test-n must be at least 1, got {test_n}")
     if not 1 <= repeats <= 100:
         raise UsageError(f"--repeats must be 1 to 100, got {repeats}")
     unknown = set(representations) - set(REPRESENTATIONS)
