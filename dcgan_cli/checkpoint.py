@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import stat
 import struct
 from dataclasses import dataclass, field
@@ -28,7 +29,7 @@ from .errors import DcganError
 from .files import write_bytes
 from .model import Discriminator, Generator
 from .records import ConfigError, Record
-from .runs import RUNS_DIR, RunFolder, newest_checkpoint
+from .runs import CHECKPOINTS, RUNS_DIR, RunFolder
 
 META_KEY = "dcgan_cli"
 FORMAT_VERSION = 1
@@ -193,6 +194,36 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generato
 
 # --- finding
 
+_STEP_NAME = re.compile(r"step-(\d+)\.safetensors")
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint holds, from its metadata (file names can be renamed); from its name
+    when the metadata is unreadable; -1 when neither says."""
+    try:
+        step = json.loads((read_header(path).get("__metadata__") or {})[META_KEY])["step"]
+        return step if _is_int(step) else -1
+    except (CheckpointError, KeyError, TypeError, ValueError, RecursionError):
+        m = _STEP_NAME.fullmatch(path.name)
+        return int(m.group(1)) if m else -1
+
+
+def run_checkpoints(run: RunFolder) -> list[Path]:
+    """A run's checkpoints, lowest step first (equal steps by file name)."""
+    return [p for _, _, p in sorted((checkpoint_step(p), p.name, p) for p in run.checkpoint_files())]
+
+
+def newest_checkpoint(runs_dir: Path) -> Path | None:
+    """The newest run under runs_dir (by its latest checkpoint's time), and in it the highest step."""
+    best: tuple[int, Path] | None = None
+    for folder in sorted(Path(runs_dir).glob(f"*/{CHECKPOINTS}")):
+        ckpts = run_checkpoints(RunFolder(folder.parent)) if folder.is_dir() else []
+        if ckpts:
+            t = max(p.stat().st_mtime_ns for p in ckpts)
+            if best is None or t > best[0]:
+                best = (t, ckpts[-1])
+    return best[1] if best else None
+
 
 def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DIR) -> Path:
     """A file is itself; a run folder gives its highest-step checkpoint; None the newest run under runs_dir."""
@@ -212,7 +243,7 @@ def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DI
             raise CheckpointError(f"checkpoint {p} cannot be read (permission denied)") from None
         raise CheckpointError(f"checkpoint {p} does not exist; pass a .safetensors file or a run folder") from None
     if stat.S_ISDIR(st.st_mode):
-        ckpts = RunFolder(p).list_checkpoints()
+        ckpts = run_checkpoints(RunFolder(p))
         if not ckpts:
             loose = sorted(x for x in p.glob("*.safetensors") if x.is_file())
             if len(loose) == 1:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,7 +33,6 @@ BEST = "best.safetensors"
 MARKER = "run.json"
 LOCK = ".lock"
 RUNS_DIR = "runs"
-_STEP_NAME = re.compile(r"step-(\d+)\.safetensors")
 
 
 class RunBusyError(DcganError):
@@ -105,15 +103,11 @@ class RunFolder:
     def grid_path(self, step: int) -> Path:
         return self.samples / f"step-{step:08d}.png"
 
-    def list_checkpoints(self) -> list[Path]:
-        """The run's checkpoints, lowest step first."""
+    def checkpoint_files(self) -> list[Path]:
+        """The regular .safetensors files in checkpoints/ (checkpoint.run_checkpoints orders them by step)."""
         if not self.checkpoints.is_dir():
             return []
-        found = [(checkpoint_step(p), p.name, p) for p in self.checkpoints.glob("*.safetensors") if _is_file(p)]
-        return [p for _, _, p in sorted(found)]
-
-    def has_checkpoints(self) -> bool:
-        return bool(self.list_checkpoints())
+        return sorted(p for p in self.checkpoints.glob("*.safetensors") if _is_file(p))
 
     def is_run(self) -> bool:
         """Written by dcgan train: its marker, or (before markers existed) checkpoints/ beside metrics.jsonl."""
@@ -184,35 +178,6 @@ def _is_file(p: Path) -> bool:
         return stat.S_ISREG(p.stat().st_mode)
     except OSError:
         return False
-
-
-def checkpoint_step(path: Path) -> int:
-    """The step a checkpoint holds, from its metadata (file names can be renamed); -1 if unreadable."""
-    try:
-        with open(path, "rb") as f:
-            n = int.from_bytes(f.read(8), "little")
-            if not 0 < n <= 100 * 2**20:
-                raise ValueError
-            header = json.loads(f.read(n))
-        step = json.loads(header["__metadata__"]["dcgan_cli"])["step"]
-        return step if isinstance(step, int) and not isinstance(step, bool) else -1
-    except (OSError, ValueError, KeyError, TypeError):
-        m = _STEP_NAME.fullmatch(path.name)
-        return int(m.group(1)) if m else -1
-
-
-def newest_checkpoint(runs_dir: Path) -> Path | None:
-    """The newest run under runs_dir (by its latest checkpoint's time), and in it the highest step."""
-    runs = [RunFolder(p.parent) for p in sorted(Path(runs_dir).glob(f"*/{CHECKPOINTS}")) if p.is_dir()]
-    best: tuple[int, Path] | None = None
-    for run in runs:
-        ckpts = run.list_checkpoints()
-        if not ckpts:
-            continue
-        t = max(p.stat().st_mtime_ns for p in ckpts)
-        if best is None or t > best[0]:
-            best = (t, ckpts[-1])
-    return best[1] if best else None
 
 
 def output_path(ckpt_path: Path, step: int, command: str, name: str) -> Path:

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from dcgan_cli import files
-from dcgan_cli.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from dcgan_cli.checkpoint import CheckpointError, load_checkpoint, run_checkpoints, save_checkpoint
 from dcgan_cli.data.cache import load_data, to_mode
 from dcgan_cli.errors import DcganError
 from dcgan_cli.runs import RunFolder
@@ -84,7 +84,7 @@ def test_a_run_folder_is_locked_while_a_run_uses_it(runner, tmp_path):
     with run.lock():
         r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--out", run.path, *TINY)
         one_line_error(r, 1, "in use by another dcgan run", f"pid {os.getpid()}")
-    assert not run.has_checkpoints()
+    assert not run_checkpoints(run)
     r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--out", run.path, *TINY)
     assert r.exit_code == 0, r.output  # the lock went with the process that held it
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import Checkpoint
+from ..checkpoint import Checkpoint, run_checkpoints
 from ..configs import DEFAULT_KIMG, ModelConfig, TrainConfig
 from ..errors import DcganError, UsageError
 from ..files import remove_stale_temps
@@ -120,7 +120,7 @@ def fit(
         def claim() -> None:
             held.enter_context(run.lock())
             remove_stale_temps(run.path)
-            if not same_run and run.has_checkpoints():
+            if not same_run and run_checkpoints(run):
                 raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
 
         on_main(world, claim)  # only rank 0 touches the run folder; its refusal stops every rank

@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import Checkpoint, load_checkpoint, stored_world_size
+from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints, stored_world_size
 from ..configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root
@@ -194,7 +194,7 @@ def _new_run_folder(path: Path, claimed: bool = False) -> RunFolder:
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} is a file; give a folder for the run")
     run.check_free()
-    if run.has_checkpoints():
+    if run_checkpoints(run):
         raise UsageError(f"{path} already holds a run; continue it with --resume {path} or pick another --out")
     return run
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torchvision.utils import make_grid
 
-from ..checkpoint import rng_state, save_checkpoint, training_snapshot
+from ..checkpoint import rng_state, run_checkpoints, save_checkpoint, training_snapshot
 from ..configs import ModelConfig, TrainConfig
 from ..errors import DcganError
 from ..files import write_bytes
@@ -90,7 +90,7 @@ class RunWriter:
         if path is not None:
             return save_checkpoint(path, tensors, meta)
         path = save_checkpoint(self.run.checkpoint_path(state.step), tensors, meta)
-        for old in self.run.list_checkpoints()[: -self.cfg.keep]:
+        for old in run_checkpoints(self.run)[: -self.cfg.keep]:
             old.unlink()
         return path
 
