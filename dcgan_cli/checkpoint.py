@@ -106,9 +106,10 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
     return write_bytes(Path(path), data, what="checkpoint")
 
 
-def rng_state(noise: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
-    """This process's random state: the global CPU generator (init, dropout), the z stream, CUDA's."""
-    state = {"torch": torch.get_rng_state(), "noise": noise.get_state()}
+def rng_state(z_stream: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's random state: the global CPU generator (init, dropout), the z stream, CUDA's.
+    (The z stream is stored as rng/noise, its name since the format's first version.)"""
+    state = {"torch": torch.get_rng_state(), "noise": z_stream.get_state()}
     if device.type == "cuda":
         state["cuda"] = torch.cuda.get_rng_state(device)
     return state
@@ -148,7 +149,7 @@ def stored_world_size(ckpt: Checkpoint) -> int:
     return int(ckpt.meta.get("world_size", 1))
 
 
-def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generator, device: torch.device, G_ema=None,
+def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Generator, device: torch.device, G_ema=None,
                      rank: int = 0) -> bool:
     """The inverse of training_snapshot: weights, both Adam states, and this rank's RNG states.
 
@@ -184,7 +185,7 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, noise: torch.Generato
             if value is None or value.dtype != torch.uint8:
                 raise ValueError(f"{_rng_key(rank, kind)} is missing")
         torch.set_rng_state(ckpt.tensors[_rng_key(rank, "torch")])
-        noise.set_state(ckpt.tensors[_rng_key(rank, "noise")])
+        z_stream.set_state(ckpt.tensors[_rng_key(rank, "noise")])
         if device.type == "cuda" and _rng_key(rank, "cuda") in ckpt.tensors:
             torch.cuda.set_rng_state(ckpt.tensors[_rng_key(rank, "cuda")], device)
     except (RuntimeError, ValueError) as e:

@@ -244,7 +244,7 @@ class _Loop:
             sigma = cfg.instance_noise * max(0.0, 1.0 - s.step / self.noise_horizon)
             inst = tuple((torch.randn(real.shape, generator=s.z_stream) * sigma).to(self.device) for _ in range(2))
         out = train_step(self.nets.G, self.nets.D, s.opt_g, s.opt_d, real, zs, real_target=1.0 - cfg.label_smoothing,
-                         noise=inst, precision=s.amp, d_params=self.nets.d_params, d_local=self.nets.d_local)
+                         instance_noise=inst, precision=s.amp, d_params=self.nets.d_params, d_local=self.nets.d_local)
         if s.G_ema is not None:
             ema_update(s.G_ema, s.G, ema_decay_at(cfg, s.step))
         self.last_out = out

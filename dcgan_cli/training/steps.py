@@ -39,7 +39,7 @@ def train_step(
     z_batches: list[torch.Tensor],
     *,
     real_target: float = 1.0,
-    noise: tuple[torch.Tensor, torch.Tensor] | None = None,
+    instance_noise: tuple[torch.Tensor, torch.Tensor] | None = None,
     precision: Precision | None = None,
     d_params: list[nn.Parameter] | None = None,
     d_local: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
@@ -48,14 +48,16 @@ def train_step(
 
     D sees the real and the fake batch in separate forward passes, as in the paper's code:
     mixing them in one batch would let batch norm statistics leak which half is real.
-    `noise` (instance noise) is added to D's real and fake inputs in the D update.
+    `instance_noise` (real, fake) is added to D's real and fake inputs in the D update.
     During the G updates D's weights need no gradient: `d_params` (D's parameters) are frozen
     there, and `d_local` (a data-parallel D's no_sync) keeps it from averaging gradients it has not got.
     """
     amp = precision or Precision("fp32", real.device)
     with amp.autocast():
         fake = G(z_batches[0])
-        real_in, fake_in = (real, fake.detach()) if noise is None else (real + noise[0], fake.detach() + noise[1])
+        real_in, fake_in = (
+            (real, fake.detach()) if instance_noise is None else (real + instance_noise[0], fake.detach() + instance_noise[1])
+        )
         real_logits = D(real_in)
         fake_logits = D(fake_in)
         loss_d = d_loss(real_logits.float(), fake_logits.float(), real_target)
