@@ -26,7 +26,7 @@ from safetensors.torch import save as st_save
 from . import __version__
 from .configs import ModelConfig, TrainConfig
 from .errors import DcganError
-from .files import write_bytes
+from .files import TEMP_MARK, write_bytes
 from .model import Discriminator, Generator
 from .records import ConfigError, Record
 from .runs import CHECKPOINTS, RUNS_DIR, RunFolder
@@ -195,23 +195,46 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Gener
 
 # --- finding
 
-_STEP_NAME = re.compile(r"step-(\d+)\.safetensors")
+_STEP_NAME = re.compile(r"step-(\d+)\.safetensors")  # what the training loop names its checkpoints, and nothing else
+
+
+def _header_meta(path: Path) -> dict[str, Any]:
+    """The dcgan-cli metadata of a file, or {} when it has none that reads."""
+    try:
+        meta = json.loads((read_header(path).get("__metadata__") or {})[META_KEY])
+    except (CheckpointError, KeyError, TypeError, ValueError, RecursionError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def checkpoint_step(path: Path) -> int:
     """The step a checkpoint holds, from its metadata (file names can be renamed); from its name
     when the metadata is unreadable; -1 when neither says."""
-    try:
-        step = json.loads((read_header(path).get("__metadata__") or {})[META_KEY])["step"]
-        return step if _is_int(step) else -1
-    except (CheckpointError, KeyError, TypeError, ValueError, RecursionError):
-        m = _STEP_NAME.fullmatch(path.name)
-        return int(m.group(1)) if m else -1
+    step = _header_meta(path).get("step")
+    if _is_int(step):
+        return step
+    m = _STEP_NAME.fullmatch(path.name)
+    return int(m.group(1)) if m else -1
 
 
 def run_checkpoints(run: RunFolder) -> list[Path]:
-    """A run's checkpoints, lowest step first (equal steps by file name)."""
-    return [p for _, _, p in sorted((checkpoint_step(p), p.name, p) for p in run.checkpoint_files())]
+    """The checkpoints this run wrote, lowest step first: files named as the loop names them
+    (never a temp file or a user's own file) that carry the run's id, or, in a run from before
+    ids, no id and the run's data set. A file copied in from another run is not one of them."""
+    info = run.marker_info()
+    rid, dataset = info.get("run_id"), info.get("dataset")
+    found = []
+    for p in run.checkpoint_files():
+        if not _STEP_NAME.fullmatch(p.name):
+            continue
+        meta = _header_meta(p)
+        theirs = meta.get("run_id")
+        ds = meta.get("train", {}).get("dataset") if isinstance(meta.get("train"), dict) else None
+        ours = theirs == rid if rid else (theirs is None and (dataset is None or ds in (None, dataset)))
+        if ours:
+            step = meta.get("step")
+            found.append((step if _is_int(step) else int(_STEP_NAME.fullmatch(p.name).group(1)), p.name, p))
+    return [p for _, _, p in sorted(found)]
 
 
 def newest_checkpoint(runs_dir: Path) -> Path | None:
@@ -244,12 +267,18 @@ def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DI
             raise CheckpointError(f"checkpoint {p} cannot be read (permission denied)") from None
         raise CheckpointError(f"checkpoint {p} does not exist; pass a .safetensors file or a run folder") from None
     if stat.S_ISDIR(st.st_mode):
-        ckpts = run_checkpoints(RunFolder(p))
+        run = RunFolder(p)
+        ckpts = run_checkpoints(run)
         if not ckpts:
-            loose = sorted(x for x in p.glob("*.safetensors") if x.is_file())
+            loose = sorted(x for x in p.glob("*.safetensors") if x.is_file() and TEMP_MARK not in x.name)
             if len(loose) == 1:
                 return loose[0]
-            raise CheckpointError(f"{p} holds no checkpoint (looked for {RunFolder(p).checkpoints}/*.safetensors)")
+            others = len(run.checkpoint_files())
+            why = (
+                f"; its {others} .safetensors file(s) are not this run's checkpoints (temp files or copied in)" if others else ""
+            )
+            raise CheckpointError(f"{p} holds no checkpoint (looked for {run.checkpoints}/step-N.safetensors){why}; "
+                                  "pass a checkpoint file")
         return ckpts[-1]
     if not stat.S_ISREG(st.st_mode):
         raise CheckpointError(f"checkpoint {p} is not a regular file (a pipe or device?); pass a .safetensors file")
@@ -358,6 +387,7 @@ class CheckpointMeta(Record):
     scalers: dict | None = None
     opt_g_groups: list[dict] | None = None
     opt_d_groups: list[dict] | None = None
+    run_id: str | None = None
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [

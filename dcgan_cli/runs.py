@@ -129,6 +129,19 @@ class RunFolder:
 
         write_json(self.marker, info, what="run marker")
 
+    def marker_info(self) -> dict:
+        """run.json's content ({} when missing or unreadable)."""
+        try:
+            info = json.loads(self.marker.read_text())
+        except (OSError, ValueError, RecursionError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def run_id(self) -> str | None:
+        """The id every checkpoint of this run carries (runs from before ids have none)."""
+        rid = self.marker_info().get("run_id")
+        return rid if isinstance(rid, str) else None
+
     def check_free(self) -> None:
         """Fail with RunBusyError now if another process holds the folder (without keeping the lock)."""
         if (self.path / LOCK).exists():

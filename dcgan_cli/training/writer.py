@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,12 +56,15 @@ class RunWriter:
             run.checkpoints.mkdir(parents=True, exist_ok=True)
             run.samples.mkdir(exist_ok=True)
             if not run.marker.exists():
-                run.write_marker({"dataset": cfg.dataset, "size": model_cfg.size, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                run.write_marker({"dataset": cfg.dataset, "size": model_cfg.size, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                                  "run_id": uuid.uuid4().hex})
             _truncate_metrics(run, start_step if same_run else 0)
             if cfg.tensorboard:
                 self.board = open_board(run)
                 if start_step == 0:
                     self.board.add_image("real", make_grid(self.real_ref, nrow=8, normalize=True, value_range=(-1, 1)), 0)
+
+        self.run_id = run.run_id() if self.main else None  # rank 0 alone writes checkpoints
 
     def log(self, line: dict[str, Any]) -> None:
         with open(self.run.metrics, "a") as f:
@@ -86,7 +90,8 @@ class RunWriter:
         )
         meta = {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(), "dataset": self.dataset_meta,
                 "epoch": self.epoch_of(state.step), "step": state.step, **state_meta, "world_size": self.world.size,
-                "metrics": state.last, **({"best": state.best} if state.best else {})}
+                "metrics": state.last, **({"best": state.best} if state.best else {}),
+                **({"run_id": self.run_id} if self.run_id else {})}
         if path is not None:
             return save_checkpoint(path, tensors, meta)
         path = save_checkpoint(self.run.checkpoint_path(state.step), tensors, meta)

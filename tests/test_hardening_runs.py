@@ -1,0 +1,72 @@
+"""Hardening, second round: what a stranger's files and a crash mid-write can do to a run folder.
+
+Each test fails on the code before this round and says what a user would notice.
+"""
+
+import shutil
+
+from dcgan_cli.checkpoint import load_checkpoint, run_checkpoints
+from dcgan_cli.runs import RunFolder
+
+from .conftest import TINY, invoke
+
+QUICK = ["--dataset", "shapes", "--limit", "64", *TINY]  # 2 steps an epoch
+
+
+def test_pruning_removes_only_this_runs_own_checkpoints(runner, tmp_path):
+    other = tmp_path / "other"
+    assert invoke(runner, "train", *QUICK, "--epochs", "1", "--out", other).exit_code == 0
+    run = tmp_path / "run"
+    assert invoke(runner, "train", *QUICK, "--epochs", "1", "--out", run).exit_code == 0
+    mine = run / "checkpoints" / "my-notes.safetensors"
+    shutil.copy(other / "checkpoints" / "step-00000002.safetensors", mine)  # a user's own file
+    foreign = run / "checkpoints" / "step-00000001.safetensors"
+    shutil.copy(other / "checkpoints" / "step-00000002.safetensors", foreign)  # another run's, renamed to our pattern
+    r = invoke(runner, "train", "--resume", run, "--epochs", "4", "--keep", "1", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert mine.exists() and foreign.exists()  # not ours: never deleted
+    assert [p.name for p in run_checkpoints(RunFolder(run))] == ["step-00000008.safetensors"]  # ours: the newest kept
+
+
+def test_a_temp_file_left_by_a_kill_is_never_the_newest_checkpoint(runner, tmp_path):
+    run = tmp_path / "run"
+    assert invoke(runner, "train", *QUICK, "--epochs", "1", "--out", run).exit_code == 0
+    # What SIGKILL during a checkpoint write leaves: a complete-looking file under a temp name, at a later step.
+    later = tmp_path / "later"
+    assert invoke(runner, "train", *QUICK, "--epochs", "3", "--out", later).exit_code == 0
+    shutil.copy(
+        later / "checkpoints" / "step-00000006.safetensors", run / "checkpoints" / ".step-00000006.dcgan-tmp-99999.safetensors"
+    )
+    (run / "checkpoints" / ".step-00000004.dcgan-tmp-99998.safetensors").write_bytes(b"\0" * 100)  # cut short
+    assert load_checkpoint(run).step == 2
+    r = invoke(runner, "info", run)
+    assert r.exit_code == 0 and "step-00000002" in r.stdout
+    r = invoke(runner, "train", "--resume", run, "--epochs", "2", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(run).step == 4
+
+
+def test_a_run_whose_only_file_is_a_temp_starts_afresh(runner, tmp_path):
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / ".step-00000002.dcgan-tmp-99999.safetensors").write_bytes(b"\0" * 64)
+    (run / "metrics.jsonl").write_text("")
+    r = invoke(runner, "train", *QUICK, "--epochs", "1", "--out", run)
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(run).step == 2
+
+
+def test_a_checkpoint_copied_in_from_another_data_set_is_not_resumed(runner, tmp_path):
+    from .test_data import make_mnist
+
+    digits = tmp_path / "digits"
+    args = ["--dataset", "mnist", "--data-root", make_mnist(tmp_path / "m", n_train=64), "--size", "32", "--epochs", "3", *TINY]
+    assert invoke(runner, "train", *args, "--out", digits).exit_code == 0
+    run = tmp_path / "run"
+    assert invoke(runner, "train", *QUICK, "--epochs", "1", "--out", run).exit_code == 0
+    shutil.copy(digits / "checkpoints" / "step-00000006.safetensors", run / "checkpoints" / "step-00000006.safetensors")
+    assert load_checkpoint(run).dataset["name"] == "shapes"
+    r = invoke(runner, "train", "--resume", run, "--epochs", "2", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    c = load_checkpoint(run)
+    assert c.dataset["name"] == "shapes" and c.step == 4
