@@ -70,3 +70,26 @@ def test_a_checkpoint_copied_in_from_another_data_set_is_not_resumed(runner, tmp
     assert r.exit_code == 0, r.output
     c = load_checkpoint(run)
     assert c.dataset["name"] == "shapes" and c.step == 4
+
+
+def test_a_data_file_edited_in_place_is_read_again(tmp_path):
+    """Same size, same mtime, other pixels: the cache must not be reused (the content is sampled)."""
+    import os
+
+    import numpy as np
+
+    from dcgan_cli.data.cache import load_data
+
+    from .test_data import make_mnist
+
+    root = make_mnist(tmp_path / "m", n_train=40)
+    before = np.asarray(load_data("mnist", 28, root=root, cache_root=tmp_path / "c").images).copy()
+    f = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    st = f.stat()
+    data = bytearray(f.read_bytes())
+    data[16 + 5 * 784 : 16 + 6 * 784] = bytes(784)  # image 5 goes black
+    f.write_bytes(bytes(data))
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
+    after = np.asarray(load_data("mnist", 28, root=root, cache_root=tmp_path / "c").images)
+    assert after[5].max() == 0 and before[5].max() > 0 and np.array_equal(after[:5], before[:5])

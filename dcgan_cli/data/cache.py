@@ -126,6 +126,7 @@ def is_fresh(d: Path, source: Source, size: int) -> bool:
     return (
         m.get("format") == CACHE_FORMAT
         and m.get("fingerprint") == source.fingerprint
+        and m.get("content", "") == source.content
         and m.get("transform") == TRANSFORM
         and m.get("size") == size
     )
@@ -146,6 +147,7 @@ class Manifest(Record):
     format: int | None = None
     source: str | None = None
     fingerprint: str | None = None
+    content: str | None = None
     transform: dict | None = None
     channels: int | None = None
     count: int | None = None
@@ -315,7 +317,7 @@ def build_cache(
             (tmp / "items.json").write_text(json.dumps([source.items[i] for i in kept]))
         manifest = {
             "format": CACHE_FORMAT, "dataset": source.name, "split": source.split, "source": source.location,
-            "fingerprint": source.fingerprint, "transform": TRANSFORM, "size": size, "channels": c,
+            "fingerprint": source.fingerprint, "content": source.content, "transform": TRANSFORM, "size": size, "channels": c,
             "count": len(kept), "skipped": n - len(kept), "shape": [len(kept), c, size, size],
             "label_names": source.label_names, "groups": source.groups, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }

@@ -49,12 +49,13 @@ class Source:
     label_names: list[str]
     groups: list[list[str]]  # label columns that exclude each other (one class per image)
     labels: np.ndarray | None  # (N, len(label_names)) uint8 0/1
-    fingerprint: str  # changes when the source files change
+    fingerprint: str  # changes when the source files change (names, sizes, mtimes)
     location: str
     arrays: Callable[[], np.ndarray] | None = None  # -> (N, H, W, C) uint8
     items: list[str] = field(default_factory=list)  # names of the images to decode one by one
     load_item: Callable[[int], Image.Image] | None = None
     draw: Callable[[int], np.ndarray] | None = None  # size -> (N, C, size, size) uint8, for generated sets
+    content: str = ""  # a digest of sampled file contents: an edit that keeps size and mtime changes it
 
     @property
     def count(self) -> int:
@@ -112,6 +113,34 @@ def _download(name: str, fetch: Callable[[], object]):
         if isinstance(e, RuntimeError) and "integrity" in str(e).lower() and name == "cifar10":
             raise
         raise DataError(f"{name}: the download failed ({e}); fetch the files by hand and point --data-root at them") from None
+
+
+SAMPLED_FILES, SAMPLED_BLOCKS, BLOCK = 256, 16, 4096
+
+
+def _content_sample(paths: list[Path]) -> str:
+    """A digest of sampled contents, so a file edited in place with its size and mtime kept is
+    still seen: every file when there are at most SAMPLED_FILES (else that many, evenly spread),
+    and of each SAMPLED_BLOCKS blocks of 4 KiB evenly spread (all of a file under 64 KiB)."""
+    h = hashlib.sha256()
+    files = sorted(paths)
+    if len(files) > SAMPLED_FILES:
+        files = [files[i * len(files) // SAMPLED_FILES] for i in range(SAMPLED_FILES)]
+    for p in files:
+        try:
+            with open(p, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                for k in range(min(SAMPLED_BLOCKS, -(-size // BLOCK))):
+                    f.seek(k * max(size - BLOCK, 0) // max(SAMPLED_BLOCKS - 1, 1) if size > SAMPLED_BLOCKS * BLOCK else k * BLOCK)
+                    h.update(f.read(BLOCK))
+        except OSError as e:
+            raise DataError(f"{p} cannot be read ({e.strerror or e})") from None
+    return h.hexdigest()[:16]
+
+
+def _identity(paths: list[Path]) -> dict[str, str]:
+    """The source's fingerprint (names, sizes, mtimes: what checkpoints record) and its content sample."""
+    return {"fingerprint": _fingerprint(paths), "content": _content_sample(paths)}
 
 
 def _fingerprint(paths: list[Path]) -> str:
@@ -176,7 +205,8 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
         # torchvision wants extracted files under ROOT/<folder>/raw: give it that layout in our own
         # work folder (users' data folders may be read-only), from the .gz files or the flat layout.
         # Keyed by the source files' fingerprint: files the user replaces (or repairs) get a fresh copy.
-        key = hashlib.sha256(f"{raw.resolve()}\0{_fingerprint(paths)}".encode()).hexdigest()[:12]
+        ident = _identity(paths)
+        key = hashlib.sha256(f"{raw.resolve()}\0{ident['fingerprint']}\0{ident['content']}".encode()).hexdigest()[:12]
         tv_root = (work_dir or Path.home() / ".cache" / "dcgan") / "raw" / key
         dest = tv_root / folder / "raw"
         dest.mkdir(parents=True, exist_ok=True)
@@ -197,7 +227,7 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
     labels = _one_hot(ds.targets.numpy(), 10)
     return Source(
         name=name, split=split, channels=1, label_names=list(DIGITS if name == "mnist" else FASHION),
-        groups=[list(DIGITS if name == "mnist" else FASHION)], labels=labels, fingerprint=_fingerprint(paths),
+        groups=[list(DIGITS if name == "mnist" else FASHION)], labels=labels, **_identity(paths),
         location=str(raw), arrays=lambda: images[..., None],
     )
 
@@ -243,7 +273,7 @@ def _svhn(root: Path, split: str, download: bool) -> Source:
     y[y == 10] = 0  # SVHN writes the digit 0 as class 10
     return Source(
         name="svhn", split=split, channels=3, label_names=list(DIGITS), groups=[list(DIGITS)],
-        labels=_one_hot(y, 10), fingerprint=_fingerprint([path]), location=str(path), arrays=lambda: images,
+        labels=_one_hot(y, 10), **_identity([path]), location=str(path), arrays=lambda: images,
     )
 
 
@@ -263,7 +293,7 @@ def _cifar10(root: Path, split: str, download: bool) -> Source:
             images = np.ascontiguousarray(rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             return Source(
                 name="cifar10", split=split, channels=3, label_names=list(CIFAR10), groups=[list(CIFAR10)],
-                labels=_one_hot(rec[:, 0].astype(np.int64), 10), fingerprint=_fingerprint(paths), location=str(base),
+                labels=_one_hot(rec[:, 0].astype(np.int64), 10), **_identity(paths), location=str(base),
                 arrays=lambda: images,
             )
     py = root / "cifar-10-batches-py"
@@ -278,7 +308,7 @@ def _cifar10(root: Path, split: str, download: bool) -> Source:
         images = ds.data
         return Source(
             name="cifar10", split=split, channels=3, label_names=list(CIFAR10), groups=[list(CIFAR10)],
-            labels=_one_hot(np.array(ds.targets), 10), fingerprint=_fingerprint(paths), location=str(py), arrays=lambda: images,
+            labels=_one_hot(np.array(ds.targets), 10), **_identity(paths), location=str(py), arrays=lambda: images,
         )
     raise DataError(
         f"cifar10: missing {root / 'cifar-10-batches-bin'}/{names[0]} (binary version) or {py} (Python version); "
@@ -335,7 +365,7 @@ def _celeba(root: Path, split: str, download: bool) -> Source:
         label_names=names,
         groups=[],
         labels=attrs[keep],
-        fingerprint=_fingerprint(
+        **_identity(
             [base / "list_attr_celeba.txt", base / "list_eval_partition.txt", *[img_dir / f for f in items]]
         ),
         location=str(base),
@@ -374,7 +404,7 @@ def _folder(root: Path, split: str) -> Source:
         label_names=classes,
         groups=[classes] if classes else [],
         labels=labels,
-        fingerprint=_fingerprint([files[i] for i in keep]),
+        **_identity([files[i] for i in keep]),
         location=str(root),
         items=items,
         load_item=lambda i: Image.open(root / items[i]),
@@ -435,6 +465,6 @@ def _lsun(root: Path, split: str) -> Source:
     return Source(
         name="lsun", split=split, channels=3, label_names=categories if len(dbs) > 1 else [],
         groups=[categories] if len(dbs) > 1 else [], labels=labels,
-        fingerprint=_fingerprint([db / "data.mdb" for db in dbs]), location=str(root),
+        **_identity([db / "data.mdb" for db in dbs]), location=str(root),
         items=[k.decode(errors="replace") for _, k in keys], load_item=load,
     )
