@@ -168,6 +168,9 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Gener
             parts = name.split("/")
             if parts[0] == prefix and len(parts) == 3 and parts[1].isdigit():
                 state.setdefault(int(parts[1]), {})[parts[2]] = value
+        for idx, st in state.items():
+            for key, value in st.items():
+                _check_finite(ckpt.path, f"{prefix}/{idx}/{key}", value)
         try:
             opt.load_state_dict({"state": state, "param_groups": groups})
         except (ValueError, KeyError, TypeError, RuntimeError) as e:
@@ -456,6 +459,12 @@ def _check_weights(path: Path, cfg: ModelConfig, tensors: dict[str, torch.Tensor
         if any(k.startswith("G_ema/") for k in tensors):
             expected |= {f"G_ema/{k}": v for k, v in g_state.items()}
     missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k.split("/")[0] in ("G", "D", "G_ema") and k not in expected]
+    if missing and unexpected:  # other layers than the config's: weights of another size or architecture
+        raise CheckpointError(
+            f"{path}: its weights are of another architecture than its stored config (size={cfg.size}, nc={cfg.nc}, "
+            f"ngf={cfg.ngf}, ndf={cfg.ndf}): {missing[0]} is missing and {unexpected[0]} is not expected; the file was doctored"
+        )
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise CheckpointError(f"{path} is missing tensors: {missing[0]}{more}; the file is incomplete")
@@ -467,3 +476,14 @@ def _check_weights(path: Path, cfg: ModelConfig, tensors: dict[str, torch.Tensor
             )
         if tensors[k].dtype != ref.dtype:
             raise CheckpointError(f"{path}: {k} is stored as {tensors[k].dtype}, expected {ref.dtype}; the file is damaged")
+    for k in expected:
+        _check_finite(path, k, tensors[k])
+
+
+def _check_finite(path: Path, name: str, t: torch.Tensor) -> None:
+    """Weights that would draw black images or NaN metrics are refused by name, not used."""
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values; the weights are unusable "
+                              "(a run that diverged, or a damaged file): use an earlier checkpoint")
+    if name.endswith("running_var") and bool((t < 0).any()):
+        raise CheckpointError(f"{path}: tensor {name} holds negative variances; the file is damaged or was doctored")

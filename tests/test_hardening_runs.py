@@ -93,3 +93,54 @@ def test_a_data_file_edited_in_place_is_read_again(tmp_path):
     assert f.stat().st_size == st.st_size and f.stat().st_mtime_ns == st.st_mtime_ns
     after = np.asarray(load_data("mnist", 28, root=root, cache_root=tmp_path / "c").images)
     assert after[5].max() == 0 and before[5].max() > 0 and np.array_equal(after[:5], before[:5])
+
+
+def _with(c, path, **replace):
+    """A copy of checkpoint c with some tensors replaced, written as a stranger might."""
+    from .conftest import forge_checkpoint
+
+    return forge_checkpoint(path, {**c.tensors, **replace}, c.meta)
+
+
+def test_non_finite_weights_are_refused_by_name(tiny_run, runner, tmp_path):
+    import pytest
+    import torch
+
+    from dcgan_cli.checkpoint import CheckpointError
+
+    c = load_checkpoint(tiny_run)
+    w = c.tensors["G/main.0.weight"].clone()
+    w[0, 0, 0, 0] = float("nan")
+    bad = _with(c, tmp_path / "nan.safetensors", **{"G/main.0.weight": w})
+    var = next(k for k in c.tensors if k.startswith("D/") and k.endswith("running_var"))
+    neg = _with(c, tmp_path / "neg.safetensors", **{var: -c.tensors[var]})
+    for path, fragment in ((bad, "tensor G/main.0.weight holds NaN or infinite values"), (neg, f"tensor {var} holds negative")):
+        with pytest.raises(CheckpointError, match=None) as e:
+            load_checkpoint(path)
+        assert fragment in str(e.value)
+        for command in (["sample", path, "--out", tmp_path / "s.png"], ["evaluate", path, "--n", "16"], ["explain", path]):
+            r = invoke(runner, *command, "--device", "cpu")
+            assert r.exit_code == 1 and fragment in r.output and "Traceback" not in r.output, r.output
+    opt = next(k for k in c.tensors if k.startswith("opt_g/") and c.tensors[k].is_floating_point() and c.tensors[k].ndim)
+    inf = _with(c, tmp_path / "inf.safetensors", **{opt: torch.full_like(c.tensors[opt], float("inf"))})
+    r = invoke(runner, "train", "--resume", inf, "--out", tmp_path / "cont", "--epochs", "3", "--device", "cpu")
+    assert r.exit_code == 1 and f"tensor {opt} holds NaN or infinite values" in r.output, r.output
+
+
+def test_weights_of_another_size_are_named_as_such(tiny_run, tmp_path):
+    import pytest
+
+    from dcgan_cli.checkpoint import CheckpointError
+
+    from .conftest import forge_checkpoint
+
+    small, big = load_checkpoint(tiny_run), None
+    run = tmp_path / "r64"
+    from typer.testing import CliRunner
+
+    assert invoke(CliRunner(), "train", "--dataset", "shapes", "--size", "64", "--max-steps", "1", "--limit", "64", *TINY,
+                  "--out", run).exit_code == 0
+    big = load_checkpoint(run)
+    forged = forge_checkpoint(tmp_path / "f.safetensors", big.tensors, small.meta)  # 64 px weights, 32 px config
+    with pytest.raises(CheckpointError, match="another architecture than its stored config"):
+        load_checkpoint(forged)
