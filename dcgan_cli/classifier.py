@@ -184,6 +184,20 @@ def train_attribute_model(
     return model
 
 
+def classes_to_learn(data: ImageData) -> int:
+    """How many things the labels tell apart: the classes present in the largest exclusive group,
+    or 2 when some independent label is both on and off somewhere; 0 or 1 means nothing to learn
+    (a folder whose images all sit in one subfolder is one class)."""
+    if data.labels is None or not data.label_names:
+        return 0
+    present = np.asarray(data.labels).max(0) if len(data.labels) else np.zeros(len(data.label_names))
+    groups, free = group_columns(data.label_names, data.groups)
+    best = max((int(present[cols].sum()) for cols in groups), default=0)
+    if any(0 < int(np.asarray(data.labels)[:, i].sum()) < len(data.labels) for i in free):
+        best = max(best, 2)
+    return best
+
+
 def classifier_path(data: ImageData, max_images: int = MAX_IMAGES) -> tuple[Path, str]:
     """Where the classifier of `data` is cached, and its key (data fingerprint, labels, recipe)."""
     ident = json.dumps([data.name, data.size, data.channels, data.fingerprint, str(data.cache_dir), data.label_names,
@@ -199,6 +213,9 @@ def dataset_classifier(data: ImageData, *, max_images: int = MAX_IMAGES, device:
     trained now and cached. Training runs under fork_rng, so callers' random streams do not move."""
     if data.labels is None or not data.label_names:
         raise DcganError(f"{data.name} has no labels here, so there is no attribute classifier to train")
+    if classes_to_learn(data) < 2:
+        raise DcganError(f"{data.name} has one class only ({', '.join(data.label_names)}): a classifier learns nothing "
+                         "from it; use --features inception, or a data set with at least two classes")
     if max_images < 20:
         raise DcganError(f"the attribute classifier needs at least 20 real images, got {max_images}")
     path, key = classifier_path(data, max_images)

@@ -144,3 +144,47 @@ def test_weights_of_another_size_are_named_as_such(tiny_run, tmp_path):
     forged = forge_checkpoint(tmp_path / "f.safetensors", big.tensors, small.meta)  # 64 px weights, 32 px config
     with pytest.raises(CheckpointError, match="another architecture than its stored config"):
         load_checkpoint(forged)
+
+
+def test_an_unreadable_class_folder_is_named_not_dropped_in_silence(runner, tmp_path, monkeypatch):
+    import os
+
+    from PIL import Image
+
+    root = tmp_path / "pics"
+    for cls in ("cats", "dogs"):
+        (root / cls).mkdir(parents=True)
+        for i in range(30):
+            Image.new("RGB", (40, 40), (i * 8, 20, 200 if cls == "cats" else 20)).save(root / cls / f"{i}.png")
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # what a folder without read permission does (root reads everything, so it is simulated)
+        if str(path).endswith("dogs"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    r = invoke(
+        runner, "data", "prepare", "--dataset", "folder", "--data-root", root, "--size", "32", "--cache-dir", tmp_path / "c"
+    )
+    assert r.exit_code == 0, r.output
+    assert "skipped folder dogs: it cannot be read" in r.stdout
+
+
+def test_one_class_is_no_feature_space(runner, tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "pics" / "only"
+    root.mkdir(parents=True)
+    for i in range(70):
+        Image.new("RGB", (32, 32), (i * 3, 100, 50)).save(root / f"{i}.png")
+    args = ["--dataset", "folder", "--data-root", tmp_path / "pics", "--max-steps", "2", "--size", "32", *TINY]
+    r = invoke(runner, "train", *args, "--eval-every", "2", "--eval-features", "domain", "--out", tmp_path / "a")
+    assert r.exit_code == 2 and "has one class only (only)" in r.output, r.output
+    assert invoke(runner, "train", *args, "--out", tmp_path / "b").exit_code == 0
+    r = invoke(runner, "evaluate", tmp_path / "b", "--n", "16", "--features", "domain", "--device", "cpu")
+    assert r.exit_code == 1 and "has one class only" in r.output, r.output
+    from dcgan_cli.data.cache import load_data
+    from dcgan_cli.evaluation.features import default_features
+
+    assert default_features(load_data("folder", 32, root=tmp_path / "pics")) == "inception"

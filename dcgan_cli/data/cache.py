@@ -152,6 +152,8 @@ class Manifest(Record):
     channels: int | None = None
     count: int | None = None
     skipped: int | None = None
+    skipped_files: list[str] | None = None
+    unreadable_folders: list[str] | None = None
     created: str | None = None
 
     def _checks(self) -> list[tuple[str, bool, str]]:
@@ -319,6 +321,8 @@ def build_cache(
             "format": CACHE_FORMAT, "dataset": source.name, "split": source.split, "source": source.location,
             "fingerprint": source.fingerprint, "content": source.content, "transform": TRANSFORM, "size": size, "channels": c,
             "count": len(kept), "skipped": n - len(kept), "shape": [len(kept), c, size, size],
+            "skipped_files": [source.items[i] for i in sorted(set(range(n)) - set(kept))][:1000] if source.items else [],
+            "unreadable_folders": source.unreadable,
             "label_names": source.label_names, "groups": source.groups, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -377,8 +381,15 @@ class Prepared(Result):
     def lines(self) -> list[str]:
         m = self.manifest
         skipped = f", skipped {m['skipped']} unreadable or over-large file(s)" if m.get("skipped") else ""
-        return [f"{m['dataset']} {m['split']}: {m['count']} images of {m['shape'][1]}x{m['size']}x{m['size']} "
-                f"in {shown(self.cache_dir)}{skipped}"]
+        out = [f"{m['dataset']} {m['split']}: {m['count']} images of {m['shape'][1]}x{m['size']}x{m['size']} "
+               f"in {shown(self.cache_dir)}{skipped}"]
+        names = m.get("skipped_files") or []
+        if names:
+            more = m["skipped"] - min(len(names), 20)
+            out.append(f"skipped files: {shown(', '.join(names[:20]))}" + (f" and {more} more" if more > 0 else ""))
+        for folder in m.get("unreadable_folders") or []:
+            out.append(f"skipped folder {shown(folder)}: it cannot be read (permission denied?); its images are not in the cache")
+        return out
 
 
 def prepare(name: str, size: int, **options: Any) -> Prepared:

@@ -56,6 +56,7 @@ class Source:
     load_item: Callable[[int], Image.Image] | None = None
     draw: Callable[[int], np.ndarray] | None = None  # size -> (N, C, size, size) uint8, for generated sets
     content: str = ""  # a digest of sampled file contents: an edit that keeps size and mtime changes it
+    unreadable: list[str] = field(default_factory=list)  # folders that could not be listed, relative to the root
 
     @property
     def count(self) -> int:
@@ -380,7 +381,7 @@ def _celeba(root: Path, split: str, download: bool) -> Source:
 def _folder(root: Path, split: str) -> Source:
     if not root.is_dir():
         raise DataError(f"folder: {root} is not a folder; pass --data-root pointing at a folder of images")
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    files, unreadable = _images_under(root)
     if not files:
         raise DataError(f"folder: {root} holds no images ({', '.join(IMAGE_EXTENSIONS)}); pass a folder that does")
     rel = [p.relative_to(root) for p in files]
@@ -408,7 +409,22 @@ def _folder(root: Path, split: str) -> Source:
         location=str(root),
         items=items,
         load_item=lambda i: Image.open(root / items[i]),
+        unreadable=unreadable,
     )
+
+
+def _images_under(root: Path) -> tuple[list[Path], list[str]]:
+    """The image files under root, sorted, and the folders that could not be listed (named, not
+    dropped in silence: a class folder without read permission would otherwise vanish)."""
+    unreadable: list[str] = []
+    files = []
+    for folder, dirs, names in os.walk(root, onerror=lambda e: unreadable.append(str(Path(e.filename).relative_to(root)))):
+        dirs.sort()
+        for name in names:
+            p = Path(folder) / name
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+                files.append(p)
+    return sorted(files), sorted(unreadable)
 
 
 GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}

@@ -188,11 +188,16 @@ def evaluate(
     data = None
     if c is not None and (real is None or features in (None, "domain")):
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
+    fallback = []
     if features is None and extractor is None:
         features = default_features(data)
+        if features == "inception" and data is not None and data.label_names:
+            fallback = [
+                f"note: Inception features, as the labels of {data.name} tell only one class apart (domain features need two)"
+            ]
     ex = extractor or make_extractor(features, data, device=device,
                                      on_progress=report("training the data set's classifier (epochs, once per data set)"))
-    notes = [ex.classifier.note()] if isinstance(ex, DomainFeatures) else []
+    notes = fallback + ([ex.classifier.note()] if isinstance(ex, DomainFeatures) else [])
     size = c.model_config.size if c is not None else None
     channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..classifier import AttributeModel, dataset_classifier
+from ..classifier import AttributeModel, classes_to_learn, dataset_classifier
 from ..data import ImageData
 from ..errors import DcganError
 
@@ -133,8 +133,9 @@ class DomainFeatures:
 
 
 def default_features(data: ImageData | None) -> str:
-    """Domain features for a labelled data set (they mean more at small sizes, and cost less), else Inception."""
-    return "domain" if data is not None and data.labels is not None and data.label_names else "inception"
+    """Domain features for a data set whose labels tell at least two classes apart (they mean more
+    at small sizes, and cost less), else Inception: one class gives features that see nothing."""
+    return "domain" if data is not None and classes_to_learn(data) >= 2 else "inception"
 
 
 def extract(extractor: Extractor, images: np.ndarray | torch.Tensor, *, batch_size: int = 64,

@@ -16,9 +16,10 @@ from typing import Any
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints, stored_world_size
+from ..classifier import classes_to_learn
 from ..configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..data import ImageData, checkpoint_data, load_data
-from ..data.cache import default_cache_root
+from ..data.cache import default_cache_root, read_manifest
 from ..errors import UsageError
 from ..model import parameter_count
 from ..runs import RUNS_DIR, RunFolder
@@ -167,6 +168,9 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
         data = load_data(tcfg.dataset, mcfg.size, root=data_root, cache_root=cache_dir, download=download,
                          channels=channels if channels is not None else (mcfg.nc if ckpt is not None else None),
                          on_progress=on_progress)
+    if data.cache_dir is not None:
+        for folder in read_manifest(data.cache_dir).get("unreadable_folders") or []:
+            notes.append(f"{folder} under the data root could not be read; its images are not in the data set")
     if data.channels != mcfg.nc:
         if ckpt is not None:
             raise UsageError(
@@ -180,10 +184,12 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
 
         if importlib.util.find_spec("tensorboard") is None:
             raise UsageError("--tensorboard needs the tensorboard package: pip install 'dcgan-cli[tensorboard]'")
-    if tcfg.eval_features == "domain" and not data.label_names:
-        raise UsageError(
-            f"--eval-features domain needs a labelled data set, and {tcfg.dataset} has no labels here; use inception"
-        )
+    if tcfg.eval_features == "domain" and classes_to_learn(data) < 2:
+        what = "has no labels here" if not data.label_names else f"has one class only ({', '.join(data.label_names)})"
+        raise UsageError(f"--eval-features domain needs labels that tell two or more classes apart, and {tcfg.dataset} {what}; "
+                         "use --eval-features inception")
+    if tcfg.eval_every and tcfg.eval_features is None and data.label_names and classes_to_learn(data) < 2:
+        notes.append(f"--eval-every measures in Inception features: the labels of {tcfg.dataset} tell only one class apart")
     return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
 
 
