@@ -168,9 +168,14 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Gener
             parts = name.split("/")
             if parts[0] == prefix and len(parts) == 3 and parts[1].isdigit():
                 state.setdefault(int(parts[1]), {})[parts[2]] = value
+        params = [p for group in opt.param_groups for p in group["params"]]
         for idx, st in state.items():
             for key, value in st.items():
                 _check_finite(ckpt.path, f"{prefix}/{idx}/{key}", value)
+                if key != "step" and (idx >= len(params) or value.shape != params[idx].shape):
+                    want = tuple(params[idx].shape) if idx < len(params) else "no such parameter"
+                    raise CheckpointError(f"{ckpt.path}: optimizer tensor {prefix}/{idx}/{key} has shape {tuple(value.shape)}, "
+                                          f"its parameter {want}; the file is damaged and not resumable")
         try:
             opt.load_state_dict({"state": state, "param_groups": groups})
         except (ValueError, KeyError, TypeError, RuntimeError) as e:

@@ -126,12 +126,11 @@ def train(
             with GracefulStop(data_parallel=world.active, on_note=note) as stop, progress("training") as bar:
                 result = run_plan(plan, device=dev, on_step=training_reporter(bar), should_stop=stop)
         except KeyboardInterrupt:
-            note("aborted without saving; the last epoch checkpoint is kept")
+            note(plan.abort_note())
             raise typer.Exit(130) from None
         if world.main:
             emit(result, to_stderr=result.interrupted)
-        if result.interrupted:
-            raise typer.Exit(130)
+        raise typer.Exit(result.exit_code)
     finally:
         distributed.stop()
 

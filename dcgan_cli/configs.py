@@ -12,12 +12,14 @@ This module imports no torch: `dcgan --help` reads its choices from here.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from .errors import UsageError
+from .files import why_missing
 from .records import ConfigError, Record
 
 DATASETS = ("shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "lsun", "folder")
@@ -277,13 +279,14 @@ def read_toml(path: Path) -> dict[str, dict[str, Any]]:
     try:
         doc = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
-        raise UsageError(f"--config {path} does not exist") from None
+        raise UsageError(f"--config {path} {why_missing(path)}") from None
     except IsADirectoryError:
         raise UsageError(f"--config {path} is a folder; pass a .toml file") from None
     except PermissionError:
         raise UsageError(f"--config {path} cannot be read (permission denied)") from None
     except OSError as e:
-        raise UsageError(f"--config {path} cannot be read ({e.strerror or e})") from None
+        why = why_missing(path) if e.errno == errno.ELOOP else f"cannot be read ({e.strerror or e})"
+        raise UsageError(f"--config {path} {why}") from None
     except UnicodeDecodeError:
         raise UsageError(f"--config {path} is not UTF-8 text; save it as UTF-8") from None
     except tomllib.TOMLDecodeError as e:

@@ -24,7 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from typer.core import TyperGroup
 
 from .errors import DcganError
-from .results import Result
+from .results import Result, shown
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -42,14 +42,15 @@ def error_prefix() -> str:
 
 
 def say(text: str) -> None:
-    """One plain line on stdout (no markup: paths may hold brackets)."""
+    """One plain line on stdout: no markup (paths may hold brackets), control characters escaped
+    (a stranger's metadata must not move the cursor or retitle the terminal)."""
     if _follower["rank"] is None:
-        out.print(text, markup=False, soft_wrap=True)
+        out.print(shown(text), markup=False, soft_wrap=True)
 
 
 def note(text: str) -> None:
     if _follower["rank"] is None:
-        err.print(text, markup=False, soft_wrap=True)
+        err.print(shown(text), markup=False, soft_wrap=True)
 
 
 class Reporter:
@@ -114,7 +115,12 @@ class OneLineErrors(TyperGroup):
             if type(e).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
                 ctx = getattr(e, "ctx", None)
                 hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-                _print_error(f"{e.format_message().replace('Value error, ', '')}{hint}")
+                name = getattr(e, "option_name", "") or ""
+                message = e.format_message().replace("Value error, ", "")
+                if type(e).__name__ == "NoSuchOption" and (" " in name or name in ("-", "--")):
+                    message = "an argument that starts with '-' was read as an option"
+                    hint = f"; put `--` before it, e.g. `{ctx.command_path if ctx else 'dcgan'} RUN -- \"- red + blue\"`"
+                _print_error(f"{message}{hint}")
             sys.exit(e.exit_code)
         except Abort:
             if not standalone_mode:
@@ -158,8 +164,13 @@ def _quiet_stdout() -> None:
         pass
 
 
+MAX_ERROR = 600  # an error that quotes a huge input shows its start and end, not 15,000 characters
+
+
 def _print_error(message: str) -> None:
-    err.print(f"{error_prefix()}error: {message}", markup=False, highlight=False, soft_wrap=True)
+    if len(message) > MAX_ERROR:
+        message = f"{message[:400]} [... {len(message) - 550:,} characters ...] {message[-150:]}"
+    err.print(shown(f"{error_prefix()}error: {message}"), markup=False, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, code: int):
@@ -183,6 +194,8 @@ def emit(result: Result, *, out: Path | None = None, json_path: Path | None = No
         show(line)
     if written:
         show("wrote " + ", ".join(str(p) for p in written))
+    if result.exit_code:
+        raise typer.Exit(result.exit_code)
 
 
 def training_reporter(bar: Reporter) -> Callable[[dict[str, Any]], None]:

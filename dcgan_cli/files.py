@@ -166,3 +166,17 @@ def check_folder_path(path: Path, flag: str) -> Path:
     if path.exists() and not path.is_dir():
         raise UsageError(f"{flag} {path} is a file; give a folder")
     return path
+
+
+def why_missing(path: Path) -> str:
+    """Why `path` cannot be opened: 'is a symbolic link loop', 'is a broken symbolic link', 'does not exist'."""
+    try:
+        Path(path).stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a symbolic link loop; point at the real file"
+        if Path(path).is_symlink():
+            return "is a broken symbolic link"
+        if e.errno in (errno.EACCES, errno.EPERM):
+            return "cannot be read (permission denied)"
+    return "does not exist"

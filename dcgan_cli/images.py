@@ -25,6 +25,26 @@ def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2) 
     return Image.fromarray(arr)
 
 
+def read_picture(path: Path) -> Image.Image:
+    """An image file, decoded, in RGB; a file that is not a readable picture, or one so large it is
+    likely a decompression bomb, is a one-line DcganError naming it."""
+    import warnings
+
+    from PIL import UnidentifiedImageError
+
+    from .errors import DcganError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                return im.convert("RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DcganError(f"{path} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels)") from None
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as e:
+        raise DcganError(f"{path} is not a readable picture ({e})") from None
+
+
 def save_pil(img: Image.Image, path: Path, **kwargs) -> Path:
     path = check_image_path(path)
     if path.suffix.lower() in (".jpg", ".jpeg") and img.mode not in ("RGB", "L"):

@@ -38,6 +38,12 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         return {}
 
+    @property
+    def exit_code(self) -> int:
+        """0 when the command did what it was asked; a result that could not (a picture it failed
+        to write, an interrupted run) says so with the code the CLI exits with."""
+        return 0
+
     def lines(self) -> list[str]:
         return []
 

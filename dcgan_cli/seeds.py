@@ -35,6 +35,16 @@ def parse_seeds(text: str, flag: str = "--seeds", limit: int = MAX_IMAGES) -> li
     return seeds
 
 
+MAX_RNG_SEED = 2**32 - 1  # numpy's and torch's generators both take seeds up to here
+
+
+def check_seed(seed: int, flag: str = "--seed") -> int:
+    """A --seed for a random generator: 0 to 2^32-1 (numpy refuses negatives, torch huge ones)."""
+    if not 0 <= seed <= MAX_RNG_SEED:
+        raise UsageError(f"{flag} must be 0 to {MAX_RNG_SEED:,} (2^32-1), got {seed}")
+    return seed
+
+
 def resolve_seeds(n: int | None, seeds: str | None, default_n: int, limit: int = MAX_IMAGES) -> list[int]:
     """The one --n / --seeds rule."""
     if n is not None and seeds is not None:

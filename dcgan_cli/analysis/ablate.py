@@ -28,7 +28,7 @@ from ..errors import DcganError, UsageError
 from ..masks import object_mask
 from ..model import z_from_seeds
 from ..results import Result, shown
-from ..seeds import seeds_label
+from ..seeds import check_seed, seeds_label
 
 MAX_VECTORS = 20_000  # activation vectors per side for the regression
 
@@ -127,6 +127,7 @@ def ablate(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> AblateResult:
     """`dcgan ablate`: drop the maps that carry `concept` (a label of the checkpoint's data set)."""
+    check_seed(seed)
     c = as_checkpoint(ckpt)
     if not 64 <= n <= 100_000:
         raise UsageError(f"--bank must be 64 to 100,000, got {n}")

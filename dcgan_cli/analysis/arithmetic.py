@@ -27,7 +27,7 @@ from ..errors import UsageError
 from ..generation import generate
 from ..images import save_individual
 from ..results import Result, shown
-from ..seeds import parse_seeds
+from ..seeds import check_seed, parse_seeds
 from .arithmetic_methods import Concept, Inputs, Plan, anchored_plan, mean_plan, paper_plan
 from .expectations import Judgement, attributes_of, judge, term_wants
 from .expression import Term, parse_expression, phrase_constraints, vocabulary
@@ -138,7 +138,9 @@ def parse_define(text: str) -> tuple[str, list[int]]:
     phrase = " ".join(phrase.lower().split())
     if not phrase:
         raise UsageError(f"--define {text!r}: the phrase before '=' is empty")
-    return phrase, parse_seeds(seeds, flag="--define")
+    if not seeds.strip():
+        raise UsageError(f"--define {text!r}: no seeds after '='; write e.g. '{phrase}=12,45,77'")
+    return phrase, parse_seeds(seeds, flag=f"--define {phrase}=")
 
 
 def _check(terms: list[Term], method: str, variants: int, samples: int, attr_images: int) -> None:
@@ -181,6 +183,7 @@ def arithmetic(
     """
     terms = parse_expression(expression)
     _check(terms, method, variants, samples, attr_images)
+    check_seed(seed)
     if individual is not None:
         from ..files import check_folder_path
 

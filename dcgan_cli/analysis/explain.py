@@ -24,6 +24,7 @@ from ..masks import object_mask
 from ..model import Discriminator
 from ..pixels import to_model_range
 from ..results import Result
+from ..seeds import check_seed
 
 
 @dataclass
@@ -136,6 +137,7 @@ def explain(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, 
 def explain_checkpoint(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,
         data_root: Path | None = None, cache_dir: Path | None = None, device: torch.device | str = "cpu") -> Explanation:
     """`dcgan explain`: the checkpoint's D and a random D of its architecture on n real test images."""
+    check_seed(seed)
     c = as_checkpoint(ckpt)
     if not 1 <= n <= 100_000:
         raise UsageError(f"--n must be 1 to 100,000, got {n}")

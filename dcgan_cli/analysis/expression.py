@@ -53,7 +53,8 @@ CELEBA_ALIASES: dict[str, tuple[str, int]] = {
     "brunette": ("Brown_Hair", 1),
 }
 
-_TOKEN = re.compile(r"\s*(?:(?P<op>[+-])|(?P<num>\d+(?:\.\d*)?|\.\d+)|(?P<word>[A-Za-z][A-Za-z0-9_']*)|(?P<bad>\S))")
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"  # 2, 0.5, .25, 1e3: "1e308 red" is a number, not the word e308
+_TOKEN = re.compile(rf"\s*(?:(?P<op>[+-])|(?P<num>{_NUMBER})|(?P<word>[A-Za-z][A-Za-z0-9_']*)|(?P<bad>\S))")
 
 
 @dataclass(frozen=True)

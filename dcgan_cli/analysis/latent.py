@@ -154,6 +154,8 @@ def interpolate(
         check_image_path(gif, "--gif", (".gif",))
     if pairs is not None and not all(0 <= s <= MAX_SEED for p in pairs for s in p):
         raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
+    if steps < 2:
+        raise UsageError(f"--steps must be at least 2 (the two ends), got {steps}")
     c = as_checkpoint(ckpt)
     method = method or default_method(c)
     if method not in PATH_METHODS:

@@ -21,6 +21,7 @@ from ..checkpoint import Checkpoint, as_checkpoint
 from ..configs import SPLITS
 from ..data import ImageData, checkpoint_data
 from ..errors import DcganError, UsageError
+from ..files import why_missing
 from ..generation import images_from_seeds
 from ..images import caption_below, grid_image
 from ..pixels import flat_model_range
@@ -132,7 +133,7 @@ def load_queries(paths: list[Path], size: int, channels: int) -> torch.Tensor:
     for p in paths:
         p = Path(p)
         if not p.exists():
-            raise UsageError(f"--query {p} does not exist")
+            raise UsageError(f"--query {p} {why_missing(p)}")
         if not p.is_file():
             raise UsageError(f"--query {p} is not a file; give an image file")
         try:

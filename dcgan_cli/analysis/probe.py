@@ -28,6 +28,7 @@ from ..errors import DcganError, UsageError
 from ..model import Discriminator
 from ..pixels import flat_model_range, to_model_range
 from ..results import Result, shown
+from ..seeds import check_seed
 
 POOL = 4  # each map max-pooled to POOL x POOL, as in the paper
 C_GRID = (1e-3, 1e-2, 1e-1)  # inverse L2 regularisation, chosen on a held-out fifth of the labelled images
@@ -154,6 +155,9 @@ def linear_probe(
         from sklearn.preprocessing import StandardScaler
     except ImportError:
         raise DcganError("the probe needs scikit-learn: pip install 'dcgan-cli[probe]'") from None
+    if not (np.isfinite(x_train).all() and np.isfinite(x_test).all()):
+        raise DcganError("the features hold NaN or infinite values (the network's activations overflow); "
+                         "the probe cannot fit them: use an earlier checkpoint")
     classes, counts = np.unique(y_train, return_counts=True)
     if len(classes) < 2:
         raise UsageError("the labelled training images hold only one class; the probe needs at least two")
@@ -198,6 +202,7 @@ def probe(
                              f"{cfg.nc}x{cfg.size}x{cfg.size}; prepare the data at the model's size and channels")
     if labels_per_class is not None and labels_per_class < 1:
         raise UsageError(f"--labels-per-class must be at least 1, got {labels_per_class}")
+    check_seed(seed)
     if test_n is not None and test_n < 1:
         raise UsageError(f"--test-n must be at least 1, got {test_n}")
     if not 1 <= repeats <= 100:

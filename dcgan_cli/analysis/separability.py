@@ -19,6 +19,7 @@ from ..checkpoint import as_checkpoint
 from ..data import checkpoint_data
 from ..errors import UsageError
 from ..results import Result, shown
+from ..seeds import check_seed
 from .expectations import Attribute, attributes_of
 from .probe import linear_probe
 
@@ -83,6 +84,7 @@ def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float 
 def z_separability(ckpt, *, samples: int = 16384, attr_images: int = 30_000, seed: int = 0, ema: bool | None = None,
                    device="cpu", data_root=None, cache_dir=None, on_progress=None) -> Separability:
     """The checkpoint's separability report: its sample bank (built or cached), one row per attribute."""
+    check_seed(seed)
     if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
         raise UsageError(f"--samples must be {MIN_SAMPLES} to {MAX_SAMPLES:,}, got {samples}")
     c = as_checkpoint(ckpt)

@@ -110,7 +110,7 @@ def load_data(
     cache_root = Path(cache_root) if cache_root is not None else default_cache_root()
     if cache_root.exists() and not cache_root.is_dir():
         raise UsageError(f"--cache-dir {cache_root} is a file; give a folder")
-    source = open_source(name, root, split, download=download, work_dir=cache_root.parent / "work", channels=channels)
+    source = open_source(name, root, split, download=download, work_dir=cache_root / "work", channels=channels)
     d = cache_dir_for(source, size, cache_root)
     if not rebuild and is_fresh(d, source, size):
         return open_cache(d)
@@ -346,7 +346,11 @@ def list_caches(cache_root: Path | None = None) -> list[dict[str, Any]]:
         try:
             info = read_manifest(m.parent)
             info["bytes"] = (m.parent / "images.u8").stat().st_size
-            info["damaged"] = info["bytes"] != int(np.prod(info["shape"]))
+            try:
+                open_cache(m.parent)  # what train does: sizes, labels, manifest all checked
+                info["damaged"] = False
+            except DataError:
+                info["damaged"] = True
         except (DataError, OSError):
             info = {"dataset": m.parent.name, "split": "?", "count": 0, "shape": [0, 0, 0, 0], "bytes": 0,
                     "label_names": [], "source": "?", "damaged": True}

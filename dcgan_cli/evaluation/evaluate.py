@@ -97,8 +97,8 @@ def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str
         try:
             with Image.open(p) as img:
                 sizes.add(img.size)
-        except (OSError, UnidentifiedImageError):
-            continue
+        except (OSError, UnidentifiedImageError, Image.DecompressionBombError):
+            continue  # counted as skipped when the pictures are read below
     native = len(sizes) == 1 and next(iter(sizes))[0] == next(iter(sizes))[1]
     side = next(iter(sizes))[0] if native else (size or INCEPTION_SIZE)
     out, skipped = [], 0

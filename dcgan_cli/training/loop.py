@@ -56,6 +56,10 @@ class TrainResult(Result):
                 "epoch": self.epoch, "interrupted": self.interrupted, "metrics": self.last_metrics,
                 "pictures": {k: str(v) for k, v in self.pictures.items()}}
 
+    @property
+    def exit_code(self) -> int:
+        return 130 if self.interrupted else 0
+
     def lines(self) -> list[str]:
         if self.interrupted:
             return [f"interrupted at step {self.step}; checkpoint {self.checkpoint}",

@@ -55,6 +55,12 @@ class RunPlan:
     def total_steps(self) -> int:
         return self.train.total_steps(max(1, self.steps_per_epoch), self.world.size)
 
+    def abort_note(self) -> str:
+        """What a second Ctrl-C leaves behind: the newest checkpoint on disk, or none."""
+        found = run_checkpoints(self.run)
+        kept = f"the last checkpoint, {found[-1]}, is kept" if found else "no checkpoint was written yet"
+        return f"aborted without saving; {kept}"
+
     def describe(self, device: torch.device | str) -> str:
         """One line: what will train, how long, where."""
         procs = (
@@ -193,6 +199,17 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
     return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
 
 
+def cpp_compiler() -> str | None:
+    """The C++ compiler torch.compile's CPU backend would call ($CXX, else g++, c++ or clang++), or None."""
+    import os
+    import shutil
+
+    for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
+        if name and shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
 def _new_run_folder(path: Path, claimed: bool = False) -> RunFolder:
     run = RunFolder(path)
     if claimed:
@@ -214,6 +231,9 @@ def train(
 ) -> TrainResult:
     """Run a plan: train into its run folder (locked while it runs), measuring quality if asked, and
     draw the run's pictures (curves, progress animation, real vs fake) when it ends."""
+    if plan.train.compile and torch.device(device).type == "cpu" and cpp_compiler() is None:
+        raise UsageError("--compile on the CPU needs a C++ compiler (torch.compile builds its kernels with it): install g++ "
+                         "(apt-get install g++) or set CXX, or leave --compile out")
     evaluator = None
     if plan.train.eval_every and plan.world.main:
         from ..evaluation.evaluate import TrainingEvaluator

@@ -9,6 +9,7 @@ The curves need matplotlib (`pip install 'dcgan-cli[plot]'`); the other two need
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import DcganError
-from ..files import write_atomic
-from ..images import save_gif, save_pil
+from ..files import OutputError, write_atomic
+from ..images import read_picture, save_gif, save_pil
 from ..results import Result
 from ..runs import RunFolder
 from .watch import COLLAPSE_BELOW
@@ -37,8 +38,7 @@ def progress_gif(run: RunFolder, duration_ms: int = 400) -> Path:
         raise DcganError(f"{run.path} has no sample grids yet ({run.samples}/step-N.png)")
     frames = []
     for step, path in grids:
-        with Image.open(path) as im:
-            frame = _enlarge(im.convert("RGB"))
+        frame = _enlarge(read_picture(path))
         ImageDraw.Draw(frame).text((4, 4), f"step {step}", fill=(255, 255, 0))
         frames.append(frame)
     return save_gif(frames, run.plots / "progress.gif", duration_ms=duration_ms)
@@ -53,8 +53,7 @@ def real_vs_fake(run: RunFolder, real_u8: np.ndarray) -> Path:
     if not grids:
         raise DcganError(f"{run.path} has no sample grids yet")
     real = _enlarge(grid_image(to_model_range(np.asarray(real_u8[:64])), nrow=8))
-    with Image.open(grids[-1][1]) as im:
-        fake = _enlarge(im.convert("RGB"))
+    fake = _enlarge(read_picture(grids[-1][1]))
     band = 16
     out = Image.new("RGB", (real.width + fake.width + 8, max(real.height, fake.height) + band), (0, 0, 0))
     out.paste(real, (0, band))
@@ -63,6 +62,16 @@ def real_vs_fake(run: RunFolder, real_u8: np.ndarray) -> Path:
     draw.text((4, 2), "real", fill=(255, 255, 255))
     draw.text((real.width + 12, 2), f"generated, step {grids[-1][0]}", fill=(255, 255, 255))
     return save_pil(out, run.plots / "real-vs-fake.png")
+
+
+def _number(v: Any) -> bool:
+    """A finite number a plot can take (not a bool, a string, NaN, or an int too large for a float)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(v))
+    except OverflowError:
+        return False
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:
@@ -82,12 +91,16 @@ def curves(run: RunFolder) -> Path:
         import matplotlib.pyplot as plt
     except ImportError:
         raise DcganError("the curves need matplotlib: pip install 'dcgan-cli[plot]'") from None
-    lines = run.read_metrics()
-    train = [m for m in lines if "loss_d" in m]
+    lines = [m for m in run.read_metrics() if 0 <= m["step"] < 2**53]
+    # A damaged log (strings for numbers, missing keys, huge values) loses the damaged lines only.
+    train = [m for m in lines if all(_number(m.get(k)) for k in ("loss_d", "loss_g", "d_x", "d_g_z"))]
     if not train:
         raise DcganError(f"{run.metrics} holds no training lines yet")
-    evals = [m for m in lines if any(k.startswith("eval_") for k in m)]
-    div = [m for m in lines if "diversity" in m]
+    if not all(_number(m.get(f"{k}_{e}")) for m in train for k in ("loss_d", "loss_g") for e in ("min", "max")):
+        train = [{k: v for k, v in m.items() if not k.endswith(("_min", "_max"))} for m in train]
+    evals = [{k: v for k, v in m.items() if k == "step" or (k.startswith("eval_") and _number(v))} for m in lines]
+    evals = [m for m in evals if len(m) > 1]
+    div = [m for m in lines if _number(m.get("diversity"))]
     panels = 3 + bool(evals)
     fig, axes = plt.subplots(panels, 1, figsize=(8, 2.6 * panels), sharex=True)
     steps = [m["step"] for m in train]
@@ -133,14 +146,21 @@ class Pictures(Result):
     command = "plot"
     run_dir: Path
     drawn: dict[str, Path] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # nothing to draw it from yet
+    failed: dict[str, str] = field(default_factory=dict)  # could not be written
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
     def to_dict(self) -> dict[str, Any]:
-        return {"run": str(self.run_dir), "drawn": {k: str(v) for k, v in self.drawn.items()}, "skipped": self.skipped}
+        return {"run": str(self.run_dir), "drawn": {k: str(v) for k, v in self.drawn.items()}, "skipped": self.skipped,
+                "failed": self.failed}
 
     def lines(self) -> list[str]:
-        return [f"drew {p}" for p in self.drawn.values()] + [f"{k}: skipped ({why})" for k, why in self.skipped.items()]
+        return ([f"drew {p}" for p in self.drawn.values()] + [f"{k}: skipped ({why})" for k, why in self.skipped.items()]
+                + [f"{k}: FAILED ({why})" for k, why in self.failed.items()])
 
 
 def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> Pictures:
@@ -153,8 +173,13 @@ def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> Pictures:
                      ("real-vs-fake", lambda: real_vs_fake(run, real_u8) if real_u8 is not None else "no real images given")):
         try:
             made = fn()
+        except OutputError as e:  # asked for and not written: a read-only or full folder
+            done.failed[name] = str(e)
+            continue
         except DcganError as e:
             made = str(e)
+        except Exception as e:  # noqa: BLE001  a damaged log or picture in the run must not fail the run it ends
+            made = f"{type(e).__name__}: {e}"
         if isinstance(made, Path):
             done.drawn[name] = made
         else:
