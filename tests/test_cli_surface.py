@@ -217,6 +217,26 @@ def test_the_test_split_is_found_from_the_users_own_train_cache(runner, tmp_path
     assert json.loads((tmp_path / "nn.json").read_text())["memorization"]["count"] == 8
 
 
+def test_a_train_cache_someone_else_wrote_is_shown_not_followed(runner, tmp_path):
+    import os
+
+    from .test_data import make_mnist
+
+    root = make_mnist(tmp_path / "m", n_train=64, n_test=16)
+    c = tmp_path / "shared-cache"
+    r = invoke(runner, "train", "--dataset", "mnist", "--data-root", root, "--max-steps", "2", "--cache-dir", c,
+               "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0, r.output
+    train_cache = next(d for d in c.iterdir() if d.name.startswith("mnist-train"))
+    for p in (train_cache, train_cache / "manifest.json"):
+        os.chown(p, 4242, 4242)  # as if a colleague had prepared it in a shared folder
+    args = ["nn-search", tmp_path / "r", "--n", "2", "--k", "1", "--holdout", "8", "--cache-dir", c, "--device", "cpu"]
+    r = invoke(runner, *args)
+    assert r.exit_code == 1 and "is not yours" in r.output and f"--data-root {root / 'MNIST' / 'raw'}" in r.output, r.output
+    assert not any(d.name.startswith("mnist-test") for d in c.iterdir())  # nothing was read from there
+    assert invoke(runner, *args, "--data-root", root).exit_code == 0
+
+
 @pytest.mark.slow
 def test_a_reader_that_stops_early_ends_the_command_quietly(tiny_run):
     """`dcgan info RUN --json | head -1`: the closed pipe is no error of ours."""

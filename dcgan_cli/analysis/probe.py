@@ -114,14 +114,22 @@ def class_targets(data: ImageData, target: str | None) -> tuple[np.ndarray, np.n
     names = data.label_names
     if target is None:
         if not groups:
+            # Only attributes both present and absent make a two-class problem worth suggesting.
+            usable = [n for i, n in enumerate(names) if 0 < int(data.labels[:, i].sum()) < len(data.labels)]
+            if not usable:
+                raise UsageError(f"the labels of {data.name} ({', '.join(names[:6])}) tell no two classes apart; "
+                                 "the probe needs a data set with two or more classes")
             raise UsageError(
-                f"{data.name} has no class groups; choose an attribute with --target (one of: {', '.join(names[:12])}, ...)"
+                f"{data.name} has no class groups; choose an attribute with --target (one of: {', '.join(usable[:12])})"
             )
         group = groups[0]
     elif target in names:
         group = next((g for g in groups if target in g), None)
         if group is None:  # a free attribute: a two-class problem
             col = data.labels[:, names.index(target)].astype(np.int64)
+            if col.min() == col.max():
+                raise UsageError(f"--target {target!r}: every {data.split} image of {data.name} is "
+                                 f"{'' if col[0] else 'not '}{target}, so there are no two classes to tell apart")
             return col, np.arange(len(col)), [f"not {target}", target], target
     else:
         raise UsageError(f"--target {target!r} is not a label of {data.name}; use one of: {', '.join(names)}")

@@ -53,6 +53,11 @@ def checkpoint_data(
         source = _source(train[0]) if train else None
         if source and source != "built in":
             root = Path(source).parent if Path(source).is_file() else Path(source)
+            if not _yours(train[0].cache_dir):
+                raise DcganError(
+                    f"the {split} data of {name} is not prepared, and the train cache that says its files are in {root} "
+                    f"({train[0].cache_dir}) is not yours; if that folder is right, pass --data-root {root}"
+                )
             try:
                 return load_data(
                     name, cfg.size, root=root, split="test", cache_root=cache_dir, channels=cfg.nc, on_progress=on_progress
@@ -67,6 +72,20 @@ def checkpoint_data(
         f"pass --data-root pointing at the data set, or run `dcgan data prepare --dataset {name} --size {cfg.size} "
         f"--split {split} --data-root ...`"
     )
+
+
+def _yours(cache: Path) -> bool:
+    """The trust boundary for following a manifest's `source`: the cache folder and its manifest must
+    be owned by this user, as a cache this user prepared is. In a shared cache folder someone else's
+    manifest could point anywhere, so its folder is shown in the error, never read."""
+    import os
+
+    if not hasattr(os, "getuid"):  # Windows: no owner to compare
+        return True
+    try:
+        return all(os.stat(p).st_uid == os.getuid() for p in (cache, Path(cache) / "manifest.json"))
+    except OSError:
+        return False
 
 
 def _matches(d: ImageData, ckpt, split: str) -> bool:

@@ -63,17 +63,18 @@ def parse_metrics(text: str) -> tuple[str, ...]:
     return names
 
 
-def make_extractor(features: str, data: ImageData | None, *, device, on_progress=None) -> Extractor:
+def make_extractor(features: str, data: ImageData | None, *, device, on_progress=None, flag: str = "--features") -> Extractor:
+    """The feature space; `flag` names the option that chose it in messages (train's is --eval-features)."""
     if features not in FEATURES:
-        raise UsageError(f"--features {features!r}: use inception or domain")
+        raise UsageError(f"{flag} {features!r}: use inception or domain")
     if features == "inception":
-        return InceptionFeatures(device)
+        return InceptionFeatures(device, flag=flag)
     if data is None:
         raise UsageError(
             "--features domain needs a checkpoint (its data set trains the feature classifier)"
             "; use --features inception for two folders"
         )
-    return DomainFeatures.for_data(data, device=device, on_progress=on_progress)
+    return DomainFeatures.for_data(data, device=device, flag=flag, on_progress=on_progress)
 
 
 def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str) -> tuple[np.ndarray, str]:
@@ -269,7 +270,7 @@ class TrainingEvaluator:
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             if self._extractor is None:
-                self._extractor = make_extractor(self.features, self.data, device=self.device)
+                self._extractor = make_extractor(self.features, self.data, device=self.device, flag="--eval-features")
             if self._real is None:
                 self._real = _real_features(self.data, self.n, self._extractor, self.cache_root, 256, None)
             fake = extract(self._extractor, uint8_from_seeds(G, list(range(self.n))), batch_size=256)

