@@ -140,6 +140,8 @@ def cli_errors(fn):
         try:
             return fn(*args, **kwargs)
         except DcganError as e:
+            if getattr(e, "said_on_rank0", False):
+                raise typer.Exit(e.exit_code) from None
             _fail(str(e), e.exit_code)
         except MemoryError:
             _fail("ran out of memory; ask for fewer or smaller images, or a smaller --batch-size", 1)

@@ -92,6 +92,10 @@ def test_the_cli_launches_ranks_and_a_one_process_resume_says_what_changes(tmp_p
     assert more.exit_code == 0, more.output
     assert "trained by 2 process(es) and continues with 1: the global batch changes from 64 to 32" in more.output
     assert load_checkpoint(run).step == 5
+    # An error rank 0 finds (the folder holds a run) stops both ranks, and is said once.
+    again = subprocess.run([sys.executable, "-m", "dcgan_cli", "train", "--nproc", "2", "--dataset", "shapes", "--max-steps", "3",
+                            "--limit", "128", "--out", str(run), *TINY], capture_output=True, text=True, timeout=180, env=env)
+    assert again.returncode == 2 and again.stderr.count("already holds a run") == 1, again.stderr[-3000:]
 
 
 def test_shards_are_disjoint_and_cover_the_global_batch():

@@ -148,6 +148,8 @@ def on_main(world: World, fn, *args, **kwargs):
             error = e
     error = world.broadcast(error)
     if error is not None:
+        if not world.main:
+            error.said_on_rank0 = True  # rank 0 prints it; the others exit with its code in silence
         raise error
     return result
 
