@@ -67,9 +67,7 @@ def checkpoint_data(
     if len(matches) == 1 and not ds.get("fingerprint"):
         return matches[0]  # a checkpoint from before fingerprints were recorded: the one candidate
     where = f" (it was trained on files at {ds['root']})" if ds.get("root") else ""
-    if (
-        split == "test" and name == "folder"
-    ):  # a folder's test split is its 1-in-50 holdout: prepared with the folder or not at all
+    if split == "test" and name == "folder":  # its test split is its 1-in-50 holdout, prepared with it
         raise DcganError(f"the test split of this folder data set is not prepared{where}; pass --data-root pointing at the "
                          "folder (1 image in 50 is held out as its test split; a folder of fewer images may hold none)")
     raise DcganError(
