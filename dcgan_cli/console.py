@@ -207,6 +207,8 @@ def training_reporter(bar: Reporter) -> Callable[[dict[str, Any]], None]:
         bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
         for w in s.get("warnings") or []:
             note(f"warning: {w}")
+        for n in s.get("notes") or []:
+            note(f"note: {n}")
         if s.get("eval"):
             best = s.get("best")
             note(f"step {s['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in s["eval"].items())

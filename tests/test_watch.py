@@ -70,31 +70,47 @@ def test_diversity_and_the_collapse_warning():
     same = real[:1].repeat(64, 1, 1, 1)
     assert diversity(same + 1e-4 * torch.randn(same.shape, generator=g), real) < 0.01
     dog = Watchdog()
-    assert dog.check_diversity(0.01, 100, progress=0.1) is None  # a fresh G draws alike images: not yet collapse
-    warning = dog.check_diversity(0.03, 800)
-    assert "mode collapse at step 800" in warning and "--ema" in warning
-    assert dog.check_diversity(0.02, 900) is None  # said once
-    assert dog.check_diversity(0.9, 1000) is None and dog.check_diversity(COLLAPSE_BELOW / 2, 1100)  # came back
+    assert dog.check_diversity(0.01, 100, progress=0.1) == (None, None)  # a fresh G draws alike images: not yet collapse
+    assert dog.check_diversity(0.03, 800) == (None, None)  # never diverse and D has not won: not learned yet, not collapse
+    assert dog.check_diversity(0.9, 900) == (None, None)
+    warning, _ = dog.check_diversity(0.03, 1000)  # diverse once, alike now: collapse
+    assert "mode collapse at step 1000" in warning and "--ema" in warning
+    assert dog.check_diversity(0.02, 1100) == (None, None)  # said once
+    assert dog.check_diversity(0.9, 1200) == (None, "diversity back to 0.90 at step 1200: the samples vary again")
+    assert dog.check_diversity(COLLAPSE_BELOW / 2, 1300)[0]  # came back
+    stuck = Watchdog()
+    won = {"d_x": 0.995, "d_g_z": 0.004}
+    for step in (10, 20, 30):
+        stuck.check_window(won, step)
+    assert stuck.check_diversity(0.02, 40, progress=0.4) == (None, None)
+    assert stuck.check_diversity(0.02, 60, progress=0.6)[0]  # never diverse, past half, D has won: collapse
 
 
 def test_d_won_is_warned_after_a_long_stretch():
     dog = Watchdog()
     won = {"d_x": 0.995, "d_g_z": 0.004}
-    assert dog.check_window(won, 10) is None and dog.check_window(won, 20) is None
-    warning = dog.check_window(won, 30)
+    assert dog.check_window(won, 10) == (None, None) and dog.check_window(won, 20) == (None, None)
+    warning, _ = dog.check_window(won, 30)
     assert "D has won at step 30" in warning and "--d-lr" in warning
-    assert dog.check_window(won, 40) is None
-    assert dog.check_window({"d_x": 0.7, "d_g_z": 0.3}, 50) is None
+    assert dog.check_window(won, 40) == (None, None)
+    assert dog.check_window({"d_x": 0.7, "d_g_z": 0.3}, 50) == (None, "D no longer dominates at step 50: D(x) 0.70, D(G(z)) 0.30")
+    assert dog.check_window({"d_x": 0.7, "d_g_z": 0.3}, 60) == (None, None)
 
 
-def test_a_collapsed_run_says_so(runner, tmp_path, monkeypatch):
+def test_a_collapsed_run_says_so_and_a_short_one_does_not(runner, tmp_path, monkeypatch):
     from dcgan_cli.training import writer as loop
 
-    monkeypatch.setattr(loop, "diversity", lambda samples, real: 0.01)  # as if every seed drew one picture
-    r = invoke(runner, "train", "--limit", "64", "--epochs", "1", "--out", tmp_path / "r", *TINY)
-    assert r.exit_code == 0 and "warning: mode collapse at step 2" in r.output  # the end of a 2-step run
+    values = iter([0.9, 0.01, 0.8])  # diverse, then every seed draws one picture, then varied again
+    monkeypatch.setattr(loop, "diversity", lambda samples, real: next(values))
+    r = invoke(runner, "train", "--limit", "64", "--epochs", "3", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0 and "warning: mode collapse at step 4" in r.output, r.output
+    assert "note: diversity back to 0.80 at step 6" in r.output
+    assert "diversity of the fixed-seed grid 0.80" in r.stdout and "img/s" in r.stdout  # the end-of-run summary
     lines = [json.loads(x) for x in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
-    assert any("mode collapse" in x.get("warning", "") for x in lines)
+    assert any("mode collapse" in x.get("warning", "") for x in lines) and any("back to" in x.get("note", "") for x in lines)
+    monkeypatch.setattr(loop, "diversity", lambda samples, real: 0.01)  # a run too short to learn anything
+    r = invoke(runner, "train", "--limit", "64", "--epochs", "1", "--out", tmp_path / "short", *TINY)
+    assert r.exit_code == 0 and "mode collapse" not in r.output and "the samples are still alike: train longer" in r.stdout
 
 
 def test_plot_draws_curves_progress_and_real_vs_fake(tiny_run, runner):

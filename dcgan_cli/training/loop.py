@@ -32,7 +32,7 @@ from ..runs import RunFolder
 from .distributed import World, on_main, shard
 from .state import TrainingState, Wrapped, wrap
 from .steps import ema_decay_at, ema_update, epoch_order, train_step
-from .watch import Window, combine_windows
+from .watch import COLLAPSE_BELOW, Window, combine_windows
 from .writer import RunWriter
 
 
@@ -50,11 +50,16 @@ class TrainResult(Result):
     interrupted: bool
     last_metrics: dict[str, float]
     pictures: dict[str, Path] = field(default_factory=dict)  # drawn at the end of the run (plots.py)
+    seconds: float = 0.0  # this session's training time
+    images_per_s: float = 0.0  # over this session
+    diversity: float | None = None  # of the last fixed-seed grid: 1 is as varied as the real images
+    best: dict[str, Any] = field(default_factory=dict)  # the best evaluation: metric, value, step
 
     def to_dict(self) -> dict[str, Any]:
         return {"run": str(self.run_dir), "checkpoint": str(self.checkpoint) if self.checkpoint else None, "step": self.step,
                 "epoch": self.epoch, "interrupted": self.interrupted, "metrics": self.last_metrics,
-                "pictures": {k: str(v) for k, v in self.pictures.items()}}
+                "seconds": round(self.seconds, 1), "images_per_s": round(self.images_per_s, 1), "diversity": self.diversity,
+                "best": self.best, "pictures": {k: str(v) for k, v in self.pictures.items()}}
 
     @property
     def exit_code(self) -> int:
@@ -65,6 +70,13 @@ class TrainResult(Result):
             return [f"interrupted at step {self.step}; checkpoint {self.checkpoint}",
                     f"resume with: dcgan train --resume {self.run_dir}"]
         out = [f"done: step {self.step}, epoch {self.epoch}; checkpoint {self.checkpoint}"]
+        summary = f"{self.seconds:.0f} s at {self.images_per_s:,.0f} img/s"
+        if self.diversity is not None:
+            alike = " (the samples are still alike: train longer)" if self.diversity < COLLAPSE_BELOW else ""
+            summary += f"; diversity of the fixed-seed grid {self.diversity:.2f} (1 = as varied as the real images){alike}"
+        if self.best:
+            summary += f"; best {self.best['metric']} {self.best['value']:.4g} at step {self.best['step']}"
+        out.append(summary)
         return out + ([f"pictures: {', '.join(map(str, self.pictures.values()))}"] if self.pictures else [])
 
 
@@ -184,6 +196,7 @@ class _Loop:
         self.noise_horizon = DEFAULT_KIMG.get(cfg.dataset, 200) * 1000 / (cfg.batch_size * world.size)
         self.window = Window(device)
         self.saved: Path | None = None
+        self.started, self.first_step = time.perf_counter(), state.step
 
     def run(self, on_step, should_stop, evaluator) -> TrainResult:
         s, w, spe = self.state, self.writer, self.spe
@@ -203,24 +216,30 @@ class _Loop:
                     logged = s.step % self.cfg.log_every == 0 or s.step == self.total_steps
                     self.check_finite(logged)
                     warnings: list[str] = []
+                    notes: list[str] = []
                     if logged:
                         now = time.perf_counter()
                         # Means over the window since the last line (and the losses' min and max there), over every rank.
                         means = combine_windows(self.world.gather(self.window.summary()))
                         self.window.reset()
                         if w.main:
-                            warnings += filter(None, [w.window(s, means, window_imgs, now - window_t, self.batches.waited)])
+                            said = w.window(s, means, window_imgs, now - window_t, self.batches.waited)
+                            warnings += filter(None, said[:1])
+                            notes += filter(None, said[1:])
                         window_t, window_imgs, self.batches.waited = now, 0, 0.0
                     evaluated = None
                     if w.main and evaluator is not None and (s.step % self.cfg.eval_every == 0 or s.step == self.total_steps):
                         evaluated = w.measure(s, evaluator)
                     if s.step % spe == 0 or s.step >= self.total_steps:
                         if w.main:
-                            warnings += filter(None, [w.grid(s)])
+                            said = w.grid(s)
+                            warnings += filter(None, said[:1])
+                            notes += filter(None, said[1:])
                         self.saved = w.save(s)
                     if on_step is not None and w.main:
                         on_step({"step": s.step, "total_steps": self.total_steps, "epoch": s.step // spe, "metrics": s.last,
-                                 "logged": logged, "eval": evaluated, "best": s.best, "warnings": warnings})
+                                 "logged": logged, "eval": evaluated, "best": s.best, "warnings": warnings,
+                                 "notes": notes})
                     if s.step >= self.total_steps:
                         break
         finally:
@@ -229,7 +248,10 @@ class _Loop:
 
     def result(self, *, interrupted: bool, saved: Path | None) -> TrainResult:
         s = self.state
-        return TrainResult(self.writer.run.path, saved, s.step, s.step // self.spe, interrupted, s.last)
+        seconds = time.perf_counter() - self.started
+        images = (s.step - self.first_step) * self.cfg.batch_size * self.world.size
+        return TrainResult(self.writer.run.path, saved, s.step, s.step // self.spe, interrupted, s.last, seconds=seconds,
+                           images_per_s=images / max(seconds, 1e-9), diversity=self.writer.diversity, best=dict(s.best))
 
     def stop_asked(self, should_stop) -> bool:
         asked = should_stop is not None and should_stop()

@@ -69,7 +69,11 @@ def diversity(samples: torch.Tensor, real: torch.Tensor) -> float:
 
 
 class Watchdog:
-    """Warnings, each said once until the symptom goes away and comes back."""
+    """Warnings, each said once until the symptom goes away (then a note says so) and comes back.
+
+    A fresh G draws near-constant images, and a short run may end before it learns to vary them:
+    that is "not learned yet", not collapse. Collapse is diversity lost after the grid was once
+    diverse, or never reached past half the run while D has won."""
 
     def __init__(self) -> None:
         self.collapsed = False
@@ -77,28 +81,35 @@ class Watchdog:
         self.d_won_windows = 0
         self.d_won_said = False
 
-    def check_diversity(self, value: float, step: int, progress: float = 1.0) -> str | None:
-        """`progress` is the share of the run done. A fresh G draws near-constant images, so low
-        diversity early on is not collapse: it is, once diversity was higher, or a quarter in."""
+    def check_diversity(self, value: float, step: int, progress: float = 1.0) -> tuple[str | None, str | None]:
+        """(warning, note) for a grid's diversity; `progress` is the share of the run done."""
+        was_diverse = self.peak >= COLLAPSE_BELOW
         self.peak = max(self.peak, value)
-        early = progress < 0.25 and self.peak < COLLAPSE_BELOW
-        if value < COLLAPSE_BELOW and not self.collapsed and not early:
-            self.collapsed = True
-            return (f"mode collapse at step {step}: the 64 fixed-seed samples are nearly alike (diversity {value:.2f} "
-                    f"of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, --label-smoothing 0.1, "
-                    "or another --seed; `dcgan evaluate` measures recall")
-        if value >= COLLAPSE_BELOW:
+        if value < COLLAPSE_BELOW:
+            if not self.collapsed and (was_diverse or (progress >= 0.5 and self.d_won_windows >= D_WON_WINDOWS)):
+                self.collapsed = True
+                return (f"mode collapse at step {step}: the 64 fixed-seed samples are nearly alike (diversity {value:.2f} "
+                        f"of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, --label-smoothing 0.1, "
+                        "or another --seed; `dcgan evaluate` measures recall"), None
+            return None, None
+        if self.collapsed:
             self.collapsed = False
-        return None
+            return None, f"diversity back to {value:.2f} at step {step}: the samples vary again"
+        return None, None
 
-    def check_window(self, means: dict[str, float], step: int) -> str | None:
+    def check_window(self, means: dict[str, float], step: int) -> tuple[str | None, str | None]:
+        """(warning, note) for one log window's means."""
         if means.get("d_x", 0) > D_WON_X and means.get("d_g_z", 1) < D_WON_GZ:
             self.d_won_windows += 1
         else:
+            cleared = self.d_won_said
             self.d_won_windows, self.d_won_said = 0, False
+            if cleared:
+                return None, (f"D no longer dominates at step {step}: D(x) {means.get('d_x', 0):.2f}, "
+                              f"D(G(z)) {means.get('d_g_z', 0):.2f}")
         if self.d_won_windows >= D_WON_WINDOWS and not self.d_won_said:
             self.d_won_said = True
             return (f"D has won at step {step}: D(x) {means['d_x']:.3f}, D(G(z)) {means['d_g_z']:.3f} for "
                     f"{self.d_won_windows} log windows, so G gets almost no gradient. Try --d-lr below --lr, "
-                    "--label-smoothing 0.1, --instance-noise 0.1, or --spectral-norm")
-        return None
+                    "--label-smoothing 0.1, --instance-noise 0.1, or --spectral-norm"), None
+        return None, None

@@ -65,6 +65,7 @@ class RunWriter:
                     self.board.add_image("real", make_grid(self.real_ref, nrow=8, normalize=True, value_range=(-1, 1)), 0)
 
         self.run_id = run.run_id() if self.main else None  # rank 0 alone writes checkpoints
+        self.diversity: float | None = None  # of the newest grid
 
     def log(self, line: dict[str, Any]) -> None:
         with open(self.run.metrics, "a") as f:
@@ -99,16 +100,18 @@ class RunWriter:
             old.unlink()
         return path
 
-    def window(self, state: TrainingState, means: dict[str, float], images: int, seconds: float, waited: float) -> str | None:
-        """The log line of one window of steps (means over every rank); a warning when training looks stuck."""
+    def window(self, state: TrainingState, means: dict[str, float], images: int, seconds: float,
+               waited: float) -> tuple[str | None, str | None]:
+        """The log line of one window of steps (means over every rank); (warning, note) when training
+        looks stuck, or stops looking stuck."""
         state.last = {"step": state.step, "epoch": self.epoch_of(state.step), **{k: round(v, 5) for k, v in means.items()},
                       "img_per_s": round(images / max(seconds, 1e-9), 1), "data_wait": round(waited / max(seconds, 1e-9), 4)}
-        warning = self.watchdog.check_window(means, state.step)
-        self.log(state.last | ({"warning": warning} if warning else {}))
-        return warning
+        warning, note = self.watchdog.check_window(means, state.step)
+        self.log(state.last | ({"warning": warning} if warning else {}) | ({"note": note} if note else {}))
+        return warning, note
 
-    def grid(self, state: TrainingState) -> str | None:
-        """The fixed-seed grid, and its diversity logged (a warning when the samples are alike)."""
+    def grid(self, state: TrainingState) -> tuple[str | None, str | None]:
+        """The fixed-seed grid, and its diversity logged; (warning, note) when the samples collapse or recover."""
         state.G.eval()
         with torch.no_grad():
             grid = state.shown()(self.fixed_z)
@@ -117,10 +120,11 @@ class RunWriter:
                 self.board.add_image("samples", make_grid(grid.cpu(), nrow=8, normalize=True, value_range=(-1, 1)), state.step)
         state.G.train()
         value = diversity(grid.cpu(), self.real_ref)
-        warning = self.watchdog.check_diversity(value, state.step, state.step / self.total_steps)
+        self.diversity = value
+        warning, note = self.watchdog.check_diversity(value, state.step, state.step / self.total_steps)
         self.log({"step": state.step, "epoch": self.epoch_of(state.step), "diversity": round(value, 4),
-                  **({"warning": warning} if warning else {})})
-        return warning
+                  **({"warning": warning} if warning else {}), **({"note": note} if note else {})})
+        return warning, note
 
     def measure(self, state: TrainingState, evaluator: Callable[[nn.Module], dict[str, float]]) -> dict[str, float]:
         """Evaluate the shown generator, log it, and keep RUN/best.safetensors when it is the best yet."""
