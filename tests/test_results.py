@@ -118,7 +118,9 @@ def test_train(runner, tmp_path):
     def same(line: str, run: str) -> str:  # the run folder and this session's timing differ between the two runs
         return re.sub(r"[\d.]+ s at [\d,]+ img/s", "TIME", line.replace(run, "RUN"))
 
-    assert [same(line, str(tmp_path / "cli")) for line in _lines(r)] == [same(line, str(tmp_path / "api")) for line in result.lines()]
+    assert [same(line, str(tmp_path / "cli")) for line in _lines(r)] == [
+        same(line, str(tmp_path / "api")) for line in result.lines()
+    ]
     assert result.pictures and all(p.exists() for p in result.pictures.values())  # the library run draws them, not the CLI
 
 
