@@ -81,3 +81,61 @@ def caption_below(img: Image.Image, captions: list[str], cell: int, padding: int
     for i, text in enumerate(captions[:ncol]):
         draw.text((padding + i * (cell + padding), img.height), text, fill=(255, 255, 255))
     return out
+
+
+MIN_CELL = 128  # on-screen size of a tile: a 32 px model's image is enlarged 4x (nearest: pixels stay pixels)
+BACKGROUND, INK = (255, 255, 255), (20, 20, 20)
+
+
+def enlarged(images: torch.Tensor, min_cell: int = MIN_CELL) -> list[Image.Image]:
+    """(B, C, S, S) in [-1, 1] -> B RGB tiles, each enlarged by a whole factor to at least min_cell."""
+    factor = max(1, math.ceil(min_cell / images.shape[-1]))
+    tiles = []
+    for a in to_hwc_uint8(images):
+        img = Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).convert("RGB")
+        tiles.append(img.resize((img.width * factor, img.height * factor), Image.Resampling.NEAREST))
+    return tiles
+
+
+def labelled_grid(rows: list[torch.Tensor], row_labels: list[str], col_labels: list[str] | None = None, *,
+                  min_cell: int = MIN_CELL, title: str | None = None) -> Image.Image:
+    """Rows of images (each (N, C, S, S) in [-1, 1]) as one picture a person can read: tiles
+    enlarged to at least min_cell, each row named on its left, each column on top, a title above."""
+    from PIL import ImageFont
+
+    tiles = [enlarged(r, min_cell) for r in rows]
+    cell = tiles[0][0].width
+    font = ImageFont.load_default(size=max(12, min(18, cell // 8)))
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    gap, pad, line = 4, 8, font.size + 8
+    left = pad + max((int(probe.textlength(t, font=font)) for t in row_labels), default=0) + pad
+    top = pad + (line if title else 0) + (line if col_labels else 0)
+    ncol = max(len(r) for r in tiles)
+    width = left + ncol * (cell + gap) + pad
+    if title:
+        width = max(width, int(probe.textlength(title, font=font)) + 2 * pad)
+    out = Image.new("RGB", (width, top + len(tiles) * (cell + gap) + pad), BACKGROUND)
+    draw = ImageDraw.Draw(out)
+    if title:
+        draw.text((pad, pad), title, fill=INK, font=font)
+    for j, text in enumerate(col_labels or []):
+        draw.text((left + j * (cell + gap) + cell // 2, top - line // 2), text, fill=INK, font=font, anchor="mm")
+    for i, (label, row) in enumerate(zip(row_labels, tiles)):
+        y = top + i * (cell + gap)
+        draw.text((pad, y + cell // 2), label, fill=INK, font=font, anchor="lm")
+        for j, tile in enumerate(row):
+            out.paste(tile, (left + j * (cell + gap), y))
+    return out
+
+
+def labelled_frame(image: Image.Image, text: str, min_side: int = 256) -> Image.Image:
+    """One animation frame enlarged (nearest) to at least min_side, with a caption band below."""
+    from PIL import ImageFont
+
+    factor = max(1, math.ceil(min_side / min(image.size)))
+    big = image.convert("RGB").resize((image.width * factor, image.height * factor), Image.Resampling.NEAREST)
+    font = ImageFont.load_default(size=16)
+    out = Image.new("RGB", (big.width, big.height + 26), BACKGROUND)
+    out.paste(big, (0, 0))
+    ImageDraw.Draw(out).text((out.width // 2, big.height + 13), text, fill=INK, font=font, anchor="mm")
+    return out

@@ -67,7 +67,8 @@ def test_ablate_forgets_a_colour(concept_run, runner, tmp_path):
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "f.json").read_text())
     assert rep["dropped"] == result.dropped and rep["share_after"] == result.share_after
-    assert Image.open(tmp_path / "f.png").size == (8 * 34 + 2, 2 * 34 + 2)  # intact row over ablated row
+    w, h = Image.open(tmp_path / "f.png").size
+    assert w > 8 * 128 and 2 * 128 < h < 3 * 128 + 100  # intact row over ablated row, tiles of 128 px, labelled
 
 
 def test_z_probe_finds_the_colour_linear(concept_run, runner):

@@ -60,16 +60,18 @@ class AblateResult(Result):
         return f"{self.concept}-seeds-{seeds_label(self.seeds)}.png"
 
     def figure(self):
-        from ..images import grid_image
+        from ..images import labelled_grid
 
-        return grid_image(torch.cat([self.before, self.after]), nrow=len(self.seeds))
+        return labelled_grid([self.before, self.after], ["intact", f"{len(self.dropped)} '{self.concept}' maps dropped"],
+                             [f"seed {s}" for s in self.seeds],
+                             title=f"forgetting '{self.concept}': G's second-highest layer with and without its maps")
 
     def lines(self) -> list[str]:
         c = shown(self.concept)
         return [f"dropped {len(self.dropped)} of {self.maps} maps of G's second-highest layer",
                 f"{c}: seen in {self.share_before:.1%} of {self.n} samples before, {self.share_after:.1%} after "
                 f"({self.share_random:.1%} after dropping as many random maps)",
-                "picture: top row intact, bottom row with the maps dropped", *self.notes]
+                "picture: the seeds intact (top row) and with the maps dropped (bottom row)", *self.notes]
 
 
 def drop_maps(G, z: torch.Tensor, dropped: list[int], batch: int = 256) -> torch.Tensor:

@@ -48,12 +48,18 @@ class Explanation(Result):
         return f"features-{len(self.features)}-per-{self.per}-seed{self.seed}.png"
 
     def figure(self):
-        from ..images import grid_image
+        from ..images import labelled_grid
 
-        # Rows: each feature's images, then the trained D's guided gradients, then the random D's.
+        # Per feature three rows: the real images that excite it most, the trained D's guided
+        # gradients on them, the random D's on the same images.
         f = len(self.features)
-        rows = [t.view(f, self.per, *t.shape[1:]) for t in (self.images, self.trained, self.random)]
-        return grid_image(torch.stack(rows, 1).flatten(0, 2), nrow=self.per)
+        images, trained, random = (t.view(f, self.per, *t.shape[1:]) for t in (self.images, self.trained, self.random))
+        rows, names = [], []
+        for i, feature in enumerate(self.features):
+            rows += [images[i], trained[i], random[i]]
+            names += [f"feature {feature}: images", "trained D", "random D"]
+        return labelled_grid(rows, names, [f"#{k + 1}" for k in range(self.per)], min_cell=96,
+                             title="what D looks at: guided backpropagation of its last block's features")
 
     def lines(self) -> list[str]:
         s = self.on_object

@@ -93,17 +93,33 @@ class Interpolation(Result):
     step: int = 0
     gif: Path | None = None  # also write the animation here
 
-    def figure(self):
-        from ..images import grid_image
+    def legs(self) -> tuple[list[torch.Tensor], list[str]]:
+        """The picture's rows: each seed pair's walk, or each leg of a --through path, and their names."""
+        if not self.loops:
+            return list(self.frames), [f"seed {a} -> {b}" for a, b in self.seeds]
+        path, n = self.seeds[0], self.steps - 1
+        rows = [self.frames[0, i * n : i * n + self.steps] for i in range(len(path) - 1)]
+        return rows, [f"seed {a} -> {b}" for a, b in zip(path, path[1:])]
 
-        return grid_image(self.frames.flatten(0, 1), nrow=self.frames.shape[1] if not self.loops else self.steps)
+    def figure(self):
+        """Rows of frames, enlarged to be seen, named by their seeds, columns by t."""
+        from ..images import labelled_grid
+
+        rows, names = self.legs()
+        ts = [f"t={t / (self.steps - 1):.2f}" for t in range(self.steps)]
+        return labelled_grid(rows, names, ts, title=f"{self.method} through latent space, {self.steps} frames per walk")
 
     def gif_frames(self) -> list:
-        """One picture per step, every row side by side; rows play back and forth so the loop has
-        no jump, and a --through path already returns to its start."""
-        from ..images import grid_image
+        """One picture per step, every row side by side, at least 256 px, captioned with t; rows
+        play back and forth so the loop has no jump, and a --through path already returns to its start."""
+        from ..images import grid_image, labelled_frame
 
-        frames = [grid_image(self.frames[:, t], nrow=1, padding=0 if self.loops else 2) for t in range(self.frames.shape[1])]
+        n = self.frames.shape[1]
+        frames = []
+        for t in range(n):
+            tile = grid_image(self.frames[:, t], nrow=1, padding=0 if self.loops else 2)
+            where = f"t = {t / (n - 1):.2f}" if not self.loops else f"frame {t + 1} of {n}"
+            frames.append(labelled_frame(tile, f"{self.method}, {where}"))
         return frames if self.loops else frames + frames[-2:0:-1]
 
     def default_name(self) -> str:
