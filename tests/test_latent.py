@@ -47,7 +47,7 @@ def test_vocabulary_aliases_and_unknown_words():
     names = ["Smiling", "Male", "No_Beard", "Young", "Eyeglasses"]
     vocab = vocabulary("celeba", names)
     assert vocab["woman"] == (1, 0) and vocab["man"] == (1, 1) and vocab["beard"] == (2, 0) and vocab["old"] == (3, 0)
-    with pytest.raises(UsageError, match="unknown concept word 'smilling'; did you mean smiling.*Known words: .*glasses"):
+    with pytest.raises(UsageError, match="unknown concept word 'smilling'; did you mean smiling.* known words are: .*glasses"):
         phrase_constraints(parse_expression("smilling woman"), vocab)
 
 
@@ -275,3 +275,9 @@ def test_arithmetic_on_unlabelled_data_asks_for_define(tiny_run, runner, tmp_pat
     forge_checkpoint(tmp_path / "u.safetensors", c.tensors, {**c.meta, "dataset": {**c.dataset, "label_names": []}})
     r = invoke(runner, "arithmetic", "cat + dog", "--ckpt", tmp_path / "u.safetensors", "--device", "cpu")
     assert r.exit_code == 2 and "no labels" in r.output and "--define" in r.output
+
+
+def test_an_unknown_word_names_the_models_data_set_and_what_the_word_needs(tiny_run, runner):
+    r = invoke(runner, "arithmetic", tiny_run, "smiling woman - woman + man", "--device", "cpu")
+    assert r.exit_code == 2 and "this model was trained on shapes, whose labels give: blue, circle" in r.output
+    assert "'smiling' needs a model trained on celeba" in r.output

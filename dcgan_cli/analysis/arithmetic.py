@@ -199,7 +199,7 @@ def arithmetic(
             raise UsageError(f"this data set has no labels, so {missing} cannot be found; define it from seeds with "
                              "--define 'phrase=12,45,77'")
         vocab = vocabulary(c.dataset.get("name", ""), label_names)
-        phrase_constraints(todo, vocab)  # unknown words: one line naming the known ones, before any work
+        phrase_constraints(todo, vocab, c.dataset.get("name", ""))  # an unknown word: one line naming the known ones
         if data is None:
             data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         check_labels(c, data)

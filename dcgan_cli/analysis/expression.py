@@ -135,7 +135,17 @@ def vocabulary(dataset: str, label_names: list[str]) -> dict[str, tuple[int, int
     return vocab
 
 
-def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]]) -> list[dict[int, int]]:
+def _labelled_by(word: str) -> list[str]:
+    """The built-in vocabularies that know a word: which kind of run it needs."""
+    from ..data.shapes import LABEL_NAMES
+    from ..data.sources import CIFAR10, DIGITS, FASHION
+
+    sets = {"celeba": set(CELEBA_ALIASES), "shapes": set(LABEL_NAMES), "mnist": set(DIGITS), "fashion-mnist": set(FASHION),
+            "cifar10": set(CIFAR10)}
+    return [name for name, words in sets.items() if word in words]
+
+
+def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]], dataset: str = "") -> list[dict[int, int]]:
     """Each term's required label values. A phrase fixes every attribute named anywhere in the
     expression: what it does not name is held 'off' (the paper's neutral woman)."""
     for t in terms:
@@ -143,7 +153,10 @@ def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]]) -> 
             if w not in vocab:
                 close = difflib.get_close_matches(w, vocab, n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
-                raise UsageError(f"unknown concept word {w!r}{hint} Known words: {', '.join(sorted(vocab))}")
+                model = f"this model was trained on {dataset}, whose labels give" if dataset else "the known words are"
+                elsewhere = _labelled_by(w)
+                needs = f" ({w!r} needs a model trained on {' or '.join(elsewhere)})" if elsewhere else ""
+                raise UsageError(f"unknown concept word {w!r}{hint or ';'} {model}: {', '.join(sorted(vocab))}{needs}")
     named = sorted({vocab[w][0] for t in terms for w in t.words})
     out = []
     for t in terms:
