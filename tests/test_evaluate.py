@@ -195,3 +195,28 @@ def test_evaluate_bad_inputs(tiny_run, runner, tmp_path):
         (tmp_path / "a").mkdir()
         (tmp_path / "b").mkdir()
         evaluate(None, images=tmp_path / "a", real=tmp_path / "b", features="domain")
+
+
+def test_numbers_come_with_what_they_can_be_compared_with():
+    from dcgan_cli.analysis.nn_search import memorization
+    from dcgan_cli.evaluation.evaluate import EvalResult
+
+    said = {"generated": "g", "real": "r", "resize": "none"}
+    small = EvalResult({"fid": 241.0, "precision": 0.4}, said | {"features": "inception", "n_generated": 32, "n_real": 32})
+    assert any("FID at N=32 is mostly small-sample bias" in line for line in small.lines())
+    domain = EvalResult({"fid": 10.4, "precision": 0.0002}, said | {"features": "domain", "n_generated": 10000, "n_real": 8192})
+    text = "\n".join(domain.lines())
+    assert "not comparable with published (Inception) FID" in text and "small-sample bias" not in text
+    assert "precision 0.0002: almost no generated image falls among the real ones" in text
+    far = memorization(torch.full((8,), 138.9), torch.full((8,), 9.8))["verdict"]
+    assert "far from the data" in far and "low fidelity" in far and "no sign of memorization" in far
+    assert "may be memorizing" in memorization(torch.full((8,), 5.0), torch.full((8,), 9.8))["verdict"]
+
+
+def test_a_probe_whose_controls_tie_says_so():
+    from dcgan_cli.analysis.probe import ProbeResult, ProbeRow
+
+    rows = [ProbeRow(kind, 10, [1.0], [0.1]) for kind in ("trained D", "random D", "pixels")]
+    assert any("the representations tie" in line for line in ProbeResult("shape", ["a", "b"], 10, 20, 20, rows).lines())
+    rows[2] = ProbeRow("pixels", 10, [0.8], [0.1])
+    assert not any("tie" in line for line in ProbeResult("shape", ["a", "b"], 10, 20, 20, rows).lines())

@@ -32,6 +32,9 @@ from .nearest import Neighbours, nearest
 HOLDOUT_SEED0 = 10_000  # generated samples for the memorization statistic use seeds from here on
 
 
+FAR = 3.0  # generated samples this many times farther from the data than unseen real images are not copies but poor ones
+
+
 def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor) -> dict[str, float | str]:
     """Compare nearest-training distances of generated vs unseen real images (Lorenz report).
 
@@ -47,6 +50,11 @@ def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor) -> dict[
         verdict = (
             f"generated samples sit CLOSER to the training set than unseen real images do "
             f"(median {g:.1f} vs {r:.1f}, ratio {ratio:.2f}): the model may be memorizing"
+        )
+    elif ratio > FAR:
+        verdict = (
+            f"no sign of memorization, but generated samples are far from the data: {ratio:.1f}x farther from the training set "
+            f"than unseen real images (median {g:.1f} vs {r:.1f}), which mostly means low fidelity (blurry or off-data samples)"
         )
     else:
         verdict = (

@@ -81,6 +81,10 @@ class ProbeResult(Result):
             out.append(
                 f"  {r.representation:10s} {r.dim:6d} features  accuracy {r.accuracy:.2%}{spread}  (error {1 - r.accuracy:.2%})"
             )
+        accs = [r.accuracy for r in self.rows]
+        if len(accs) > 1 and max(accs) - min(accs) < 0.01:
+            out.append(f"the representations tie (within {max(accs) - min(accs):.1%}): this target is too easy to tell them "
+                       "apart; try another --target or fewer --labels-per-class")
         return out
 
 

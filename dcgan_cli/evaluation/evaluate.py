@@ -35,6 +35,8 @@ METRICS = ("fid", "kid", "pr")
 MAX_N = 200_000
 
 
+SMALL_N = 5000  # below it, Inception FID's bias dominates differences between models
+
 NAMES = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall"}
 
 
@@ -52,7 +54,23 @@ class EvalResult(Result):
         m, p = self.metrics, self.protocol
         out = ["  ".join(f"{NAMES[k]} {m[k]:.4g}" + (f" ± {m['kid_std']:.2g}" if k == "kid" else "") for k in NAMES if k in m)]
         out += [f"{key}: {shown(p[key])}" for key in ("generated", "real", "features", "resize")]
-        return out + self.notes
+        return out + self.notes + self.context()
+
+    def context(self) -> list[str]:
+        """What the numbers can be compared with, and when they mostly measure something else."""
+        m, p = self.metrics, self.protocol
+        n = min(p.get("n_generated", 0), p.get("n_real", 0))
+        out = []
+        if p.get("features") == "domain":
+            out.append("compare: domain FID ranks runs on the same data set at the same N; "
+                       "not comparable with published (Inception) FID")
+        elif "fid" in m and n < SMALL_N:
+            out.append(f"compare: FID at N={n} is mostly small-sample bias (it falls as N grows); compare runs at the same N, "
+                       "and use --n 10000 or more for numbers comparable with published ones")
+        if m.get("precision") is not None and m["precision"] < 0.05:
+            out.append(f"precision {m['precision']:.3g}: almost no generated image falls among the real ones: the samples "
+                       "are blurry or off the data (common early in training)")
+        return out
 
 
 def parse_metrics(text: str) -> tuple[str, ...]:
