@@ -4,20 +4,29 @@ VENV ?= .venv
 PY = $(VENV)/bin/python
 RUN ?= runs/demo
 # The demo trains on the built-in shapes for the default length (80k images at batch 64, 1,250
-# steps), which drew varied shapes in every seed measured: about 3 minutes on 2 CPU cores.
+# steps), which drew varied shapes in every seed measured: 1-2 minutes of training on 2 CPU cores
+# (README, "make demo").
 TRAIN_ARGS ?=
 
 .PHONY: demo demo-run test test-fast venv clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.created:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	touch $@
+
+# The demo needs the package and matplotlib (its curves); the tests need every extra they test.
+$(VENV)/.demo: pyproject.toml $(VENV)/.created
+	$(PY) -m pip install --quiet -e '.[plot]'
+	touch $@
+
+$(VENV)/.test: pyproject.toml $(VENV)/.created
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.test
 
-demo: venv
+demo: $(VENV)/.demo
 	$(MAKE) demo-run PY=$(PY)
 
 # Train, then sample: the pictures end up in $(RUN)/.
@@ -27,11 +36,11 @@ demo-run:
 	$(PY) -m dcgan_cli sample $(RUN) --device cpu --seeds 0-63 --out $(RUN)/samples.png
 	$(PY) -m dcgan_cli interpolate $(RUN) --device cpu --rows 4 --steps 9 --out $(RUN)/interpolation.png --gif $(RUN)/interpolation.gif
 
-test: venv
+test: $(VENV)/.test
 	$(PY) -m pytest
 
 # For iteration: everything but the tests that start processes, torchrun ranks or torch.compile.
-test-fast: venv
+test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not slow"
 
 clean:

@@ -148,6 +148,7 @@ def sample(
     individual: opt.SampleIndividual = None,
     nrow: opt.Nrow = None,
     fmt: opt.Fmt = "grid",
+    trunc: opt.Trunc = 1.0,
     ema: opt.Ema = None,
     device: opt.Device = "auto",
 ):
@@ -158,7 +159,7 @@ def sample(
 
     check_target(fmt, out_path)
     with progress("generating") as bar:
-        result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, ema=ema,
+        result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, trunc=trunc, ema=ema,
                       device=_device(device), on_progress=bar)
         emit(result, out=out_path)
 
@@ -187,6 +188,7 @@ def interpolate(
     method: opt.InterpolateMethod = None,
     out_path: opt.Out = None,
     gif: opt.Gif = None,
+    trunc: opt.Trunc = 1.0,
     ema: opt.Ema = None,
     device: opt.Device = "auto",
 ):
@@ -198,9 +200,9 @@ def interpolate(
     check_outputs(out_path)
     path = parse_seeds(through, "--through") if through is not None else None
     pairs = seed_rows(from_seed, to_seed, rows) if through is None else None
-    emit(
-        walk(ckpt, pairs=pairs, through=path, steps=steps, method=method, gif=gif, ema=ema, device=_device(device)), out=out_path
-    )
+    result = walk(ckpt, pairs=pairs, through=path, steps=steps, method=method, gif=gif, trunc=trunc, ema=ema,
+                  device=_device(device))
+    emit(result, out=out_path)
 
 
 # --- arithmetic

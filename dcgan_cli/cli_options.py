@@ -7,6 +7,7 @@ Defaults stay in the command signatures, where a reader looks for them.
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -63,7 +64,8 @@ Seeds = Annotated[
 ]
 Out = Annotated[
     Path | None,
-    typer.Option("--out", help="File to write (default: in the run folder, named by the parameters).", show_default=False),
+    typer.Option("--out", "--outdir", help="File to write (default: in the run folder, named by the parameters).",
+                 show_default=False),
 ]
 Cache = Annotated[
     Path | None,
@@ -114,7 +116,7 @@ Config = Annotated[
 Epochs = Annotated[
     int | None,
     typer.Option(
-        help="Epochs in all (default 5, or as many as --max-steps needs).",
+        help="Epochs in all (default: as many as the data set's --kimg needs, e.g. 10 for shapes).",
         show_default=False,
     ),
 ]
@@ -126,7 +128,8 @@ Kimg = Annotated[
         show_default=False,
     ),
 ]
-TrainBatchSize = Annotated[int | None, typer.Option(help="Batch size (default 128).", show_default=False)]
+TrainBatchSize = Annotated[int | None, typer.Option(help="Batch size (default: the data set's, 64 for shapes, else 128).",
+                                                     show_default=False)]
 EvaluateBatchSize = Annotated[int, typer.Option(help="Images per feature batch.")]
 Lr = Annotated[float | None, typer.Option(help="Adam learning rate (default 2e-4).", show_default=False)]
 Beta1 = Annotated[float | None, typer.Option(help="Adam beta1 (default 0.5).", show_default=False)]
@@ -500,3 +503,22 @@ Per = Annotated[int, typer.Option(help="Images per feature: those that excite it
 Rebuild = Annotated[bool, typer.Option(help="Rebuild even when the cache is up to date.")]
 Workers = Annotated[int | None, typer.Option(help="Decoding threads (default: all cores).", show_default=False)]
 Version = Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True, help="Show the version.")]
+Trunc = Annotated[
+    float,
+    typer.Option("--trunc", help="Truncation psi: z scaled toward the prior's mean (1: none; 0.7 trades variety for fidelity)."),
+]
+
+
+# Train's ~50 flags in panels, so --help reads by topic.
+PANELS = {
+    "Data": [TrainDataset, Root, TrainSize, Channels, Limit, TrainDownload, Cache],
+    "Model": [Preset, Nz, Ngf, Ndf, GAct, DAct, BatchNorm, Downsample, ZDist, ZScale, SpectralNorm],
+    "Schedule": [Recipe, Config, Epochs, MaxSteps, Kimg, TrainBatchSize, Lr, Beta1, GSteps, TrainSeed],
+    "Stabilisers": [DLr, LabelSmoothing, InstanceNoise, TrainEma, EmaDecay],
+    "Evaluation": [EvalEvery, EvalN, EvalFeatures, EvalMetric],
+    "Scale and speed": [Nproc, SyncBn, Precision, Compile, ChannelsLast],
+    "Output": [OutDir, Resume, Keep, LogEvery, Tensorboard],
+}
+for _panel, _options in PANELS.items():
+    for _option in _options:
+        typing.get_args(_option)[1].rich_help_panel = _panel

@@ -31,16 +31,31 @@ def generate(G: Generator, z: torch.Tensor, batch_size: int = BATCH,
     return torch.cat(out) if out else torch.empty(0)
 
 
-def images_from_seeds(G: Generator, seeds: list[int], on_progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+def truncate(z: torch.Tensor, psi: float = 1.0) -> torch.Tensor:
+    """The truncation trick: z pulled toward the prior's mean (0 for both priors) by psi; 1 leaves it."""
+    return z if psi == 1.0 else z * psi
+
+
+def check_truncation(psi: float) -> float:
+    from .errors import UsageError
+
+    if not 0.0 <= psi <= 2.0:
+        raise UsageError(f"--trunc must be 0 to 2 (1: no truncation; 0.5-0.8 are usual), got {psi}")
+    return psi
+
+
+def images_from_seeds(G: Generator, seeds: list[int], on_progress: Callable[[int, int], None] | None = None,
+                      trunc: float = 1.0) -> torch.Tensor:
     """Image i comes from seeds[i] alone, in any company: (len(seeds), C, H, W) in [-1, 1]."""
-    return generate(G, z_from_seeds(G.cfg, seeds), on_progress=on_progress)
+    return generate(G, truncate(z_from_seeds(G.cfg, seeds), trunc), on_progress=on_progress)
 
 
-def seed_batches(G: Generator, seeds: list[int], batch_size: int = BATCH) -> Iterator[tuple[list[int], torch.Tensor]]:
+def seed_batches(G: Generator, seeds: list[int], batch_size: int = BATCH,
+                 trunc: float = 1.0) -> Iterator[tuple[list[int], torch.Tensor]]:
     """(seeds, images in [-1, 1]) a batch at a time, so a long list never sits in memory as floats."""
     for i in range(0, len(seeds), batch_size):
         part = seeds[i : i + batch_size]
-        yield part, images_from_seeds(G, part)
+        yield part, images_from_seeds(G, part, trunc=trunc)
 
 
 def uint8_from_seeds(G: Generator, seeds: list[int], batch_size: int = BATCH,

@@ -281,3 +281,27 @@ def test_an_unknown_word_names_the_models_data_set_and_what_the_word_needs(tiny_
     r = invoke(runner, "arithmetic", tiny_run, "smiling woman - woman + man", "--device", "cpu")
     assert r.exit_code == 2 and "this model was trained on shapes, whose labels give: blue, circle" in r.output
     assert "'smiling' needs a model trained on celeba" in r.output
+
+
+def test_truncation_pulls_samples_toward_the_mean_and_is_named(tiny_run, runner, tmp_path):
+    import dcgan_cli as dc
+
+    zero = dc.sample(tiny_run, [0, 1, 2], trunc=0.0).images()
+    assert torch.equal(zero[0], zero[1]) and torch.equal(zero[1], zero[2])  # psi 0: every seed draws G(mean)
+    assert not torch.equal(dc.sample(tiny_run, [0], trunc=0.7).images(), dc.sample(tiny_run, [0]).images())
+    assert torch.equal(dc.sample(tiny_run, [5], trunc=1.0).images(), dc.sample(tiny_run, [5]).images())
+    r = invoke(runner, "sample", tiny_run, "--seeds", "0-3", "--trunc", "0.7", "--device", "cpu")
+    assert r.exit_code == 0 and "seeds-0-3-trunc0.7.png" in r.output
+    walk = dc.interpolate(tiny_run, pairs=[(3, 8)], steps=3, trunc=0.5)
+    assert walk.to_dict()["truncation"] == 0.5 and walk.default_name().endswith("-trunc0.5.png")
+    r = invoke(
+        runner, "interpolate", tiny_run, "--steps", "3", "--trunc", "0.5", "--outdir", tmp_path / "w.png", "--device", "cpu"
+    )
+    assert r.exit_code == 0 and (tmp_path / "w.png").exists()  # --outdir, as stylegan's tools spell it
+
+
+def test_train_help_reads_by_topic(runner):
+    r = invoke(runner, "train", "--help")
+    for panel in ("Data", "Model", "Schedule", "Stabilisers", "Evaluation", "Scale and speed", "Output"):
+        assert f"─ {panel} " in r.stdout, panel
+    assert "(default 128)" not in r.stdout and "(default 5," not in r.stdout  # defaults that were not true for shapes

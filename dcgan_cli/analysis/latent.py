@@ -11,7 +11,7 @@ import torch
 from ..checkpoint import Checkpoint, as_checkpoint
 from ..configs import PATH_METHODS
 from ..errors import UsageError
-from ..generation import generate
+from ..generation import check_truncation, generate, truncate
 from ..model import Generator, z_from_seeds
 from ..results import Result
 from ..seeds import MAX_SEED, seeds_label
@@ -59,22 +59,23 @@ def path_through(zs: torch.Tensor, steps: int, method: str = "slerp") -> torch.T
     return torch.cat(legs).to(zs.dtype)
 
 
-def interpolate_seeds(G: Generator, seed_pairs: list[tuple[int, int]], steps: int, method: str = "slerp") -> torch.Tensor:
+def interpolate_seeds(G: Generator, seed_pairs: list[tuple[int, int]], steps: int, method: str = "slerp",
+                      trunc: float = 1.0) -> torch.Tensor:
     """Rows of images (R, steps, C, H, W): each row walks from one seed's z to another's."""
     rows = []
     for a, b in seed_pairs:
-        zs = z_from_seeds(G.cfg, [a, b])
+        zs = truncate(z_from_seeds(G.cfg, [a, b]), trunc)
         frames = path_through(zs, steps, method)
         frames[0], frames[-1] = zs[0], zs[1]  # exact ends: the first and last frames are the sampled seeds
         rows.append(generate(G, frames))
     return torch.stack(rows)
 
 
-def interpolate_through(G: Generator, seeds: list[int], steps: int, method: str = "slerp") -> torch.Tensor:
+def interpolate_through(G: Generator, seeds: list[int], steps: int, method: str = "slerp", trunc: float = 1.0) -> torch.Tensor:
     """One path visiting every seed in order: frames (T, C, H, W)."""
     if len(seeds) < 2:
         raise UsageError("--through needs at least two seeds, e.g. 3,8,12,3")
-    zs = z_from_seeds(G.cfg, seeds)
+    zs = truncate(z_from_seeds(G.cfg, seeds), trunc)
     frames = path_through(zs, steps, method)
     for i in range(len(seeds)):
         frames[i * (steps - 1)] = zs[i]
@@ -92,6 +93,7 @@ class Interpolation(Result):
     checkpoint_path: Path | None = None
     step: int = 0
     gif: Path | None = None  # also write the animation here
+    trunc: float = 1.0  # truncation psi of the ends
 
     def legs(self) -> tuple[list[torch.Tensor], list[str]]:
         """The picture's rows: each seed pair's walk, or each leg of a --through path, and their names."""
@@ -128,7 +130,8 @@ class Interpolation(Result):
         else:
             (a, b), rows = self.seeds[0], len(self.seeds)
             name = f"{a}-{b}" + (f"-rows{rows}" if rows > 1 else "")
-        return f"{name}-{self.method}-{self.steps}.png"
+        trunc = f"-trunc{self.trunc:g}" if self.trunc != 1.0 else ""
+        return f"{name}-{self.method}-{self.steps}{trunc}.png"
 
     def save(self, target: Path) -> list[Path]:
         from ..images import save_gif
@@ -140,7 +143,7 @@ class Interpolation(Result):
 
     def to_dict(self) -> dict[str, Any]:
         return {"checkpoint": str(self.checkpoint_path), "step": self.step, "method": self.method, "steps": self.steps,
-                "rows": self.seeds, "through": self.loops}
+                "rows": self.seeds, "through": self.loops, "truncation": self.trunc}
 
     def lines(self) -> list[str]:
         what = f"through seeds {self.seeds[0]}" if self.loops else f"{len(self.seeds)} row(s) between seed pairs"
@@ -160,6 +163,7 @@ def interpolate(
     steps: int = 9,
     method: str | None = None,
     gif: Path | None = None,
+    trunc: float = 1.0,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
 ) -> Interpolation:
@@ -172,6 +176,7 @@ def interpolate(
         raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
     if steps < 2:
         raise UsageError(f"--steps must be at least 2 (the two ends), got {steps}")
+    check_truncation(trunc)
     c = as_checkpoint(ckpt)
     method = method or default_method(c)
     if method not in PATH_METHODS:
@@ -182,10 +187,10 @@ def interpolate(
         raise UsageError(f"{len(pairs)} rows of {steps} frames is more than {MAX_FRAMES:,} frames; ask for fewer")
     G = c.generator(device, ema=ema)
     if through is not None:
-        frames, rows, loops = interpolate_through(G, through, steps, method)[None], [list(through)], True
+        frames, rows, loops = interpolate_through(G, through, steps, method, trunc)[None], [list(through)], True
     else:
-        frames, rows, loops = interpolate_seeds(G, pairs, steps, method), [list(p) for p in pairs], False
-    return Interpolation(frames, method, rows, loops, steps, c.path, c.step, gif)
+        frames, rows, loops = interpolate_seeds(G, pairs, steps, method, trunc), [list(p) for p in pairs], False
+    return Interpolation(frames, method, rows, loops, steps, c.path, c.step, gif, trunc)
 
 
 def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:

@@ -18,7 +18,7 @@ import torch
 from ..checkpoint import Checkpoint, as_checkpoint
 from ..errors import UsageError
 from ..files import write_atomic
-from ..generation import images_from_seeds, seed_batches
+from ..generation import check_truncation, images_from_seeds, seed_batches
 from ..images import grid_image, save_grid, save_individual
 from ..model import Generator
 from ..pixels import to_hwc_uint8
@@ -42,24 +42,26 @@ class Samples(Result):
     nrow: int | None = None
     individual: Path | None = None  # also each image as seed-N.png in this folder
     G: Generator | None = field(default=None, repr=False)
+    trunc: float = 1.0  # truncation psi
     on_progress: Callable[[int, int], None] | None = field(default=None, repr=False)
     _images: torch.Tensor | None = field(default=None, repr=False)
 
     def images(self) -> torch.Tensor:
         """(len(seeds), C, H, W) in [-1, 1]: image i comes from seeds[i] alone."""
         if self._images is None:
-            self._images = images_from_seeds(self.G, self.seeds, on_progress=self.on_progress)
+            self._images = images_from_seeds(self.G, self.seeds, on_progress=self.on_progress, trunc=self.trunc)
         return self._images
 
     def figure(self):
         return grid_image(self.images(), self.nrow)
 
     def default_name(self) -> str:
-        return f"seeds-{seeds_label(self.seeds)}" + {"grid": ".png", "png": "", "npz": ".npz"}[self.fmt]
+        trunc = f"-trunc{self.trunc:g}" if self.trunc != 1.0 else ""
+        return f"seeds-{seeds_label(self.seeds)}{trunc}" + {"grid": ".png", "png": "", "npz": ".npz"}[self.fmt]
 
     def to_dict(self) -> dict[str, Any]:
         return {"checkpoint": str(self.checkpoint_path), "step": self.step, "generator": self.generator_name,
-                "format": self.fmt, "seeds": self.seeds}
+                "format": self.fmt, "truncation": self.trunc, "seeds": self.seeds}
 
     def lines(self) -> list[str]:
         return [f"{len(self.seeds)} images from {self.checkpoint_path} (step {self.step}, {self.generator_name})"]
@@ -73,7 +75,7 @@ class Samples(Result):
                 written.append(self.individual)
             return written
         chunks, done = [], 0
-        for part, images in seed_batches(self.G, self.seeds):
+        for part, images in seed_batches(self.G, self.seeds, trunc=self.trunc):
             if self.fmt == "png":
                 save_individual(images, Path(target), [f"seed-{s}.png" for s in part])
             else:
@@ -112,6 +114,7 @@ def sample(
     fmt: str = "grid",
     nrow: int | None = None,
     individual: Path | None = None,
+    trunc: float = 1.0,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
     on_progress: Callable[[int, int], None] | None = None,
@@ -129,7 +132,8 @@ def sample(
         raise UsageError(f"--nrow must be at least 1, got {nrow}")
     if individual is not None:
         check_folder_path(individual, "--individual")
+    check_truncation(trunc)
     c = as_checkpoint(ckpt)
     G = c.generator(device, ema=ema)
     which = "EMA generator" if (ema is not False and c.has_ema) else "G"
-    return Samples(c.path, c.step, list(seeds), which, fmt, nrow, individual, G, on_progress)
+    return Samples(c.path, c.step, list(seeds), which, fmt, nrow, individual, G, trunc, on_progress)
