@@ -252,3 +252,13 @@ def test_svhn_without_scipy_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.io", None)  # as if scipy were not installed
     with pytest.raises(DataError, match=r"pip install 'dcgan-cli\[svhn\]'"):
         load_data("svhn", 32, root=tmp_path, cache_root=tmp_path / "c")
+
+
+def test_celeba_download_without_gdown_says_how(runner, tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gdown" else real(name, *a))
+    r = invoke(runner, "data", "prepare", "--dataset", "celeba", "--size", "64", "--data-root", tmp_path / "d", "--download",
+               "--cache-dir", tmp_path / "c")
+    assert r.exit_code == 1 and "pip install 'dcgan-cli[celeba]'" in r.output and "list_eval_partition.txt" in r.output, r.output

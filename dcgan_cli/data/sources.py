@@ -326,8 +326,14 @@ CELEBA_FILES = ("img_align_celeba", "list_attr_celeba.txt", "list_eval_partition
 def _celeba(root: Path, split: str, download: bool) -> Source:
     base = next((b for b in (root / "celeba", root) if all((b / f).exists() for f in CELEBA_FILES)), None)
     if base is None and download:
+        import importlib.util
+
         from torchvision import datasets
 
+        if importlib.util.find_spec("gdown") is None:  # torchvision fetches CelebA from Google Drive through gdown
+            raise DataError("celeba: --download needs gdown: pip install 'dcgan-cli[celeba]'; or fetch img_align_celeba.zip, "
+                            "list_attr_celeba.txt and list_eval_partition.txt from the CelebA site's Google Drive by hand "
+                            f"into {root / 'celeba'} (img_align_celeba/ unzipped) and leave out --download")
         _download("celeba", lambda: datasets.CelebA(str(root), split="all", target_type="attr", download=True))
         base = root / "celeba"
     if base is None:
