@@ -47,7 +47,7 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
     small = ImageFont.load_default(size=max(10, cell // 7))
     rows = max([len(e) for e in result.exemplar_images] + [1])
     line = font.size + 6
-    top = pad + 2 * line  # caption: phrase (may wrap once)
+    top = pad + 3 * line  # caption: phrase (may wrap once), then the context the term was taken in
     res = result.result_images
     res_cols = min(3, len(res)) if len(res) <= 9 else math.ceil(math.sqrt(len(res)))
     res_rows = math.ceil(len(res) / res_cols)
@@ -55,8 +55,10 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
     block_h = max(col_h, res_rows * (cell + gap) + line)
     width = pad + len(result.terms) * (cell + op_w) + res_cols * (cell + gap) + pad
     footer = _footer(result)
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    width = max(width, 360, *(int(measure.textlength(t, font=font)) + 2 * pad for t in footer))
     height = top + block_h + pad + len(footer) * line + pad
-    fig = Image.new("RGB", (max(width, 360), height), BACKGROUND)
+    fig = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(fig)
     bottom_y = top + rows * (cell + gap) + 2 * gap  # the row of vectors the sum uses
     x = pad
@@ -65,7 +67,11 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
         op, mult = _coef_text(term.coef, i == 0)
         if op:
             draw.text((x - op_w // 2, bottom_y + cell // 2), op, fill=INK, font=font, anchor="mm")
-        _caption(draw, (x + cell // 2, pad), mult + term.phrase, font, cell + op_w - gap)
+        _caption(draw, (x + cell // 2, pad), mult + term.phrase, font, cell + op_w - gap, fig.width)
+        asked = result.plan.notes[i].get("asked") if i < len(result.plan.notes) else None
+        if asked and asked != term.phrase:  # the anchored method takes a term where the anchor is
+            context = "(" + ", ".join(asked.split()) + ")"
+            _caption(draw, (x + cell // 2, pad + 2 * line), context, small, cell + op_w - gap, fig.width)
         for r, tile in enumerate(_tiles(ex, cell)):
             fig.paste(tile, (x, top + r * (cell + gap)))
         fig.paste(_tiles(mean[None], cell)[0], (x, bottom_y))
@@ -80,6 +86,7 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
         "result" if anchored or len(res) == 1 else "result, then variants",
         font,
         res_cols * (cell + gap),
+        fig.width,
     )
     for k, tile in enumerate(_tiles(res, cell)):
         rx, ry = x + (k % res_cols) * (cell + gap), top + (k // res_cols) * (cell + gap)
@@ -89,13 +96,14 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
             draw.rectangle([rx - 2, ry - 2, rx + cell + 1, ry + cell + 1], outline=GOOD if ok else BAD, width=2)
     y = top + block_h + pad
     for text in footer:
-        draw.text((pad, y), text, fill=INK, font=small)
+        draw.text((pad, y), text, fill=INK, font=font)
         y += line
     return fig
 
 
-def _caption(draw: ImageDraw.ImageDraw, centre: tuple[int, int], text: str, font, width: int) -> None:
-    """Centred text, wrapped onto a second line when it is wider than the column."""
+def _caption(draw: ImageDraw.ImageDraw, centre: tuple[int, int], text: str, font, width: int, fig_width: int) -> None:
+    """Centred text, wrapped onto a second line when it is wider than the column, and moved in
+    from the figure's edges rather than clipped by them."""
     words, lines = text.split(), [""]
     for w in words:
         trial = (lines[-1] + " " + w).strip()
@@ -104,7 +112,9 @@ def _caption(draw: ImageDraw.ImageDraw, centre: tuple[int, int], text: str, font
         else:
             lines[-1] = trial
     for j, part in enumerate(lines[:2]):
-        draw.text((centre[0], centre[1] + j * (font.size + 4)), part, fill=INK, font=font, anchor="mt")
+        half = draw.textlength(part, font=font) / 2
+        x = min(max(centre[0], half + 2), fig_width - half - 2)
+        draw.text((x, centre[1] + j * (font.size + 4)), part, fill=INK, font=font, anchor="mt")
 
 
 def _footer(result: ArithmeticResult) -> list[str]:
