@@ -1,5 +1,5 @@
 """How good are the generators a recipe trains? Train it on several seeds, measure each, report
-mean and spread. Quality claims in the README come from this script, never from one lucky run.
+mean and spread. Quality claims in docs/measured.md come from this script, never from one lucky run.
 
     python benchmarks/quality.py --recipe "paper+ema" --seeds 1,2,3          # MNIST (../shared) at 64 px
     python benchmarks/quality.py --recipe paper --recipe "paper+ema" --dataset shapes --size 32 --steps 640

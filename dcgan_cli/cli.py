@@ -149,6 +149,7 @@ def sample(
     nrow: opt.Nrow = None,
     fmt: opt.Fmt = "grid",
     trunc: opt.Trunc = 1.0,
+    scale: opt.Scale = None,
     ema: opt.Ema = None,
     device: opt.Device = "auto",
 ):
@@ -159,8 +160,8 @@ def sample(
 
     check_target(fmt, out_path)
     with progress("generating") as bar:
-        result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, trunc=trunc, ema=ema,
-                      device=_device(device), on_progress=bar)
+        result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, trunc=trunc, scale=scale,
+                      ema=ema, device=_device(device), on_progress=bar)
         emit(result, out=out_path)
 
 

@@ -503,6 +503,11 @@ Per = Annotated[int, typer.Option(help="Images per feature: those that excite it
 Rebuild = Annotated[bool, typer.Option(help="Rebuild even when the cache is up to date.")]
 Workers = Annotated[int | None, typer.Option(help="Decoding threads (default: all cores).", show_default=False)]
 Version = Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True, help="Show the version.")]
+Scale = Annotated[
+    int | None,
+    typer.Option("--scale", help="Enlarge the grid's tiles N times, nearest (default: to 128 px or more; 1: the model's size).",
+                 show_default=False),
+]
 Trunc = Annotated[
     float,
     typer.Option("--trunc", help="Truncation psi: z scaled toward the prior's mean (1: none; 0.7 trades variety for fidelity)."),

@@ -305,3 +305,15 @@ def test_train_help_reads_by_topic(runner):
     for panel in ("Data", "Model", "Schedule", "Stabilisers", "Evaluation", "Scale and speed", "Output"):
         assert f"─ {panel} " in r.stdout, panel
     assert "(default 128)" not in r.stdout and "(default 5," not in r.stdout  # defaults that were not true for shapes
+
+
+def test_the_sample_grid_is_enlarged_to_be_seen_and_scale_keeps_the_pixels(tiny_run, tmp_path):
+    import numpy as np
+
+    import dcgan_cli as dc
+
+    raw = dc.sample(tiny_run, [0, 1, 2, 3], scale=1)
+    big = dc.sample(tiny_run, [0, 1, 2, 3])
+    assert raw.figure().size == (2 * 34 + 2, 2 * 34 + 2) and big.figure().size == (2 * 130 + 2, 2 * 130 + 2)
+    a, b = np.asarray(raw.figure()), np.asarray(big.figure())
+    assert np.array_equal(a[2:34, 2:34], b[2:130:4, 2:130:4])  # nearest: every model pixel a 4x4 block, nothing invented

@@ -48,7 +48,7 @@ def test_sample_grid_and_seed_reproducibility(tiny_run, runner, tmp_path):
         "cpu",
     )
     assert r.exit_code == 0, r.output
-    assert Image.open(tmp_path / "g.png").size == (4 * 34 + 2, 4 * 34 + 2)
+    assert Image.open(tmp_path / "g.png").size == (4 * 130 + 2, 4 * 130 + 2)  # 32 px tiles enlarged 4x to 128 px, to be seen
     r = invoke(
         runner,
         "sample",

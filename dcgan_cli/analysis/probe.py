@@ -5,7 +5,7 @@ flattened, and all are concatenated (28,672 values for the paper's 64 px ImageNe
 regularised linear classifier is trained on those features of the labelled training images and
 scored on the test split: L2-regularised multinomial logistic regression. (The paper used an
 L2-SVM; LinearSVC scores about the same here but fits an order of magnitude slower, too slow
-for a C search over several controls: the README's probe section has the figures.) A probe
+for a C search over several controls: docs/analyses.md has the figures.) A probe
 means little on its own, so the same protocol runs on two controls: the raw pixels, and a randomly initialised D of the same
 architecture. scikit-learn does the classifying (`pip install 'dcgan-cli[probe]'`).
 """

@@ -19,7 +19,7 @@ from ..checkpoint import Checkpoint, as_checkpoint
 from ..errors import UsageError
 from ..files import write_atomic
 from ..generation import check_truncation, images_from_seeds, seed_batches
-from ..images import grid_image, save_grid, save_individual
+from ..images import MIN_CELL, grid_image, save_individual, save_pil
 from ..model import Generator
 from ..pixels import to_hwc_uint8
 from ..results import Result
@@ -43,6 +43,7 @@ class Samples(Result):
     individual: Path | None = None  # also each image as seed-N.png in this folder
     G: Generator | None = field(default=None, repr=False)
     trunc: float = 1.0  # truncation psi
+    scale: int | None = None  # grid tiles enlarged this many times (nearest); None: to 128 px or more
     on_progress: Callable[[int, int], None] | None = field(default=None, repr=False)
     _images: torch.Tensor | None = field(default=None, repr=False)
 
@@ -53,7 +54,11 @@ class Samples(Result):
         return self._images
 
     def figure(self):
-        return grid_image(self.images(), self.nrow)
+        images = self.images()
+        factor = self.scale or max(1, -(-MIN_CELL // images.shape[-1]))
+        if factor > 1:  # nearest: a pixel of the model stays a square block, nothing is invented
+            images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
+        return grid_image(images, self.nrow)
 
     def default_name(self) -> str:
         trunc = f"-trunc{self.trunc:g}" if self.trunc != 1.0 else ""
@@ -69,7 +74,7 @@ class Samples(Result):
     def save(self, target: Path) -> list[Path]:
         names = [f"seed-{s}.png" for s in self.seeds]
         if self.fmt == "grid":
-            written = [save_grid(self.images(), target, self.nrow)]
+            written = [save_pil(self.figure(), target)]
             if self.individual is not None:
                 save_individual(self.images(), self.individual, names)
                 written.append(self.individual)
@@ -115,6 +120,7 @@ def sample(
     nrow: int | None = None,
     individual: Path | None = None,
     trunc: float = 1.0,
+    scale: int | None = None,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
     on_progress: Callable[[int, int], None] | None = None,
@@ -133,7 +139,9 @@ def sample(
     if individual is not None:
         check_folder_path(individual, "--individual")
     check_truncation(trunc)
+    if scale is not None and not 1 <= scale <= 16:
+        raise UsageError(f"--scale must be 1 to 16, got {scale}")
     c = as_checkpoint(ckpt)
     G = c.generator(device, ema=ema)
     which = "EMA generator" if (ema is not False and c.has_ema) else "G"
-    return Samples(c.path, c.step, list(seeds), which, fmt, nrow, individual, G, trunc, on_progress)
+    return Samples(c.path, c.step, list(seeds), which, fmt, nrow, individual, G, trunc, scale, on_progress)
