@@ -53,6 +53,7 @@ class ArithmeticResult(Result):
     bank: SampleBank | None = field(default=None, repr=False)
     individual: Path | None = None  # also write each result image here, result-N.png
     separability: Separability | None = None  # --probe: what z holds linearly
+    anchor_images: torch.Tensor | None = field(default=None, repr=False)  # (R, C, H, W): each result's anchor ('anchored')
 
     @property
     def concepts(self) -> list[Concept]:
@@ -234,4 +235,5 @@ def arithmetic(
                              data_root=data_root, cache_dir=cache_dir, on_progress=on_progress)
     return ArithmeticResult(expression, method, terms, plan, generate(G, plan.term_z), [generate(G, z) for z in plan.exemplars],
                             result_images, verdict, set(defined), c.path, c.step, seed,
-                            bank.classifier.describe() if bank is not None else {}, bank, individual, sep)
+                            bank.classifier.describe() if bank is not None else {}, bank, individual, sep,
+                            generate(G, plan.anchor_z) if plan.anchor_z is not None else None)

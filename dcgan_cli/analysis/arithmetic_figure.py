@@ -47,12 +47,16 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
     small = ImageFont.load_default(size=max(10, cell // 7))
     rows = max([len(e) for e in result.exemplar_images] + [1])
     line = font.size + 6
-    top = pad + 3 * line  # caption: phrase (may wrap once), then the context the term was taken in
+    top = pad + 4 * line  # caption: phrase and the context the term was taken in, each may wrap once
     res = result.result_images
     res_cols = min(3, len(res)) if len(res) <= 9 else math.ceil(math.sqrt(len(res)))
     res_rows = math.ceil(len(res) / res_cols)
+    # Anchored results each start from their own anchor: it is shown under the result, half size.
+    anchors = result.anchor_images if result.method == "anchored" and result.anchor_images is not None else None
+    thumb = cell // 2 if anchors is not None else 0
+    res_h = cell + (thumb + line if anchors is not None else 0) + gap
     col_h = rows * (cell + gap) + 2 * gap + cell + line
-    block_h = max(col_h, res_rows * (cell + gap) + line)
+    block_h = max(col_h, res_rows * res_h + line)
     width = pad + len(result.terms) * (cell + op_w) + res_cols * (cell + gap) + pad
     footer = _footer(result)
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
@@ -88,9 +92,13 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
         res_cols * (cell + gap),
         fig.width,
     )
+    thumbs = _tiles(anchors, thumb) if anchors is not None else []
     for k, tile in enumerate(_tiles(res, cell)):
-        rx, ry = x + (k % res_cols) * (cell + gap), top + (k // res_cols) * (cell + gap)
+        rx, ry = x + (k % res_cols) * (cell + gap), top + (k // res_cols) * res_h
         fig.paste(tile, (rx, ry))
+        if k < len(thumbs):
+            fig.paste(thumbs[k], (rx + cell - thumb, ry + cell + gap))
+            draw.text((rx + cell - thumb - 4, ry + cell + gap + thumb // 2), "from", fill=INK, font=small, anchor="rm")
         ok = result.result_match[k] if k < len(result.result_match) else None
         if ok is not None:
             draw.rectangle([rx - 2, ry - 2, rx + cell + 1, ry + cell + 1], outline=GOOD if ok else BAD, width=2)
