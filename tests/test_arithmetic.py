@@ -76,3 +76,11 @@ def test_z_probe_finds_the_colour_linear(concept_run, runner):
     assert r.exit_code == 0, r.output
     colour = next(line for line in r.output.splitlines() if line.strip().startswith("red/green/blue/yellow"))
     assert "linear" in colour and "not linear" not in colour  # colour = argmax of four z coordinates: linear
+
+
+def test_each_anchored_result_is_drawn_beside_its_anchor(concept_run):
+    anchored = arithmetic(concept_run, EXPR, samples=1024, variants=3)
+    assert anchored.anchor_images.shape == anchored.result_images.shape == (4, 3, 32, 32)
+    paper = arithmetic(concept_run, EXPR, samples=1024, variants=3, method="paper")
+    assert paper.anchor_images is None
+    assert anchored.figure().height > paper.figure().height  # the anchors' row under each result row
