@@ -317,3 +317,14 @@ def test_the_sample_grid_is_enlarged_to_be_seen_and_scale_keeps_the_pixels(tiny_
     assert raw.figure().size == (2 * 34 + 2, 2 * 34 + 2) and big.figure().size == (2 * 130 + 2, 2 * 130 + 2)
     a, b = np.asarray(raw.figure()), np.asarray(big.figure())
     assert np.array_equal(a[2:34, 2:34], b[2:130:4, 2:130:4])  # nearest: every model pixel a 4x4 block, nothing invented
+
+
+def test_an_mp4_is_written_beside_the_gif_where_an_encoder_is_installed(tiny_run, runner, tmp_path, monkeypatch):
+    import importlib.util
+
+    r = invoke(runner, "interpolate", tiny_run, "--steps", "4", "--gif", tmp_path / "w.gif", "--device", "cpu")
+    assert r.exit_code == 0 and (tmp_path / "w.mp4").read_bytes()[4:8] == b"ftyp"  # an MP4 container
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "imageio_ffmpeg" else real(name, *a))
+    r = invoke(runner, "interpolate", tiny_run, "--steps", "4", "--gif", tmp_path / "v.gif", "--device", "cpu")
+    assert r.exit_code == 0 and (tmp_path / "v.gif").exists() and not (tmp_path / "v.mp4").exists()  # GIF otherwise

@@ -120,6 +120,7 @@ def test_plot_draws_curves_progress_and_real_vs_fake(tiny_run, runner):
     assert Image.open(plots / "curves.png").size[0] >= 600
     gif = Image.open(plots / "progress.gif")
     assert gif.n_frames == len(list((tiny_run / "samples").glob("step-*.png"))) and gif.size[0] >= 512
+    assert (plots / "progress.mp4").read_bytes()[4:8] == b"ftyp"  # and an MP4 beside it (the video extra is installed)
     assert Image.open(plots / "real-vs-fake.png").size[0] > 1000
 
 

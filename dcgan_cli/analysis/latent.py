@@ -134,11 +134,15 @@ class Interpolation(Result):
         return f"{name}-{self.method}-{self.steps}{trunc}.png"
 
     def save(self, target: Path) -> list[Path]:
-        from ..images import save_gif
+        """The picture; with a GIF asked for, the GIF and, where an encoder is installed, an MP4 beside it."""
+        from ..images import save_gif, save_mp4, video_available
 
         written = super().save(target)
         if self.gif is not None:
-            written.append(save_gif(self.gif_frames(), self.gif))
+            frames = self.gif_frames()
+            written.append(save_gif(frames, self.gif))
+            if video_available():
+                written.append(save_mp4(frames, self.gif.with_suffix(".mp4")))
         return written
 
     def to_dict(self) -> dict[str, Any]:

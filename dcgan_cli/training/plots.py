@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw
 
 from ..errors import DcganError
 from ..files import OutputError, write_atomic
-from ..images import read_picture, save_gif, save_pil
+from ..images import read_picture, save_gif, save_mp4, save_pil, video_available
 from ..results import Result
 from ..runs import RunFolder
 from .watch import COLLAPSE_BELOW
@@ -41,6 +41,8 @@ def progress_gif(run: RunFolder, duration_ms: int = 400) -> Path:
         frame = _enlarge(read_picture(path))
         ImageDraw.Draw(frame).text((4, 4), f"step {step}", fill=(255, 255, 0))
         frames.append(frame)
+    if video_available():  # an MP4 beside the GIF where an encoder is installed (the video extra)
+        save_mp4(frames, run.plots / "progress.mp4", fps=max(1, 1000 // duration_ms))
     return save_gif(frames, run.plots / "progress.gif", duration_ms=duration_ms)
 
 
