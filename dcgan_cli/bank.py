@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from .checkpoint import Checkpoint
-from .classifier import MAX_IMAGES, AttributeModel, dataset_classifier
+from .classifier import MAX_IMAGES, AttributeModel, dataset_classifier, training_label
 from .data import ImageData
 from .errors import DcganError, UsageError
 from .generation import generate
@@ -67,7 +67,7 @@ def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int =
         return (lambda done, total: on_progress(what, done, total)) if on_progress is not None else None
 
     classifier = dataset_classifier(data, max_images=attr_images, device=device,
-                                    on_progress=report("training the data set's classifier (epochs, once per data set)"))
+                                    on_progress=report(training_label(data, attr_images)))
     uses_ema = ema is not False and ckpt.has_ema
     path = bank_path(ckpt, classifier.key, n, seed, uses_ema)
     shapes = {"z": (n, ckpt.model_config.nz), "probs": (n, len(data.label_names))}

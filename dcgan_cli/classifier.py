@@ -35,6 +35,7 @@ from .tensor_cache import read_cached, write_cached
 # Changes whenever the training recipe does, so cached classifiers (and banks labelled by them) are rebuilt.
 RECIPE = 4
 MAX_IMAGES = 30_000
+EPOCHS = 6
 
 
 class AttributeNet(nn.Module):
@@ -145,7 +146,7 @@ def train_attribute_model(
     label_names: list[str],
     *,
     groups: list[list[str]] | None = None,
-    epochs: int = 6,
+    epochs: int = EPOCHS,
     max_images: int = MAX_IMAGES,
     batch_size: int = 128,
     seed: int = 0,
@@ -196,6 +197,13 @@ def classes_to_learn(data: ImageData) -> int:
     if any(0 < int(np.asarray(data.labels)[:, i].sum()) < len(data.labels) for i in free):
         best = max(best, 2)
     return best
+
+
+def training_label(data: ImageData, max_images: int = MAX_IMAGES) -> str:
+    """What first use is doing, said before it starts: the one-time training of the data set's classifier."""
+    n = min(int(data.images.shape[0]), max_images)
+    return (f"training the {data.name} {data.size} px classifier, once for this data set "
+            f"({n:,} images x {EPOCHS} epochs; then cached)")
 
 
 def classifier_path(data: ImageData, max_images: int = MAX_IMAGES) -> tuple[Path, str]:

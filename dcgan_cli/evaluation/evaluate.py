@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import Checkpoint, as_checkpoint
+from ..classifier import training_label
 from ..configs import FEATURES
 from ..data import ImageData, checkpoint_data
 from ..data.cache import REAL_SUBSET_SEED, crop_resize, default_cache_root, real_subset
@@ -215,7 +216,7 @@ def evaluate(
                 f"note: Inception features, as the labels of {data.name} tell only one class apart (domain features need two)"
             ]
     ex = extractor or make_extractor(features, data, device=device,
-                                     on_progress=report("training the data set's classifier (epochs, once per data set)"))
+                                     on_progress=report(training_label(data) if data is not None else ""))
     notes = fallback + ([ex.classifier.note()] if isinstance(ex, DomainFeatures) else [])
     size = c.model_config.size if c is not None else None
     channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
