@@ -122,14 +122,15 @@ def train(
         for line in plan.notes:
             note(f"note: {line}")
         note(plan.describe(dev))
-        try:
-            with GracefulStop(data_parallel=world.active, on_note=note) as stop, progress("training") as bar:
-                result = run_plan(plan, device=dev, on_step=training_reporter(bar), should_stop=stop)
-        except KeyboardInterrupt:
-            note(plan.abort_note())
-            raise typer.Exit(130) from None
-        if world.main:
-            emit(result, to_stderr=result.interrupted)
+        with GracefulStop(data_parallel=world.active, on_note=note) as stop:
+            try:  # the handler stays in place until the result is shown: a second Ctrl-C is always ours
+                with progress("training") as bar:
+                    result = run_plan(plan, device=dev, on_step=training_reporter(bar), should_stop=stop)
+                if world.main:
+                    emit(result, to_stderr=result.interrupted)
+            except KeyboardInterrupt:
+                note(plan.abort_note())
+                raise typer.Exit(130) from None
         raise typer.Exit(result.exit_code)
     finally:
         distributed.stop()

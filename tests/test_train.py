@@ -233,7 +233,7 @@ def test_the_stop_handler_saves_on_the_first_signal_and_aborts_on_the_second():
     before = signal.getsignal(signal.SIGTERM)
     with GracefulStop() as installed:
         assert signal.getsignal(signal.SIGTERM) == installed.handle
-    assert signal.getsignal(signal.SIGTERM) == before
+    assert signal.getsignal(signal.SIGTERM) == before  # not asked: the handlers are put back
 
 
 def test_a_run_asked_to_stop_saves_and_resumes_exactly(tmp_path):

@@ -41,5 +41,6 @@ class GracefulStop:
 
     def __exit__(self, *exc) -> None:
         for s, h in self._previous.items():
-            signal.signal(s, h)
+            # A stopped run has saved and only has to exit: a late Ctrl-C must not kill it mid-exit.
+            signal.signal(s, signal.SIG_IGN if self.asked else h)
         self._previous = {}
