@@ -199,6 +199,14 @@ def classes_to_learn(data: ImageData) -> int:
     return best
 
 
+def labels_problem(data: ImageData) -> str | None:
+    """Why `data` has nothing for a classifier to learn ("has no labels here", "has one class only
+    (cats)"), or None when its labels tell two or more classes apart."""
+    if classes_to_learn(data) >= 2:
+        return None
+    return "has no labels here" if not data.label_names else f"has one class only ({', '.join(data.label_names)})"
+
+
 def training_label(data: ImageData, max_images: int = MAX_IMAGES) -> str:
     """What first use is doing, said before it starts: the one-time training of the data set's classifier."""
     n = min(int(data.images.shape[0]), max_images)

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..classifier import AttributeModel, classes_to_learn, dataset_classifier
+from ..classifier import AttributeModel, classes_to_learn, dataset_classifier, labels_problem
 from ..data import ImageData
 from ..errors import DcganError
 
@@ -124,7 +124,7 @@ class DomainFeatures:
                  on_progress: Callable[[int, int], None] | None = None) -> DomainFeatures:
         """The data set's classifier (cached with the data, or trained now), as a feature space."""
         if classes_to_learn(data) < 2:
-            what = "has no labels here" if not data.label_names else f"has one class only ({', '.join(data.label_names)})"
+            what = labels_problem(data)
             raise DcganError(f"{flag} domain needs labels that tell two or more classes apart, and {data.name} {what}; "
                              f"use {flag} inception")
         return cls(dataset_classifier(data, device=device, on_progress=on_progress))

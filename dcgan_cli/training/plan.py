@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints, stored_world_size
-from ..classifier import classes_to_learn
+from ..classifier import classes_to_learn, labels_problem
 from ..configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
@@ -191,7 +191,7 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
         if importlib.util.find_spec("tensorboard") is None:
             raise UsageError("--tensorboard needs the tensorboard package: pip install 'dcgan-cli[tensorboard]'")
     if tcfg.eval_features == "domain" and classes_to_learn(data) < 2:
-        what = "has no labels here" if not data.label_names else f"has one class only ({', '.join(data.label_names)})"
+        what = labels_problem(data)
         raise UsageError(f"--eval-features domain needs labels that tell two or more classes apart, and {tcfg.dataset} {what}; "
                          "use --eval-features inception")
     if tcfg.eval_every and tcfg.eval_features is None and data.label_names and classes_to_learn(data) < 2:
