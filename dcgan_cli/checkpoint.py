@@ -28,7 +28,7 @@ from .configs import ModelConfig, TrainConfig
 from .errors import DcganError
 from .files import TEMP_MARK, write_bytes
 from .model import Discriminator, Generator
-from .records import ConfigError, Record
+from .records import ConfigError, Record, is_int
 from .runs import CHECKPOINTS, RUNS_DIR, RunFolder
 
 META_KEY = "dcgan_cli"
@@ -219,7 +219,7 @@ def checkpoint_step(path: Path) -> int:
     """The step a checkpoint holds, from its metadata (file names can be renamed); from its name
     when the metadata is unreadable; -1 when neither says."""
     step = _header_meta(path).get("step")
-    if _is_int(step):
+    if is_int(step):
         return step
     m = _STEP_NAME.fullmatch(path.name)
     return int(m.group(1)) if m else -1
@@ -241,7 +241,7 @@ def run_checkpoints(run: RunFolder) -> list[Path]:
         ours = theirs == rid if rid else (theirs is None and (dataset is None or ds in (None, dataset)))
         if ours:
             step = meta.get("step")
-            found.append((step if _is_int(step) else int(_STEP_NAME.fullmatch(p.name).group(1)), p.name, p))
+            found.append((step if is_int(step) else int(_STEP_NAME.fullmatch(p.name).group(1)), p.name, p))
     return [p for _, _, p in sorted(found)]
 
 
@@ -327,8 +327,8 @@ def read_header(path: Path) -> dict[str, Any]:
         offsets = v.get("data_offsets") if isinstance(v, dict) else None
         shape = v.get("shape") if isinstance(v, dict) else None
         if (
-            not isinstance(offsets, list) or len(offsets) != 2 or not all(_is_int(o) and o >= 0 for o in offsets)
-            or offsets[0] > offsets[1] or not isinstance(shape, list) or not all(_is_int(s) and s >= 0 for s in shape)
+            not isinstance(offsets, list) or len(offsets) != 2 or not all(is_int(o) and o >= 0 for o in offsets)
+            or offsets[0] > offsets[1] or not isinstance(shape, list) or not all(is_int(s) and s >= 0 for s in shape)
             or not isinstance(v.get("dtype"), str)
         ):
             raise CheckpointError(
@@ -340,10 +340,6 @@ def read_header(path: Path) -> dict[str, Any]:
             f"{path} is truncated: its tensors need {8 + n + end} bytes but the file has {size}; use an earlier checkpoint"
         )
     return header
-
-
-def _is_int(x: Any) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 @dataclass(frozen=True)
@@ -430,7 +426,7 @@ def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = RUN
     except (json.JSONDecodeError, ValueError, RecursionError):
         raise CheckpointError(f"{path} has unreadable dcgan-cli metadata; the file is damaged") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         raise CheckpointError(f"{path} has unreadable dcgan-cli metadata (format_version {version!r}); the file is damaged")
     if version > FORMAT_VERSION:
         raise CheckpointError(

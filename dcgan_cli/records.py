@@ -27,12 +27,19 @@ class ConfigError(ValueError):
         self.problem = problem
 
 
-def _is_int(x: Any) -> bool:
+def is_int(x: Any) -> bool:
+    """A whole number that is not a bool (4.0 is not one)."""
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _is_number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+def is_number(x: Any) -> bool:
+    """A finite number that is not a bool, nor an int too large for a float."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(x))
+    except OverflowError:
+        return False
 
 
 def type_problem(value: Any, hint: Any) -> str | None:
@@ -49,7 +56,7 @@ def type_problem(value: Any, hint: Any) -> str | None:
     if hint is bool:
         return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
     if hint is int:
-        return None if _is_int(value) else f"must be a whole number, got {value!r}"
+        return None if is_int(value) else f"must be a whole number, got {value!r}"
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"must be a number, got {value!r}"
@@ -65,7 +72,7 @@ def type_problem(value: Any, hint: Any) -> str | None:
     if origin is dict or hint is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
             return "must be an object"
-        if args and args[1] is float and not all(_is_number(v) for v in value.values()):
+        if args and args[1] is float and not all(is_number(v) for v in value.values()):
             return "must map names to finite numbers"
         return None
     return None

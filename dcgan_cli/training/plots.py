@@ -9,7 +9,6 @@ The curves need matplotlib (`pip install 'dcgan-cli[plot]'`); the other two need
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from PIL import Image, ImageDraw
 from ..errors import DcganError
 from ..files import OutputError, write_atomic
 from ..images import read_picture, save_gif, save_mp4, save_pil, video_available
+from ..records import is_number
 from ..results import Result
 from ..runs import RunFolder
 from .watch import COLLAPSE_BELOW
@@ -66,16 +66,6 @@ def real_vs_fake(run: RunFolder, real_u8: np.ndarray) -> Path:
     return save_pil(out, run.plots / "real-vs-fake.png")
 
 
-def _number(v: Any) -> bool:
-    """A finite number a plot can take (not a bool, a string, NaN, or an int too large for a float)."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return False
-    try:
-        return math.isfinite(float(v))
-    except OverflowError:
-        return False
-
-
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:
     """TensorBoard-style exponential smoothing, debiased at the start."""
     out, acc = [], 0.0
@@ -95,14 +85,14 @@ def curves(run: RunFolder) -> Path:
         raise DcganError("the curves need matplotlib: pip install 'dcgan-cli[plot]'") from None
     lines = [m for m in run.read_metrics() if 0 <= m["step"] < 2**53]
     # A damaged log (strings for numbers, missing keys, huge values) loses the damaged lines only.
-    train = [m for m in lines if all(_number(m.get(k)) for k in ("loss_d", "loss_g", "d_x", "d_g_z"))]
+    train = [m for m in lines if all(is_number(m.get(k)) for k in ("loss_d", "loss_g", "d_x", "d_g_z"))]
     if not train:
         raise DcganError(f"{run.metrics} holds no training lines yet")
-    if not all(_number(m.get(f"{k}_{e}")) for m in train for k in ("loss_d", "loss_g") for e in ("min", "max")):
+    if not all(is_number(m.get(f"{k}_{e}")) for m in train for k in ("loss_d", "loss_g") for e in ("min", "max")):
         train = [{k: v for k, v in m.items() if not k.endswith(("_min", "_max"))} for m in train]
-    evals = [{k: v for k, v in m.items() if k == "step" or (k.startswith("eval_") and _number(v))} for m in lines]
+    evals = [{k: v for k, v in m.items() if k == "step" or (k.startswith("eval_") and is_number(v))} for m in lines]
     evals = [m for m in evals if len(m) > 1]
-    div = [m for m in lines if _number(m.get("diversity"))]
+    div = [m for m in lines if is_number(m.get("diversity"))]
     panels = 3 + bool(evals)
     fig, axes = plt.subplots(panels, 1, figsize=(8, 2.6 * panels), sharex=True)
     steps = [m["step"] for m in train]
