@@ -151,6 +151,7 @@ def sample(
     fmt: opt.Fmt = "grid",
     trunc: opt.Trunc = 1.0,
     scale: opt.Scale = None,
+    labels: opt.Labels = True,
     ema: opt.Ema = None,
     device: opt.Device = "auto",
 ):
@@ -162,7 +163,7 @@ def sample(
     check_target(fmt, out_path)
     with progress("generating") as bar:
         result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, trunc=trunc, scale=scale,
-                      ema=ema, device=_device(device), on_progress=bar)
+                      labels=labels, ema=ema, device=_device(device), on_progress=bar)
         emit(result, out=out_path)
 
 
@@ -292,6 +293,39 @@ def nn_search(
     emit(result, out=out_path, json_path=json_path)
 
 
+@app.command()
+@cli_errors
+def project(
+    args: opt.CkptAndImages = None,
+    ckpt_opt: opt.CkptOption = None,
+    out_path: opt.ProjectOut = None,
+    steps: opt.ProjectSteps = 200,
+    starts: opt.Starts = 4,
+    encoder: opt.UseEncoder = True,
+    train_encoder: opt.TrainEncoder = False,
+    encoder_steps: opt.EncoderSteps = 1000,
+    video: opt.Video = False,
+    json_path: opt.ProjectJsonPath = None,
+    data_root: opt.Root = None,
+    cache_dir: opt.Cache = None,
+    ema: opt.Ema = None,
+    device: opt.Device = "auto",
+):
+    """Find the z from which G draws your own images; writes reconstructions and z files. Example: dcgan project runs/demo a.png
+
+    Then: dcgan interpolate runs/demo --from a.png --to b.z.safetensors
+    """
+    from .analysis.project import checkpoint_and_images, project_images
+
+    check_outputs(json_path)
+    ckpt, images = checkpoint_and_images(args or [], ckpt_opt)
+    with progress("projecting") as bar:
+        result = project_images(ckpt, images, steps=steps, starts=starts, encoder=encoder, train=train_encoder,
+                                encoder_steps=encoder_steps, video=video, ema=ema, device=_device(device), data_root=data_root,
+                                cache_dir=cache_dir, on_progress=lambda what, done, total: bar.update(done, total, what))
+    emit(result, out=out_path, json_path=json_path)
+
+
 # --- plot
 
 
@@ -322,7 +356,7 @@ def evaluate(
     real: opt.Real = None,
     split: opt.EvaluateSplit = "train",
     metrics: opt.Metrics = "fid,kid,pr",
-    n: opt.EvaluateN = 10_000,
+    n: opt.EvaluateN = None,
     features: opt.EvaluateFeatures = None,
     batch_size: opt.EvaluateBatchSize = 64,
     ema: opt.Ema = None,

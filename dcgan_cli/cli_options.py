@@ -469,10 +469,12 @@ Real = Annotated[
 ]
 Metrics = Annotated[str, typer.Option(help="Comma-separated: fid, kid, pr (precision and recall).")]
 EvaluateN = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--n",
-        help="Images per side: generated from seeds 0..N-1, real a fixed random subset.",
+        help="Images per side: generated from seeds 0..N-1, real a fixed random subset. "
+        "[default: 10000 on a GPU (the standard protocol), 2048 elsewhere (a first look)]",
+        show_default=False,
     ),
 ]
 ExplainN = Annotated[int, typer.Option("--n", help="Real test images to choose from.")]
@@ -503,6 +505,11 @@ Per = Annotated[int, typer.Option(help="Images per feature: those that excite it
 Rebuild = Annotated[bool, typer.Option(help="Rebuild even when the cache is up to date.")]
 Workers = Annotated[int | None, typer.Option(help="Decoding threads (default: all cores).", show_default=False)]
 Version = Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True, help="Show the version.")]
+Labels = Annotated[
+    bool,
+    typer.Option("--labels/--no-labels", help="Caption each grid tile with its seed (tiles of 64 px or more); "
+                 "--no-labels for a plain grid."),
+]
 Scale = Annotated[
     int | None,
     typer.Option("--scale", help="Enlarge the grid's tiles N times, nearest (default: to 128 px or more; 1: the model's size).",
@@ -527,3 +534,28 @@ PANELS = {
 for _panel, _options in PANELS.items():
     for _option in _options:
         typing.get_args(_option)[1].rich_help_panel = _panel
+
+# --- project
+CkptAndImages = Annotated[
+    list[str] | None,
+    typer.Argument(metavar="[CKPT] IMAGE...", help="Optional checkpoint or run folder, then one or more image files.",
+                   show_default=False),
+]
+ProjectOut = Annotated[
+    Path | None,
+    typer.Option("--out", "--outdir", help="Folder to write into (default: RUN/project/step-N-NAME/).", show_default=False),
+]
+ProjectSteps = Annotated[int, typer.Option("--steps", help="Optimisation steps per start; 0: the encoder's guess alone.")]
+Starts = Annotated[int, typer.Option(help="Starts optimised per image (the encoder's guess and the best random z).")]
+UseEncoder = Annotated[
+    bool, typer.Option("--encoder/--no-encoder", help="Start from this generator's encoder when one was trained."),
+]
+TrainEncoder = Annotated[
+    bool, typer.Option("--train-encoder", help="Train this generator's encoder first if it has none (once; then cached)."),
+]
+EncoderSteps = Annotated[int, typer.Option(help="Training steps of a new encoder.")]
+Video = Annotated[bool, typer.Option("--video", help="Also write the optimisation's progress as progress.gif (and .mp4).")]
+ProjectJsonPath = Annotated[
+    Path | None, typer.Option("--json", help="Also write the losses and distances here (projection.json is always written).",
+                              show_default=False),
+]

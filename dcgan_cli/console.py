@@ -53,19 +53,26 @@ def note(text: str) -> None:
         err.print(shown(text), markup=False, soft_wrap=True)
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+
 class Reporter:
     """Progress of one piece of work, `update(done, total, info)`; a bar or plain lines."""
 
     def __init__(self, bar: Progress | None, description: str):
         self.bar, self.description = bar, description
         self.task = bar.add_task(description, total=None, info="") if bar is not None else None
-        self._last_tenth = -1
+        self._last_tenth, self._done, self._info = -1, 0, ""
         self._t0 = time.perf_counter()
 
     def update(self, done: int, total: int | None, info: str = "", *, line: bool | None = None) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=done, total=total, info=info)
             return
+        if info != self._info or done < self._done:  # a new phase: its own clock and estimate
+            self._t0, self._last_tenth, self._info = time.perf_counter(), -1, info
+        self._done = done
         if line is None:  # by default a plain line about every 10%, and at the end
             tenth = int(10 * done / total) if total else 0
             line = tenth != self._last_tenth or done == total
@@ -73,7 +80,8 @@ class Reporter:
         if line:
             of = f"/{total}" if total else ""
             elapsed = time.perf_counter() - self._t0
-            note(f"{self.description}: {done}{of} ({elapsed:.0f} s){' ' + info if info else ''}")
+            left = f", ~{_duration(elapsed * (total - done) / done)} left" if total and 0 < done < total and elapsed > 1 else ""
+            note(f"{self.description}: {done}{of} ({_duration(elapsed)}{left}){' ' + info if info else ''}")
 
     def __call__(self, done: int, total: int) -> None:
         self.update(done, total)

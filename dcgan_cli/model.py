@@ -16,7 +16,8 @@ from .configs import PRESETS, ModelConfig
 
 # The config lives in the torch-free configs module (so `--help` needs no torch); this module
 # is the one that turns it into layers.
-__all__ = ["PRESETS", "Discriminator", "Generator", "ModelConfig", "init_weights", "parameter_count", "sample_z", "z_from_seeds"]
+__all__ = ["PRESETS", "Discriminator", "Encoder", "Generator", "ModelConfig", "init_weights", "parameter_count", "sample_z",
+           "z_from_seeds"]
 
 
 def _activation(name: str) -> nn.Module:
@@ -146,6 +147,31 @@ class Discriminator(nn.Module):
             maps.append(x)
             start = end
         return maps
+
+
+class Encoder(nn.Module):
+    """image (B, nc, size, size) -> z (B, nz): a guess at the latent vector G would draw it from.
+
+    D's trunk (strided convs, leaky ReLU) without batch norm, so one image's guess never depends
+    on the others in its batch, ending in a linear map to z. Used to start a projection
+    (Zhu et al. 2016; Zhu et al. 2020, "In-Domain GAN Inversion")."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        widths = [cfg.ndf * 2**i for i in range(cfg.n_up)]
+        layers: list[nn.Module] = []
+        cin = cfg.nc
+        for cout in widths:
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+            cin = cout
+        self.main = nn.Sequential(*layers)
+        # (B, ndf * 2^(n-1), base, base)
+        self.head = nn.Linear(cin * cfg.base * cfg.base, cfg.nz)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.main(x).flatten(1)) * self.cfg.z_scale  # (B, nz)
 
 
 def init_weights(module: nn.Module) -> None:

@@ -86,10 +86,29 @@ def test_evaluate_is_batch_size_independent_and_caches_real_features(tiny_run, t
     assert ex.calls - used == 64  # the second call only extracted its generated images
     for k in a.metrics:
         assert a.metrics[k] == pytest.approx(b.metrics[k], rel=1e-9, abs=1e-12), k
-    assert set(a.metrics) == {"fid", "kid", "kid_std", "precision", "recall"}
+    assert set(a.metrics) == {"fid", "fid_floor", "kid", "kid_std", "precision", "recall"}
     assert a.protocol["n_generated"] == a.protocol["n_real"] == 64 and a.protocol["split"] == "train"
     same = evaluate(tiny_run, n=64, extractor=ex, cache_dir=tmp_path / "c", metrics=("fid",))
     assert same.metrics["fid"] == pytest.approx(a.metrics["fid"])
+
+
+def test_evaluate_reports_the_real_against_real_floor_at_its_n(tiny_run, tmp_path):
+    ex = TinyFeatures(3 * 32 * 32)
+    r = evaluate(tiny_run, n=64, extractor=ex, cache_dir=tmp_path / "c", metrics=("fid",))
+    assert ex.calls == 64 * 3  # generated, real, and a second real subset none of whose images is in the first
+    assert 0 < r.metrics["fid_floor"] < r.metrics["fid"]
+    assert any(line.startswith("floor: real against real at N=64 gives FID") for line in r.lines())
+    # the shapes test split holds 1,024 images: at N=600 there is no second subset, and the output says why
+    wide = evaluate(tiny_run, n=600, split="test", extractor=ex, cache_dir=tmp_path / "c", metrics=("fid",))
+    assert "fid_floor" not in wide.metrics
+    assert "floor: not measured: real against real at N=600 needs 1,200 images, the split has 1,024" in wide.lines()
+
+
+def test_evaluate_default_n_is_a_first_look_off_a_gpu(tiny_run, tmp_path):
+    ex = TinyFeatures(3 * 32 * 32)
+    r = evaluate(tiny_run, extractor=ex, cache_dir=tmp_path / "c", metrics=("kid",))
+    assert r.protocol["n_generated"] == 2048
+    assert "N 2048: the default off a GPU, a first look; --n 10000 for the standard protocol" in r.lines()
 
 
 def test_evaluate_command_writes_figures_and_protocol(tiny_run, runner, tmp_path):

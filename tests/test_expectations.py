@@ -103,3 +103,16 @@ def test_a_number_before_an_operator_hints_at_digit_words():
 
     with pytest.raises(ParseError, match="column 3.*write digits as words"):
         parse_expression("3 - 3 + 7")
+
+
+@pytest.mark.parametrize("match,of,moved,verdict", [
+    (6, 9, True, "changed as asked"),
+    (5, 9, True, "partly changed (5 of 9)"),  # a bare majority leaves 4 results that did not change
+    (3, 9, False, "partly kept (3 of 9)"),
+    (2, 9, True, "wrong"),
+    (9, 9, False, "kept"),
+])
+def test_a_verdict_needs_two_results_in_three(match, of, moved, verdict):
+    from dcgan_cli.analysis.expectations import AttributeSummary
+
+    assert AttributeSummary(["yellow"], {}, match, of, moved).verdict == verdict

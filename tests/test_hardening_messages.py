@@ -173,3 +173,17 @@ def test_an_abort_says_what_it_leaves(tmp_path):
 
     plan = dc.plan_run(dataset="shapes", out=tmp_path / "r", train={"max_steps": 2, "limit": 64, "batch_size": 32})
     assert plan.abort_note() == "aborted without saving; no checkpoint was written yet"
+
+
+def test_plain_progress_lines_estimate_what_is_left_per_phase(monkeypatch, capsys):
+    from dcgan_cli import console
+
+    now = [0.0]
+    monkeypatch.setattr(console.time, "perf_counter", lambda: now[0])
+    r = console.Reporter(None, "training")
+    for t, done, total, phase in [(0, 0, 100, "a"), (10, 25, 100, "a"), (20, 0, 8, "b"), (23, 2, 8, "b")]:
+        now[0] = t
+        r.update(done, total, phase)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[1] == "training: 25/100 (10 s, ~30 s left) a"  # 10 s for a quarter: 30 s for the rest
+    assert lines[3] == "training: 2/8 (3 s, ~9 s left) b"  # the new phase's clock, not the first's

@@ -313,10 +313,27 @@ def test_the_sample_grid_is_enlarged_to_be_seen_and_scale_keeps_the_pixels(tiny_
     import dcgan_cli as dc
 
     raw = dc.sample(tiny_run, [0, 1, 2, 3], scale=1)
-    big = dc.sample(tiny_run, [0, 1, 2, 3])
+    big = dc.sample(tiny_run, [0, 1, 2, 3], labels=False)
     assert raw.figure().size == (2 * 34 + 2, 2 * 34 + 2) and big.figure().size == (2 * 130 + 2, 2 * 130 + 2)
     a, b = np.asarray(raw.figure()), np.asarray(big.figure())
     assert np.array_equal(a[2:34, 2:34], b[2:130:4, 2:130:4])  # nearest: every model pixel a 4x4 block, nothing invented
+    # by default each tile has its seed below it: the same pixels, then a band of dark text on white
+    labelled = np.asarray(dc.sample(tiny_run, [0, 1, 2, 3]).figure())
+    assert labelled.shape[1] == 4 + 128 + 4 + 128 + 4 and labelled.shape[0] > labelled.shape[1]
+    assert np.array_equal(labelled[4:132, 4:132], b[2:130, 2:130])
+    band = labelled[132:150, 4:132]
+    assert (band < 100).all(-1).sum() > 20 and (band == 255).all(-1).mean() > 0.5  # a caption, on white
+
+
+def test_sample_grid_captions_name_each_seed(tiny_run, tmp_path):
+    import numpy as np
+
+    import dcgan_cli as dc
+
+    a = np.asarray(dc.sample(tiny_run, [5, 6]).figure())
+    b = np.asarray(dc.sample(tiny_run, [5, 7]).figure())
+    # the first tile and caption are the same; the second caption differs with its seed
+    assert np.array_equal(a[:, :136], b[:, :136]) and not np.array_equal(a[132:150, 136:], b[132:150, 136:])
 
 
 def test_an_mp4_is_written_beside_the_gif_where_an_encoder_is_installed(tiny_run, runner, tmp_path, monkeypatch):

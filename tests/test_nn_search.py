@@ -89,7 +89,7 @@ def test_cli_errors(tiny_run, runner, tmp_path):
     assert r.exit_code == 2 and "out of range" in r.output
     Image.new("RGB", (8, 8)).save(tmp_path / "small.png")
     r = invoke(runner, "nn-search", tiny_run, "--query", tmp_path / "small.png", "--device", "cpu", "--out", tmp_path / "x.png")
-    assert r.exit_code == 2 and "smaller than the model's 32x32" in r.output
+    assert r.exit_code == 2 and "is 8x8, too small for the model's 32x32 (at least 16x16)" in r.output
     (tmp_path / "junk.png").write_text("not an image")
     r = invoke(runner, "nn-search", tiny_run, "--query", tmp_path / "junk.png", "--device", "cpu", "--out", tmp_path / "x.png")
     assert r.exit_code == 2 and "not a readable image" in r.output

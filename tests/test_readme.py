@@ -29,6 +29,6 @@ def test_demo_recipe_runs_in_smoke_form(tmp_path):
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert Image.open(run / "samples.png").size == (8 * 130 + 2, 8 * 130 + 2)  # 64 samples at 128 px a tile
+    assert Image.open(run / "samples.png").size[0] == 8 * 132 + 4  # 64 samples at 128 px a tile, captioned
     assert Image.open(run / "interpolation.gif").n_frames == 9 + 7
     assert list((run / "checkpoints").glob("*.safetensors"))

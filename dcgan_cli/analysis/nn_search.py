@@ -7,7 +7,6 @@ real images the model never saw.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +20,12 @@ from ..checkpoint import Checkpoint, as_checkpoint
 from ..configs import SPLITS
 from ..data import ImageData, checkpoint_data
 from ..errors import DcganError, UsageError
-from ..files import why_missing
 from ..generation import images_from_seeds
 from ..images import caption_below, grid_image
 from ..pixels import flat_model_range
 from ..results import Result, shown
 from ..seeds import seeds_label
+from ..user_images import load_images
 from .nearest import Neighbours, nearest
 
 HOLDOUT_SEED0 = 10_000  # generated samples for the memorization statistic use seeds from here on
@@ -130,41 +129,6 @@ class SearchResult(Result):
         return out
 
 
-def load_queries(paths: list[Path], size: int, channels: int) -> torch.Tensor:
-    """Image files -> (Q, C, size, size) in [-1, 1], cropped and resized as the training data was."""
-    from PIL import Image, UnidentifiedImageError
-
-    from ..data.cache import crop_resize
-    from ..pixels import to_model_range
-
-    arrays = []
-    for p in paths:
-        p = Path(p)
-        if not p.exists():
-            raise UsageError(f"--query {p} {why_missing(p)}")
-        if not p.is_file():
-            raise UsageError(f"--query {p} is not a file; give an image file")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(p) as img:
-                    if min(img.size) < size:
-                        raise UsageError(
-                            f"--query {p} is {img.size[0]}x{img.size[1]},"
-                            f" smaller than the model's {size}x{size}; give a larger image"
-                        )
-                    arrays.append(crop_resize(img, size, channels))
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise UsageError(
-                f"--query {p} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels); shrink it first"
-            ) from None
-        except PermissionError:
-            raise UsageError(f"--query {p} cannot be read (permission denied)") from None
-        except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-            raise UsageError(f"--query {p} is not a readable image") from None
-    return to_model_range(np.stack(arrays))
-
-
 def search(
     ckpt: Checkpoint | str | Path | None,
     queries: list[int] | list[Path] | torch.Tensor,
@@ -196,7 +160,7 @@ def search(
     if isinstance(queries, torch.Tensor):
         q, info = queries.float(), [{"index": i} for i in range(queries.shape[0])]
     elif not generated:
-        q, info = load_queries(list(queries), cfg.size, cfg.nc), [{"path": str(p)} for p in queries]
+        q, info = load_images(list(queries), cfg.size, cfg.nc).images, [{"path": str(p)} for p in queries]
     else:
         q, info = images_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
     if q.shape[0] == 0:

@@ -19,7 +19,7 @@ from ..checkpoint import Checkpoint, as_checkpoint
 from ..errors import UsageError
 from ..files import write_atomic
 from ..generation import check_truncation, images_from_seeds, seed_batches
-from ..images import MIN_CELL, grid_image, save_individual, save_pil
+from ..images import MIN_CAPTIONED, MIN_CELL, captioned_grid, grid_image, save_individual, save_pil
 from ..model import Generator
 from ..pixels import to_hwc_uint8
 from ..results import Result
@@ -44,6 +44,7 @@ class Samples(Result):
     G: Generator | None = field(default=None, repr=False)
     trunc: float = 1.0  # truncation psi
     scale: int | None = None  # grid tiles enlarged this many times (nearest); None: to 128 px or more
+    labels: bool = True  # each grid tile captioned with its seed (where tiles are 64 px or more)
     on_progress: Callable[[int, int], None] | None = field(default=None, repr=False)
     _images: torch.Tensor | None = field(default=None, repr=False)
 
@@ -58,6 +59,8 @@ class Samples(Result):
         factor = self.scale or max(1, -(-MIN_CELL // images.shape[-1]))
         if factor > 1:  # nearest: a pixel of the model stays a square block, nothing is invented
             images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
+        if self.labels and images.shape[-1] >= MIN_CAPTIONED:
+            return captioned_grid(images, [f"seed {s}" for s in self.seeds], self.nrow)
         return grid_image(images, self.nrow)
 
     def default_name(self) -> str:
@@ -121,6 +124,7 @@ def sample(
     individual: Path | None = None,
     trunc: float = 1.0,
     scale: int | None = None,
+    labels: bool = True,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
     on_progress: Callable[[int, int], None] | None = None,
@@ -144,4 +148,4 @@ def sample(
     c = as_checkpoint(ckpt)
     G = c.generator(device, ema=ema)
     which = "EMA generator" if (ema is not False and c.has_ema) else "G"
-    return Samples(c.path, c.step, list(seeds), which, fmt, nrow, individual, G, trunc, scale, on_progress)
+    return Samples(c.path, c.step, list(seeds), which, fmt, nrow, individual, G, trunc, scale, labels, on_progress)

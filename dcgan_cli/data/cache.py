@@ -79,6 +79,18 @@ def real_subset(data: ImageData, n: int) -> np.ndarray:
     return data.images[idx]
 
 
+def second_real_subset(data: ImageData, n: int) -> np.ndarray | None:
+    """n more images, none of them in `real_subset(data, n)`; None when the split has fewer than 2n.
+
+    Real against real at the same N is the floor a metric's small-sample bias sets for that N.
+    """
+    count = data.images.shape[0]
+    if 2 * n > count:
+        return None
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(REAL_SUBSET_SEED))
+    return data.images[np.sort(order[n : 2 * n].numpy())]
+
+
 def default_cache_root() -> Path:
     return Path(os.environ.get("DCGAN_CACHE", Path.home() / ".cache" / "dcgan" / "cache"))
 

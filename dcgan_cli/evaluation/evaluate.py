@@ -24,7 +24,7 @@ from ..checkpoint import Checkpoint, as_checkpoint
 from ..classifier import training_label
 from ..configs import FEATURES
 from ..data import ImageData, checkpoint_data
-from ..data.cache import REAL_SUBSET_SEED, crop_resize, default_cache_root, real_subset
+from ..data.cache import REAL_SUBSET_SEED, crop_resize, default_cache_root, real_subset, second_real_subset
 from ..errors import DcganError, UsageError
 from ..generation import uint8_from_seeds
 from ..results import Result, shown
@@ -37,6 +37,13 @@ MAX_N = 200_000
 
 
 SMALL_N = 5000  # below it, Inception FID's bias dominates differences between models
+STANDARD_N = 10_000  # the published protocol's sample count (50,000 in some papers)
+CPU_N = 2048  # a first look in about a minute on a laptop CPU; --n 10000 for the standard protocol
+
+
+def default_n(device: torch.device | str) -> int:
+    """The sample count when --n is not given: the standard protocol where a GPU makes it cheap."""
+    return STANDARD_N if torch.device(device).type == "cuda" else CPU_N
 
 NAMES = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall"}
 
@@ -55,6 +62,8 @@ class EvalResult(Result):
         m, p = self.metrics, self.protocol
         out = ["  ".join(f"{NAMES[k]} {m[k]:.4g}" + (f" ± {m['kid_std']:.2g}" if k == "kid" else "") for k in NAMES if k in m)]
         out += [f"{key}: {shown(p[key])}" for key in ("generated", "real", "features", "resize")]
+        if p.get("n_note"):
+            out.append(p["n_note"])
         return out + self.notes + self.context()
 
     def context(self) -> list[str]:
@@ -62,6 +71,12 @@ class EvalResult(Result):
         m, p = self.metrics, self.protocol
         n = min(p.get("n_generated", 0), p.get("n_real", 0))
         out = []
+        if m.get("fid_floor") is not None:
+            floor = m["fid_floor"]
+            out.append(f"floor: real against real at N={n} gives FID {floor:.4g} (two disjoint real subsets); "
+                       f"no model scores below it at this N, so read FID {m['fid']:.4g} as {m['fid'] - floor:.4g} above it")
+        elif p.get("floor"):
+            out.append(f"floor: {p['floor']}")
         if p.get("features") == "domain":
             out.append("compare: domain FID ranks runs on the same data set at the same N; "
                        "not comparable with published (Inception) FID")
@@ -146,15 +161,21 @@ def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str
     return np.stack(out), how + (f", {skipped} skipped" if skipped else "")
 
 
-def _real_features(data: ImageData, n: int, extractor: Extractor, cache_root: Path, batch_size: int, on_progress) -> np.ndarray:
-    ident = json.dumps([data.name, data.split, data.size, data.channels, data.fingerprint, str(data.cache_dir), n, extractor.key])
+def _real_features(data: ImageData, n: int, extractor: Extractor, cache_root: Path, batch_size: int, on_progress,
+                   *, second: bool = False) -> np.ndarray | None:
+    """Features of the fixed real subset of n (or of the disjoint second one: None when the split is too small)."""
+    ident = json.dumps([data.name, data.split, data.size, data.channels, data.fingerprint, str(data.cache_dir), n, extractor.key]
+                       + (["second"] if second else []))
     path = (
         Path(cache_root) / "eval" / f"real-{data.name}-{data.split}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.safetensors"
     )
     cached = read_cached(path, lambda t, meta: meta.get("key") == ident and set(t) == {"features"})
     if cached is not None:
         return cached[0]["features"].double().numpy()
-    feats = extract(extractor, real_subset(data, n), batch_size=batch_size, on_progress=on_progress)
+    images = second_real_subset(data, n) if second else real_subset(data, n)
+    if images is None:
+        return None
+    feats = extract(extractor, images, batch_size=batch_size, on_progress=on_progress)
     write_cached(path, {"features": torch.from_numpy(feats).float()}, {"key": ident}, what="real features")
     return feats.astype(np.float32).astype(np.float64)  # as read back from the cache next time
 
@@ -179,7 +200,7 @@ def evaluate(
     real: Path | None = None,
     split: str = "train",
     metrics: tuple[str, ...] = METRICS,
-    n: int = 10_000,
+    n: int | None = None,
     features: str | None = None,
     batch_size: int = 64,
     ema: bool | None = None,
@@ -191,8 +212,14 @@ def evaluate(
 ) -> EvalResult:
     """Compare generated and real images in a feature space. `ckpt` may be None only for two folders.
 
-    `features` None picks domain features for a labelled data set, Inception otherwise.
+    `features` None picks domain features for a labelled data set, Inception otherwise. `n` None
+    is the standard 10,000 on a GPU and a first look of 2,048 elsewhere.
     """
+    n_note = None
+    if n is None:
+        n = default_n(device)
+        if n < STANDARD_N:
+            n_note = f"N {n}: the default off a GPU, a first look; --n {STANDARD_N} for the standard protocol"
     if not 2 <= n <= MAX_N:
         raise UsageError(f"--n must be 2 to {MAX_N:,}, got {n}")
     if not 1 <= batch_size <= 4096:
@@ -221,7 +248,7 @@ def evaluate(
     size = c.model_config.size if c is not None else None
     channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
-    real_u8 = None
+    real_u8, floor = None, None
     if real is not None:  # read (and refuse) the real folder before any generating
         real_u8, real_how = load_folder(real, n, size, channels if ex.name == "inception" else c.model_config.nc, "--real")
 
@@ -254,6 +281,14 @@ def evaluate(
         if data is None:
             data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
         real_feats = _real_features(data, n, ex, cache_root, batch_size, report("features of real images"))
+        if "fid" in metrics:
+            floor_feats = _real_features(data, n, ex, cache_root, batch_size, report("features of more real images (the floor)"),
+                                         second=True)
+            if floor_feats is None:
+                protocol["floor"] = (f"not measured: real against real at N={n} needs {2 * n:,} images, "
+                                     f"the split has {data.images.shape[0]:,}")
+            else:
+                floor = fid(Stats.of(real_feats), Stats.of(floor_feats))
         protocol["real"] = (
             f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px)"
             f", {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}"
@@ -267,7 +302,12 @@ def evaluate(
     }
     if fake.shape[0] < 4 or real_feats.shape[0] < 4:
         raise DcganError("too few images to compare; at least 4 on each side")
-    return EvalResult(compute(real_feats, fake, metrics), protocol, notes)
+    if n_note:
+        protocol["n_note"] = n_note
+    measured = compute(real_feats, fake, metrics)
+    if floor is not None:
+        measured["fid_floor"] = floor
+    return EvalResult(measured, protocol, notes)
 
 
 class TrainingEvaluator:
