@@ -184,8 +184,8 @@ def info(
 def interpolate(
     ckpt: opt.Ckpt = None,
     steps: opt.Steps = 9,
-    from_seed: opt.FromSeed = 0,
-    to_seed: opt.ToSeed = 1,
+    from_seed: opt.FromSeed = "0",
+    to_seed: opt.ToSeed = "1",
     rows: opt.Rows = 1,
     through: opt.Through = None,
     method: opt.InterpolateMethod = None,
@@ -197,12 +197,12 @@ def interpolate(
 ):
     """Walk through latent space between seeds. Example: dcgan interpolate runs/demo --steps 9 --rows 4 --gif walk.gif"""
     from .analysis.latent import interpolate as walk
-    from .analysis.latent import seed_rows
+    from .analysis.latent import row_ends
     from .seeds import parse_seeds
 
     check_outputs(out_path)
     path = parse_seeds(through, "--through") if through is not None else None
-    pairs = seed_rows(from_seed, to_seed, rows) if through is None else None
+    pairs = row_ends(from_seed, to_seed, rows) if through is None else None
     result = walk(ckpt, pairs=pairs, through=path, steps=steps, method=method, gif=gif, trunc=trunc, ema=ema,
                   device=_device(device))
     emit(result, out=out_path)
@@ -223,6 +223,7 @@ def arithmetic(
     seed: opt.ArithmeticSeed = 0,
     variants: opt.Variants = 8,
     define: opt.Define = None,
+    anchor: opt.Anchor = None,
     samples: opt.Samples = 16384,
     attr_images: opt.AttrImages = 30_000,
     json_path: opt.ArithmeticJsonPath = None,
@@ -234,6 +235,8 @@ def arithmetic(
     """Latent vector arithmetic over named concepts, as in the paper's figure 7, with a verdict per attribute.
 
     Example: dcgan arithmetic runs/demo "red large circle - blue circle + blue square"
+
+    Your own picture as the anchor: dcgan arithmetic runs/demo "red circle - red + blue" --anchor my_circle.png
     """
     from .analysis.arithmetic import arithmetic as evaluate_expression
     from .analysis.arithmetic import parse_define
@@ -251,7 +254,7 @@ def arithmetic(
             result = z_separability(ckpt, **common)
         else:
             result = evaluate_expression(ckpt, expression, method=method, defines=defines, variants=variants, probe=probe,
-                                         individual=individual, **common)
+                                         individual=individual, anchors=anchor, **common)
     emit(result, out=out_path, json_path=json_path)
 
 
@@ -266,6 +269,7 @@ def nn_search(
     seeds: opt.Seeds = None,
     k: opt.K = 5,
     query: opt.Query = None,
+    project: opt.ProjectQuery = False,
     split: opt.NnSearchSplit = "train",
     holdout: opt.Holdout = 256,
     out_path: opt.Out = None,
@@ -289,7 +293,7 @@ def nn_search(
     queries = list(query) if query else resolve_seeds(n, seeds, 8, limit=10_000)
     with progress(f"searching {split} images") as bar:
         result = search(ckpt, queries, k=k, split=split, holdout=holdout, chunk_size=chunk_size, device=_device(device),
-                        data_root=data_root, cache_dir=cache_dir, ema=ema, on_progress=bar)
+                        data_root=data_root, cache_dir=cache_dir, ema=ema, project=project, on_progress=bar)
     emit(result, out=out_path, json_path=json_path)
 
 

@@ -311,8 +311,8 @@ Fmt = Annotated[
 InfoAsJson = Annotated[bool, typer.Option("--json", help="Print the metadata as JSON.")]
 DataInfoAsJson = Annotated[bool, typer.Option("--json", help="Print the list as JSON.")]
 Steps = Annotated[int, typer.Option(help="Frames per path, ends included.")]
-FromSeed = Annotated[int, typer.Option("--from", help="Seed of the first end.")]
-ToSeed = Annotated[int, typer.Option("--to", help="Seed of the last end.")]
+FromSeed = Annotated[str, typer.Option("--from", help="The first end: a seed, an image (projected first) or a z file.")]
+ToSeed = Annotated[str, typer.Option("--to", help="The last end: a seed, an image (projected first) or a z file.")]
 Rows = Annotated[int, typer.Option(help="Independent rows; row i runs from seed FROM+2i to TO+2i.")]
 Through = Annotated[
     str | None,
@@ -558,4 +558,12 @@ Video = Annotated[bool, typer.Option("--video", help="Also write the optimisatio
 ProjectJsonPath = Annotated[
     Path | None, typer.Option("--json", help="Also write the losses and distances here (projection.json is always written).",
                               show_default=False),
+]
+ProjectQuery = Annotated[
+    bool, typer.Option("--project", help="Also search each --query image's reconstruction by G (projected first)."),
+]
+Anchor = Annotated[
+    list[Path] | None,
+    typer.Option("--anchor", help="Start from your own image(s) (projected into G first) or z files; the first term "
+                 "says what they show.", show_default=False),
 ]

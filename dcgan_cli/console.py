@@ -80,7 +80,8 @@ class Reporter:
         if line:
             of = f"/{total}" if total else ""
             elapsed = time.perf_counter() - self._t0
-            left = f", ~{_duration(elapsed * (total - done) / done)} left" if total and 0 < done < total and elapsed > 1 else ""
+            left = (f", ~{_duration(elapsed * (total - done) / done)} left"
+                    if total and total / 20 <= done < total and done > 0 and elapsed > 1 else "")
             note(f"{self.description}: {done}{of} ({_duration(elapsed)}{left}){' ' + info if info else ''}")
 
     def __call__(self, done: int, total: int) -> None:

@@ -28,7 +28,7 @@ from ..generation import generate
 from ..images import save_individual
 from ..results import Result, shown
 from ..seeds import check_seed, parse_seeds
-from .arithmetic_methods import Concept, Inputs, Plan, anchored_plan, mean_plan, paper_plan
+from .arithmetic_methods import EXEMPLARS, Concept, Inputs, Plan, anchored_plan, mean_plan, paper_plan
 from .expectations import Judgement, attributes_of, judge, term_wants
 from .expression import Term, parse_expression, phrase_constraints, vocabulary
 from .separability import Separability
@@ -54,6 +54,7 @@ class ArithmeticResult(Result):
     individual: Path | None = None  # also write each result image here, result-N.png
     separability: Separability | None = None  # --probe: what z holds linearly
     anchor_images: torch.Tensor | None = field(default=None, repr=False)  # (R, C, H, W): each result's anchor ('anchored')
+    anchor_sources: list[str] | None = None  # --anchor: the images or z files the anchors came from
 
     @property
     def concepts(self) -> list[Concept]:
@@ -86,6 +87,8 @@ class ArithmeticResult(Result):
                      "from": "seeds" if t.phrase in self.defined else "samples"}
             if self.method == "anchored" and i == 0:
                 entry |= {"role": "anchor", "anchors": len(self.result_images)}
+                if self.anchor_sources:
+                    entry |= {"from": "your images", "sources": self.anchor_sources}
             rows.append(entry | (self.plan.notes[i] if i < len(self.plan.notes) else {}))
         return rows
 
@@ -107,6 +110,8 @@ class ArithmeticResult(Result):
         for t in self.term_rows():
             if t.get("role") == "anchor":
                 how = f"{t['anchors']} anchors: {'seeds' if t['from'] == 'seeds' else 'samples'} of it"
+                if t.get("sources"):
+                    how = f"{t['anchors']} anchor(s) projected from {shown(', '.join(t['sources']))}"
             else:
                 how = "seeds" if t["from"] == "seeds" else f"{t['count']} samples, match {t['confidence']:.2f}"
                 how = f"mean z of {how}"
@@ -170,6 +175,7 @@ def arithmetic(
     seed: int = 0,
     probe: bool = False,
     individual: Path | None = None,
+    anchors: list[Path] | None = None,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
     data_root: Path | None = None,
@@ -184,6 +190,8 @@ def arithmetic(
     """
     terms = parse_expression(expression)
     _check(terms, method, variants, samples, attr_images)
+    if anchors and method != "anchored":
+        raise UsageError(f"--anchor gives the anchored method its starting points; leave out --method {method}")
     check_seed(seed)
     if individual is not None:
         from ..files import check_folder_path
@@ -213,7 +221,15 @@ def arithmetic(
         if len(known) == len(terms):  # every term is in the vocabulary: the result's attributes can be expected
             wants = [own_of[i] for i in range(len(terms))]
     G = c.generator(device, ema=ema)
-    inputs = Inputs(terms, c.model_config, defined, bank, attrs, own_of, wants, variants, seed)
+    anchor_z, photos, sources = None, None, None
+    if anchors:
+        from .project import latent_ends
+
+        which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+        ends = latent_ends(c, G, which, list(anchors), flag="--anchor", device=device)
+        anchor_z, sources = torch.stack([e.z for e in ends]), [e.label for e in ends]
+        photos = torch.stack([e.target if e.target is not None else generate(G, e.z[None])[0] for e in ends])
+    inputs = Inputs(terms, c.model_config, defined, bank, attrs, own_of, wants, variants, seed, anchor_z)
 
     def seen_of(z: torch.Tensor) -> torch.Tensor:  # (B, len(attrs)) the attribute values G's images of z show
         probs = bank.classifier.predict(generate(G, z).to(device))
@@ -233,7 +249,10 @@ def arithmetic(
 
         sep = z_separability(c, samples=samples, attr_images=attr_images, seed=seed, ema=ema, device=device,
                              data_root=data_root, cache_dir=cache_dir, on_progress=on_progress)
-    return ArithmeticResult(expression, method, terms, plan, generate(G, plan.term_z), [generate(G, z) for z in plan.exemplars],
+    exemplar_images = [generate(G, z) for z in plan.exemplars]
+    if photos is not None:  # the anchors' column shows the pictures themselves; its vector tile, G's reconstruction
+        exemplar_images[0] = photos[:EXEMPLARS]
+    return ArithmeticResult(expression, method, terms, plan, generate(G, plan.term_z), exemplar_images,
                             result_images, verdict, set(defined), c.path, c.step, seed,
                             bank.classifier.describe() if bank is not None else {}, bank, individual, sep,
-                            generate(G, plan.anchor_z) if plan.anchor_z is not None else None)
+                            generate(G, plan.anchor_z) if plan.anchor_z is not None else None, sources)

@@ -80,7 +80,7 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
             fig.paste(tile, (x, top + r * (cell + gap)))
         fig.paste(_tiles(mean[None], cell)[0], (x, bottom_y))
         draw.line([(x, bottom_y - gap), (x + cell, bottom_y - gap)], fill=INK, width=1)
-        label = "anchor" if anchored and i == 0 else "mean"
+        label = ("reconstruction" if result.anchor_sources else "anchor") if anchored and i == 0 else "mean"
         draw.text((x + cell // 2, bottom_y + cell + 3), label, fill=INK, font=small, anchor="mt")
         x += cell + op_w
     draw.text((x - op_w // 2, bottom_y + cell // 2), "=", fill=INK, font=font, anchor="mm")

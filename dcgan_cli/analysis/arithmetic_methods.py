@@ -52,6 +52,7 @@ class Inputs:
     wants: list[Want] | None  # every term's wants, when every term is in the vocabulary
     variants: int
     seed: int
+    anchor_z: torch.Tensor | None = None  # (R, nz) given anchors (projected images, z files): the results start there
 
 
 @dataclass
@@ -195,6 +196,8 @@ class _Matcher:
 def _anchors(inp: Inputs, seen_of) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The first term's samples the results start from, and the attribute values each shows."""
     first, n = inp.terms[0], 1 + inp.variants
+    if inp.anchor_z is not None:
+        return inp.anchor_z, (seen_of(inp.anchor_z) if inp.bank is not None else None)
     if first.phrase in inp.defined:
         anchors = z_from_seeds(inp.cfg, inp.defined[first.phrase])
         return anchors, (seen_of(anchors) if inp.bank is not None else None)

@@ -13,7 +13,7 @@ from ..configs import PATH_METHODS
 from ..errors import UsageError
 from ..generation import check_truncation, generate, truncate
 from ..model import Generator, z_from_seeds
-from ..results import Result
+from ..results import Result, shown
 from ..seeds import MAX_SEED, seeds_label
 
 MAX_FRAMES = 10_000
@@ -62,11 +62,17 @@ def path_through(zs: torch.Tensor, steps: int, method: str = "slerp") -> torch.T
 def interpolate_seeds(G: Generator, seed_pairs: list[tuple[int, int]], steps: int, method: str = "slerp",
                       trunc: float = 1.0) -> torch.Tensor:
     """Rows of images (R, steps, C, H, W): each row walks from one seed's z to another's."""
+    return interpolate_z(G, [tuple(z_from_seeds(G.cfg, [a, b])) for a, b in seed_pairs], steps, method, trunc)
+
+
+def interpolate_z(G: Generator, z_pairs: list[tuple[torch.Tensor, torch.Tensor]], steps: int, method: str = "slerp",
+                  trunc: float = 1.0) -> torch.Tensor:
+    """Rows of images (R, steps, C, H, W): each row walks from one z (nz,) to another."""
     rows = []
-    for a, b in seed_pairs:
-        zs = truncate(z_from_seeds(G.cfg, [a, b]), trunc)
+    for a, b in z_pairs:
+        zs = truncate(torch.stack([a, b]), trunc)
         frames = path_through(zs, steps, method)
-        frames[0], frames[-1] = zs[0], zs[1]  # exact ends: the first and last frames are the sampled seeds
+        frames[0], frames[-1] = zs[0], zs[1]  # exact ends: the first and last frames are the ends themselves
         rows.append(generate(G, frames))
     return torch.stack(rows)
 
@@ -87,21 +93,22 @@ class Interpolation(Result):
     command = "interpolate"
     frames: torch.Tensor = field(repr=False)  # (R, T, C, H, W) in [-1, 1]: R rows (one for --through), T frames each
     method: str
-    seeds: list[list[int]]  # the seeds each row passes through
+    seeds: list[list[int | str]]  # what each row passes through: seeds, or names of images and z files
     loops: bool  # a --through path: played forward only; rows play back and forth
     steps: int = 9
     checkpoint_path: Path | None = None
     step: int = 0
     gif: Path | None = None  # also write the animation here
     trunc: float = 1.0  # truncation psi of the ends
+    notes: list[str] = field(default_factory=list)
 
     def legs(self) -> tuple[list[torch.Tensor], list[str]]:
         """The picture's rows: each seed pair's walk, or each leg of a --through path, and their names."""
         if not self.loops:
-            return list(self.frames), [f"seed {a} -> {b}" for a, b in self.seeds]
+            return list(self.frames), [f"{_end(a)} -> {_end(b)}" for a, b in self.seeds]
         path, n = self.seeds[0], self.steps - 1
         rows = [self.frames[0, i * n : i * n + self.steps] for i in range(len(path) - 1)]
-        return rows, [f"seed {a} -> {b}" for a, b in zip(path, path[1:])]
+        return rows, [f"{_end(a)} -> {_end(b)}" for a, b in zip(path, path[1:])]
 
     def figure(self):
         """Rows of frames, enlarged to be seen, named by their seeds, columns by t."""
@@ -129,7 +136,7 @@ class Interpolation(Result):
             name = f"through-{seeds_label(self.seeds[0])}"
         else:
             (a, b), rows = self.seeds[0], len(self.seeds)
-            name = f"{a}-{b}" + (f"-rows{rows}" if rows > 1 else "")
+            name = f"{_stem(a)}-{_stem(b)}" + (f"-rows{rows}" if rows > 1 else "")
         trunc = f"-trunc{self.trunc:g}" if self.trunc != 1.0 else ""
         return f"{name}-{self.method}-{self.steps}{trunc}.png"
 
@@ -150,8 +157,21 @@ class Interpolation(Result):
                 "rows": self.seeds, "through": self.loops, "truncation": self.trunc}
 
     def lines(self) -> list[str]:
-        what = f"through seeds {self.seeds[0]}" if self.loops else f"{len(self.seeds)} row(s) between seed pairs"
-        return [f"{self.method}, {self.steps} steps, {what}"]
+        if self.loops:
+            what = f"through seeds {self.seeds[0]}"
+        elif all(isinstance(e, int) for row in self.seeds for e in row):
+            what = f"{len(self.seeds)} row(s) between seed pairs"
+        else:
+            what = "from " + " to ".join(shown(_end(e)) for e in self.seeds[0])
+        return [f"{self.method}, {self.steps} steps, {what}"] + self.notes
+
+
+def _end(e: int | str) -> str:
+    return f"seed {e}" if isinstance(e, int) else str(e)
+
+
+def _stem(e: int | str) -> str:
+    return str(e) if isinstance(e, int) else str(e).split(" ")[0].split(".")[0]
 
 
 def default_method(ckpt: Checkpoint) -> str:
@@ -162,7 +182,7 @@ def default_method(ckpt: Checkpoint) -> str:
 def interpolate(
     ckpt: Checkpoint | str | None,
     *,
-    pairs: list[tuple[int, int]] | None = None,
+    pairs: list[tuple[int | Path, int | Path]] | None = None,
     through: list[int] | None = None,
     steps: int = 9,
     method: str | None = None,
@@ -171,12 +191,14 @@ def interpolate(
     ema: bool | None = None,
     device: torch.device | str = "cpu",
 ) -> Interpolation:
-    """Rows walking between seed pairs, or one path through several seeds (`gif`: also an animation)."""
+    """Rows walking between pairs of ends, or one path through several seeds (`gif`: also an animation).
+
+    An end is a seed, an image file (projected into this G first) or a z file `dcgan project` wrote for this G."""
     if gif is not None:
         from ..files import check_image_path
 
         check_image_path(gif, "--gif", (".gif",))
-    if pairs is not None and not all(0 <= s <= MAX_SEED for p in pairs for s in p):
+    if pairs is not None and not all(0 <= s <= MAX_SEED for p in pairs for s in p if isinstance(s, int)):
         raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
     if steps < 2:
         raise UsageError(f"--steps must be at least 2 (the two ends), got {steps}")
@@ -190,11 +212,23 @@ def interpolate(
     if pairs is not None and not 1 <= len(pairs) * steps <= MAX_FRAMES:
         raise UsageError(f"{len(pairs)} rows of {steps} frames is more than {MAX_FRAMES:,} frames; ask for fewer")
     G = c.generator(device, ema=ema)
+    notes: list[str] = []
     if through is not None:
         frames, rows, loops = interpolate_through(G, through, steps, method, trunc)[None], [list(through)], True
-    else:
+    elif all(isinstance(e, int) for p in pairs for e in p):
         frames, rows, loops = interpolate_seeds(G, pairs, steps, method, trunc), [list(p) for p in pairs], False
-    return Interpolation(frames, method, rows, loops, steps, c.path, c.step, gif, trunc)
+    else:
+        from .project import latent_ends
+
+        which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+        ends = latent_ends(c, G, which, [e for p in pairs for e in p], flag="--from/--to", device=device)
+        z_pairs = [(ends[2 * i].z, ends[2 * i + 1].z) for i in range(len(pairs))]
+        frames, loops = interpolate_z(G, z_pairs, steps, method, trunc), False
+        rows = [[e if isinstance(e, int) else ends[2 * i + j].label for j, e in enumerate(p)] for i, p in enumerate(pairs)]
+        if any(e.target is not None for e in ends):
+            notes.append("images were projected into this generator first (dcgan project writes their z files, "
+                         "and its pictures show how close each reconstruction is)")
+    return Interpolation(frames, method, rows, loops, steps, c.path, c.step, gif, trunc, notes)
 
 
 def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:
@@ -204,3 +238,15 @@ def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:
     if not (0 <= from_seed and 0 <= to_seed and max(from_seed, to_seed) + 2 * rows <= MAX_SEED):
         raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
     return [(from_seed + 2 * i, to_seed + 2 * i) for i in range(rows)]
+
+
+def row_ends(from_end: str, to_end: str, rows: int) -> list[tuple[int | Path, int | Path]]:
+    """The command line's --from/--to/--rows: seed rows, or one row between images or z files."""
+    from .project import parse_end
+
+    a, b = parse_end(from_end, "--from"), parse_end(to_end, "--to")
+    if isinstance(a, int) and isinstance(b, int):
+        return seed_rows(a, b, rows)
+    if rows != 1:
+        raise UsageError("--rows needs seeds at both ends (row i runs from seed FROM+2i); an image or z file makes one row")
+    return [(a, b)]

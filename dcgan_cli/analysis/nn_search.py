@@ -20,7 +20,7 @@ from ..checkpoint import Checkpoint, as_checkpoint
 from ..configs import SPLITS
 from ..data import ImageData, checkpoint_data
 from ..errors import DcganError, UsageError
-from ..generation import images_from_seeds
+from ..generation import generate, images_from_seeds
 from ..images import caption_below, grid_image
 from ..pixels import flat_model_range
 from ..results import Result, shown
@@ -93,7 +93,8 @@ class SearchResult(Result):
             if scale > 1:
                 row = torch.nn.functional.interpolate(row, scale_factor=scale, mode="nearest")
             img = grid_image(row, nrow=row.shape[0])
-            rows.append(caption_below(img, ["query", *[f"{d:.1f}" for d in nb.distances[r].tolist()]], cell=size * scale))
+            first = "reconstruction" if self.query_info[r].get("reconstruction") else "query"
+            rows.append(caption_below(img, [first, *[f"{d:.1f}" for d in nb.distances[r].tolist()]], cell=size * scale))
         out = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)))
         y = 0
         for r in rows:
@@ -123,6 +124,7 @@ class SearchResult(Result):
         out = [f"nearest {self.split} images of {self.data.name} (squared L2, [-1, 1] pixels): index (distance)"]
         for q, idx, dist in zip(self.query_info, self.neighbours.indices.tolist(), self.neighbours.distances.tolist()):
             label = f"seed {q['seed']}" if "seed" in q else shown(Path(q["path"]).name) if "path" in q else f"query {q['index']}"
+            label += " (its reconstruction by G)" if q.get("reconstruction") else ""
             out.append(f"  {label}: " + ", ".join(f"{i} ({d:.1f})" for i, d in zip(idx, dist)))
         if self.memorization:
             out.append(self.memorization["verdict"])
@@ -142,12 +144,15 @@ def search(
     data_root: Path | None = None,
     cache_dir: Path | None = None,
     ema: bool | None = None,
+    project: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> SearchResult:
     """The k nearest `split` images of each query: seeds (generated), image files, or images in [-1, 1].
 
     With generated queries and holdout > 0, also compares the nearest-training distances of
     `holdout` fresh samples with those of as many unseen real images (the memorization check).
+    `project` (image files only): each image is projected into G and its reconstruction searched
+    too, in the row after it: which training images the photo is closest to, as the GAN draws it.
     """
     if split not in SPLITS:
         raise UsageError(f"--split {split!r}: use train or test")
@@ -161,10 +166,20 @@ def search(
         q, info = queries.float(), [{"index": i} for i in range(queries.shape[0])]
     elif not generated:
         q, info = load_images(list(queries), cfg.size, cfg.nc).images, [{"path": str(p)} for p in queries]
+        if project:
+            from .project import latent_ends
+
+            which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+            ends = latent_ends(c, G, which, list(queries), flag="--query", device=device)
+            recon = generate(G, torch.stack([e.z for e in ends]))
+            q = torch.stack([q, recon], 1).flatten(0, 1)  # photo, its reconstruction, next photo, ...
+            info = [x for p in queries for x in ({"path": str(p)}, {"path": str(p), "reconstruction": True})]
     else:
         q, info = images_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
     if q.shape[0] == 0:
         raise UsageError("no queries: give seeds or --query images")
+    if project and (generated or isinstance(queries, torch.Tensor)):
+        raise UsageError("--project projects --query images into G; give image files with --query")
     if data is None:
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
     if tuple(q.shape[1:]) != tuple(data.images.shape[1:]):
