@@ -34,7 +34,7 @@ class ProjectSettings:
     lr: float = 0.05
     feature_weight: float = 1.0  # D-feature distance beside pixel MSE
     prior_weight: float = 0.05  # (|z|^2 / E|z|^2 - 1)^2 for a normal prior
-    noise: float = 0.05  # z noise at the start, as a share of the prior's scale; gone by 75% of the steps
+    noise: float = 0.0  # z noise at the start, as a share of the prior's scale, gone by 75% of the steps (0: none, measured best)
     seed: int = 0
     batch: int = 16  # images optimised together (x starts rows): bounds memory for many images
 
@@ -146,7 +146,8 @@ def _project_batch(G: Generator, dist: FeatureDistance, targets: torch.Tensor, s
         with torch.no_grad():
             starts.append(encoder.eval()(targets)[:, None])
         kinds.append("encoder")
-    random_count = max(s.starts - len(starts), 0 if starts else 1)
+    # With no steps and an encoder, its guess alone: the encoder's own quality, measured apart.
+    random_count = 0 if (starts and s.steps == 0) else max(s.starts - len(starts), 0 if starts else 1)
     if random_count:
         z_rand, _ = random_candidates(G, targets, dist, s.candidates, random_count, s.seed, s.feature_weight)
         starts.append(z_rand)
