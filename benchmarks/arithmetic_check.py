@@ -199,6 +199,46 @@ def score(seen: torch.Tensor, target: tuple, m: int) -> dict[str, torch.Tensor]:
     return {"moved": ok[:, m], "kept": ok[:, kept].all(1), "all": ok.all(1)}
 
 
+def domain_fid(classifier, real_u8: torch.Tensor, images: torch.Tensor) -> float:
+    """FID in the data set's classifier features (what `dcgan evaluate --features domain` uses) at N = len(images)."""
+    from dcgan_cli.evaluation.metrics import Stats, fid
+    from dcgan_cli.pixels import to_uint8
+
+    real = classifier.features(real_u8[: len(images)]).numpy()
+    fake = classifier.features(to_uint8(images)).numpy()
+    return fid(Stats.of(real), Stats.of(fake))
+
+
+def mnist_rows(ckpts: list[Path], methods: list[str], variants: int, samples: int, data_root: Path) -> None:
+    """Digit moves ("three - three + eight") on MNIST generators, judged by the domain classifier."""
+    from dcgan_cli.data.sources import DIGITS
+
+    pairs = [(3, 8), (1, 7), (0, 6), (4, 9), (5, 3), (7, 1), (8, 0), (2, 5), (6, 4), (9, 2)]
+    print(f"\nMNIST: {len(pairs)} digit moves 'a - a + b', {1 + variants} results each; judge: the domain classifier")
+    print("| generator | method | digit moved | edit size (share of prior) |")
+    print("|---|---|---|---|")
+    for path in ckpts:
+        c = load_checkpoint(path)
+        data = checkpoint_data(c, "train", data_root=data_root)
+        for method in methods:
+            hits = total = 0
+            sizes = []
+            for a, b in pairs:
+                expr = f"{DIGITS[a]} - {DIGITS[a]} + {DIGITS[b]}"
+                try:
+                    r = arithmetic(c, expr, method=method, data=data, samples=samples, variants=variants)
+                except DcganError:
+                    total += 1 + variants
+                    continue
+                read = r.bank.classifier.predict(r.result_images)[:, :10].argmax(1)
+                hits += int((read == b).sum())
+                total += 1 + variants
+                if r.plan.anchor_z is not None:
+                    sizes += (r.plan.edit_sizes() / math.sqrt(c.model_config.nz)).tolist()
+            size = f"{statistics.mean(sizes):.0%}" if sizes else "-"
+            print(f"| {path.name} | {method} | {hits / max(total, 1):.1%} of {total} | {size} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, default=Path("/tmp/bench/qshapes80"), help="folder of benchmarks/quality.py runs")
@@ -210,7 +250,13 @@ def main() -> None:
     ap.add_argument("--variants", type=int, default=4)
     ap.add_argument("--samples", type=int, default=16384)
     ap.add_argument("--candidates", action="store_true", help="also score the other directions tried (Candidates)")
+    ap.add_argument("--mnist", type=Path, action="append", help="MNIST checkpoints for the digit-move rows")
+    ap.add_argument("--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k")
     args = ap.parse_args()
+    if args.mnist:
+        mnist_rows(args.mnist, args.methods.split(","), args.variants, args.samples, args.data_root)
+        if not args.ckpt and not args.runs.exists():
+            return
     ckpts = args.ckpt or [args.runs / f"shapes32-{args.recipe.replace(' ', '_')}-seed{s}" for s in args.seeds.split(",")]
     methods = args.methods.split(",")
     tasks = analogies(args.per_move)
@@ -221,6 +267,9 @@ def main() -> None:
         + (list(Candidates.NAMES) if args.candidates else [])
     )
     pooled: dict[tuple[str, str, str], list[int]] = {}  # (row, move, metric) -> [hits, n]
+    edits: dict[str, list[float]] = {}  # method -> |result - anchor| / sqrt(nz) per result
+    steps_taken: dict[str, list[int]] = {}
+    fids: dict[str, list[float]] = {}  # method -> results' domain FID per generator
     per_gen: dict[tuple[str, str], list[float]] = {}  # (row, move) -> all-correct share per generator
     for path in ckpts:
         c = load_checkpoint(path)
@@ -241,6 +290,7 @@ def main() -> None:
         ceiling = float((p > 0.9).all(1).float().mean())
         print(f"  ceiling: the judge reads {ceiling:.1%} of unconditional samples with p > 0.9 in every attribute")
         counts: dict[tuple[str, str, str], list[int]] = {}
+        made: dict[str, list[torch.Tensor]] = {}  # method -> result images, for the results' FID
 
         def add(row: str, move: str, s: dict[str, torch.Tensor]) -> None:
             for metric, v in s.items():
@@ -261,6 +311,13 @@ def main() -> None:
                     seen = torch.full((1 + args.variants, 3), -1)
                     r = None
                 add(method, task["move"], score(seen, task["target"], m))
+                if r is not None:
+                    made.setdefault(method, []).append(r.result_images)
+                    if r.plan.anchor_z is not None:
+                        size = r.plan.edit_sizes() / math.sqrt(c.model_config.nz)
+                        edits.setdefault(method, []).extend(size.tolist())
+                        if r.plan.edit_steps is not None:
+                            steps_taken.setdefault(method, []).extend(r.plan.edit_steps)
                 if method == "anchored" and r is not None:
                     za = r.plan.anchor_z
                     step = (r.plan.result_z - za).norm(dim=1, keepdim=True)
@@ -284,6 +341,12 @@ def main() -> None:
                 task["move"],
                 score(judge.read(uncond[torch.randint(0, len(uncond), (1 + args.variants,), generator=g)])[0], task["target"], m),
             )
+        real_u8 = torch.from_numpy(np.asarray(data.images[: 4096]))
+        for method, imgs in made.items():
+            imgs = torch.cat(imgs)
+            fids.setdefault(method, []).append(domain_fid(bank.classifier, real_u8, imgs))
+            same_count = domain_fid(bank.classifier, real_u8, uncond[: len(imgs)])
+            fids.setdefault(f"unconditional ({method}'s count)", []).append(same_count)
         print(f"  | {'':22s} | " + " | ".join(f"{mv:>24s}" for mv in [*MOVES, "all moves"]) + " |")
         for row in rows:
             cells = []
@@ -313,6 +376,20 @@ def main() -> None:
             sd = statistics.stdev(spread) if len(spread) > 1 else 0.0
             cells[0] += f" ({statistics.mean(spread):.1%} ± {sd:.1%})" if spread else ""
             print(f"| {row} | {move} | " + " | ".join(cells) + " |")
+    print("\n| method | edit size, share of the prior's typical norm (mean ± std) | steps (mean) | results' domain FID "
+          "| unconditional samples' FID, same count | ratio |")
+    print("|---|---|---|---|---|---|")
+    for method in methods:
+        e = edits.get(method, [])
+        st = steps_taken.get(method, [])
+        f, u = fids.get(method, []), fids.get(f"unconditional ({method}'s count)", [])
+        size = f"{statistics.mean(e):.0%} ± {statistics.stdev(e):.0%}" if len(e) > 1 else "-"
+        ratio = statistics.mean(f) / statistics.mean(u) if f and u else float("nan")
+        if not f:
+            print(f"| {method} | {size} | - | - | - | - |")
+            continue
+        steps = f"{statistics.mean(st):.0f}" if st else "-"
+        print(f"| {method} | {size} | {steps} | {statistics.mean(f):.3g} | {statistics.mean(u):.3g} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,8 @@ DOWNSAMPLE = ("strided", "pool")
 PROJECTIONS = ("conv", "dense")
 Z_DISTS = ("normal", "uniform")
 PATH_METHODS = ("slerp", "lerp")  # interpolation paths
-ARITHMETIC_METHODS = ("anchored", "paper", "mean")  # the first is the default: it measures best (docs/measured.md)
+# The first is the default: it measures best (docs/measured.md).
+ARITHMETIC_METHODS = ("anchored", "guided", "boundary", "paper", "mean")
 FEATURES = ("inception", "domain")
 EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
 PRECISIONS = ("fp32", "bf16", "fp16")

@@ -54,6 +54,19 @@ def test_interpolate(tiny_run, runner, tmp_path):
     assert Image.open(tmp_path / "api.gif").n_frames == Image.open(tmp_path / "cli.gif").n_frames == 5 + 3
 
 
+def test_project(tiny_run, runner, tmp_path):
+    picture = tmp_path / "a.png"
+    dc.sample(tiny_run, [9]).write(picture)
+    r = invoke(runner, "project", tiny_run, picture, "--steps", "20", "--out", tmp_path / "cli", "--device", "cpu")
+    result = dc.project(tiny_run, [picture], steps=20)
+    assert _lines(r)[1:] == result.lines()[1:]  # the first line also says how long it took
+    result.write(tmp_path / "api")
+    _same_picture(tmp_path / "cli" / "projection.png", tmp_path / "api" / "projection.png")
+    cli, api = (json.loads((tmp_path / d / "projection.json").read_text()) for d in ("cli", "api"))
+    timing = ("seconds", "seconds_per_image")
+    assert {k: v for k, v in cli.items() if k not in timing} == {k: v for k, v in api.items() if k not in timing}
+
+
 def test_info(tiny_run, runner):
     assert json.loads(invoke(runner, "info", tiny_run, "--json").stdout) == dc.checkpoint_info(tiny_run).to_dict()
     assert _lines(invoke(runner, "info", tiny_run)) == dc.checkpoint_info(tiny_run).lines()

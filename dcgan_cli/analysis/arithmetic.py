@@ -85,7 +85,7 @@ class ArithmeticResult(Result):
         for i, (t, k) in enumerate(zip(self.terms, self.concepts)):
             entry = {"phrase": t.phrase, "coef": t.coef, "count": k.count, "confidence": round(k.confidence, 4),
                      "from": "seeds" if t.phrase in self.defined else "samples"}
-            if self.method == "anchored" and i == 0:
+            if self.method in FROM_ANCHORS and i == 0:
                 entry |= {"role": "anchor", "anchors": len(self.result_images)}
                 if self.anchor_sources:
                     entry |= {"from": "your images", "sources": self.anchor_sources}
@@ -99,6 +99,10 @@ class ArithmeticResult(Result):
             out |= {"attribute_model_accuracy": self.classifier.get("accuracy"),
                     "attribute_model_heldout": self.classifier.get("heldout"), "classifier": self.classifier,
                     "result_attributes": self.judgement.first_labels, "results": self.judgement.results}
+            if self.plan.edit_steps is not None:
+                for r, size, steps in zip(out["results"], self.plan.edit_sizes().tolist(), self.plan.edit_steps):
+                    r |= {"edit_size": round(size, 4), "edit_share_of_prior": round(size / self.plan.prior_norm, 4),
+                          "edit_steps": steps}
             if self.judgement.summary:
                 out["summary"] = {n: s.to_dict() for n, s in self.judgement.summary.items()}
         if self.separability is not None:
@@ -118,6 +122,11 @@ class ArithmeticResult(Result):
             asked = f" (asked: {t['asked']})" if t.get("asked") else ""
             relaxed = f"; too few samples, so not held: {', '.join(t['relaxed'])}" if t.get("relaxed") else ""
             out.append(f"{t['coef']:+g} x {t['phrase']!r}{asked}: {how}{relaxed}")
+        if self.plan.edit_steps is not None:
+            size = self.plan.edit_sizes()
+            out.append(f"edit: |dz| {size.mean():.2f} on average ({size.mean() / self.plan.prior_norm:.0%} of the prior's "
+                       f"typical |z|), {sum(self.plan.edit_steps) / len(self.plan.edit_steps):.0f} steps; "
+                       f"{self.plan.notes[0].get('edit', '')}")
         j = self.judgement
         if j is not None and j.summary:
             n = len(j.results)
@@ -149,6 +158,16 @@ def parse_define(text: str) -> tuple[str, list[int]]:
     return phrase, parse_seeds(seeds, flag=f"--define {phrase}=")
 
 
+FROM_ANCHORS = ("anchored", "guided", "boundary")  # each result starts from its own anchor
+
+
+def _plans():
+    from .arithmetic_edits import boundary_plan, guided_plan
+
+    return {"anchored": anchored_plan, "guided": guided_plan, "boundary": boundary_plan,
+            "paper": lambda inp, seen_of: paper_plan(inp), "mean": lambda inp, seen_of: mean_plan(inp)}
+
+
 def _check(terms: list[Term], method: str, variants: int, samples: int, attr_images: int) -> None:
     if method not in ARITHMETIC_METHODS:
         raise UsageError(f"--method {method!r}: use one of {', '.join(ARITHMETIC_METHODS)}")
@@ -157,7 +176,7 @@ def _check(terms: list[Term], method: str, variants: int, samples: int, attr_ima
             raise UsageError(f"the coefficient {t.coef:g} of {t.phrase!r} is out of range; use numbers up to 1e6")
     if not 0 <= variants <= 1024 or not MIN_SAMPLES <= samples <= MAX_SAMPLES or attr_images < 20:
         raise UsageError("--variants must be 0 to 1024, --samples 16 to 1,000,000 and --attr-images at least 20")
-    if method == "anchored" and terms[0].coef != 1:
+    if method in FROM_ANCHORS and terms[0].coef != 1:
         raise UsageError(f"--method anchored starts from samples of the first term, so its coefficient must be 1 "
                          f"(it is {terms[0].coef:g}); use --method paper for other sums")
 
@@ -190,8 +209,8 @@ def arithmetic(
     """
     terms = parse_expression(expression)
     _check(terms, method, variants, samples, attr_images)
-    if anchors and method != "anchored":
-        raise UsageError(f"--anchor gives the anchored method its starting points; leave out --method {method}")
+    if anchors and method in ("paper", "mean"):
+        raise UsageError(f"--anchor gives the anchored and edit methods their starting points; --method {method} has none")
     check_seed(seed)
     if individual is not None:
         from ..files import check_folder_path
@@ -199,7 +218,13 @@ def arithmetic(
         check_folder_path(individual, "--individual")
     c = as_checkpoint(ckpt)
     defined = dict(defines or {})
+    if method in ("guided", "boundary") and not c.dataset.get("label_names"):
+        raise UsageError(f"--method {method} moves z by what a guide on z learned from the data set's labels, and "
+                         f"{c.dataset.get('name', 'this data set')} has none; use --method anchored with --define")
     todo = [t for t in terms if t.phrase not in defined]
+    if method in ("guided", "boundary") and any(t.phrase in defined for t in terms[1:]):
+        raise UsageError(f"--method {method} moves attributes named by words of the data set's labels; a phrase "
+                         "defined by seeds can only be the first term (or use --method anchored)")
     bank, attrs, own_of, wants = None, [], {}, None
     if todo:
         label_names = c.dataset.get("label_names") or []
@@ -217,7 +242,7 @@ def arithmetic(
         )
         attrs = attributes_of(label_names, data.groups)
         known = [i for i, t in enumerate(terms) if all(w in vocab for w in t.words)]
-        own_of = dict(zip(known, term_wants([terms[i] for i in known], vocab, attrs, neutral=method != "anchored")))
+        own_of = dict(zip(known, term_wants([terms[i] for i in known], vocab, attrs, neutral=method not in FROM_ANCHORS)))
         if len(known) == len(terms):  # every term is in the vocabulary: the result's attributes can be expected
             wants = [own_of[i] for i in range(len(terms))]
     G = c.generator(device, ema=ema)
@@ -235,9 +260,7 @@ def arithmetic(
         probs = bank.classifier.predict(generate(G, z).to(device))
         return torch.stack([a.read(probs)[0] for a in attrs], 1)
 
-    plan = (
-        anchored_plan(inputs, seen_of) if method == "anchored" else paper_plan(inputs) if method == "paper" else mean_plan(inputs)
-    )
+    plan = _plans()[method](inputs, seen_of)
     result_images = generate(G, plan.result_z)
     verdict = None
     if bank is not None:

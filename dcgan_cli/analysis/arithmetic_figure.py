@@ -52,7 +52,8 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
     res_cols = min(3, len(res)) if len(res) <= 9 else math.ceil(math.sqrt(len(res)))
     res_rows = math.ceil(len(res) / res_cols)
     # Anchored results each start from their own anchor: it is shown under the result, half size.
-    anchors = result.anchor_images if result.method == "anchored" and result.anchor_images is not None else None
+    anchored = result.method in ("anchored", "guided", "boundary")
+    anchors = result.anchor_images if anchored and result.anchor_images is not None else None
     thumb = cell // 2 if anchors is not None else 0
     res_h = cell + (thumb + line if anchors is not None else 0) + gap
     col_h = rows * (cell + gap) + 2 * gap + cell + line
@@ -66,7 +67,6 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
     draw = ImageDraw.Draw(fig)
     bottom_y = top + rows * (cell + gap) + 2 * gap  # the row of vectors the sum uses
     x = pad
-    anchored = result.method == "anchored"
     for i, (term, ex, mean) in enumerate(zip(result.terms, result.exemplar_images, result.term_images)):
         op, mult = _coef_text(term.coef, i == 0)
         if op:

@@ -65,6 +65,12 @@ class Plan:
     expected: list[Want] = field(default_factory=list)  # per result: the attribute values it should show
     start: list[Want] = field(default_factory=list)  # per result: the values it starts from (first term)
     notes: list[dict] = field(default_factory=list)  # per term: the context asked for, attributes let go
+    edit_steps: list[int] | None = None  # per result, the edit methods' steps (guided: gradient steps; boundary: crossings)
+    prior_norm: float = 0.0  # the prior's typical |z|, to say how large an edit is
+
+    def edit_sizes(self) -> torch.Tensor:
+        """(R,) |result - anchor| of each result (empty without anchors)."""
+        return (self.result_z - self.anchor_z).norm(dim=1) if self.anchor_z is not None else torch.empty(0)
 
 
 def too_few(phrase: str, detail: str) -> DcganError:

@@ -1,0 +1,95 @@
+"""The edit methods of `dcgan arithmetic` (guided, boundary): they land, they say how far they moved,
+they refuse what they cannot serve, and no image classifier takes part in an edit."""
+
+import json
+
+import pytest
+import torch
+
+from dcgan_cli.analysis import arithmetic as arith_mod
+from dcgan_cli.analysis.arithmetic import arithmetic
+from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.classifier import AttributeModel
+from dcgan_cli.model import Generator
+
+from .conftest import forge_checkpoint, invoke
+
+SIZE_MOVE = "small red square - small square + large square"
+
+
+@pytest.mark.parametrize("method", ["guided", "boundary"])
+def test_each_edit_lands_on_a_generator_that_draws_the_concepts(concept_run, runner, tmp_path, method):
+    r = invoke(runner, "arithmetic", concept_run, SIZE_MOVE, "--method", method, "--samples", "4096",
+               "--json", tmp_path / "a.json", "--out", tmp_path / "a.png", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "a.json").read_text())
+    results = rep["results"]
+    assert len(results) == 9 and all(res["expected"]["small/large"] == "large" for res in results)
+    assert sum(res["all_match"] for res in results) >= 6, r.output  # concept_run draws size from z[7] > 0
+    assert all(res["edit_size"] > 0 and res["edit_steps"] >= 1 for res in results)
+    assert "edit: |dz|" in r.stdout and "of the prior's typical |z|" in r.stdout
+
+
+def test_the_api_gives_what_the_cli_prints(concept_run, runner):
+    r = invoke(runner, "arithmetic", concept_run, SIZE_MOVE, "--method", "guided", "--samples", "4096", "--device", "cpu")
+    result = arithmetic(concept_run, SIZE_MOVE, method="guided", samples=4096)
+    assert r.stdout.splitlines()[:-1] == result.lines()
+    assert result.plan.edit_sizes().shape == (9,) and len(result.plan.edit_steps) == 9
+
+
+def test_no_image_classifier_and_no_generator_take_part_in_an_edit(concept_run, monkeypatch):
+    arithmetic(concept_run, SIZE_MOVE, method="guided", samples=4096)  # the bank and the guide exist now
+    inside = {"plan": False}
+    plans = arith_mod._plans()
+
+    def watched(name):
+        def run(inputs, seen_of):
+            inside["plan"] = True
+            try:
+                return plans[name](inputs, seen_of)
+            finally:
+                inside["plan"] = False
+        return run
+
+    def refuse(original):
+        def call(self, *a, **k):
+            if inside["plan"]:
+                raise AssertionError(f"{original.__qualname__} was called during an edit")
+            return original(self, *a, **k)
+        return call
+
+    monkeypatch.setattr(arith_mod, "_plans", lambda: {n: watched(n) for n in plans})
+    monkeypatch.setattr(AttributeModel, "predict", refuse(AttributeModel.predict))
+    monkeypatch.setattr(AttributeModel, "features", refuse(AttributeModel.features))
+    monkeypatch.setattr(Generator, "forward", refuse(Generator.forward))
+    for method in ("guided", "boundary"):
+        result = arithmetic(concept_run, SIZE_MOVE, method=method, samples=4096)
+        assert result.judgement is not None  # the verdict, after the edit, still reads the images
+
+
+def test_what_the_edits_cannot_serve_is_one_line(concept_run, runner, tmp_path):
+    r = invoke(runner, "arithmetic", concept_run, SIZE_MOVE, "--method", "warp", "--device", "cpu")
+    assert r.exit_code == 2 and "'anchored', 'guided', 'boundary', 'paper', 'mean'" in r.output
+    r = invoke(runner, "arithmetic", concept_run, "red circle - circle + mine", "--define", "mine=3,4", "--method", "guided",
+               "--device", "cpu")
+    assert r.exit_code == 2 and "a phrase defined by seeds can only be the first term" in r.output
+    # a data set without labels (a folder without classes): the guide has nothing to learn from
+    c = load_checkpoint(concept_run)
+    meta = dict(c.meta)
+    meta["dataset"] = {**meta["dataset"], "name": "folder", "label_names": []}
+    bare = forge_checkpoint(tmp_path / "bare.safetensors", c.tensors, meta)
+    r = invoke(runner, "arithmetic", bare, "a - b + c", "--define", "a=1", "--method", "boundary", "--device", "cpu")
+    assert r.exit_code == 2 and "--method boundary moves z by what a guide on z learned from the data set's labels" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_guided_edits_start_from_your_own_image(concept_run, tmp_path):
+    from PIL import Image
+
+    from dcgan_cli import sample
+    from dcgan_cli.pixels import to_hwc_uint8
+
+    a = to_hwc_uint8(sample(concept_run, [21]).images())[0]
+    Image.fromarray(a).save(tmp_path / "mine.png")
+    result = arithmetic(concept_run, SIZE_MOVE, method="guided", samples=4096, anchors=[tmp_path / "mine.png"])
+    assert len(result.result_images) == 1 and torch.isfinite(result.plan.result_z).all()
