@@ -286,10 +286,11 @@ def parse_end(text: str, flag: str) -> int | Path:
     """A command line's end of a walk: a seed (digits), else a path to an image or z file."""
     from ..seeds import MAX_SEED
 
-    if text.strip().isdigit():
-        seed = int(text)
-        if seed > MAX_SEED:
-            raise UsageError(f"{flag} must be a seed from 0 to 2^63-1, an image or a z file, got {text}")
+    t = text.strip()
+    if t.lstrip("+-").isdigit():
+        seed = int(t)
+        if not 0 <= seed <= MAX_SEED:
+            raise UsageError(f"--from and --to must be seeds from 0 to 2^63-1 (or an image or a z file); {flag} is {t}")
         return seed
     return Path(text)
 
