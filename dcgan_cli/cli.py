@@ -216,7 +216,7 @@ def interpolate(
 def arithmetic(
     args: opt.CkptAndExpression = None,
     ckpt_opt: opt.CkptOption = None,
-    method: opt.ArithmeticMethod = "anchored",
+    method: opt.ArithmeticMethod = "guided",
     out_path: opt.Out = None,
     individual: opt.ArithmeticIndividual = None,
     probe: opt.Probe = False,

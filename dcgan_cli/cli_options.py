@@ -332,8 +332,9 @@ ArithmeticMethod = Annotated[
     ArithMethod,
     typer.Option(
         help=(
-            "anchored: samples of the first term plus the others' means taken where the anchor is; paper: sums of"
-            " 3-exemplar means (Radford et al.); mean: sums of all matches' means."
+            "guided: each anchor led by a classifier on z to every asked value; anchored: samples of the first term"
+            " plus the others' means taken where the anchor is; boundary: InterFaceGAN's linear boundaries; paper:"
+            " sums of 3-exemplar means (Radford et al.); mean: sums of all matches' means."
         ),
     ),
 ]

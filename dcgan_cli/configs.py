@@ -32,7 +32,7 @@ PROJECTIONS = ("conv", "dense")
 Z_DISTS = ("normal", "uniform")
 PATH_METHODS = ("slerp", "lerp")  # interpolation paths
 # The first is the default: it measures best (docs/measured.md).
-ARITHMETIC_METHODS = ("anchored", "guided", "boundary", "paper", "mean")
+ARITHMETIC_METHODS = ("guided", "anchored", "boundary", "paper", "mean")
 FEATURES = ("inception", "domain")
 EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
 PRECISIONS = ("fp32", "bf16", "fp16")

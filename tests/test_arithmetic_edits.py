@@ -69,7 +69,7 @@ def test_no_image_classifier_and_no_generator_take_part_in_an_edit(concept_run, 
 
 def test_what_the_edits_cannot_serve_is_one_line(concept_run, runner, tmp_path):
     r = invoke(runner, "arithmetic", concept_run, SIZE_MOVE, "--method", "warp", "--device", "cpu")
-    assert r.exit_code == 2 and "'anchored', 'guided', 'boundary', 'paper', 'mean'" in r.output
+    assert r.exit_code == 2 and "'guided', 'anchored', 'boundary', 'paper', 'mean'" in r.output
     r = invoke(runner, "arithmetic", concept_run, "red circle - circle + mine", "--define", "mine=3,4", "--method", "guided",
                "--device", "cpu")
     assert r.exit_code == 2 and "a phrase defined by seeds can only be the first term" in r.output

@@ -185,7 +185,7 @@ def arithmetic(
     ckpt: Checkpoint | str | Path | None,
     expression: str,
     *,
-    method: str = "anchored",
+    method: str = "guided",
     defines: dict[str, list[int]] | None = None,
     data: ImageData | None = None,
     samples: int = 16384,
