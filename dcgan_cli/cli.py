@@ -216,7 +216,7 @@ def interpolate(
 def arithmetic(
     args: opt.CkptAndExpression = None,
     ckpt_opt: opt.CkptOption = None,
-    method: opt.ArithmeticMethod = "guided",
+    method: opt.ArithmeticMethod = None,
     out_path: opt.Out = None,
     individual: opt.ArithmeticIndividual = None,
     probe: opt.Probe = False,

@@ -329,12 +329,14 @@ InterpolateMethod = Annotated[
     ),
 ]
 ArithmeticMethod = Annotated[
-    ArithMethod,
+    ArithMethod | None,
     typer.Option(
+        show_default=False,
         help=(
             "guided: each anchor led by a classifier on z to every asked value; anchored: samples of the first term"
             " plus the others' means taken where the anchor is; boundary: InterFaceGAN's linear boundaries; paper:"
             " sums of 3-exemplar means (Radford et al.); mean: sums of all matches' means."
+            " [default: guided; anchored when a later phrase is defined by seeds or the data set has no labels]"
         ),
     ),
 ]

@@ -166,5 +166,5 @@ def test_arithmetic_starts_from_your_image(concept_run, tmp_path):
     assert len(result.result_images) == 2  # one result per image given
     assert any("2 anchor(s) projected from seed11.png, seed12.png" in line for line in result.lines())
     assert torch.allclose(result.exemplar_images[0][0], dc.sample(concept_run, [11]).images()[0], atol=1 / 127.5)
-    with pytest.raises(dc.UsageError, match="--anchor gives the anchored method"):
+    with pytest.raises(dc.UsageError, match="--anchor gives the anchored and edit methods"):
         arithmetic(concept_run, "red circle - red + blue", anchors=pictures, method="paper", samples=4096)

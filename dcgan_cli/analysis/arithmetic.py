@@ -185,7 +185,7 @@ def arithmetic(
     ckpt: Checkpoint | str | Path | None,
     expression: str,
     *,
-    method: str = "guided",
+    method: str | None = None,
     defines: dict[str, list[int]] | None = None,
     data: ImageData | None = None,
     samples: int = 16384,
@@ -208,6 +208,10 @@ def arithmetic(
     use, then cached), which needs the data set's labels. `probe` adds the z separability report.
     """
     terms = parse_expression(expression)
+    c = as_checkpoint(ckpt)
+    if method is None:  # the best measured where it can serve; anchored where phrases are defined by seeds
+        labelled = bool(c.dataset.get("label_names"))
+        method = "guided" if labelled and not any(t.phrase in (defines or {}) for t in terms[1:]) else "anchored"
     _check(terms, method, variants, samples, attr_images)
     if anchors and method in ("paper", "mean"):
         raise UsageError(f"--anchor gives the anchored and edit methods their starting points; --method {method} has none")
@@ -216,7 +220,6 @@ def arithmetic(
         from ..files import check_folder_path
 
         check_folder_path(individual, "--individual")
-    c = as_checkpoint(ckpt)
     defined = dict(defines or {})
     if method in ("guided", "boundary") and not c.dataset.get("label_names"):
         raise UsageError(f"--method {method} moves z by what a guide on z learned from the data set's labels, and "
