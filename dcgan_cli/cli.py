@@ -23,7 +23,7 @@ import typer
 from . import cli_options as opt
 from .console import OneLineErrors, cli_errors, emit, follow, note, progress, training_reporter
 from .errors import UsageError
-from .files import check_file_target, check_outputs
+from .files import check_file_target, check_folder_path, check_outputs
 
 app = typer.Typer(
     cls=OneLineErrors,
@@ -322,6 +322,8 @@ def project(
     from .analysis.project import checkpoint_and_images, project_images
 
     check_outputs(json_path)
+    if out_path is not None:
+        check_folder_path(out_path, "--out")  # before minutes of work, not after
     ckpt, images = checkpoint_and_images(args or [], ckpt_opt)
     with progress("projecting") as bar:
         result = project_images(ckpt, images, steps=steps, starts=starts, encoder=encoder, train=train_encoder,

@@ -71,6 +71,9 @@ def test_project_command_writes_into_the_run_folder_and_is_repeatable(tiny_run, 
     assert "seed3: pixel MSE" in r.stdout and "no encoder for this generator yet" in r.stdout
     r = invoke(runner, "project", tiny_run, *own[:2], "--steps", "30", "--device", "cpu")
     assert json.loads((folder / "projection.json").read_text())["images"][0]["pixel_mse"] == first["images"][0]["pixel_mse"]
+    (folder / "a-file").write_text("")
+    r = invoke(runner, "project", tiny_run, *own[:2], "--out", folder / "a-file", "--device", "cpu")
+    assert r.exit_code == 2 and "is a file; give a folder" in r.output and "projecting" not in r.output
 
 
 def test_an_encoder_is_trained_once_then_used(tiny_run, own, runner, tmp_path):
