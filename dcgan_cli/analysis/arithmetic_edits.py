@@ -38,7 +38,6 @@ from .expectations import Attribute, Want, expected_values
 
 MARGIN = 0.9  # probability the guide must give every asked value before an edit stops
 SMOOTH = 0.7  # the guide is read around z (noise of this std, 4 draws): an edit must hold in a neighbourhood, not at a point
-BANK_FOR_GUIDE = 0  # 0: the guide learns from the arithmetic bank itself
 MAX_EDIT_STEPS = 300
 GUIDE_RECIPE = 1
 
@@ -161,7 +160,6 @@ def guided_edit(guide: ZClassifier, attrs: list[Attribute], z0: torch.Tensor, as
     for step in range(max_steps + 1):
         if SMOOTH > 0:
             eps = torch.randn((4, *z.shape), generator=noise_gen) * SMOOTH * cfg.z_scale
-            logits = torch.log_softmax(torch.zeros(1), 0)  # placeholder, replaced below
             logits = guide((z[None] + eps).reshape(-1, z.shape[1])).view(4, len(z0), -1)
         else:
             logits = guide(z)[None]
@@ -182,7 +180,8 @@ def guided_edit(guide: ZClassifier, attrs: list[Attribute], z0: torch.Tensor, as
             break
         prior = (z.pow(2).mean(1) / cfg.z_scale**2 - 1).pow(2) if cfg.z_dist == "normal" else torch.zeros(len(z0))
         stay = (z - z0).pow(2).mean(1) / cfg.z_scale**2
-        loss = (-lp + prior + 0.1 * stay) * (~done).float()  # a finished edit stops moving
+        # A finished edit's gradient is zeroed; Adam's momentum still carries it a little (as measured).
+        loss = (-lp + prior + 0.1 * stay) * (~done).float()
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
         opt.step()
