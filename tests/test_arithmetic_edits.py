@@ -31,6 +31,7 @@ def test_each_edit_lands_on_a_generator_that_draws_the_concepts(concept_run, run
 
 
 def test_the_api_gives_what_the_cli_prints(concept_run, runner):
+    arithmetic(concept_run, SIZE_MOVE, method="guided", samples=4096)  # the classifier, bank and guide exist: both reuse them
     r = invoke(runner, "arithmetic", concept_run, SIZE_MOVE, "--method", "guided", "--samples", "4096", "--device", "cpu")
     result = arithmetic(concept_run, SIZE_MOVE, method="guided", samples=4096)
     assert r.stdout.splitlines()[:-1] == result.lines()
