@@ -79,6 +79,10 @@ class Checkpoint:
     def has_ema(self) -> bool:
         return any(k.startswith("G_ema/") for k in self.tensors)
 
+    def generator_name(self, ema: bool | None = None) -> str:
+        """Which generator `generator(ema=ema)` returns, in words: "EMA generator" or "G"."""
+        return "EMA generator" if (ema is not False and self.has_ema) else "G"
+
     def generator(self, device: torch.device | str = "cpu", ema: bool | None = None) -> Generator:
         """G in eval mode (batch norm uses its running statistics): the EMA generator when the
         checkpoint has one and `ema` is not False, else G."""

@@ -253,7 +253,7 @@ def arithmetic(
     if anchors:
         from .project import latent_ends
 
-        which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+        which = c.generator_name(ema)
         ends = latent_ends(c, G, which, list(anchors), flag="--anchor", device=device)
         anchor_z, sources = torch.stack([e.z for e in ends]), [e.label for e in ends]
         photos = torch.stack([e.target if e.target is not None else generate(G, e.z[None])[0] for e in ends])

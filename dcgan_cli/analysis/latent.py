@@ -220,7 +220,7 @@ def interpolate(
     else:
         from .project import latent_ends
 
-        which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+        which = c.generator_name(ema)
         ends = latent_ends(c, G, which, [e for p in pairs for e in p], flag="--from/--to", device=device)
         z_pairs = [(ends[2 * i].z, ends[2 * i + 1].z) for i in range(len(pairs))]
         frames, loops = interpolate_z(G, z_pairs, steps, method, trunc), False

@@ -169,7 +169,7 @@ def search(
         if project:
             from .project import latent_ends
 
-            which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+            which = c.generator_name(ema)
             ends = latent_ends(c, G, which, list(queries), flag="--query", device=device)
             recon = generate(G, torch.stack([e.z for e in ends]))
             q = torch.stack([q, recon], 1).flatten(0, 1)  # photo, its reconstruction, next photo, ...

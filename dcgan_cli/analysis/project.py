@@ -221,7 +221,7 @@ def project_images(
     cfg = c.model_config
     loaded = load_images(images, cfg.size, cfg.nc, flag="image")
     G = c.generator(device, ema=ema)
-    which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+    which = c.generator_name(ema)
     fingerprint = generator_fingerprint(G)
     notes = list(loaded.notes)
     E = cached_encoder(c, G, which, fingerprint) if (encoder or train) else None

@@ -147,5 +147,5 @@ def sample(
         raise UsageError(f"--scale must be 1 to 16, got {scale}")
     c = as_checkpoint(ckpt)
     G = c.generator(device, ema=ema)
-    which = "EMA generator" if (ema is not False and c.has_ema) else "G"
+    which = c.generator_name(ema)
     return Samples(c.path, c.step, list(seeds), which, fmt, nrow, individual, G, trunc, scale, labels, on_progress)
