@@ -85,6 +85,8 @@ class SearchResult(Result):
         """Rows of [query, neighbour 1..k], each neighbour captioned with its distance."""
         q, nb = self.queries, self.neighbours
         size = q.shape[-1]
+        if any(i.get("reconstruction") for i in self.query_info):
+            min_cell = max(min_cell, 96)  # room for the caption "reconstruction"
         scale = max(1, -(-min_cell // size))  # small images are enlarged so the captions fit
         rows = []
         for r in range(q.shape[0]):
