@@ -192,11 +192,15 @@ class Candidates:
         return za + s[:, None] * n
 
 
-def score(seen: torch.Tensor, target: tuple, m: int) -> dict[str, torch.Tensor]:
+def score(read: tuple[torch.Tensor, torch.Tensor], target: tuple, m: int) -> dict[str, torch.Tensor]:
+    """Per result: moved, kept, all right; and, among the results the judge reads with p > 0.9 in
+    every attribute ("confident"), all right ("confident all")."""
+    seen, p = read
     t = torch.tensor(target)
     ok = seen == t
     kept = [g for g in range(3) if g != m]
-    return {"moved": ok[:, m], "kept": ok[:, kept].all(1), "all": ok.all(1)}
+    sure = (p > 0.9).all(1)
+    return {"moved": ok[:, m], "kept": ok[:, kept].all(1), "all": ok.all(1), "confident": sure, "confident all": ok.all(1)[sure]}
 
 
 def domain_fid(classifier, real_u8: torch.Tensor, images: torch.Tensor) -> float:
@@ -304,13 +308,14 @@ def main() -> None:
             for method in methods:
                 try:
                     r = arithmetic(c, task["expression"], method=method, data=data, samples=args.samples, variants=args.variants)
-                    seen = judge.read(r.result_images)[0]
+                    seen, p = judge.read(r.result_images)
                     if len(seen) < 1 + args.variants:  # fewer anchors than asked for: the missing results count as misses
                         seen = torch.cat([seen, torch.full((1 + args.variants - len(seen), 3), -1)])
+                        p = torch.cat([p, torch.zeros(1 + args.variants - len(p), 3)])
                 except DcganError:  # a concept the model draws too rarely: every result a miss
-                    seen = torch.full((1 + args.variants, 3), -1)
+                    seen, p = torch.full((1 + args.variants, 3), -1), torch.zeros(1 + args.variants, 3)
                     r = None
-                add(method, task["move"], score(seen, task["target"], m))
+                add(method, task["move"], score((seen, p), task["target"], m))
                 if r is not None:
                     made.setdefault(method, []).append(r.result_images)
                     if r.plan.anchor_z is not None:
@@ -322,12 +327,12 @@ def main() -> None:
                     za = r.plan.anchor_z
                     step = (r.plan.result_z - za).norm(dim=1, keepdim=True)
                     d = torch.randn(za.shape, generator=g)
-                    add("copy A", task["move"], score(judge.read(generate(G, za))[0], task["target"], m))
+                    add("copy A", task["move"], score(judge.read(generate(G, za)), task["target"], m))
                     add("A + random direction", task["move"],
-                        score(judge.read(generate(G, za + d / d.norm(dim=1, keepdim=True) * step))[0], task["target"], m))
+                        score(judge.read(generate(G, za + d / d.norm(dim=1, keepdim=True) * step)), task["target"], m))
                     for name in Candidates.NAMES if args.candidates else ():
                         moved = candidates.step(name, m, task["a"][m], task["target"][m], za)
-                        add(name, task["move"], score(judge.read(generate(G, moved))[0], task["target"], m))
+                        add(name, task["move"], score(judge.read(generate(G, moved)), task["target"], m))
             sc = match_score(bank.probs, {m_: v for m_, v in task["c"].items()}, attrs)
             good = (sc >= 0.8).nonzero().view(-1)
             pick = (
@@ -335,11 +340,11 @@ def main() -> None:
                 if len(good)
                 else sc.argsort(descending=True)[:1]
             )
-            add("copy C", task["move"], score(judge.read(generate(G, bank.z[pick]))[0], task["target"], m))
+            add("copy C", task["move"], score(judge.read(generate(G, bank.z[pick])), task["target"], m))
             add(
                 "unconditional",
                 task["move"],
-                score(judge.read(uncond[torch.randint(0, len(uncond), (1 + args.variants,), generator=g)])[0], task["target"], m),
+                score(judge.read(uncond[torch.randint(0, len(uncond), (1 + args.variants,), generator=g)]), task["target"], m),
             )
         real_u8 = torch.from_numpy(np.asarray(data.images[: 4096]))
         for method, imgs in made.items():
@@ -363,12 +368,12 @@ def main() -> None:
             cell[1] += n
     print(f"\nall {len(ckpts)} generators: share of results judged correct, Wilson 95% interval; all = every attribute right;"
           " mean ± std over generators in brackets")
-    print("| method | move | all correct | moved attribute | kept attributes |")
-    print("|---|---|---|---|---|")
+    print("| method | move | all correct | moved attribute | kept attributes | read confidently | all correct among those |")
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         for move in [*MOVES, "all moves"]:
             cells = []
-            for metric in ("all", "moved", "kept"):
+            for metric in ("all", "moved", "kept", "confident", "confident all"):
                 k, n = pooled.get((row, move, metric), [0, 0])
                 lo, hi = wilson(k, n)
                 cells.append(f"{k / max(n, 1):.1%} [{lo:.1%}, {hi:.1%}] of {n}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,9 +34,16 @@ from .pixels import to_model_range
 from .tensor_cache import read_cached, write_cached
 
 # Changes whenever the training recipe does, so cached classifiers (and banks labelled by them) are rebuilt.
-RECIPE = 4
+RECIPE = 5
 MAX_IMAGES = 30_000
 EPOCHS = 6
+MIN_STEPS = 300  # a few hundred images need more passes than 6 to be learned; data sets over ~7,000 images are unchanged
+
+
+def epochs_for(n: int, batch_size: int = 128) -> int:
+    """Passes over n labelled images (a tenth held out): EPOCHS, or more when that is under MIN_STEPS steps."""
+    batches = max(1, math.ceil((n - max(1, n // 10)) / batch_size))
+    return max(EPOCHS, math.ceil(MIN_STEPS / batches))
 
 
 class AttributeNet(nn.Module):
@@ -146,17 +154,19 @@ def train_attribute_model(
     label_names: list[str],
     *,
     groups: list[list[str]] | None = None,
-    epochs: int = EPOCHS,
+    epochs: int | None = None,
     max_images: int = MAX_IMAGES,
     batch_size: int = 128,
     seed: int = 0,
     device: torch.device | str = "cpu",
     on_progress: Callable[[int, int], None] | None = None,
 ) -> AttributeModel:
-    """Fit on up to max_images real images, keeping a tenth of them aside to measure accuracy."""
+    """Fit on up to max_images real images, keeping a tenth of them aside to measure accuracy;
+    epochs None: epochs_for the images used."""
     device = torch.device(device)
     g = torch.Generator().manual_seed(seed)
     n = min(images.shape[0], max_images)
+    epochs = epochs if epochs is not None else epochs_for(n, batch_size)
     order = torch.randperm(images.shape[0], generator=g)[:n].numpy()
     n_test = max(1, n // 10)
     test_idx, train_idx = np.sort(order[:n_test]), order[n_test:]
@@ -211,7 +221,7 @@ def training_label(data: ImageData, max_images: int = MAX_IMAGES) -> str:
     """What first use is doing, said before it starts: the one-time training of the data set's classifier."""
     n = min(int(data.images.shape[0]), max_images)
     return (f"training the {data.name} {data.size} px classifier, once for this data set "
-            f"({n:,} images x {EPOCHS} epochs; then cached)")
+            f"({n:,} images x {epochs_for(n)} epochs; then cached)")
 
 
 def classifier_path(data: ImageData, max_images: int = MAX_IMAGES) -> tuple[Path, str]:

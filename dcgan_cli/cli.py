@@ -21,7 +21,7 @@ import sys
 import typer
 
 from . import cli_options as opt
-from .console import OneLineErrors, cli_errors, emit, follow, note, progress, training_reporter
+from .console import OneLineErrors, cli_errors, emit, follow, note, progress, say, training_reporter
 from .errors import UsageError
 from .files import check_file_target, check_folder_path, check_outputs
 
@@ -152,6 +152,10 @@ def sample(
     trunc: opt.Trunc = 1.0,
     scale: opt.Scale = None,
     labels: opt.Labels = True,
+    around: opt.Around = None,
+    radius: opt.Radius = 0.3,
+    read: opt.Read = False,
+    data_root: opt.DataRootRead = None,
     ema: opt.Ema = None,
     device: opt.Device = "auto",
 ):
@@ -161,9 +165,9 @@ def sample(
     from .seeds import resolve_seeds
 
     check_target(fmt, out_path)
-    with progress("generating") as bar:
+    with progress("generating, then reading" if read else "generating") as bar:
         result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, trunc=trunc, scale=scale,
-                      labels=labels, ema=ema, device=_device(device), on_progress=bar)
+                      labels=labels, ema=ema, around=around, radius=radius, read=read, device=_device(device), data_root=data_root, on_progress=bar)
         emit(result, out=out_path)
 
 
@@ -473,6 +477,21 @@ def explain(
     result = explain_checkpoint(ckpt, n=n, features=features, per=per, seed=seed, data_root=data_root, cache_dir=cache_dir,
                                 device=_device(device))
     emit(result, out=out_path, json_path=json_path)
+
+
+@app.command()
+@cli_errors
+def explore(
+    ckpt: opt.Ckpt = None,
+    host: opt.Host = "127.0.0.1",
+    port: opt.Port = 8765,
+    browser: opt.Browser = True,
+    device: opt.Device = "auto",
+):
+    """The run in a browser: samples, sliders, interpolation, arithmetic, your images. Example: dcgan explore runs/demo"""
+    from .explore.server import serve
+
+    serve(ckpt, host=host, port=port, open_browser=browser, device=_device(device), say=say)
 
 
 # --- data

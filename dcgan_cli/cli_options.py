@@ -508,6 +508,16 @@ Per = Annotated[int, typer.Option(help="Images per feature: those that excite it
 Rebuild = Annotated[bool, typer.Option(help="Rebuild even when the cache is up to date.")]
 Workers = Annotated[int | None, typer.Option(help="Decoding threads (default: all cores).", show_default=False)]
 Version = Annotated[bool, typer.Option("--version", callback=show_version, is_eager=True, help="Show the version.")]
+Around = Annotated[int | None, typer.Option(help="More like this: each --seeds seed is a small step around this "
+                                          "seed's z instead of a sample of its own.")]
+Radius = Annotated[float, typer.Option(help="With --around: how far each step goes (0: the seed itself; 1: unrelated).")]
+Read = Annotated[
+    bool,
+    typer.Option("--read", help="Also print what the data set's attribute classifier reads in each sample "
+                 "(trained once on first use, then cached).", rich_help_panel="Reading"),
+]
+DataRootRead = Annotated[Path | None, typer.Option("--data-root", help="Where the data set's files are, for --read "
+                                                   "when its cache is gone.", rich_help_panel="Reading")]
 Labels = Annotated[
     bool,
     typer.Option("--labels/--no-labels", help="Caption each grid tile with its seed (tiles of 64 px or more); "
@@ -570,3 +580,7 @@ Anchor = Annotated[
     typer.Option("--anchor", help="Start from your own image(s) (projected into G first) or z files; the first term "
                  "says what they show.", show_default=False),
 ]
+Host = Annotated[str, typer.Option(help="Address to serve on; the default keeps the page to this machine "
+                                   "(reach it from elsewhere through an SSH port forward).")]
+Port = Annotated[int, typer.Option(help="Port to serve on.")]
+Browser = Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in this machine's browser, where it has one.")]

@@ -44,18 +44,30 @@ def check_truncation(psi: float) -> float:
     return psi
 
 
+def z_around(cfg, base: int, seeds: list[int], radius: float) -> torch.Tensor:
+    """Small steps around the z of seed `base`, one per seed: "more like this". A normal z becomes
+    sqrt(1 - r^2) z_base + r z_seed (still a draw of the prior: the variance is kept); a uniform z
+    moves by r z_seed, clamped to its box. radius 0 is the base itself, 1 an unrelated sample."""
+    z0, dz = z_from_seeds(cfg, [base]), z_from_seeds(cfg, seeds)
+    if cfg.z_dist == "normal":
+        return (1 - radius**2) ** 0.5 * z0 + radius * dz
+    return (z0 + radius * dz).clamp(-cfg.z_scale, cfg.z_scale)
+
+
 def images_from_seeds(G: Generator, seeds: list[int], on_progress: Callable[[int, int], None] | None = None,
-                      trunc: float = 1.0) -> torch.Tensor:
-    """Image i comes from seeds[i] alone, in any company: (len(seeds), C, H, W) in [-1, 1]."""
-    return generate(G, truncate(z_from_seeds(G.cfg, seeds), trunc), on_progress=on_progress)
+                      trunc: float = 1.0, around: tuple[int, float] | None = None) -> torch.Tensor:
+    """Image i comes from seeds[i] alone, in any company: (len(seeds), C, H, W) in [-1, 1].
+    `around` (base seed, radius): each seed is instead a small step around the base's z (z_around)."""
+    z = z_from_seeds(G.cfg, seeds) if around is None else z_around(G.cfg, around[0], seeds, around[1])
+    return generate(G, truncate(z, trunc), on_progress=on_progress)
 
 
-def seed_batches(G: Generator, seeds: list[int], batch_size: int = BATCH,
-                 trunc: float = 1.0) -> Iterator[tuple[list[int], torch.Tensor]]:
+def seed_batches(G: Generator, seeds: list[int], batch_size: int = BATCH, trunc: float = 1.0,
+                 around: tuple[int, float] | None = None) -> Iterator[tuple[list[int], torch.Tensor]]:
     """(seeds, images in [-1, 1]) a batch at a time, so a long list never sits in memory as floats."""
     for i in range(0, len(seeds), batch_size):
         part = seeds[i : i + batch_size]
-        yield part, images_from_seeds(G, part, trunc=trunc)
+        yield part, images_from_seeds(G, part, trunc=trunc, around=around)
 
 
 def uint8_from_seeds(G: Generator, seeds: list[int], batch_size: int = BATCH,

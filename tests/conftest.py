@@ -124,3 +124,32 @@ def start_training(run: Path, *args: str) -> subprocess.Popen:
     while not (run / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.05)
     return proc
+
+
+@pytest.fixture(scope="session")
+def celeba_concept_run(tmp_path_factory) -> Path:
+    """A CelebA-shaped run: the real loader reads drawn CelebA files (tests/drawn_celeba.py: 40
+    independent labels, three of them drawn), and G is fitted to draw Male, Smiling and Eyeglasses
+    from the signs of z[0], z[1], z[2]. Arithmetic on independent labels then has something to find."""
+    from dcgan_cli.checkpoint import save_checkpoint
+    from dcgan_cli.configs import ModelConfig, TrainConfig
+    from dcgan_cli.data import load_data
+
+    from .drawn_celeba import fit_generator, write_drawn_celeba
+
+    base = tmp_path_factory.mktemp("celeba")
+    root = write_drawn_celeba(base / "data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    data = load_data("celeba", 32, root=root)
+    mp.undo()
+    cfg = ModelConfig(size=32, nc=3, nz=100, ngf=16, ndf=8)
+    G, D = fit_generator(np.asarray(data.images), np.asarray(data.labels), data.label_names, cfg)
+    run = base / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "run.json").write_text("{}")
+    tensors = {f"G/{k}": v for k, v in G.state_dict().items()} | {f"D/{k}": v for k, v in D.state_dict().items()}
+    train = TrainConfig(dataset="celeba")
+    meta = {"model": cfg.to_dict(), "train": train.to_dict(), "dataset": data.describe(), "step": 600}
+    save_checkpoint(run / "checkpoints" / "step-00000600.safetensors", tensors, meta)
+    return run

@@ -120,7 +120,7 @@ def test_layers_import_only_downwards():
 def test_cli_is_thin():
     """cli.py parses, calls one library function per command and emits its result."""
     source = (PACKAGE / "cli.py").read_text()
-    assert len(source.splitlines()) < 540  # about 35 lines a command, most of them its options
+    assert len(source.splitlines()) < 560  # about 35 lines a command, most of them its options
     tree = ast.parse(source)
     commands = [f for f in tree.body if isinstance(f, ast.FunctionDef) and any(
         isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in f.decorator_list)]

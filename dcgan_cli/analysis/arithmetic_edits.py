@@ -39,6 +39,7 @@ from .expectations import Attribute, Want, expected_values
 MARGIN = 0.9  # probability the guide must give every asked value before an edit stops
 SMOOTH = 0.7  # the guide is read around z (noise of this std, 4 draws): an edit must hold in a neighbourhood, not at a point
 MAX_EDIT_STEPS = 300
+STEP = 0.01  # each edit step's length, as a share of the prior's typical |z|
 GUIDE_RECIPE = 1
 
 
@@ -146,17 +147,24 @@ def _edit_plan(inp: Inputs, anchors, starts, expected, results, steps, how: str)
 
 
 def guided_edit(guide: ZClassifier, attrs: list[Attribute], z0: torch.Tensor, asked: list[Want], cfg,
-                margin: float = MARGIN, max_steps: int = MAX_EDIT_STEPS) -> tuple[torch.Tensor, list[int]]:
+                margin: float = MARGIN, max_steps: int = MAX_EDIT_STEPS,
+                starts: list[Want] | None = None) -> tuple[torch.Tensor, list[int]]:
     """Move each z (R, nz) until the guide gives every asked value at least `margin` (or max_steps);
-    returns the edited z and the steps each took."""
+    returns the edited z and the steps each took. A kept value (the same in `starts`) that the guide
+    reads below the margin at the anchor only has to stay near where it was, and does not hold up
+    the stop: CelebA-like labels include attributes no picture settles (Attractive), and pushing
+    those to a margin drags z off the prior."""
     z = z0.clone().requires_grad_(True)
-    opt = torch.optim.Adam([z], lr=0.05 * cfg.z_scale)
+    # Normalised gradient steps, not Adam: Adam scales every coordinate to the same step, so z
+    # drifts as far along the guide's flat directions as along the one that matters.
+    step_len = STEP * cfg.z_scale * math.sqrt(z0.shape[1])
     rows = torch.arange(len(z0))
     done = torch.zeros(len(z0), dtype=torch.bool)
     taken = torch.full((len(z0),), max_steps)
     for p in guide.parameters():
         p.requires_grad_(False)
     noise_gen = torch.Generator().manual_seed(0)
+    floor: dict[int, torch.Tensor] = {}  # attribute -> per-row probability each must reach
     for step in range(max_steps + 1):
         if SMOOTH > 0:
             eps = torch.randn((4, *z.shape), generator=noise_gen) * SMOOTH * cfg.z_scale
@@ -171,8 +179,15 @@ def guided_edit(guide: ZClassifier, attrs: list[Attribute], z0: torch.Tensor, as
             if not has.any():
                 continue
             vlp = torch.stack([value_log_probs(lg, attr)[rows, want.clamp_min(0)] for lg in logits]).mean(0)
-            lp = lp + torch.where(has, vlp, torch.zeros_like(vlp))
-            worst = torch.minimum(worst, torch.where(has, vlp.exp(), torch.ones_like(vlp)))
+            if a not in floor:  # at the anchor (step 0)
+                kept = torch.tensor([starts is not None and s.get(a) == w.get(a) for s, w in zip(starts or asked, asked)])
+                p0 = vlp.detach().exp()
+                floor[a] = torch.where(kept & (p0 < margin), p0 - 0.02, torch.full_like(vlp, margin)).clamp_min(1e-3)
+            relaxed = floor[a] < margin
+            term = torch.where(relaxed, -(floor[a].log() - vlp).clamp_min(0), vlp)
+            lp = lp + torch.where(has, term, torch.zeros_like(vlp))
+            # the stop needs the margin on what the guide reads surely; a relaxed value is only held by its term
+            worst = torch.minimum(worst, torch.where(has & ~relaxed, vlp.exp(), torch.ones_like(vlp)))
         newly = (~done) & (worst.detach() >= margin)
         taken[newly] = step
         done |= newly
@@ -180,11 +195,10 @@ def guided_edit(guide: ZClassifier, attrs: list[Attribute], z0: torch.Tensor, as
             break
         prior = (z.pow(2).mean(1) / cfg.z_scale**2 - 1).pow(2) if cfg.z_dist == "normal" else torch.zeros(len(z0))
         stay = (z - z0).pow(2).mean(1) / cfg.z_scale**2
-        # A finished edit's gradient is zeroed; Adam's momentum still carries it a little (as measured).
-        loss = (-lp + prior + 0.1 * stay) * (~done).float()
-        opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        opt.step()
+        loss = -lp + prior + 0.1 * stay
+        (grad,) = torch.autograd.grad(loss.sum(), z)
+        with torch.no_grad():
+            z -= step_len * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12) * (~done).float()[:, None]
         if cfg.z_dist == "uniform":
             z.data.clamp_(-cfg.z_scale, cfg.z_scale)
     return z.detach(), taken.tolist()
@@ -201,7 +215,7 @@ def guided_plan(inp: Inputs, seen_of=None) -> Plan:
 
     anchors, seen = _anchors(inp, read_z)
     starts, expected = _targets(inp, seen)
-    results, steps = guided_edit(guide, inp.attrs, anchors, expected, inp.cfg, margin=MARGIN)
+    results, steps = guided_edit(guide, inp.attrs, anchors, expected, inp.cfg, margin=MARGIN, starts=starts)
     return _edit_plan(inp, anchors, starts, expected, results, steps, "guided by a classifier on z")
 
 

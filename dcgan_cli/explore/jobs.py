@@ -1,0 +1,56 @@
+"""Heavy work of the page (the first attribute classifier, a bank, nn-search, a projection) runs here,
+one job at a time on a worker thread, while the page polls its progress: the server never waits on it."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..errors import DcganError
+
+KEEP = 50  # finished jobs remembered for polling
+
+
+class Jobs:
+    def __init__(self):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dcgan-explore")
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def submit(self, what: str, fn: Callable[..., dict]) -> str:
+        """Start fn(on_progress=...) in the background; the id polls its state."""
+        key = str(next(self._ids))
+        job = {"id": key, "what": what, "state": "queued", "phase": "", "done": 0, "total": 0, "result": None, "error": None}
+        with self._lock:
+            self._jobs[key] = job
+            for old in [k for k, j in self._jobs.items() if j["state"] in ("done", "failed")][:-KEEP]:
+                del self._jobs[old]
+
+        def progress(*args) -> None:  # (done, total) or (phase, done, total), as the library reports it
+            phase, done, total = (job["phase"], *args) if len(args) == 2 else args
+            job.update(phase=str(phase), done=int(done), total=int(total or 0))
+
+        def run() -> None:
+            job["state"] = "running"
+            try:
+                job["result"] = fn(on_progress=progress)
+                job["state"] = "done"
+            except DcganError as e:
+                job["error"], job["state"] = str(e), "failed"
+            except Exception as e:  # a bug: the page says so in one line, the terminal keeps the trace
+                traceback.print_exc()
+                job["error"], job["state"] = f"{type(e).__name__}: {e}", "failed"
+
+        self._pool.submit(run)
+        return key
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self._jobs.get(key)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

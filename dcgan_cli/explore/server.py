@@ -1,0 +1,79 @@
+"""`dcgan explore`: serve the page on this machine (or, with --host, to others) until Ctrl-C."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+import tempfile
+import threading
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+
+from ..errors import DcganError, UsageError
+
+MISSING = "dcgan explore needs the explorer's web server: pip install 'dcgan-cli[explore]'"
+
+
+def check_installed() -> None:
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in ("starlette", "uvicorn")):
+        raise DcganError(MISSING)
+
+
+def is_local(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_port(host: str, port: int) -> None:
+    """A busy port is one line naming --port, before anything loads."""
+    if not 1 <= port <= 65535:
+        raise UsageError(f"--port must be 1 to 65535, got {port}")
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, port))
+    except socket.gaierror:
+        raise UsageError(f"--host {host!r} is not an address of this machine") from None
+    except OSError as e:
+        raise UsageError(f"port {port} on {host} is in use ({e.strerror}); choose another with --port") from None
+
+
+def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
+          device="cpu", say: Callable[[str], None] = print) -> None:
+    check_installed()
+    check_port(host, port)
+    import uvicorn
+
+    from .app import create_app
+    from .session import Explorer
+
+    uploads = Path(tempfile.mkdtemp(prefix="dcgan-explore-"))
+    try:
+        explorer = Explorer(target, uploads, device=device)
+        app = create_app(explorer)
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        if not is_local(host):
+            say(f"warning: serving on {host}, so other machines can reach this run's pictures and models; "
+                "--host 127.0.0.1 keeps it to this machine (an SSH port forward reaches it from elsewhere)")
+        say(f"exploring {explorer.run.path if explorer.run else explorer.files[explorer.default]} at {url} (Ctrl-C stops)")
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        if open_browser:
+            threading.Timer(1.0, _open, (url,)).start()
+        server.run()
+    finally:
+        shutil.rmtree(uploads, ignore_errors=True)
+
+
+def _open(url: str) -> None:
+    try:
+        webbrowser.get().open(url)
+    except webbrowser.Error:  # no browser on this machine (a server): the printed URL is enough
+        pass

@@ -1,0 +1,223 @@
+"""What the explorer page can ask of a run, each answer one library call that a `dcgan` command also makes.
+
+The page never names a file: checkpoints are chosen from the run's own list, uploaded pictures and
+the z of results live in this session's temporary folder under ids the session made, and the run's
+pictures are served only from inside the run folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import threading
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints
+from ..errors import UsageError
+from ..runs import RunFolder
+
+MAX_TILES = 256
+MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
+PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
+SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
+
+
+def png(images: torch.Tensor) -> list[str]:
+    """(B, C, H, W) in [-1, 1] -> one base64 PNG per image, for an <img src="data:...">."""
+    from PIL import Image
+
+    from ..pixels import to_hwc_uint8
+
+    out = []
+    for a in to_hwc_uint8(images):
+        buf = io.BytesIO()
+        Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(buf, format="PNG")
+        out.append(base64.b64encode(buf.getvalue()).decode())
+    return out
+
+
+def picture(image) -> str:
+    """A PIL picture (a result's figure) as base64 PNG."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+class Explorer:
+    """One run (or one checkpoint's run) opened for the page; `uploads` is this session's own folder."""
+
+    def __init__(self, target: Path | str | None, uploads: Path, device: torch.device | str = "cpu"):
+        first = load_checkpoint(target)
+        self.device = device
+        self.run = first.run
+        self.uploads = Path(uploads)
+        files = run_checkpoints(self.run) if self.run is not None else []
+        self.files = {p.name: p for p in files} or {first.path.name: first.path}
+        if first.path.name not in self.files:  # a checkpoint named outside the run's list: it alone
+            self.files = {first.path.name: first.path}
+        self.default = first.path.name
+        self._loaded: dict[str, Checkpoint] = {first.path.name: first}
+        self._latents: dict[str, Path] = {}  # id -> z file or uploaded image, in self.uploads
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    # --- choosing what to look at
+
+    def checkpoint(self, name: str | None) -> Checkpoint:
+        name = name or self.default
+        if name not in self.files:
+            raise UsageError(f"no checkpoint {name!r} in this run; choose one of {', '.join(sorted(self.files))}")
+        with self._lock:
+            if name not in self._loaded:
+                self._loaded[name] = load_checkpoint(self.files[name])
+            return self._loaded[name]
+
+    def end(self, ref: str) -> int | Path:
+        """An interpolation end or anchor as the page names it: 'seed:N' or 'z:ID' (a z this session made)."""
+        kind, _, value = str(ref).partition(":")
+        if kind == "seed" and value.isdigit():
+            return int(value)
+        if kind == "z" and value in self._latents:
+            return self._latents[value]
+        raise UsageError(f"{ref!r} is not a seed (seed:N) or a picture of this session (z:ID)")
+
+    def _keep(self, path: Path) -> str:
+        with self._lock:
+            key = str(next(self._ids))
+            self._latents[key] = path
+        return key
+
+    # --- the run
+
+    def overview(self) -> dict[str, Any]:
+        from ..analysis.expression import vocabulary
+        from ..configs import ARITHMETIC_METHODS
+        from ..info import checkpoint_info
+
+        c = self.checkpoint(None)
+        ds = c.dataset
+        words = sorted(vocabulary(ds.get("name", ""), list(ds.get("label_names") or [])))
+        return {
+            "run": str(self.run.path) if self.run is not None else None,
+            "checkpoints": [{"name": n, "step": self.checkpoint(n).step if n in self._loaded else None}
+                            for n in sorted(self.files)],
+            "default": self.default, "has_ema": c.has_ema, "size": c.model_config.size,
+            "methods": list(ARITHMETIC_METHODS), "words": words, "info": checkpoint_info(c).to_dict(),
+            "pictures": self.pictures(),
+        }
+
+    def pictures(self) -> list[str]:
+        """The run's pictures (progress grids, curves, evaluation figures), relative to the run folder."""
+        if self.run is None:
+            return []
+        root = self.run.path.resolve()
+        found = [p for p in root.rglob("*") if p.suffix.lower() in PICTURES and p.is_file() and not p.is_symlink()]
+        return sorted(str(p.relative_to(root)) for p in found)[:500]
+
+    def run_file(self, rel: str) -> Path:
+        """A file inside the run folder, or UsageError: nothing outside it is ever read."""
+        if self.run is None:
+            raise UsageError("this checkpoint sits in no run folder: there are no run files to show")
+        root = self.run.path.resolve()
+        target = (root / rel).resolve()
+        if not target.is_relative_to(root) or target.suffix.lower() not in SERVED or not target.is_file():
+            raise UsageError(f"{rel!r} is not a picture or record of this run")
+        return target
+
+    # --- the calls
+
+    def samples(self, ckpt: str | None, seeds: list[int], trunc: float = 1.0, ema: bool | None = None,
+                around: int | None = None, radius: float = 0.3) -> dict[str, Any]:
+        from ..analysis.sample import sample
+
+        if not 1 <= len(seeds) <= MAX_TILES:
+            raise UsageError(f"ask for 1 to {MAX_TILES} samples at a time, got {len(seeds)}")
+        r = sample(self.checkpoint(ckpt), seeds, trunc=trunc, ema=ema, around=around, radius=radius, device=self.device)
+        return {"seeds": r.seeds, "names": [r.tile_name(s) for s in r.seeds], "images": png(r.images()),
+                "lines": r.lines()}
+
+    def read(self, ckpt: str | None, seed: int, trunc: float = 1.0, ema: bool | None = None,
+             around: int | None = None, radius: float = 0.3, on_progress=None) -> dict[str, Any]:
+        from ..analysis.sample import sample
+
+        r = sample(self.checkpoint(ckpt), [seed], trunc=trunc, ema=ema, around=around, radius=radius, read=True,
+                   device=self.device, on_progress=on_progress)
+        return {"lines": r.lines(), "read": r.to_dict()["read"][0]["attributes"]}
+
+    def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = 5, on_progress=None) -> dict:
+        from ..analysis.nn_search import search
+
+        r = search(self.checkpoint(ckpt), [seed], k=k, holdout=0, ema=ema, device=self.device, on_progress=on_progress)
+        return {"figure": picture(r.figure()), "lines": r.lines()}
+
+    def interpolate(self, ckpt: str | None, a: str, b: str, steps: int = 9, method: str | None = None,
+                    trunc: float = 1.0, ema: bool | None = None, export: bool = False) -> dict[str, Any]:
+        from ..analysis.latent import interpolate
+
+        if not 2 <= steps <= 64:
+            raise UsageError(f"steps must be 2 to 64, got {steps}")
+        c = self.checkpoint(ckpt)
+        r = interpolate(c, pairs=[(self.end(a), self.end(b))], steps=steps, method=method, trunc=trunc, ema=ema,
+                        device=self.device)
+        out: dict[str, Any] = {"frames": png(r.frames[0]), "lines": r.lines(), "method": r.method}
+        if export:  # the files `dcgan interpolate` writes, in the run folder where it writes them
+            from ..runs import output_path
+
+            target = output_path(c.path, c.step, "interpolate", r.default_name())
+            r.gif = target.with_suffix(".gif")
+            out["written"] = [str(p) for p in r.write(target)]
+        return out
+
+    def arithmetic(self, ckpt: str | None, expression: str, method: str | None = None, ema: bool | None = None,
+                   anchor: str | None = None, on_progress=None) -> dict[str, Any]:
+        from ..analysis.arithmetic import arithmetic
+        from ..latents import generator_fingerprint, save_latents
+
+        c = self.checkpoint(ckpt)
+        anchors = [self.end(anchor)] if anchor else None
+        if anchors and isinstance(anchors[0], int):
+            raise UsageError("an anchor is a picture or result of this session; a seed's sample is the first term's job")
+        r = arithmetic(c, expression, method=method, ema=ema, anchors=anchors, device=self.device, on_progress=on_progress)
+        G = c.generator("cpu", ema=ema)
+        ids = []
+        fp = generator_fingerprint(G)
+        for i, z in enumerate(r.plan.result_z):
+            path = save_latents(self.uploads / f"result-{next(self._ids)}.z.safetensors", z[None], fingerprint=fp,
+                                checkpoint=str(c.path), step=c.step, source=f"{expression} (result {i + 1})")
+            ids.append(self._keep(path))
+        return {"figure": picture(r.figure()), "lines": r.lines(), "results": png(r.result_images), "ids": ids,
+                "verdict": [ln for ln in r.lines() if ": expected " in ln]}
+
+    def upload(self, name: str, body: bytes) -> dict[str, Any]:
+        """Keep an uploaded picture (checked as `dcgan project` checks its images) in this session's folder."""
+        from ..user_images import load_images
+
+        if len(body) > MAX_UPLOAD:
+            raise UsageError(f"the upload is {len(body) / 2**20:.0f} MB; pictures up to {MAX_UPLOAD // 2**20} MB")
+        suffix = Path(name).suffix.lower()
+        if suffix not in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"):
+            raise UsageError(f"{Path(name).name!r} is not a picture file (.png, .jpg, .gif, .bmp, .webp, .tiff)")
+        path = self.uploads / f"upload-{next(self._ids)}{suffix}"
+        path.write_bytes(body)
+        try:
+            c = self.checkpoint(None)
+            load_images([path], c.model_config.size, c.model_config.nc, flag="upload")
+        except Exception:
+            path.unlink(missing_ok=True)
+            raise
+        return {"id": self._keep(path), "name": Path(name).name}
+
+    def project(self, ckpt: str | None, upload: str, ema: bool | None = None, on_progress=None) -> dict[str, Any]:
+        from ..analysis.project import project_images
+
+        path = self.end(upload)
+        if isinstance(path, int) or path.name.endswith(".z.safetensors"):
+            raise UsageError("project an uploaded picture (upload one first)")
+        r = project_images(self.checkpoint(ckpt), [path], ema=ema, device=self.device, on_progress=on_progress)
+        written = r.write(self.uploads / f"projection-{next(self._ids)}")
+        zfile = next(p for p in written if p.name.endswith(".z.safetensors"))
+        return {"figure": picture(r.figure()), "lines": r.lines(), "id": self._keep(zfile)}
