@@ -256,7 +256,13 @@ def main() -> None:
     ap.add_argument("--candidates", action="store_true", help="also score the other directions tried (Candidates)")
     ap.add_argument("--mnist", type=Path, action="append", help="MNIST checkpoints for the digit-move rows")
     ap.add_argument("--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k")
+    ap.add_argument("--guided-optimiser", choices=["normalised", "adam"], default=None,
+                    help="the guided edit's steps: normalised gradient steps (the default) or Adam (the earlier recipe)")
     args = ap.parse_args()
+    if args.guided_optimiser:
+        from dcgan_cli.analysis import arithmetic_edits
+
+        arithmetic_edits.OPTIMISER = args.guided_optimiser
     if args.mnist:
         mnist_rows(args.mnist, args.methods.split(","), args.variants, args.samples, args.data_root)
         if not args.ckpt and not args.runs.exists():

@@ -167,7 +167,8 @@ def sample(
     check_target(fmt, out_path)
     with progress("generating, then reading" if read else "generating") as bar:
         result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, trunc=trunc, scale=scale,
-                      labels=labels, ema=ema, around=around, radius=radius, read=read, device=_device(device), data_root=data_root, on_progress=bar)
+                      labels=labels, ema=ema, around=around, radius=radius, read=read, device=_device(device),
+                      data_root=data_root, on_progress=bar)
         emit(result, out=out_path)
 
 

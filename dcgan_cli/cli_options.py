@@ -183,14 +183,15 @@ ChannelsLast = Annotated[
     bool | None,
     typer.Option(
         "--channels-last/--no-channels-last",
-        help="NHWC memory layout.",
+        help="NHWC memory layout (default: on with the bf16 that --precision auto chooses).",
         show_default=False,
     ),
 ]
 Precision = Annotated[
     Precision | None,
     typer.Option(
-        help="fp32 (default), bf16 (autocast) or fp16 (autocast + gradient scaling, CUDA).",
+        help="auto (default: bf16 autocast + channels_last where the device computes bf16 natively, a CUDA card "
+        "or a CPU with avx512_bf16 or AMX; fp32 elsewhere), fp32, bf16 (autocast) or fp16 (autocast + gradient scaling, CUDA).",
         show_default=False,
     ),
 ]
@@ -583,4 +584,5 @@ Anchor = Annotated[
 Host = Annotated[str, typer.Option(help="Address to serve on; the default keeps the page to this machine "
                                    "(reach it from elsewhere through an SSH port forward).")]
 Port = Annotated[int, typer.Option(help="Port to serve on.")]
-Browser = Annotated[bool, typer.Option("--browser/--no-browser", help="Open the page in this machine's browser, where it has one.")]
+Browser = Annotated[bool, typer.Option("--browser/--no-browser",
+                                       help="Open the page in this machine's browser, where it has one.")]

@@ -35,7 +35,7 @@ PATH_METHODS = ("slerp", "lerp")  # interpolation paths
 ARITHMETIC_METHODS = ("guided", "anchored", "boundary", "paper", "mean")
 FEATURES = ("inception", "domain")
 EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEFAULT_EPOCHS = 5
 
 # Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
@@ -121,7 +121,7 @@ class TrainConfig(Settings):
     seed: int = 0
     keep: int = 3  # checkpoints kept in the run folder
     log_every: int = 10
-    channels_last: bool = False
+    channels_last: bool | None = None  # NHWC; None: with the precision auto chooses (on where bf16 is)
     limit: int | None = None  # train on the first N images only (quick experiments, tests)
     ema: bool = False  # keep an exponential moving average of G's weights beside G
     ema_decay: float = 0.999
@@ -134,7 +134,8 @@ class TrainConfig(Settings):
     label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this
     instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (real and fake), annealed to 0 over DEFAULT_KIMG
     tensorboard: bool = False  # also write TensorBoard events into RUN/tensorboard/
-    precision: str = "fp32"  # fp32, bf16 or fp16 (autocast; fp16 with gradient scaling, CUDA only)
+    precision: str = "auto"  # auto, fp32, bf16 or fp16 (autocast; fp16 with gradient scaling, CUDA only)
+    precision_auto: str | None = None  # written by the run: what auto chose and why (None when precision was given)
     compile: bool = False  # torch.compile G and D
     sync_bn: bool = False  # data-parallel runs: batch-norm statistics over all ranks (CUDA only)
 

@@ -71,7 +71,8 @@ def read_face(images: torch.Tensor) -> torch.Tensor:
     s = x.shape[-1]
 
     def region(top: float, bottom: float, left: float, right: float) -> torch.Tensor:
-        return x[:, :, int(top * s) : max(int(bottom * s), int(top * s) + 1), int(left * s) : max(int(right * s), int(left * s) + 1)]
+        t, b, left_, r = int(top * s), int(bottom * s), int(left * s), int(right * s)
+        return x[:, :, t : max(b, t + 1), left_ : max(r, left_ + 1)]
 
     # the crop keeps rows 20..198 of 218: face centre at 0.5, eyes at 0.38-0.45, mouth at 0.68-0.76
     cheek = region(0.52, 0.62, 0.3, 0.4).mean((2, 3))

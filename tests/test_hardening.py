@@ -140,8 +140,10 @@ def test_sigterm_saves_a_resumable_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_second_interrupt_aborts_without_saving(tmp_path):
     run = tmp_path / "run"
-    # Steps of about a second, so that the second Ctrl-C lands while the first waits for the step to end.
-    proc = start_training(run, "--limit", "4096", "--batch-size", "1024", "--log-every", "1", "--device", "cpu")
+    # Steps of about a second (in fp32: auto's bf16 is faster where the CPU has it), so that the second
+    # Ctrl-C lands while the first waits for the step to end.
+    proc = start_training(run, "--limit", "4096", "--batch-size", "1024", "--log-every", "1", "--precision", "fp32",
+                          "--device", "cpu")
     time.sleep(0.3)  # into the second step: a first Ctrl-C at a step's boundary would save at once
     os.kill(proc.pid, signal.SIGINT)
     time.sleep(0.2)

@@ -345,3 +345,27 @@ def test_an_mp4_is_written_beside_the_gif_where_an_encoder_is_installed(tiny_run
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "imageio_ffmpeg" else real(name, *a))
     r = invoke(runner, "interpolate", tiny_run, "--steps", "4", "--gif", tmp_path / "v.gif", "--device", "cpu")
     assert r.exit_code == 0 and (tmp_path / "v.gif").exists() and not (tmp_path / "v.mp4").exists()  # GIF otherwise
+
+
+def test_more_like_this_stays_near_its_seed_and_reads_what_it_shows(concept_run, runner, tmp_path):
+    """`sample --around S --radius R`: steps around seed S's z (radius 0 is S itself; the variance of
+    the prior is kept), and `--read` prints what the data set's classifier reads in each."""
+    from dcgan_cli import sample
+    from dcgan_cli.model import z_from_seeds
+
+    itself = sample(concept_run, [0, 1], around=7, radius=0.0).images()
+    assert torch.equal(itself[0], sample(concept_run, [7]).images()[0]) and torch.equal(itself[0], itself[1])
+    from dcgan_cli.generation import z_around
+
+    cfg = sample(concept_run, [0]).G.cfg
+    z = z_around(cfg, 7, list(range(2000)), 0.3)
+    assert abs(float(z.std()) - 1.0) < 0.05  # still a draw of the prior
+    assert float((z - z_from_seeds(cfg, [7])).norm(dim=1).mean()) < 0.35 * float(z.norm(dim=1).mean())
+    r = invoke(runner, "sample", concept_run, "--seeds", "0-3", "--around", "7", "--radius", "0.2", "--read",
+               "--out", tmp_path / "near.png", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("seed ")]
+    assert len(lines) == 4 and all(any(c in ln for c in ("circle", "square", "triangle")) for ln in lines)
+    assert "steps of radius 0.2 around seed 7" in r.stdout and (tmp_path / "near.png").is_file()
+    bad = invoke(runner, "sample", concept_run, "--around", "7", "--radius", "1.5", "--device", "cpu")
+    assert bad.exit_code == 2 and "--radius must be 0 to 1" in bad.output

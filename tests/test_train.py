@@ -252,3 +252,49 @@ def test_a_run_asked_to_stop_saves_and_resumes_exactly(tmp_path):
     resumed = dc.train(dc.plan_run(resume=tmp_path / "cut"), device="cpu")
     a, b = dc.load_checkpoint(full.checkpoint), dc.load_checkpoint(resumed.checkpoint)
     assert resumed.step == full.step == 6 and all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)
+
+
+@pytest.mark.parametrize("flags, chosen", [
+    ("fpu sse avx avx2 avx512f avx512_vnni avx512_bf16", ("bf16", True, "avx512_bf16")),
+    ("fpu sse avx avx2 amx_bf16 amx_tile", ("bf16", True, "amx_bf16")),
+    ("fpu sse avx avx2 fma", ("fp32", False, "neither avx512_bf16 nor AMX")),
+])
+def test_auto_precision_follows_the_cpu_s_flags(tmp_path, monkeypatch, flags, chosen):
+    from dcgan_cli.training import precision
+
+    info = tmp_path / "cpuinfo"
+    info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    monkeypatch.setattr(precision, "cpu_flags", lambda: precision._read_flags(info))
+    cfg = precision.resolve_precision(TrainConfig(), "cpu")
+    assert (cfg.precision, cfg.channels_last) == chosen[:2] and chosen[2] in cfg.precision_auto
+    # given values stay: a forced precision, or a layout the user chose
+    assert precision.resolve_precision(TrainConfig(precision="fp32"), "cpu").precision_auto is None
+    assert precision.resolve_precision(TrainConfig(channels_last=False), "cpu").channels_last is False
+    # no /proc/cpuinfo (macOS, Windows): fp32, and it says why
+    monkeypatch.setattr(precision, "cpu_flags", lambda: None)
+    unknown = precision.resolve_precision(TrainConfig(), "cpu")
+    assert unknown.precision == "fp32" and "does not list the CPU's features" in unknown.precision_auto
+
+
+def test_the_run_says_what_auto_chose_and_the_checkpoint_records_it(runner, tmp_path, monkeypatch):
+    from dcgan_cli.training import precision
+
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2", "fma"})  # an AVX2-only machine
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "2", "--out", tmp_path / "r", *TINY)
+    assert r.exit_code == 0, r.output
+    assert "precision auto: fp32 (this CPU has neither avx512_bf16 nor AMX" in r.output
+    c = load_checkpoint(tmp_path / "r")
+    assert c.train_config.precision == "fp32" and c.train_config.channels_last is False
+    assert "avx512_bf16" in c.train_config.precision_auto
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx512_bf16"})
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "2", "--out", tmp_path / "b", *TINY)
+    assert r.exit_code == 0 and "precision auto: bf16 + channels_last (this CPU reports avx512_bf16)" in r.output
+    c = load_checkpoint(tmp_path / "b")
+    assert c.train_config.precision == "bf16" and c.train_config.channels_last is True
+    # the weights are fp32 whatever the run computed in: sampling is the same in fp32
+    assert all(t.dtype == torch.float32 for t in c.state_dict("G").values() if t.is_floating_point())
+    # a resumed run keeps what it was trained in, on any machine
+    monkeypatch.setattr(precision, "cpu_flags", lambda: {"avx2"})
+    r = invoke(runner, "train", "--resume", tmp_path / "b", "--max-steps", "3", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert load_checkpoint(tmp_path / "b").train_config.precision == "bf16"

@@ -26,7 +26,7 @@ from ..pixels import flat_model_range
 from ..results import Result, shown
 from ..seeds import seeds_label
 from ..user_images import load_images
-from .nearest import Neighbours, nearest
+from .nearest import Neighbours, cached_norms, nearest
 
 HOLDOUT_SEED0 = 10_000  # generated samples for the memorization statistic use seeds from here on
 
@@ -188,14 +188,18 @@ def search(
         raise DcganError(
             f"the model makes {tuple(q.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}"
         )
-    nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device, on_progress=on_progress)
+    device = torch.device(device)
+    norms = cached_norms(data.images, data.cache_dir) if device.type == "cpu" else None  # the integer path's
+    nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device, on_progress=on_progress, norms=norms)
     memo = None
     if holdout > 0 and generated:
         held = data if split == "test" else checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
         train = data if split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         take = held.images[: min(holdout, held.images.shape[0])]
         gen = images_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
-        d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device).distances[:, 0]
-        d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device).distances[:, 0]
+        tn = cached_norms(train.images, train.cache_dir) if device.type == "cpu" else None
+        d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device, norms=tn).distances[:, 0]
+        d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device,
+                         norms=tn).distances[:, 0]
         memo = memorization(d_gen, d_real) | {"count": int(take.shape[0])}
     return SearchResult(c.path, c.step, q, info, nb, data, split, memo, k)

@@ -67,9 +67,13 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
         if open_browser:
             threading.Timer(1.0, _open, (url,)).start()
-        server.run()
+        try:
+            server.run()
+        except KeyboardInterrupt:  # uvicorn shut down, then passed Ctrl-C on: stopping is what it was for
+            pass
     finally:
         shutil.rmtree(uploads, ignore_errors=True)
+    say("stopped; this session's uploads and results are deleted")
 
 
 def _open(url: str) -> None:

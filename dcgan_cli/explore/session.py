@@ -18,7 +18,6 @@ import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints
 from ..errors import UsageError
-from ..runs import RunFolder
 
 MAX_TILES = 256
 MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
@@ -206,6 +205,10 @@ class Explorer:
         try:
             c = self.checkpoint(None)
             load_images([path], c.model_config.size, c.model_config.nc, flag="upload")
+        except UsageError as e:  # named as the user knows it, not by this session's folder
+            path.unlink(missing_ok=True)
+            shown = repr(Path(name).name)
+            raise UsageError(str(e).replace(f"upload {path}", shown).replace(str(path), shown)) from None
         except Exception:
             path.unlink(missing_ok=True)
             raise

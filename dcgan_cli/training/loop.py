@@ -30,6 +30,7 @@ from ..pixels import to_model_range
 from ..results import Result
 from ..runs import RunFolder
 from .distributed import World, on_main, shard
+from .precision import resolve_precision
 from .state import TrainingState, Wrapped, wrap
 from .steps import ema_decay_at, ema_update, epoch_order, train_step
 from .watch import COLLAPSE_BELOW, Window, combine_windows
@@ -107,6 +108,7 @@ def fit(
     batch through DistributedDataParallel; rank 0 alone writes the run folder and calls `on_step`.
     """
     device = torch.device(device)
+    cfg = resolve_precision(cfg, device)  # auto becomes what this device runs fastest, recorded in the checkpoints
     world = world or World()
     run = RunFolder(Path(run_dir))
     if cfg.limit is not None:

@@ -68,8 +68,11 @@ class RunPlan:
             if self.world.active
             else ""
         )
+        from .precision import precision_line, resolve_precision
+
         return (f"training {self.train.dataset} {self.model.size}px x{self.model.nc} ({self.data.images.shape[0]} images) "
-                f"for {self.total_steps} steps on {device}{procs} into {self.run.path}")
+                f"for {self.total_steps} steps on {device}{procs} into {self.run.path}; "
+                f"{precision_line(resolve_precision(self.train, device))}")
 
 
 def plan_run(

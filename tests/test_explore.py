@@ -1,0 +1,213 @@
+"""`dcgan explore`'s server: its routes (Starlette's test client), what it refuses, and the command's
+own errors and clean stop. The page in a real browser is tests/test_explore_browser.py."""
+
+import base64
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import invoke
+
+
+@pytest.fixture
+def client(concept_run, tmp_path):
+    from starlette.testclient import TestClient
+
+    from dcgan_cli.explore.app import create_app
+    from dcgan_cli.explore.session import Explorer
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    with TestClient(create_app(Explorer(concept_run, uploads, device="cpu"))) as c:
+        c.uploads = uploads
+        yield c
+
+
+def finish(client, kind, payload, timeout=300):
+    r = client.post(f"/api/jobs/{kind}", json=payload)
+    assert r.status_code == 200, r.text
+    key, deadline = r.json()["job"], time.time() + timeout
+    while time.time() < deadline:
+        j = client.get(f"/api/job/{key}").json()
+        if j["state"] in ("done", "failed"):
+            return j
+        time.sleep(0.1)
+    raise AssertionError(f"{kind} did not finish")
+
+
+def png_bytes(size=32, mode="RGB"):
+    buf = io.BytesIO()
+    Image.fromarray(np.full((size, size, 3), 200, np.uint8)).convert(mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_the_page_and_its_assets_come_from_the_package(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "explore.js" in page.text
+    for asset in ("/assets/explore.js", "/assets/explore.css"):
+        assert client.get(asset).status_code == 200
+    # nothing the page loads comes from the internet
+    for text in (page.text, client.get("/assets/explore.js").text, client.get("/assets/explore.css").text):
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text
+
+
+def test_samples_are_the_library_s_samples(client, concept_run):
+    from dcgan_cli import sample
+
+    run = client.get("/api/run").json()
+    assert run["checkpoints"][0]["name"] == "step-00000600.safetensors" and "guided" in run["methods"]
+    assert "square" in run["words"] and run["size"] == 32
+    r = client.get("/api/samples", params={"seeds": "3,7", "trunc": "0.5"}).json()
+    assert r["seeds"] == [3, 7] and r["names"] == ["seed 3", "seed 7"]
+    got = np.asarray(Image.open(io.BytesIO(base64.b64decode(r["images"][1]))))
+    from dcgan_cli.pixels import to_hwc_uint8
+
+    want = to_hwc_uint8(sample(concept_run, [7], trunc=0.5).images())[0]
+    assert np.array_equal(got, want)
+    near = client.get("/api/samples", params={"seeds": "1-4", "around": "7", "radius": "0"}).json()
+    assert all(img == near["images"][0] for img in near["images"])  # radius 0: the seed itself, four times
+    assert near["names"][0] == "7 ~ 1"
+
+
+@pytest.mark.parametrize("query, message", [
+    ({"seeds": "0-999"}, "1 to 256 samples"),
+    ({"seeds": "x"}, "seed"),
+    ({"trunc": "5"}, "--trunc must be 0 to 2"),
+    ({"trunc": "abc"}, "trunc must be a number"),
+    ({"ckpt": "../../etc/passwd"}, "no checkpoint '../../etc/passwd' in this run"),
+    ({"around": "3", "radius": "7"}, "--radius must be 0 to 1"),
+])
+def test_bad_requests_are_one_line_errors(client, query, message):
+    r = client.get("/api/samples", params=query)
+    assert r.status_code == 400 and message in r.json()["error"]
+
+
+@pytest.mark.parametrize("path", ["../../../etc/passwd", "..%2F..%2F..%2Fetc%2Fpasswd", "%2Fetc%2Fpasswd",
+                                  "checkpoints/step-00000600.safetensors", "run.json/../../../../etc/hostname"])
+def test_files_are_served_only_from_the_run_folder(client, path):
+    r = client.get("/files/" + path)
+    assert r.status_code == 404 and "root:" not in r.text
+
+
+def test_the_run_s_pictures_are_served(client, concept_run):
+    Image.new("RGB", (8, 8)).save(concept_run / "progress-test.png")
+    try:
+        assert "progress-test.png" in client.get("/api/run").json()["pictures"]
+        assert client.get("/files/progress-test.png").content[:4] == b"\x89PNG"
+    finally:
+        (concept_run / "progress-test.png").unlink()
+
+
+def test_uploads_are_checked_kept_in_the_session_folder_and_projected(client):
+    bad = client.post("/api/upload", content=b"not a picture", headers={"x-filename": "notes.txt"})
+    assert bad.status_code == 400 and "not a picture file" in bad.json()["error"]
+    fake = client.post("/api/upload", content=b"GIF89a garbage", headers={"x-filename": "fake.png"})
+    assert fake.status_code == 400
+    tiny = client.post("/api/upload", content=png_bytes(8), headers={"x-filename": "tiny.png"})
+    assert tiny.status_code == 400 and "too small" in tiny.json()["error"]
+    huge = client.post("/api/upload", content=b"0" * (21 * 2**20), headers={"x-filename": "big.png"})
+    assert huge.status_code == 413
+    bomb = io.BytesIO()
+    Image.new("L", (20000, 20000)).save(bomb, format="PNG")
+    r = client.post("/api/upload", content=bomb.getvalue(), headers={"x-filename": "bomb.png"})
+    assert r.status_code == 400 and "'bomb.png' is too large to decode safely" in r.json()["error"]
+    assert "uploads" not in r.json()["error"]
+    assert [p.name for p in client.uploads.iterdir()] == []  # nothing refused is kept
+    ok = client.post("/api/upload", content=png_bytes(48), headers={"x-filename": "mine.png"})
+    assert ok.status_code == 200
+    job = finish(client, "project", {"upload": f"z:{ok.json()['id']}"})
+    assert job["state"] == "done", job
+    zid = job["result"]["id"]
+    assert any(p.name.endswith(".z.safetensors") for p in client.uploads.rglob("*"))
+    walk = client.get("/api/interpolate", params={"a": f"z:{zid}", "b": "seed:3", "steps": "5"}).json()
+    assert len(walk["frames"]) == 5
+
+
+def test_arithmetic_gives_the_verdict_and_results_to_explore_from(client):
+    job = finish(client, "arithmetic", {"expression": "small red square - small square + large square", "method": "guided"})
+    assert job["state"] == "done", job
+    r = job["result"]
+    assert any("small/large: expected large" in line for line in r["verdict"])
+    assert len(r["results"]) == len(r["ids"]) >= 1
+    walk = client.get("/api/interpolate", params={"a": f"z:{r['ids'][0]}", "b": "seed:1", "steps": "3"})
+    assert walk.status_code == 200 and len(walk.json()["frames"]) == 3
+    wrong = finish(client, "arithmetic", {"expression": "red - - blue"})
+    assert wrong["state"] == "failed" and "column" in wrong["error"]
+    assert client.post("/api/jobs/erase", json={}).status_code == 404
+    assert client.post("/api/jobs/read", json={"seed": "many"}).status_code == 400
+
+
+def test_reading_and_nearest_images_run_as_jobs(client):
+    read = finish(client, "read", {"seed": 4})
+    assert read["state"] == "done" and set(read["result"]["read"]) == {"circle/square/triangle", "red/green/blue/yellow",
+                                                                        "small/large"}
+    near = finish(client, "neighbours", {"seed": 4})
+    assert near["state"] == "done" and near["result"]["figure"]
+
+
+def test_a_walk_exports_the_files_interpolate_writes(client, concept_run):
+    r = client.get("/api/interpolate", params={"a": "seed:1", "b": "seed:2", "steps": "4", "export": "1"}).json()
+    written = [p for p in r["written"]]
+    assert any(p.endswith(".png") for p in written) and any(p.endswith(".gif") for p in written)
+    assert all(p.startswith(str(concept_run / "interpolate")) for p in written)
+    assert client.get("/api/interpolate", params={"a": "/etc/passwd", "b": "seed:2"}).status_code == 400
+
+
+def test_a_busy_port_is_one_line_naming_port(runner, concept_run):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = invoke(runner, "explore", concept_run, "--port", port, "--no-browser", "--device", "cpu")
+    assert r.exit_code == 2 and f"port {port} on 127.0.0.1 is in use" in r.output and "--port" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_without_the_extra_it_says_what_to_install(runner, concept_run, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "uvicorn" else real(name, *a))
+    r = invoke(runner, "explore", concept_run, "--no-browser")
+    assert r.exit_code == 1 and "pip install 'dcgan-cli[explore]'" in r.output
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_it_cleanly_and_deletes_the_uploads(concept_run, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "explore", str(concept_run), "--port", str(port),
+                             "--no-browser", "--device", "cpu", "--host", "0.0.0.0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        first = proc.stdout.readline() + proc.stdout.readline()
+        assert "warning: serving on 0.0.0.0" in first and f":{port}/" in first
+        import urllib.request
+
+        deadline = time.time() + 60
+        while True:
+            try:
+                run = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/run", timeout=5).read())
+                break
+            except OSError:
+                assert time.time() < deadline, "the server did not answer"
+                time.sleep(0.2)
+        assert run["default"] == "step-00000600.safetensors"
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in out and "stopped" in out, out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
