@@ -35,6 +35,9 @@ RECIPES: dict[str, tuple[dict, dict]] = {
     "label smoothing 0.1": ({}, {"label_smoothing": 0.1}),
     "instance noise 0.1": ({}, {"instance_noise": 0.1}),
     "spectral norm": ({"spectral_norm": True}, {}),
+    # --precision auto against fp32 (auto is bf16 + channels_last on a CPU with avx512_bf16 or AMX, fp32 elsewhere)
+    "precision fp32": ({}, {"precision": "fp32"}),
+    "precision auto": ({}, {"precision": "auto"}),
 }
 
 

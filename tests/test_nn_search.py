@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -23,13 +24,60 @@ def random_set():
     return data, queries
 
 
+@pytest.mark.parametrize("integer", [True, False])
 @pytest.mark.parametrize("chunk", [1, 10, 103, 1000])
 @pytest.mark.parametrize("k", [1, 5, 103])
-def test_matches_brute_force(random_set, chunk, k):
+def test_matches_brute_force(random_set, chunk, k, integer):
     data, queries = random_set
-    got, ref = nearest(queries, data, k, chunk_size=chunk), brute_force(queries, data, k)
+    got, ref = nearest(queries, data, k, chunk_size=chunk, integer=integer), brute_force(queries, data, k)
     assert torch.equal(got.indices, ref.indices)
     assert torch.allclose(got.distances, ref.distances, rtol=0, atol=1e-9)
+
+
+def test_the_integer_path_is_exact_on_near_ties(monkeypatch):
+    """Adversarial data: 400 copies of one picture, each one pixel level off somewhere, and float
+    queries a fraction of a level away, so the rounding to uint8 reorders nearly every pair. With
+    no extra candidates at first, the bound must send the search round again until it is exact."""
+    from dcgan_cli.analysis import nearest as nn
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(2, 254, (1, 3, 8, 8)).astype(np.int16)
+    data = np.repeat(base, 400, 0)
+    flat = data.reshape(400, -1)
+    flat[np.arange(400), rng.integers(0, 192, 400)] += rng.choice([-2, -1, 1, 2], 400)
+    data = data.astype(np.uint8)
+    queries = torch.from_numpy(base / 127.5 - 1 + rng.uniform(-0.006, 0.006, (9, 3, 8, 8))).float()
+    monkeypatch.setattr(nn, "_EXTRA_INT", 0)
+    for k in (1, 7, 40):
+        got, ref = nearest(queries, data, k, integer=True, norms=nn.shifted_norms(data)), brute_force(queries, data, k)
+        assert torch.equal(got.indices, ref.indices), k
+    # rows longer than int32 can hold at once are multiplied in slices, summed exactly
+    monkeypatch.setattr(nn, "_INT_SLICE", 40)
+    got = nearest(queries, data, 5, integer=True)
+    assert torch.equal(got.indices, brute_force(queries, data, 5).indices)
+
+
+def test_the_image_norms_are_kept_beside_the_cache_once(tmp_path):
+    from dcgan_cli.analysis.nearest import NORMS_NAME, cached_norms, shifted_norms
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "images.u8"
+    mm = np.memmap(path, dtype=np.uint8, mode="w+", shape=(50, 3, 8, 8))
+    mm[:] = rng.integers(0, 256, mm.shape, dtype=np.uint8)
+    mm.flush()
+    images = np.memmap(path, dtype=np.uint8, mode="r", shape=(50, 3, 8, 8))
+    first = cached_norms(images, tmp_path)
+    kept = list(tmp_path.glob(f"{NORMS_NAME}-*.npy"))
+    assert len(kept) == 1 and np.array_equal(first, shifted_norms(images))
+    assert np.array_equal(first, ((images.reshape(50, -1).astype(np.int64) - 128) ** 2).sum(1))
+    assert np.array_equal(cached_norms(images, tmp_path), first) and list(tmp_path.glob(f"{NORMS_NAME}-*.npy")) == kept
+    # a rebuilt cache (new file time) gets new norms, and the stale ones go
+    mm = np.memmap(path, dtype=np.uint8, mode="r+", shape=(50, 3, 8, 8))
+    mm[0] = 0
+    mm.flush()
+    os.utime(path, ns=(1, 10**18))
+    again = cached_norms(np.memmap(path, dtype=np.uint8, mode="r", shape=(50, 3, 8, 8)), tmp_path)
+    assert again[0] == 128 * 128 * 192 and len(list(tmp_path.glob(f"{NORMS_NAME}-*.npy"))) == 1
 
 
 def test_ties_break_by_lower_index_and_self_is_zero(random_set):

@@ -7,14 +7,16 @@ the float64 ranking of the candidates found (ties go to the lower index).
 
 On the CPU the product is in integers: the data are uint8, so with x - 128 and the query
 rounded to uint8 (as its PNG would be) and shifted alike, ||q8 - x||^2 is an exact integer from
-one int8 GEMM with int32 accumulation (torch._int_mm, VNNI where the CPU has it) and each
-image's ||x - 128||^2, computed once and kept beside the cache. A float query q = q8 + e is
-within ||e|| of q8, so its distance to x lies between (|q8 - x| - |e|)^2 and (|q8 - x| + |e|)^2:
-every image that can be among the float k nearest has an integer distance at most
-(sqrt(d_k) + 2|e|)^2, d_k the k-th smallest. Enough candidates are kept that the last one lies
-past that bound (searching again with more where it does not), so the float64 re-ranking
-returns exactly the float answer. Elsewhere (CUDA, MPS) the product is in float32 with a few
-extra candidates, as float32 rounding can swap two nearly equal distances.
+an int8 GEMM with int32 accumulation (torch._int_mm, VNNI where the CPU has it) and each image's
+||x - 128||^2, computed once and kept beside the cache. The float query q = q8 + e is within
+|e| of q8, so its distance to x lies between (|q8 - x| - |e|)^2 and (|q8 - x| + |e|)^2. Each
+query keeps the images of smallest integer distance until the last one's lower bound exceeds the
+k-th smallest upper bound (searching again with more where it does not): no image left out can
+be among the float k nearest. Those whose lower bound is under it are narrowed again with e read
+in int8 to 1/254 of a level (an int8 product over them alone), which leaves the float distance
+known to within 2|r| |q8 - x|, r the remainder; the float64 ranking of the few left returns
+exactly the float answer. Elsewhere (CUDA, MPS) the product is in float32 with a few extra candidates, as
+float32 rounding can swap two nearly equal distances.
 """
 
 from __future__ import annotations
@@ -34,9 +36,12 @@ from ..pixels import flat_model_range, to_pixel_units
 
 DEFAULT_MEMORY_MB = 256
 _EXTRA = 16  # candidates kept beyond k for the exact float64 re-ranking (float path)
-_EXTRA_INT = 128  # candidates kept beyond k in integers, first try: enough on random 3x64x64 data at 200,000 images
+_EXTRA_INT = 1024  # candidates kept beyond k in integers, first try (keeping more costs little; a second pass costs a pass)
 _INT_SLICE = 131072  # |a.b| <= 128 * 128 * 131072 = 2^31: longer rows are multiplied in slices and summed in int64
 NORMS_NAME = "sqnorm-int8"
+# int8 chunks of ~48 MB: the GEMM reads what the shift just wrote while it is still in cache
+# (benchmarks/nn_speed.py: 4,096 rows of 3x64x64 were 1.26x faster than the float path's 256 MB)
+INT_CHUNK_MB = 48
 
 
 @dataclass
@@ -48,11 +53,6 @@ class Neighbours:
 def chunk_rows(dim: int, memory_mb: float = DEFAULT_MEMORY_MB, bytes_per_value: int = 4) -> int:
     """Rows per chunk so that one chunk (float32, or int8 with bytes_per_value 1) fits the memory budget."""
     return max(1, int(memory_mb * 2**20 // (dim * bytes_per_value)))
-
-
-def _key_bits(dim: int, n: int) -> int:
-    """Bits of a (distance, index) key: the largest integer distance, then the index."""
-    return (255 * 255 * dim).bit_length() + max(1, (n - 1).bit_length())
 
 
 def shifted_norms(data: np.ndarray, slab: int = 4096) -> np.ndarray:
@@ -117,33 +117,53 @@ def _integer_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: i
     n, dim = int(data.shape[0]), q.shape[1]
     q_px = to_pixel_units(q.double().cpu())
     q8 = q_px.round().clamp_(0, 255)
-    # |e| of the rounding, plus the float32 rounding of query and data in model range (the float answer's own)
-    slack = (q_px - q8).norm(dim=1) + 2e-5 * dim**0.5
+    e = q_px - q8  # the rounding to uint8, |e_i| <= 0.5
+    e8 = (e * 254).round()  # e itself in int8, to 1/254 of a level
+    r = e - e8 / 254
+    # float32 rounding of query and data in model range: the float answer's own, inside every bound
+    fuzz = 2e-5 * dim**0.5
     a = (q8 - 128).to(torch.int8)
     aa = a.long().square().sum(1)
-    bits = max(1, (n - 1).bit_length())
     rows = torch.arange(q.shape[0])
     keep, todo, found = min(n, k + _EXTRA_INT), rows, {}
     while len(todo):
-        keys = _scan(a[todo], aa[todo], data, keep, chunk_size, norms, bits, on_progress)
-        dist, idx = keys >> bits, keys & ((1 << bits) - 1)
-        bound = (dist[:, k - 1].double().sqrt() + 2 * slack[todo]).square()
-        enough = (dist[:, -1].double() > bound) | (keep == n)
-        for r, ok, row in zip(todo.tolist(), enough.tolist(), idx):
+        d_int, idx = _scan(a[todo], aa[todo], data, keep, chunk_size, norms, on_progress)
+        # first bound, from |e| alone: |q - x| is within |e| of |q8 - x|
+        root, slack = d_int.double().sqrt(), (e[todo].norm(dim=1) + fuzz)[:, None]
+        lower, upper = (root - slack).clamp_min(0).square(), (root + slack).square()
+        u_k = upper[:, k - 1]
+        enough = (lower[:, -1] > u_k) | (keep == n)
+        for j, (r_, ok) in enumerate(zip(todo.tolist(), enough.tolist())):
             if ok:
-                found[r] = row
+                near = lower[j] <= u_k[j]
+                found[r_] = _refine(data, idx[j][near], d_int[j][near], e8[r_], e[r_], r[r_], q8[r_], fuzz, k)
         todo = todo[~enough]
         keep = min(n, keep * 8)
-    return [found[r] for r in rows.tolist()]
+    return [found[r_] for r_ in rows.tolist()]
+
+
+def _refine(data: np.ndarray, idx: torch.Tensor, d_int: torch.Tensor, e8: torch.Tensor, e: torch.Tensor, r: torch.Tensor,
+            q8: torch.Tensor, fuzz: float, k: int) -> torch.Tensor:
+    """One query's candidates narrowed by the second bound: with e read to 1/254 (an int8 product over
+    the candidates alone) the float distance is known to within 2 |r| |q8 - x|."""
+    b = _int8_rows(torch.from_numpy(np.asarray(data[idx.numpy()])).reshape(len(idx), -1),
+                   torch.empty(len(idx), e8.shape[0], dtype=torch.uint8))
+    e8x = _int_dot(b, e8.to(torch.int8)[:, None]).view(-1).double() + 128 * e8.sum()  # e8 . x, exact
+    # |q - x|^2 = |q8 - x|^2 + 2 e.(q8 - x) + |e|^2, with e.x = e8.x / 254 + r.x and r.x = r.(x - q8) + r.q8
+    d_hat = d_int.double() + 2 * (e @ q8) - (2 / 254) * e8x - 2 * (r @ q8) + e.square().sum()
+    err = 2 * (r.norm() + fuzz) * d_int.double().sqrt() + 4 * fuzz * d_int.double().sqrt() + fuzz**2
+    u_k = (d_hat + err).kthvalue(min(k, len(idx))).values
+    return idx[d_hat - err <= u_k]
 
 
 def _scan(a: torch.Tensor, aa: torch.Tensor, data: np.ndarray, keep: int, chunk_size: int, norms: np.ndarray | None,
-          bits: int, on_progress: Callable[[int, int], None] | None) -> torch.Tensor:
-    """One pass over the data: the `keep` smallest (distance << bits | index) keys per query, ascending."""
+          on_progress: Callable[[int, int], None] | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over the data: per query, the `keep` smallest integer distances ||q8 - x||^2 and
+    their indices, ascending (each (Q, keep))."""
     n, dim = int(data.shape[0]), a.shape[1]
-    a_t = a.T.contiguous()
+    a_t = a.T  # a view: the GEMM reads it as fast as a copy
     buffer = torch.empty(min(chunk_size, n), dim, dtype=torch.uint8)
-    best = torch.empty(a.shape[0], 0, dtype=torch.long)
+    best_d, best_i = torch.empty(a.shape[0], 0, dtype=torch.long), torch.empty(a.shape[0], 0, dtype=torch.long)
     for start in range(0, n, chunk_size):
         with warnings.catch_warnings():  # the map is read-only and is only ever read here
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
@@ -154,12 +174,13 @@ def _scan(a: torch.Tensor, aa: torch.Tensor, data: np.ndarray, keep: int, chunk_
         else:
             bb = b.to(torch.int32).square().sum(1, dtype=torch.long)
         d = aa[:, None] + bb[None] - 2 * _int_dot(b, a_t).T  # (Q, c) exact integer squared distances
-        keys = (d << bits) | torch.arange(start, start + b.shape[0])[None]
-        pool = torch.cat([best, keys], 1)
-        best = torch.topk(pool, min(keep, pool.shape[1]), dim=1, largest=False, sorted=True).values
+        pool_d = torch.cat([best_d, d], 1)
+        pool_i = torch.cat([best_i, torch.arange(start, start + b.shape[0]).expand(len(aa), -1)], 1)
+        order = torch.topk(pool_d, min(keep, pool_d.shape[1]), dim=1, largest=False, sorted=True).indices
+        best_d, best_i = pool_d.gather(1, order), pool_i.gather(1, order)
         if on_progress is not None:
             on_progress(min(start + chunk_size, n), n)
-    return best
+    return best_d, best_i
 
 
 def nearest(
@@ -190,8 +211,9 @@ def nearest(
     if chunk_size is not None and chunk_size < 1:
         raise UsageError(f"--chunk-size must be at least 1, got {chunk_size}")
     use_int = device.type == "cpu" if integer is None else integer
-    if use_int and _key_bits(dim, n) <= 62:
-        cand = _integer_candidates(q, data, k, chunk_size or chunk_rows(dim, bytes_per_value=1), norms, on_progress)
+    if use_int:
+        cand = _integer_candidates(q, data, k, chunk_size or chunk_rows(dim, INT_CHUNK_MB, bytes_per_value=1), norms,
+                                   on_progress)
         return _rerank(q, data, cand, k)
     chunk_size = chunk_size or chunk_rows(dim)
     keep = min(n, k + _EXTRA)
@@ -243,15 +265,14 @@ def nearest(
 
 def _rerank(q: torch.Tensor, data: np.ndarray, cand: torch.Tensor | list[torch.Tensor], k: int) -> Neighbours:
     """Exact re-ranking of each query's candidates (a row each, any length >= k) in float64, on the
-    CPU (Q x C images: small); ranked by (distance, index)."""
+    CPU, a query at a time (its candidates read once: memory stays that of one query's); ranked by
+    (distance, index)."""
     qc = q.double().cpu()
-    rows = [c.cpu() for c in cand]
-    uniq = np.unique(torch.cat(rows).numpy())
-    xs = flat_model_range(data[uniq])  # (U, D): each candidate image read once
     out_i, out_d = [], []
-    for r, c in enumerate(rows):
-        c = torch.sort(c).values  # index order first, then a stable sort by distance
-        exact = ((xs[torch.from_numpy(np.searchsorted(uniq, c.numpy()))] - qc[r]) ** 2).sum(1)
+    for r, c in enumerate(cand):
+        c = torch.sort(c.cpu()).values  # index order first, then a stable sort by distance
+        xs = flat_model_range(data[c.numpy()])
+        exact = ((xs - qc[r]) ** 2).sum(1)
         order = torch.sort(exact, stable=True).indices[:k]
         out_i.append(c[order])
         out_d.append(exact[order])
