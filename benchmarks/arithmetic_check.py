@@ -243,6 +243,64 @@ def mnist_rows(ckpts: list[Path], methods: list[str], variants: int, samples: in
             print(f"| {path.name} | {method} | {hits / max(total, 1):.1%} of {total} | {size} |", flush=True)
 
 
+def celeba_rows(methods: list[str], variants: int, samples: int, work: Path) -> None:
+    """The CelebA-shaped row: the tests' drawn CelebA files (40 independent labels, Male, Smiling and
+    Eyeglasses drawn) read by the real loader, a generator fitted to draw them, every method; the
+    results judged by a pixel rule (tests/drawn_celeba.py), never by a model. An attribute the
+    expression leaves to the anchor must be the anchor's; for paper and mean (no anchor) only the
+    attributes the expression names are judged."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from dcgan_cli.checkpoint import save_checkpoint
+    from dcgan_cli.configs import ModelConfig, TrainConfig
+    from dcgan_cli.data import load_data
+    from tests.drawn_celeba import DRAWN, fit_generator, read_face, write_drawn_celeba
+
+    run = work / "celeba-drawn" / "run"
+    if not (run / "checkpoints").is_dir():
+        root = write_drawn_celeba(work / "celeba-drawn" / "data", n=960)
+        data = load_data("celeba", 32, root=root)
+        cfg = ModelConfig(size=32, nc=3, nz=100, ngf=16, ndf=8)
+        G, D = fit_generator(np.asarray(data.images), np.asarray(data.labels), data.label_names, cfg, steps=800)
+        (run / "checkpoints").mkdir(parents=True)
+        (run / "run.json").write_text("{}")
+        tensors = {f"G/{k}": v for k, v in G.state_dict().items()} | {f"D/{k}": v for k, v in D.state_dict().items()}
+        meta = {"model": cfg.to_dict(), "train": TrainConfig(dataset="celeba").to_dict(), "dataset": data.describe(), "step": 800}
+        save_checkpoint(run / "checkpoints" / "step-00000800.safetensors", tensors, meta)
+    # (expression, wanted Male, Smiling, Eyeglasses; None = the anchor's own)
+    tasks = [("smiling woman - woman + man", (1, 1, None)), ("glasses man - man + woman", (0, None, 1)),
+             ("smiling man - smiling + neutral", (1, 0, None)), ("woman - woman + glasses woman", (0, None, 1)),
+             ("neutral glasses woman - woman + man", (1, 0, 1))]
+    print(f"\nCelebA-shaped: {len(tasks)} expressions, {1 + variants} results each, on drawn CelebA files "
+          f"({', '.join(DRAWN)} drawn; judged by a pixel rule)")
+    print("| method | all drawn attributes right | edit size (share of prior) | e.g. the verdict lines of the first expression |")
+    print("|---|---|---|---|")
+    for method in methods:
+        hits = total = 0
+        sizes, shown_lines = [], ""
+        for expr, want in tasks:
+            try:
+                r = arithmetic(run, expr, method=method, samples=samples, variants=variants)
+            except DcganError as e:
+                print(f"| {method} | {expr}: {e} | | |")
+                total += 1 + variants
+                continue
+            seen = read_face(r.result_images)
+            anchor = read_face(generate(load_checkpoint(run).generator("cpu"), r.plan.anchor_z)) if r.plan.anchor_z is not None \
+                else seen
+            for i in range(len(seen)):
+                target = [w if w is not None else int(anchor[min(i, len(anchor) - 1), j]) for j, w in enumerate(want)]
+                hits += int(seen[i].tolist() == target)
+            total += 1 + variants
+            if r.plan.anchor_z is not None:
+                sizes += (r.plan.edit_sizes() / 10).tolist()
+            if not shown_lines:
+                shown_lines = "; ".join(ln for ln in r.lines() if ln.startswith(("Male:", "Smiling:", "Eyeglasses:")))
+        size = f"{statistics.mean(sizes):.0%}" if sizes else "-"
+        print(f"| {method} | {hits / max(total, 1):.0%} of {total} | {size} | {shown_lines} |", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=Path, default=Path("/tmp/bench/qshapes80"), help="folder of benchmarks/quality.py runs")
@@ -255,6 +313,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=16384)
     ap.add_argument("--candidates", action="store_true", help="also score the other directions tried (Candidates)")
     ap.add_argument("--mnist", type=Path, action="append", help="MNIST checkpoints for the digit-move rows")
+    ap.add_argument("--celeba", action="store_true", help="the CelebA-shaped row on drawn CelebA files (tests/drawn_celeba.py)")
+    ap.add_argument("--celeba-work", type=Path, default=Path("/tmp/bench"), help="where the drawn files and their run go")
     ap.add_argument("--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k")
     ap.add_argument("--guided-optimiser", choices=["normalised", "adam"], default=None,
                     help="the guided edit's steps: normalised gradient steps (the default) or Adam (the earlier recipe)")
@@ -265,8 +325,10 @@ def main() -> None:
         arithmetic_edits.OPTIMISER = args.guided_optimiser
     if args.mnist:
         mnist_rows(args.mnist, args.methods.split(","), args.variants, args.samples, args.data_root)
-        if not args.ckpt and not args.runs.exists():
-            return
+    if args.celeba:
+        celeba_rows(args.methods.split(","), args.variants, min(args.samples, 4096), args.celeba_work)
+    if (args.mnist or args.celeba) and not args.ckpt and not args.runs.exists():
+        return
     ckpts = args.ckpt or [args.runs / f"shapes32-{args.recipe.replace(' ', '_')}-seed{s}" for s in args.seeds.split(",")]
     methods = args.methods.split(",")
     tasks = analogies(args.per_move)

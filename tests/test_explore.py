@@ -211,3 +211,31 @@ def test_ctrl_c_stops_it_cleanly_and_deletes_the_uploads(concept_run, tmp_path):
         proc.kill()
     assert proc.returncode == 0 and "Traceback" not in out and "stopped" in out, out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
+
+
+def test_a_folder_of_runs_offers_every_run_s_checkpoints(concept_run, tmp_path):
+    import shutil
+
+    from starlette.testclient import TestClient
+
+    from dcgan_cli.explore.app import create_app
+    from dcgan_cli.explore.session import Explorer
+
+    runs = tmp_path / "runs"
+    for name in ("first", "second"):
+        shutil.copytree(concept_run, runs / name, ignore=shutil.ignore_patterns("concepts", "encoders", "interpolate"))
+    os.utime(runs / "second" / "checkpoints" / "step-00000600.safetensors", ns=(1, 2 * 10**18))  # the newest
+    Image.new("RGB", (8, 8)).save(runs / "first" / "only-in-first.png")
+    (tmp_path / "up").mkdir()
+    with TestClient(create_app(Explorer(runs, tmp_path / "up"))) as c:
+        run = c.get("/api/run").json()
+        assert [x["name"] for x in run["checkpoints"]] == ["first/step-00000600.safetensors",
+                                                           "second/step-00000600.safetensors"]
+        assert run["default"] == "second/step-00000600.safetensors" and run["run"].endswith("second")
+        first = c.get("/api/run", params={"ckpt": "first/step-00000600.safetensors"}).json()
+        assert "only-in-first.png" in first["pictures"] and first["run"].endswith("first")
+        assert c.get("/files/only-in-first.png", params={"ckpt": "first/step-00000600.safetensors"}).status_code == 200
+        assert c.get("/files/only-in-first.png").status_code == 404  # not a file of the newest run
+        assert c.get("/api/samples", params={"seeds": "1", "ckpt": "first/step-00000600.safetensors"}).status_code == 200
+    with pytest.raises(Exception, match="no run with checkpoints under"):
+        Explorer(tmp_path / "up", tmp_path / "up2")

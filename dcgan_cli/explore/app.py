@@ -61,7 +61,7 @@ def create_app(explorer: Explorer) -> Starlette:
         return FileResponse(ASSETS / "index.html")
 
     async def overview(request: Request) -> Response:
-        return await answer(explorer.overview)
+        return await answer(explorer.overview, request.query_params.get("ckpt"))
 
     async def samples(request: Request) -> Response:
         from ..seeds import parse_seeds
@@ -132,7 +132,7 @@ def create_app(explorer: Explorer) -> Starlette:
 
     async def run_file(request: Request) -> Response:
         try:
-            path = explorer.run_file(request.path_params["rel"])
+            path = explorer.run_file(request.path_params["rel"], request.query_params.get("ckpt"))
         except UsageError as e:
             return JSONResponse({"error": str(e)}, status_code=404)
         return FileResponse(path)

@@ -18,6 +18,7 @@ import torch
 
 from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints
 from ..errors import UsageError
+from ..runs import RunFolder
 
 MAX_TILES = 256
 MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
@@ -50,19 +51,36 @@ class Explorer:
     """One run (or one checkpoint's run) opened for the page; `uploads` is this session's own folder."""
 
     def __init__(self, target: Path | str | None, uploads: Path, device: torch.device | str = "cpu"):
-        first = load_checkpoint(target)
+        from ..checkpoint import RUNS_DIR, newest_checkpoint
+
         self.device = device
-        self.run = first.run
         self.uploads = Path(uploads)
-        files = run_checkpoints(self.run) if self.run is not None else []
-        self.files = {p.name: p for p in files} or {first.path.name: first.path}
-        if first.path.name not in self.files:  # a checkpoint named outside the run's list: it alone
-            self.files = {first.path.name: first.path}
-        self.default = first.path.name
-        self._loaded: dict[str, Checkpoint] = {first.path.name: first}
+        folder = Path(target) if target is not None else Path(RUNS_DIR)
+        many = folder.is_dir() and not RunFolder(folder).is_run() and not (folder / "checkpoints").is_dir()
+        if many:  # a folder of runs (./runs by default): every run's checkpoints, named run/step
+            newest = newest_checkpoint(folder)
+            if newest is None:
+                raise UsageError(f"no run with checkpoints under {folder}; train one with `dcgan train` or name a run")
+            self.files = {f"{r.path.name}/{p.name}": p for r in sorted(self._runs_in(folder), key=lambda r: r.path.name)
+                          for p in run_checkpoints(r)}
+            first = load_checkpoint(newest)
+            self.default = f"{first.run.path.name}/{first.path.name}"
+        else:
+            first = load_checkpoint(target)
+            files = run_checkpoints(first.run) if first.run is not None else []
+            self.files = {p.name: p for p in files}
+            if first.path.name not in self.files:  # a checkpoint outside the run's own list: it alone
+                self.files = {first.path.name: first.path}
+            self.default = first.path.name
+        self.run = first.run
+        self._loaded: dict[str, Checkpoint] = {self.default: first}
         self._latents: dict[str, Path] = {}  # id -> z file or uploaded image, in self.uploads
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+
+    @staticmethod
+    def _runs_in(folder: Path) -> list[RunFolder]:
+        return [RunFolder(p) for p in folder.iterdir() if p.is_dir() and run_checkpoints(RunFolder(p))]
 
     # --- choosing what to look at
 
@@ -92,36 +110,38 @@ class Explorer:
 
     # --- the run
 
-    def overview(self) -> dict[str, Any]:
+    def overview(self, ckpt: str | None = None) -> dict[str, Any]:
+        """The chosen checkpoint (default: the newest) with its run: config, words, pictures, choices."""
         from ..analysis.expression import vocabulary
         from ..configs import ARITHMETIC_METHODS
         from ..info import checkpoint_info
 
-        c = self.checkpoint(None)
+        c = self.checkpoint(ckpt)
         ds = c.dataset
         words = sorted(vocabulary(ds.get("name", ""), list(ds.get("label_names") or [])))
         return {
-            "run": str(self.run.path) if self.run is not None else None,
-            "checkpoints": [{"name": n, "step": self.checkpoint(n).step if n in self._loaded else None}
-                            for n in sorted(self.files)],
-            "default": self.default, "has_ema": c.has_ema, "size": c.model_config.size,
+            "run": str(c.run.path) if c.run is not None else None,
+            "checkpoints": [{"name": n} for n in sorted(self.files)],
+            "default": self.default, "chosen": ckpt or self.default, "has_ema": c.has_ema, "size": c.model_config.size,
             "methods": list(ARITHMETIC_METHODS), "words": words, "info": checkpoint_info(c).to_dict(),
-            "pictures": self.pictures(),
+            "pictures": self.pictures(ckpt),
         }
 
-    def pictures(self) -> list[str]:
+    def pictures(self, ckpt: str | None = None) -> list[str]:
         """The run's pictures (progress grids, curves, evaluation figures), relative to the run folder."""
-        if self.run is None:
+        run = self.checkpoint(ckpt).run
+        if run is None:
             return []
-        root = self.run.path.resolve()
+        root = run.path.resolve()
         found = [p for p in root.rglob("*") if p.suffix.lower() in PICTURES and p.is_file() and not p.is_symlink()]
         return sorted(str(p.relative_to(root)) for p in found)[:500]
 
-    def run_file(self, rel: str) -> Path:
-        """A file inside the run folder, or UsageError: nothing outside it is ever read."""
-        if self.run is None:
+    def run_file(self, rel: str, ckpt: str | None = None) -> Path:
+        """A file inside the chosen checkpoint's run folder, or UsageError: nothing outside it is ever read."""
+        run = self.checkpoint(ckpt).run
+        if run is None:
             raise UsageError("this checkpoint sits in no run folder: there are no run files to show")
-        root = self.run.path.resolve()
+        root = run.path.resolve()
         target = (root / rel).resolve()
         if not target.is_relative_to(root) or target.suffix.lower() not in SERVED or not target.is_file():
             raise UsageError(f"{rel!r} is not a picture or record of this run")

@@ -178,9 +178,30 @@ async function projectUpload() {
   $("anchor").value = "z:" + r.id;
 }
 
-async function load() {
-  const run = await getJSON("/api/run");
+async function showRun() {
+  const p = common();
+  const run = await getJSON("/api/run?" + p);
   $("run-name").textContent = run.run || "";
+  $("generator").disabled = !run.has_ema;
+  $("words").textContent = run.words.length ? "words: " + run.words.join(", ") : "this data set has no labels: define concepts by seeds with the CLI's --define";
+  $("config").textContent = JSON.stringify(run.info, null, 1);
+  $("pictures").replaceChildren();
+  for (const rel of run.pictures) {
+    const a = document.createElement("a");
+    a.href = "/files/" + rel.split("/").map(encodeURIComponent).join("/") + "?" + p;
+    a.target = "_blank";
+    if (/\.mp4$/i.test(rel)) { a.textContent = rel; } else {
+      const el = document.createElement("img");
+      el.src = a.href; el.alt = rel; el.title = rel; el.loading = "lazy";
+      a.appendChild(el);
+    }
+    $("pictures").appendChild(a);
+  }
+  return run;
+}
+
+async function load() {
+  const run = await showRun();
   for (const c of run.checkpoints) {
     const o = document.createElement("option");
     o.value = c.name; o.textContent = c.name;
@@ -192,20 +213,6 @@ async function load() {
     o.value = m; o.textContent = m;
     $("method").appendChild(o);
   }
-  if (!run.has_ema) $("generator").disabled = true;
-  $("words").textContent = run.words.length ? "words: " + run.words.join(", ") : "this data set has no labels: define concepts by seeds with the CLI's --define";
-  $("config").textContent = JSON.stringify(run.info, null, 1);
-  for (const rel of run.pictures) {
-    const a = document.createElement("a");
-    a.href = "/files/" + rel.split("/").map(encodeURIComponent).join("/");
-    a.target = "_blank";
-    if (/\.mp4$/i.test(rel)) { a.textContent = rel; } else {
-      const el = document.createElement("img");
-      el.src = a.href; el.alt = rel; el.title = rel; el.loading = "lazy";
-      a.appendChild(el);
-    }
-    $("pictures").appendChild(a);
-  }
   await showSamples();
 }
 
@@ -216,7 +223,7 @@ $("radius").addEventListener("input", () => { $("radius-value").textContent = Nu
 on("trunc", "change", showSamples);
 on("radius", "change", showSamples);
 on("show-seeds", "click", showSamples);
-on("ckpt", "change", showSamples);
+on("ckpt", "change", async () => { await showRun(); await showSamples(); });
 on("generator", "change", showSamples);
 on("more-like", "click", async () => {
   if (state.chosen.around !== null) { status("already around a seed: move the radius", ""); return; }
