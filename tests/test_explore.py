@@ -182,7 +182,8 @@ def test_without_the_extra_it_says_what_to_install(runner, concept_run, monkeypa
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_it_cleanly_and_deletes_the_uploads(concept_run, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_it_cleanly_and_deletes_the_uploads(concept_run, tmp_path, stop):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -205,7 +206,7 @@ def test_ctrl_c_stops_it_cleanly_and_deletes_the_uploads(concept_run, tmp_path):
                 time.sleep(0.2)
         assert run["default"] == "step-00000600.safetensors"
         assert [p.name for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(stop)
         out, _ = proc.communicate(timeout=30)
     finally:
         proc.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -67,13 +68,26 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
         if open_browser:
             threading.Timer(1.0, _open, (url,)).start()
+        # uvicorn shuts down on SIGINT and SIGTERM, then raises the signal again under the handler
+        # that was there before it: for SIGTERM that is ours, so the uploads are deleted below too.
+        previous = signal.signal(signal.SIGTERM, _terminated)
         try:
             server.run()
-        except KeyboardInterrupt:  # uvicorn shut down, then passed Ctrl-C on: stopping is what it was for
+        except (KeyboardInterrupt, _Terminated):  # stopping is what the signal was for
             pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         shutil.rmtree(uploads, ignore_errors=True)
     say("stopped; this session's uploads and results are deleted")
+
+
+class _Terminated(Exception):
+    pass
+
+
+def _terminated(signum, frame) -> None:
+    raise _Terminated()
 
 
 def _open(url: str) -> None:
