@@ -98,14 +98,18 @@ function useAs(which) {
   $(which).value = "seed:" + state.chosen.seed;
 }
 
-async function walk() {
+function walkParams() {
   const p = common();
   p.set("a", $("end-a").value);
   p.set("b", $("end-b").value);
   p.set("steps", $("steps").value);
   p.set("trunc", $("trunc").value);
   if ($("path").value) p.set("method", $("path").value);
-  const data = await getJSON("/api/interpolate?" + p);
+  return p;
+}
+
+async function walk() {
+  const data = await getJSON("/api/interpolate?" + walkParams());
   state.frames = data.frames;
   $("t").max = String(data.frames.length - 1);
   $("t").value = "0";
@@ -136,13 +140,8 @@ function play() {
 }
 
 async function exportWalk() {
-  const p = common();
-  p.set("a", $("end-a").value);
-  p.set("b", $("end-b").value);
-  p.set("steps", $("steps").value);
-  p.set("trunc", $("trunc").value);
+  const p = walkParams();
   p.set("export", "1");
-  if ($("path").value) p.set("method", $("path").value);
   const data = await getJSON("/api/interpolate?" + p);
   $("interp-lines").textContent = data.lines.concat(data.written.map((w) => "wrote " + w)).join("\n");
 }
