@@ -318,7 +318,12 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k")
     ap.add_argument("--guided-optimiser", choices=["normalised", "adam"], default=None,
                     help="the guided edit's steps: normalised gradient steps (the default) or Adam (the earlier recipe)")
+    ap.add_argument("--guide-ensemble", type=int, default=None, help="z classifiers the guided edit reads as one")
     args = ap.parse_args()
+    if args.guide_ensemble:
+        from dcgan_cli.analysis import arithmetic_edits
+
+        arithmetic_edits.ENSEMBLE = args.guide_ensemble
     if args.guided_optimiser:
         from dcgan_cli.analysis import arithmetic_edits
 

@@ -94,3 +94,23 @@ def test_guided_edits_start_from_your_own_image(concept_run, tmp_path):
     Image.fromarray(a).save(tmp_path / "mine.png")
     result = arithmetic(concept_run, SIZE_MOVE, method="guided", samples=4096, anchors=[tmp_path / "mine.png"])
     assert len(result.result_images) == 1 and torch.isfinite(result.plan.result_z).all()
+
+
+def test_a_guide_ensemble_is_cached_and_read_as_one(concept_run):
+    from dcgan_cli.analysis.arithmetic_edits import GuideEnsemble, guide_for
+    from dcgan_cli.analysis.expectations import attributes_of
+    from dcgan_cli.bank import sample_bank
+    from dcgan_cli.data import checkpoint_data
+
+    c = load_checkpoint(concept_run)
+    data = checkpoint_data(c, "train")
+    bank = sample_bank(c, data, n=4096)
+    attrs = attributes_of(bank.classifier.label_names, data.groups)
+    two = guide_for(bank, attrs, members=2)
+    assert isinstance(two, GuideEnsemble) and len(two.members) == 2
+    z = torch.randn(5, c.model_config.nz)
+    with torch.no_grad():
+        mean = (two.members[0](z) + two.members[1](z)) / 2
+        assert torch.allclose(two(z), mean, atol=1e-6)
+        assert torch.equal(guide_for(bank, attrs, members=2)(z), two(z))  # from the cache, the same guide
+        assert not torch.equal(guide_for(bank, attrs, members=1)(z), two(z))

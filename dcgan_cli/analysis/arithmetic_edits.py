@@ -40,6 +40,7 @@ MARGIN = 0.9  # probability the guide must give every asked value before an edit
 SMOOTH = 0.7  # the guide is read around z (noise of this std, 4 draws): an edit must hold in a neighbourhood, not at a point
 MAX_EDIT_STEPS = 300
 STEP = 0.01  # each edit step's length, as a share of the prior's typical |z|
+ENSEMBLE = 1  # z classifiers read as one guide (benchmarks/arithmetic_check.py --guide-ensemble compares)
 OPTIMISER = "normalised"  # or "adam" (benchmarks/arithmetic_check.py --guided-optimiser compares them)
 GUIDE_RECIPE = 1
 
@@ -83,20 +84,38 @@ def train_guide(bank: SampleBank, attrs: list[Attribute], seed: int = 0, epochs:
     return guide.eval()
 
 
-def guide_for(bank: SampleBank, attrs: list[Attribute]) -> ZClassifier:
-    """The bank's z classifier: from its cache beside the bank, or trained now (seconds) and kept."""
-    key = hashlib.sha256(json.dumps([bank.path.name, GUIDE_RECIPE, [a.name for a in attrs]]).encode()).hexdigest()[:12]
+class GuideEnsemble(nn.Module):
+    """Several z classifiers of different seeds, read as one (their mean logits): an edit that
+    follows one guide's gradient can find where that guide alone is wrong; all of them less so."""
+
+    def __init__(self, members: list[ZClassifier]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(z) for m in self.members]).mean(0)
+
+
+def guide_for(bank: SampleBank, attrs: list[Attribute], members: int | None = None) -> nn.Module:
+    """The bank's z classifier (an ensemble of `members`, default ENSEMBLE): from its cache beside
+    the bank, or trained now (seconds each) and kept."""
+    members = members or ENSEMBLE
+    ident = [bank.path.name, GUIDE_RECIPE, [a.name for a in attrs]] + ([members] if members > 1 else [])
+    key = hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:12]
     path = bank.path.with_name(f"{bank.path.stem}-guide-{key}.safetensors")
     nz, labels = bank.z.shape[1], bank.probs.shape[1]
     found = read_cached(path, lambda t, meta: meta.get("key") == key)
-    guide = ZClassifier(nz, labels)
+    guide = ZClassifier(nz, labels) if members == 1 else GuideEnsemble([ZClassifier(nz, labels) for _ in range(members)])
     if found is not None:
         try:
             guide.load_state_dict(found[0])
             return guide.eval()
         except RuntimeError:
             pass
-    guide = train_guide(bank, attrs)
+    if members == 1:
+        guide = train_guide(bank, attrs)
+    else:
+        guide = GuideEnsemble([train_guide(bank, attrs, seed=i) for i in range(members)]).eval()
     write_cached(path, guide.state_dict(), {"key": key}, what="z classifier")
     return guide
 
@@ -147,7 +166,7 @@ def _edit_plan(inp: Inputs, anchors, starts, expected, results, steps, how: str)
 # --- guided: follow the z classifier
 
 
-def guided_edit(guide: ZClassifier, attrs: list[Attribute], z0: torch.Tensor, asked: list[Want], cfg,
+def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, asked: list[Want], cfg,
                 margin: float = MARGIN, max_steps: int = MAX_EDIT_STEPS, starts: list[Want] | None = None,
                 unsettled: set[int] = frozenset()) -> tuple[torch.Tensor, list[int]]:
     """Move each z (R, nz) until the guide gives every asked value at least `margin` (or max_steps);
