@@ -154,5 +154,4 @@ def create_app(explorer: Explorer) -> Starlette:
         jobs.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.jobs = jobs
     return app
