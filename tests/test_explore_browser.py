@@ -59,22 +59,33 @@ def browser(tmp_path):
 
 
 def wait_for(check, timeout=120.0, what="the page"):
+    """Poll check() until it is true; an element the page replaced meanwhile (a grid drawn again) is read again."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.time() + timeout
     while time.time() < deadline:
-        value = check()
+        try:
+            value = check()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def tile_sources(browser) -> list[str]:
+    """The grid's pictures, read in one script call (the page may replace the grid between two calls)."""
+    return browser.execute_script("return [...document.querySelectorAll('#grid img.tile')].map(t => t.src)")
+
+
 def test_the_page_in_a_real_browser(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
     browser.get(server)
-    tiles = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#grid img.tile"), what="the sample grid")
-    assert len(tiles) == 64
-    before = [t.get_attribute("src") for t in tiles]
+    before = wait_for(lambda: tile_sources(browser), what="the sample grid")
+    assert len(before) == 64
+    tiles = browser.find_elements(By.CSS_SELECTOR, "#grid img.tile")
     browser.save_screenshot(str(tmp_path / "grid.png"))
 
     tiles[5].click()  # enlarge one: its seed and its picture
@@ -85,9 +96,8 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path):
     # the truncation slider: the grid is drawn again, closer to the mean
     browser.execute_script("const s = document.getElementById('trunc'); s.value = '0.3'; s.dispatchEvent(new Event('input'));"
                            "s.dispatchEvent(new Event('change'));")
-    wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "#grid img.tile")[0].get_attribute("src") != before[0],
-             what="the grid at truncation 0.3")
-    after = [t.get_attribute("src") for t in browser.find_elements(By.CSS_SELECTOR, "#grid img.tile")]
+    after = wait_for(lambda: (lambda now: now if len(now) == 64 and now[0] != before[0] else None)(tile_sources(browser)),
+                     what="the grid at truncation 0.3")
     assert sum(a != b for a, b in zip(after, before)) > 32
     assert browser.find_element(By.ID, "trunc-value").text == "0.30"
 
