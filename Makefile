@@ -15,9 +15,9 @@ $(VENV)/.created:
 	$(PY) -m pip install --quiet --upgrade pip
 	touch $@
 
-# The demo needs the package and matplotlib (its curves); the tests need every extra they test.
+# The demo needs the package, matplotlib (its curves) and the explorer's server; the tests need every extra they test.
 $(VENV)/.demo: pyproject.toml $(VENV)/.created
-	$(PY) -m pip install --quiet -e '.[plot]'
+	$(PY) -m pip install --quiet -e '.[plot,explore]'
 	touch $@
 
 $(VENV)/.test: pyproject.toml $(VENV)/.created
