@@ -9,8 +9,6 @@ import time
 
 import pytest
 
-from .conftest import concept_run  # noqa: F401  (the fixture)
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 DRIVER = shutil.which("chromedriver")
 pytestmark = [
@@ -21,7 +19,7 @@ pytestmark = [
 
 
 @pytest.fixture
-def server(concept_run, tmp_path):  # noqa: F811
+def server(concept_run, tmp_path):
     import uvicorn
 
     from dcgan_cli.explore.app import create_app

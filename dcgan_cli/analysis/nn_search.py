@@ -197,7 +197,7 @@ def search(
         train = data if split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
         take = held.images[: min(holdout, held.images.shape[0])]
         gen = images_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
-        tn = cached_norms(train.images, train.cache_dir) if device.type == "cpu" else None
+        tn = norms if train is data else cached_norms(train.images, train.cache_dir) if device.type == "cpu" else None
         d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device, norms=tn).distances[:, 0]
         d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device,
                          norms=tn).distances[:, 0]

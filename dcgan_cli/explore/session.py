@@ -26,25 +26,20 @@ PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
 SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
 
 
+def picture(image) -> str:
+    """A PIL picture (a result's figure) as base64 PNG, for an <img src="data:...">."""
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode()
+
+
 def png(images: torch.Tensor) -> list[str]:
-    """(B, C, H, W) in [-1, 1] -> one base64 PNG per image, for an <img src="data:...">."""
+    """(B, C, H, W) in [-1, 1] -> one base64 PNG per image."""
     from PIL import Image
 
     from ..pixels import to_hwc_uint8
 
-    out = []
-    for a in to_hwc_uint8(images):
-        buf = io.BytesIO()
-        Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a).save(buf, format="PNG")
-        out.append(base64.b64encode(buf.getvalue()).decode())
-    return out
-
-
-def picture(image) -> str:
-    """A PIL picture (a result's figure) as base64 PNG."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
+    return [picture(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)) for a in to_hwc_uint8(images)]
 
 
 class Explorer:
@@ -61,8 +56,8 @@ class Explorer:
             newest = newest_checkpoint(folder)
             if newest is None:
                 raise UsageError(f"no run with checkpoints under {folder}; train one with `dcgan train` or name a run")
-            self.files = {f"{r.path.name}/{p.name}": p for r in sorted(self._runs_in(folder), key=lambda r: r.path.name)
-                          for p in run_checkpoints(r)}
+            self.files = {f"{run.name}/{p.name}": p for run in sorted(folder.iterdir()) if run.is_dir()
+                          for p in run_checkpoints(RunFolder(run))}
             first = load_checkpoint(newest)
             self.default = f"{first.run.path.name}/{first.path.name}"
         else:
@@ -77,10 +72,6 @@ class Explorer:
         self._latents: dict[str, Path] = {}  # id -> z file or uploaded image, in self.uploads
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-
-    @staticmethod
-    def _runs_in(folder: Path) -> list[RunFolder]:
-        return [RunFolder(p) for p in folder.iterdir() if p.is_dir() and run_checkpoints(RunFolder(p))]
 
     # --- choosing what to look at
 
