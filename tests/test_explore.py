@@ -75,7 +75,7 @@ def test_samples_are_the_library_s_samples(client, concept_run):
     assert np.array_equal(got, want)
     near = client.get("/api/samples", params={"seeds": "1-4", "around": "7", "radius": "0"}).json()
     assert all(img == near["images"][0] for img in near["images"])  # radius 0: the seed itself, four times
-    assert near["names"][0] == "7 ~ 1"
+    assert near["names"][0] == "near 7, #1"
 
 
 @pytest.mark.parametrize("query, message", [
@@ -240,3 +240,10 @@ def test_a_folder_of_runs_offers_every_run_s_checkpoints(concept_run, tmp_path):
         assert c.get("/api/samples", params={"seeds": "1", "ckpt": "first/step-00000600.safetensors"}).status_code == 200
     with pytest.raises(Exception, match="no run with checkpoints under"):
         Explorer(tmp_path / "up", tmp_path / "up2")
+
+
+def test_a_run_s_checkpoints_folder_opens_the_run(concept_run, tmp_path):
+    from dcgan_cli.explore.session import Explorer
+
+    e = Explorer(concept_run / "checkpoints", tmp_path)
+    assert e.default == "step-00000600.safetensors" and e.run.path == concept_run

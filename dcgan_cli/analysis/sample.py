@@ -67,7 +67,7 @@ class Samples(Result):
         return grid_image(images, self.nrow)
 
     def tile_name(self, seed: int) -> str:
-        return f"seed {seed}" if self.around is None else f"{self.around[0]} ~ {seed}"
+        return f"seed {seed}" if self.around is None else f"near {self.around[0]}, #{seed}"
 
     def default_name(self) -> str:
         trunc = f"-trunc{self.trunc:g}" if self.trunc != 1.0 else ""

@@ -51,6 +51,8 @@ class Explorer:
         self.device = device
         self.uploads = Path(uploads)
         folder = Path(target) if target is not None else Path(RUNS_DIR)
+        if folder.name == "checkpoints" and RunFolder(folder.parent).is_run():  # RUN/checkpoints means RUN
+            folder = target = folder.parent
         many = folder.is_dir() and not RunFolder(folder).is_run() and not (folder / "checkpoints").is_dir()
         if many:  # a folder of runs (./runs by default): every run's checkpoints, named run/step
             newest = newest_checkpoint(folder)
