@@ -29,18 +29,18 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from dcgan_cli.analysis.arithmetic import arithmetic
-from dcgan_cli.analysis.expectations import attributes_of, match_score
-from dcgan_cli.analysis.separability import separability
-from dcgan_cli.bank import sample_bank
-from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.classifier import degrade
-from dcgan_cli.configs import ARITHMETIC_METHODS
+from dcgan_cli.arithmetic.entry import arithmetic
+from dcgan_cli.arithmetic.separability import separability
+from dcgan_cli.attributes.bank import sample_bank
+from dcgan_cli.attributes.classifier import degrade
+from dcgan_cli.attributes.expectations import attributes_of, match_score
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.configs import ARITHMETIC_METHODS
+from dcgan_cli.core.errors import DcganError
+from dcgan_cli.core.generation import generate
+from dcgan_cli.core.pixels import to_model_range
 from dcgan_cli.data import checkpoint_data
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES, make_shapes
-from dcgan_cli.errors import DcganError
-from dcgan_cli.generation import generate
-from dcgan_cli.pixels import to_model_range
 
 MOVES = {"shape": 0, "colour": 1, "size": 2}
 
@@ -205,8 +205,8 @@ def score(read: tuple[torch.Tensor, torch.Tensor], target: tuple, m: int) -> dic
 
 def domain_fid(classifier, real_u8: torch.Tensor, images: torch.Tensor) -> float:
     """FID in the data set's classifier features (what `dcgan evaluate --features domain` uses) at N = len(images)."""
+    from dcgan_cli.core.pixels import to_uint8
     from dcgan_cli.evaluation.metrics import Stats, fid
-    from dcgan_cli.pixels import to_uint8
 
     real = classifier.features(real_u8[: len(images)]).numpy()
     fake = classifier.features(to_uint8(images)).numpy()
@@ -252,8 +252,8 @@ def celeba_rows(methods: list[str], variants: int, samples: int, work: Path) -> 
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from dcgan_cli.checkpoint import save_checkpoint
-    from dcgan_cli.configs import ModelConfig, TrainConfig
+    from dcgan_cli.core.checkpoint import save_checkpoint
+    from dcgan_cli.core.configs import ModelConfig, TrainConfig
     from dcgan_cli.data import load_data
     from tests.drawn_celeba import DRAWN, fit_generator, read_face, write_drawn_celeba
 
@@ -321,11 +321,11 @@ def main() -> None:
     ap.add_argument("--guide-ensemble", type=int, default=None, help="z classifiers the guided edit reads as one")
     args = ap.parse_args()
     if args.guide_ensemble:
-        from dcgan_cli.analysis import arithmetic_edits
+        from dcgan_cli.arithmetic import edits as arithmetic_edits
 
         arithmetic_edits.ENSEMBLE = args.guide_ensemble
     if args.guided_optimiser:
-        from dcgan_cli.analysis import arithmetic_edits
+        from dcgan_cli.arithmetic import edits as arithmetic_edits
 
         arithmetic_edits.OPTIMISER = args.guided_optimiser
     if args.mnist:

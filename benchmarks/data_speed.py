@@ -21,10 +21,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from dcgan_cli.configs import TrainConfig
+from dcgan_cli.core.configs import TrainConfig
+from dcgan_cli.core.model import Discriminator, Generator, ModelConfig, sample_z
+from dcgan_cli.core.pixels import to_model_range
 from dcgan_cli.data.cache import load_data
-from dcgan_cli.model import Discriminator, Generator, ModelConfig, sample_z
-from dcgan_cli.pixels import to_model_range
 from dcgan_cli.training.steps import make_optimizers, train_step
 
 

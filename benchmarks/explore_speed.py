@@ -41,7 +41,7 @@ def main() -> None:
     import torch
     import uvicorn
 
-    from dcgan_cli.device import select_device
+    from dcgan_cli.core.device import select_device
     from dcgan_cli.explore.app import create_app
     from dcgan_cli.explore.session import Explorer
 

@@ -33,7 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_speed import run as speed_run  # noqa: E402
 
-from dcgan_cli.device import select_device  # noqa: E402
+from dcgan_cli.core.device import select_device
 
 
 class Check:
@@ -62,7 +62,7 @@ class Check:
 
 
 def sampling(device: torch.device, preset: str, batch: int, compiled: bool, reps: int) -> dict:
-    from dcgan_cli.model import PRESETS, Generator, ModelConfig
+    from dcgan_cli.core.model import PRESETS, Generator, ModelConfig
 
     G = Generator(ModelConfig(**PRESETS[preset])).to(device).eval()
     if compiled:
@@ -102,7 +102,7 @@ def quality(device: torch.device, precision: str, steps: int | None, n: int) -> 
         settings = {"precision": precision, "seed": 1} | ({"max_steps": steps} if steps else {})
         result = train(plan_run(dataset="shapes", train=settings, out=Path(d) / "run"), device=device)
         ev = evaluate(Path(d) / "run", n=n, metrics=("fid",), device=device)
-        from dcgan_cli.checkpoint import load_checkpoint
+        from dcgan_cli.core.checkpoint import load_checkpoint
 
         chosen = load_checkpoint(Path(d) / "run").train_config
     return {"precision": chosen.precision, "channels_last": chosen.channels_last, "steps": result.step,
@@ -110,7 +110,7 @@ def quality(device: torch.device, precision: str, steps: int | None, n: int) -> 
 
 
 def nn_search(device: torch.device, n: int) -> dict:
-    from dcgan_cli.analysis.nearest import nearest
+    from dcgan_cli.search.exact import nearest
 
     rng = np.random.default_rng(0)
     data = rng.integers(0, 256, (n, 3, 64, 64), dtype=np.uint8)

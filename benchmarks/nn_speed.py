@@ -2,7 +2,7 @@
 
     python benchmarks/nn_speed.py [--n 100000,200000] [--device cpu] [--chunk-size N]
 
-Prints queries/s and peak resident memory for dcgan_cli.analysis.nearest.nearest, its integer path
+Prints queries/s and peak resident memory for dcgan_cli.search.exact.nearest, its integer path
 (int8 GEMM, the CPU default; the images' norms computed beforehand, as the cache keeps them) and
 its float path, and, when faiss-cpu is installed (pip install 'dcgan-cli[bench-faiss]'), for faiss
 IndexFlatL2 on the same data (search only; its float32 copy of the data is timed apart), with the
@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dcgan_cli.analysis.nearest import nearest, shifted_norms
-from dcgan_cli.pixels import flat_model_range as to_unit
+from dcgan_cli.core.pixels import flat_model_range as to_unit
+from dcgan_cli.search.exact import nearest, shifted_norms
 
 ROOT = Path(__file__).resolve().parents[1]
 

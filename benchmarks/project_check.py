@@ -39,13 +39,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import SHARED_MNIST  # noqa: E402
 
-from dcgan_cli.analysis.expectations import attributes_of  # noqa: E402
-from dcgan_cli.analysis.nearest import nearest  # noqa: E402
-from dcgan_cli.checkpoint import load_checkpoint  # noqa: E402
-from dcgan_cli.classifier import dataset_classifier  # noqa: E402
-from dcgan_cli.data import checkpoint_data  # noqa: E402
-from dcgan_cli.pixels import flat_model_range, to_model_range, to_uint8  # noqa: E402
-from dcgan_cli.projection import (  # noqa: E402
+from dcgan_cli.attributes.classifier import dataset_classifier
+from dcgan_cli.attributes.expectations import attributes_of
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.pixels import flat_model_range, to_model_range, to_uint8
+from dcgan_cli.data import checkpoint_data
+from dcgan_cli.projection.optimise import (
     EncoderSettings,
     FeatureDistance,
     ProjectSettings,
@@ -53,7 +52,8 @@ from dcgan_cli.projection import (  # noqa: E402
     random_candidates,
     train_encoder,
 )
-from dcgan_cli.training import plan_run, train  # noqa: E402
+from dcgan_cli.search.exact import nearest
+from dcgan_cli.training import plan_run, train
 
 GENERATORS = {
     "shapes32": dict(dataset="shapes", model={}, train={"seed": 1}),

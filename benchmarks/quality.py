@@ -21,7 +21,7 @@ import statistics
 import time
 from pathlib import Path
 
-from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.evaluation.evaluate import evaluate
 from dcgan_cli.training import plan_run, train
 

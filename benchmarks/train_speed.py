@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
-from dcgan_cli.configs import TrainConfig
+from dcgan_cli.core.configs import TrainConfig
+from dcgan_cli.core.device import select_device
+from dcgan_cli.core.model import PRESETS, ModelConfig
 from dcgan_cli.data.shapes import make_shapes
-from dcgan_cli.device import select_device
-from dcgan_cli.model import PRESETS, ModelConfig
 from dcgan_cli.training import distributed, fit
 
 

@@ -76,32 +76,32 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from .analysis.ablate import AblateResult, ablate
-    from .analysis.arithmetic import ArithmeticResult, arithmetic, parse_define
-    from .analysis.explain import Explanation
-    from .analysis.explain import explain_checkpoint as explain
-    from .analysis.latent import Interpolation, interpolate
-    from .analysis.nn_search import SearchResult
-    from .analysis.nn_search import search as nn_search
-    from .analysis.probe import ProbeResult
-    from .analysis.probe import probe_checkpoint as probe
-    from .analysis.sample import Samples, sample
-    from .analysis.separability import Separability, z_separability
-    from .bank import sample_bank
-    from .checkpoint import Checkpoint, load_checkpoint
-    from .classifier import dataset_classifier
-    from .configs import PRESETS, ModelConfig, TrainConfig, build_configs
+    from .arithmetic.entry import ArithmeticResult, arithmetic, parse_define
+    from .arithmetic.separability import Separability, z_separability
+    from .attributes.bank import sample_bank
+    from .attributes.classifier import dataset_classifier
+    from .core.checkpoint import Checkpoint, load_checkpoint
+    from .core.configs import PRESETS, ModelConfig, TrainConfig, build_configs
+    from .core.device import select_device
+    from .core.errors import DcganError, UsageError
+    from .core.images import save_gif, save_grid
+    from .core.info import CheckpointInfo, checkpoint_info
+    from .core.model import Discriminator, Generator, sample_z, z_from_seeds
+    from .core.results import Result
+    from .core.runs import RunFolder
+    from .core.seeds import parse_seeds
     from .data.cache import ImageData, load_data
     from .data.locate import checkpoint_data
-    from .device import select_device
-    from .errors import DcganError, UsageError
     from .evaluation.evaluate import EvalResult, evaluate
-    from .images import save_gif, save_grid
-    from .info import CheckpointInfo, checkpoint_info
-    from .model import Discriminator, Generator, sample_z, z_from_seeds
-    from .results import Result
-    from .runs import RunFolder
-    from .seeds import parse_seeds
+    from .latent.interpolate import Interpolation, interpolate
+    from .latent.sample import Samples, sample
+    from .paper.ablate import AblateResult, ablate
+    from .paper.explain import Explanation
+    from .paper.explain import explain_checkpoint as explain
+    from .paper.probe import ProbeResult
+    from .paper.probe import probe_checkpoint as probe
+    from .search.nn_search import SearchResult
+    from .search.nn_search import search as nn_search
     from .training.loop import TrainResult, fit
     from .training.plan import RunPlan, plan_run, train
     from .training.plots import Pictures, plot_run

@@ -65,12 +65,12 @@ def concept_run(tmp_path_factory) -> Path:
     """A run whose G draws the shapes data set's concepts by construction: fitted by regression
     (seconds, not a GAN's minutes) to draw, for any z of the prior, the shape, colour and size
     that `concept_attributes` reads from z. Arithmetic and ablate then have something to find."""
-    from dcgan_cli.checkpoint import save_checkpoint
-    from dcgan_cli.configs import ModelConfig, TrainConfig
+    from dcgan_cli.core.checkpoint import save_checkpoint
+    from dcgan_cli.core.configs import ModelConfig, TrainConfig
+    from dcgan_cli.core.model import Discriminator, Generator
+    from dcgan_cli.core.pixels import to_model_range
     from dcgan_cli.data import load_data
     from dcgan_cli.data.shapes import COLOURS, SHAPES, SIZES, draw_shapes
-    from dcgan_cli.model import Discriminator, Generator
-    from dcgan_cli.pixels import to_model_range
 
     mp = pytest.MonkeyPatch()
     mp.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
@@ -108,7 +108,7 @@ def forge_checkpoint(
 
     from safetensors.torch import save_file
 
-    from dcgan_cli.checkpoint import META_KEY
+    from dcgan_cli.core.checkpoint import META_KEY
 
     text = raw_meta if raw_meta is not None else json.dumps(meta)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={META_KEY: text})
@@ -131,8 +131,8 @@ def celeba_concept_run(tmp_path_factory) -> Path:
     """A CelebA-shaped run: the real loader reads drawn CelebA files (tests/drawn_celeba.py: 40
     independent labels, three of them drawn), and G is fitted to draw Male, Smiling and Eyeglasses
     from the signs of z[0], z[1], z[2]. Arithmetic on independent labels then has something to find."""
-    from dcgan_cli.checkpoint import save_checkpoint
-    from dcgan_cli.configs import ModelConfig, TrainConfig
+    from dcgan_cli.core.checkpoint import save_checkpoint
+    from dcgan_cli.core.configs import ModelConfig, TrainConfig
     from dcgan_cli.data import load_data
 
     from .drawn_celeba import fit_generator, write_drawn_celeba

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.configs import ModelConfig, TrainConfig
-from dcgan_cli.errors import DcganError
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.configs import ModelConfig, TrainConfig
+from dcgan_cli.core.errors import DcganError
 from dcgan_cli.training import distributed, loop
 
 p = argparse.ArgumentParser()

@@ -85,8 +85,8 @@ def read_face(images: torch.Tensor) -> torch.Tensor:
 def fit_generator(images: np.ndarray, labels: np.ndarray, label_names: list[str], cfg, steps: int = 600, seed: int = 0):
     """A generator that draws, for any z, the data set's mean picture of the attributes drawn_of_z reads
     (regression: seconds, where a GAN takes minutes). Returns (G, D) with the data's pixel range."""
-    from dcgan_cli.model import Discriminator, Generator
-    from dcgan_cli.pixels import to_model_range
+    from dcgan_cli.core.model import Discriminator, Generator
+    from dcgan_cli.core.pixels import to_model_range
 
     cols = [label_names.index(a) for a in DRAWN]
     table = {}

@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from dcgan_cli.analysis import arithmetic as arith_mod
-from dcgan_cli.analysis.arithmetic import arithmetic
-from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.classifier import AttributeModel
-from dcgan_cli.model import Generator
+from dcgan_cli.arithmetic import entry as arith_mod
+from dcgan_cli.arithmetic.entry import arithmetic
+from dcgan_cli.attributes.classifier import AttributeModel
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.model import Generator
 
 from .conftest import forge_checkpoint, invoke
 
@@ -88,7 +88,7 @@ def test_guided_edits_start_from_your_own_image(concept_run, tmp_path):
     from PIL import Image
 
     from dcgan_cli import sample
-    from dcgan_cli.pixels import to_hwc_uint8
+    from dcgan_cli.core.pixels import to_hwc_uint8
 
     a = to_hwc_uint8(sample(concept_run, [21]).images())[0]
     Image.fromarray(a).save(tmp_path / "mine.png")
@@ -97,9 +97,9 @@ def test_guided_edits_start_from_your_own_image(concept_run, tmp_path):
 
 
 def test_a_guide_ensemble_is_cached_and_read_as_one(concept_run):
-    from dcgan_cli.analysis.arithmetic_edits import GuideEnsemble, guide_for
-    from dcgan_cli.analysis.expectations import attributes_of
-    from dcgan_cli.bank import sample_bank
+    from dcgan_cli.arithmetic.edits import GuideEnsemble, guide_for
+    from dcgan_cli.attributes.bank import sample_bank
+    from dcgan_cli.attributes.expectations import attributes_of
     from dcgan_cli.data import checkpoint_data
 
     c = load_checkpoint(concept_run)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from dcgan_cli import checkpoint as ck
-from dcgan_cli.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
+from dcgan_cli.core import checkpoint as ck
+from dcgan_cli.core.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 
 from .conftest import forge_checkpoint, invoke
 
@@ -100,7 +100,7 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    from dcgan_cli import files
+    from dcgan_cli.core import files
 
     monkeypatch.setattr(files.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):

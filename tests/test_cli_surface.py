@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 
 import dcgan_cli
-from dcgan_cli.analysis.arithmetic import arithmetic as arithmetic_run
-from dcgan_cli.analysis.nn_search import search
-from dcgan_cli.analysis.sample import sample
-from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.arithmetic.entry import arithmetic as arithmetic_run
 from dcgan_cli.cli import app as dcgan_app
-from dcgan_cli.errors import UsageError
-from dcgan_cli.runs import RunFolder
-from dcgan_cli.seeds import parse_seeds, resolve_seeds, seeds_label
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.errors import UsageError
+from dcgan_cli.core.runs import RunFolder
+from dcgan_cli.core.seeds import parse_seeds, resolve_seeds, seeds_label
+from dcgan_cli.latent.sample import sample
+from dcgan_cli.search.nn_search import search
 
 from .conftest import TINY, invoke
 

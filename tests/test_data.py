@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.data.cache import load_data
 from dcgan_cli.data.sources import DataError
 

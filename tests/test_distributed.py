@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.training.distributed import World, from_env, rank_seed, shard, train_args
 
 from .conftest import TINY, invoke

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.errors import DcganError
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.errors import DcganError
 from dcgan_cli.evaluation import features as feats_mod
 from dcgan_cli.evaluation.evaluate import evaluate
 from dcgan_cli.evaluation.metrics import Stats, fid, kid, precision_recall
@@ -217,8 +217,8 @@ def test_evaluate_bad_inputs(tiny_run, runner, tmp_path):
 
 
 def test_numbers_come_with_what_they_can_be_compared_with():
-    from dcgan_cli.analysis.nn_search import memorization
     from dcgan_cli.evaluation.evaluate import EvalResult
+    from dcgan_cli.search.nn_search import memorization
 
     said = {"generated": "g", "real": "r", "resize": "none"}
     small = EvalResult({"fid": 241.0, "precision": 0.4}, said | {"features": "inception", "n_generated": 32, "n_real": 32})
@@ -233,7 +233,7 @@ def test_numbers_come_with_what_they_can_be_compared_with():
 
 
 def test_a_probe_whose_controls_tie_says_so():
-    from dcgan_cli.analysis.probe import ProbeResult, ProbeRow
+    from dcgan_cli.paper.probe import ProbeResult, ProbeRow
 
     rows = [ProbeRow(kind, 10, [1.0], [0.1]) for kind in ("trained D", "random D", "pixels")]
     assert any("the representations tie" in line for line in ProbeResult("shape", ["a", "b"], 10, 20, 20, rows).lines())

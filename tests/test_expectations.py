@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from dcgan_cli.analysis.arithmetic_methods import _Matcher
-from dcgan_cli.analysis.expectations import attributes_of, expected_values, match_score, term_wants, verdicts
-from dcgan_cli.analysis.expression import parse_expression, vocabulary
-from dcgan_cli.bank import SampleBank
+from dcgan_cli.arithmetic.expression import parse_expression, vocabulary
+from dcgan_cli.arithmetic.methods import _Matcher
+from dcgan_cli.attributes.bank import SampleBank
+from dcgan_cli.attributes.expectations import attributes_of, expected_values, match_score, term_wants, verdicts
+from dcgan_cli.core.errors import DcganError
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES
-from dcgan_cli.errors import DcganError
 
 SHAPES = attributes_of(LABEL_NAMES, GROUPS)
 
@@ -84,7 +84,7 @@ def test_matcher_relaxes_a_context_too_narrow_and_says_which():
 
 
 def test_separability_tells_a_linear_attribute_from_one_z_does_not_hold():
-    from dcgan_cli.analysis.separability import separability
+    from dcgan_cli.arithmetic.separability import separability
 
     g = torch.Generator().manual_seed(0)
     z = torch.randn(800, 8, generator=g)
@@ -99,7 +99,7 @@ def test_separability_tells_a_linear_attribute_from_one_z_does_not_hold():
 
 
 def test_a_number_before_an_operator_hints_at_digit_words():
-    from dcgan_cli.analysis.expression import ParseError
+    from dcgan_cli.arithmetic.expression import ParseError
 
     with pytest.raises(ParseError, match="column 3.*write digits as words"):
         parse_expression("3 - 3 + 7")
@@ -113,6 +113,6 @@ def test_a_number_before_an_operator_hints_at_digit_words():
     (9, 9, False, "kept"),
 ])
 def test_a_verdict_needs_two_results_in_three(match, of, moved, verdict):
-    from dcgan_cli.analysis.expectations import AttributeSummary
+    from dcgan_cli.attributes.expectations import AttributeSummary
 
     assert AttributeSummary(["yellow"], {}, match, of, moved).verdict == verdict

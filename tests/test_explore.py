@@ -69,7 +69,7 @@ def test_samples_are_the_library_s_samples(client, concept_run):
     r = client.get("/api/samples", params={"seeds": "3,7", "trunc": "0.5"}).json()
     assert r["seeds"] == [3, 7] and r["names"] == ["seed 3", "seed 7"]
     got = np.asarray(Image.open(io.BytesIO(base64.b64decode(r["images"][1]))))
-    from dcgan_cli.pixels import to_hwc_uint8
+    from dcgan_cli.core.pixels import to_hwc_uint8
 
     want = to_hwc_uint8(sample(concept_run, [7], trunc=0.5).images())[0]
     assert np.array_equal(got, want)

@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from dcgan_cli import files
-from dcgan_cli.checkpoint import CheckpointError, load_checkpoint, run_checkpoints, save_checkpoint
+from dcgan_cli.core import files
+from dcgan_cli.core.checkpoint import CheckpointError, load_checkpoint, run_checkpoints, save_checkpoint
+from dcgan_cli.core.errors import DcganError
+from dcgan_cli.core.runs import RunFolder
 from dcgan_cli.data.cache import load_data, to_mode
-from dcgan_cli.errors import DcganError
-from dcgan_cli.runs import RunFolder
 
 from .conftest import TINY, forge_checkpoint, invoke, start_training
 from .test_data import make_mnist, write_idx

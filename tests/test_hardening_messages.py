@@ -6,7 +6,7 @@ import os
 import pytest
 from PIL import Image
 
-from dcgan_cli.checkpoint import load_checkpoint
+from dcgan_cli.core.checkpoint import load_checkpoint
 
 from .conftest import TINY, forge_checkpoint, invoke
 
@@ -86,8 +86,8 @@ def test_seeds_out_of_range_are_one_line(tiny_run, runner, command):
 def test_nan_features_never_reach_scikit_learn():
     import numpy as np
 
-    from dcgan_cli.analysis.probe import linear_probe
-    from dcgan_cli.errors import DcganError
+    from dcgan_cli.core.errors import DcganError
+    from dcgan_cli.paper.probe import linear_probe
 
     x = np.ones((20, 3))
     x[3, 1] = np.nan
@@ -176,7 +176,7 @@ def test_an_abort_says_what_it_leaves(tmp_path):
 
 
 def test_plain_progress_lines_estimate_what_is_left_per_phase(monkeypatch, capsys):
-    from dcgan_cli import console
+    from dcgan_cli.cli import console
 
     now = [0.0]
     monkeypatch.setattr(console.time, "perf_counter", lambda: now[0])

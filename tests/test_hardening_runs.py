@@ -5,8 +5,8 @@ Each test fails on the code before this round and says what a user would notice.
 
 import shutil
 
-from dcgan_cli.checkpoint import load_checkpoint, run_checkpoints
-from dcgan_cli.runs import RunFolder
+from dcgan_cli.core.checkpoint import load_checkpoint, run_checkpoints
+from dcgan_cli.core.runs import RunFolder
 
 from .conftest import TINY, invoke
 
@@ -106,7 +106,7 @@ def test_non_finite_weights_are_refused_by_name(tiny_run, runner, tmp_path):
     import pytest
     import torch
 
-    from dcgan_cli.checkpoint import CheckpointError
+    from dcgan_cli.core.checkpoint import CheckpointError
 
     c = load_checkpoint(tiny_run)
     w = c.tensors["G/main.0.weight"].clone()
@@ -130,7 +130,7 @@ def test_non_finite_weights_are_refused_by_name(tiny_run, runner, tmp_path):
 def test_weights_of_another_size_are_named_as_such(tiny_run, tmp_path):
     import pytest
 
-    from dcgan_cli.checkpoint import CheckpointError
+    from dcgan_cli.core.checkpoint import CheckpointError
 
     from .conftest import forge_checkpoint
 

@@ -5,13 +5,13 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.analysis.arithmetic import parse_define
-from dcgan_cli.analysis.arithmetic_methods import Concept, sum_terms, to_prior_shell
-from dcgan_cli.analysis.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
-from dcgan_cli.analysis.latent import lerp, path_through, slerp
-from dcgan_cli.classifier import degrade
-from dcgan_cli.errors import UsageError
-from dcgan_cli.model import ModelConfig
+from dcgan_cli.arithmetic.entry import parse_define
+from dcgan_cli.arithmetic.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
+from dcgan_cli.arithmetic.methods import Concept, sum_terms, to_prior_shell
+from dcgan_cli.attributes.classifier import degrade
+from dcgan_cli.core.errors import UsageError
+from dcgan_cli.core.model import ModelConfig
+from dcgan_cli.latent.interpolate import lerp, path_through, slerp
 
 from .conftest import forge_checkpoint, invoke
 
@@ -75,9 +75,9 @@ def test_to_prior_shell_keeps_the_direction_at_the_priors_norm():
 def test_bank_and_classifier_caches_are_keyed_by_the_prepared_data(tiny_run):
     from dataclasses import replace
 
-    from dcgan_cli.bank import bank_path
-    from dcgan_cli.checkpoint import load_checkpoint
-    from dcgan_cli.classifier import classifier_path
+    from dcgan_cli.attributes.bank import bank_path
+    from dcgan_cli.attributes.classifier import classifier_path
+    from dcgan_cli.core.checkpoint import load_checkpoint
     from dcgan_cli.data import checkpoint_data
 
     c = load_checkpoint(tiny_run)
@@ -269,7 +269,7 @@ def test_arithmetic_errors(tiny_run, runner, tmp_path):
 
 
 def test_arithmetic_on_unlabelled_data_asks_for_define(tiny_run, runner, tmp_path):
-    from dcgan_cli.checkpoint import load_checkpoint
+    from dcgan_cli.core.checkpoint import load_checkpoint
 
     c = load_checkpoint(tiny_run)
     forge_checkpoint(tmp_path / "u.safetensors", c.tensors, {**c.meta, "dataset": {**c.dataset, "label_names": []}})
@@ -351,11 +351,11 @@ def test_more_like_this_stays_near_its_seed_and_reads_what_it_shows(concept_run,
     """`sample --around S --radius R`: steps around seed S's z (radius 0 is S itself; the variance of
     the prior is kept), and `--read` prints what the data set's classifier reads in each."""
     from dcgan_cli import sample
-    from dcgan_cli.model import z_from_seeds
+    from dcgan_cli.core.model import z_from_seeds
 
     itself = sample(concept_run, [0, 1], around=7, radius=0.0).images()
     assert torch.equal(itself[0], sample(concept_run, [7]).images()[0]) and torch.equal(itself[0], itself[1])
-    from dcgan_cli.generation import z_around
+    from dcgan_cli.core.generation import z_around
 
     cfg = sample(concept_run, [0]).G.cfg
     z = z_around(cfg, 7, list(range(2000)), 0.3)

@@ -2,8 +2,8 @@ import pytest
 import torch
 from torch import nn
 
-from dcgan_cli.configs import SIZES
-from dcgan_cli.model import PRESETS, Discriminator, Generator, ModelConfig, sample_z, z_from_seeds
+from dcgan_cli.core.configs import SIZES
+from dcgan_cli.core.model import PRESETS, Discriminator, Generator, ModelConfig, sample_z, z_from_seeds
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.analysis.nearest import brute_force, nearest
-from dcgan_cli.analysis.nn_search import memorization
-from dcgan_cli.errors import UsageError
-from dcgan_cli.pixels import flat_model_range as to_unit
+from dcgan_cli.core.errors import UsageError
+from dcgan_cli.core.pixels import flat_model_range as to_unit
+from dcgan_cli.search.exact import brute_force, nearest
+from dcgan_cli.search.nn_search import memorization
 
 from .conftest import forge_checkpoint, invoke
 
@@ -38,7 +38,7 @@ def test_the_integer_path_is_exact_on_near_ties(monkeypatch):
     """Adversarial data: 400 copies of one picture, each one pixel level off somewhere, and float
     queries a fraction of a level away, so the rounding to uint8 reorders nearly every pair. With
     no extra candidates at first, the bound must send the search round again until it is exact."""
-    from dcgan_cli.analysis import nearest as nn
+    from dcgan_cli.search import exact as nn
 
     rng = np.random.default_rng(3)
     base = rng.integers(2, 254, (1, 3, 8, 8)).astype(np.int16)
@@ -58,7 +58,7 @@ def test_the_integer_path_is_exact_on_near_ties(monkeypatch):
 
 
 def test_the_image_norms_are_kept_beside_the_cache_once(tmp_path):
-    from dcgan_cli.analysis.nearest import NORMS_NAME, cached_norms, shifted_norms
+    from dcgan_cli.search.exact import NORMS_NAME, cached_norms, shifted_norms
 
     rng = np.random.default_rng(0)
     path = tmp_path / "images.u8"
@@ -119,7 +119,7 @@ def test_cli_generated_queries(tiny_run, runner, tmp_path):
 
 
 def test_cli_training_image_as_query_finds_itself(tiny_run, runner, tmp_path):
-    from dcgan_cli.checkpoint import load_checkpoint
+    from dcgan_cli.core.checkpoint import load_checkpoint
     from dcgan_cli.data.cache import open_cache
 
     c = load_checkpoint(tiny_run)
@@ -145,7 +145,7 @@ def test_cli_errors(tiny_run, runner, tmp_path):
 
 def test_cli_missing_cache(tiny_run, runner, tmp_path, monkeypatch):
     """A checkpoint whose data set cache is gone and whose source cannot be found."""
-    from dcgan_cli.checkpoint import load_checkpoint
+    from dcgan_cli.core.checkpoint import load_checkpoint
 
     c = load_checkpoint(tiny_run)
     meta = {

@@ -9,11 +9,11 @@ import torch
 from PIL import Image
 
 import dcgan_cli as dc
-from dcgan_cli.analysis.project import project_images
-from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.latents import load_latents
-from dcgan_cli.pixels import to_hwc_uint8
-from dcgan_cli.projection import FeatureDistance, random_candidates
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.pixels import to_hwc_uint8
+from dcgan_cli.projection.optimise import FeatureDistance, random_candidates
+from dcgan_cli.projection.project import project_images
+from dcgan_cli.projection.zfiles import load_latents
 
 from .conftest import invoke
 
@@ -162,7 +162,7 @@ def test_nn_search_project_searches_the_reconstruction_too(tiny_run, own, runner
 
 
 def test_arithmetic_starts_from_your_image(concept_run, tmp_path):
-    from dcgan_cli.analysis.arithmetic import arithmetic
+    from dcgan_cli.arithmetic.entry import arithmetic
 
     pictures = _pictures_of_g(concept_run, [11, 12], tmp_path)
     result = arithmetic(concept_run, "red circle - red + blue", anchors=pictures, samples=4096)

@@ -4,10 +4,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from dcgan_cli.checkpoint import CheckpointMeta
-from dcgan_cli.configs import ModelConfig
+from dcgan_cli.core.checkpoint import CheckpointMeta
+from dcgan_cli.core.configs import ModelConfig
+from dcgan_cli.core.records import ConfigError, Record
 from dcgan_cli.data.cache import Manifest
-from dcgan_cli.records import ConfigError, Record
 
 
 @dataclass(frozen=True)

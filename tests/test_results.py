@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 import dcgan_cli as dc
-from dcgan_cli.analysis.latent import seed_rows
-from dcgan_cli.results import Result, shown
+from dcgan_cli.core.results import Result, shown
+from dcgan_cli.latent.interpolate import seed_rows
 
 from .conftest import TINY, invoke
 

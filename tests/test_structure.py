@@ -97,8 +97,8 @@ def test_no_import_cycle_in_the_package():
 # the commands above it; evaluation does not reach into analysis; nothing but the CLI imports it.
 # explore/ is a front end like the CLI: it calls the analyses, and nothing below it imports it.
 UPPER = ("dcgan_cli.analysis", "dcgan_cli.evaluation", "dcgan_cli.training", "dcgan_cli.explore", "dcgan_cli.cli",
-         "dcgan_cli.console")
-CLI_ONLY = ("dcgan_cli.cli", "dcgan_cli.cli_options", "dcgan_cli.console", "dcgan_cli.__main__")
+         "dcgan_cli.cli.console")
+CLI_ONLY = ("dcgan_cli.cli", "dcgan_cli.cli.options", "dcgan_cli.cli.console", "dcgan_cli.__main__")
 
 
 def _reaches(module: str, prefixes: tuple[str, ...]) -> bool:

@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.checkpoint import load_checkpoint
-from dcgan_cli.configs import TrainConfig
+from dcgan_cli.core.checkpoint import load_checkpoint
+from dcgan_cli.core.configs import TrainConfig
+from dcgan_cli.core.model import ModelConfig
 from dcgan_cli.data.shapes import make_shapes
-from dcgan_cli.model import ModelConfig
 from dcgan_cli.training import NonFiniteLossError
 from dcgan_cli.training import fit as train
 

@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
-from ..configs import SIZES
-from ..errors import UsageError
-from ..files import TEMP_MARK, remove_stale_temps
-from ..records import ConfigError, Record
-from ..results import Result, shown
+from ..core.configs import SIZES
+from ..core.errors import UsageError
+from ..core.files import TEMP_MARK, remove_stale_temps
+from ..core.records import ConfigError, Record
+from ..core.results import Result, shown
 from .sources import DataError, Source, open_source
 
 CACHE_FORMAT = 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import DcganError
+from ..core.errors import DcganError
 from .cache import ImageData, find_caches, load_data
 from .sources import DataError
 

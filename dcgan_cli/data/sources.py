@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..configs import DATASETS, SPLITS
-from ..errors import DcganError, UsageError
-from ..files import write_atomic
+from ..core.configs import DATASETS, SPLITS
+from ..core.errors import DcganError, UsageError
+from ..core.files import write_atomic
 from . import shapes
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")

@@ -20,15 +20,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..checkpoint import Checkpoint, as_checkpoint
-from ..classifier import training_label
-from ..configs import FEATURES
+from ..attributes.classifier import training_label
+from ..core.checkpoint import Checkpoint, as_checkpoint
+from ..core.configs import FEATURES
+from ..core.errors import DcganError, UsageError
+from ..core.generation import uint8_from_seeds
+from ..core.results import Result, shown
+from ..core.tensor_cache import read_cached, write_cached
 from ..data import ImageData, checkpoint_data
 from ..data.cache import REAL_SUBSET_SEED, crop_resize, default_cache_root, real_subset, second_real_subset
-from ..errors import DcganError, UsageError
-from ..generation import uint8_from_seeds
-from ..results import Result, shown
-from ..tensor_cache import read_cached, write_cached
 from .features import INCEPTION_SIZE, DomainFeatures, Extractor, InceptionFeatures, default_features, extract
 from .metrics import Stats, fid, kid, precision_recall
 

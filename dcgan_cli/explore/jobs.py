@@ -10,7 +10,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import DcganError
+from ..core.errors import DcganError
 
 KEEP = 50  # finished jobs remembered for polling
 

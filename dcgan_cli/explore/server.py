@@ -12,7 +12,7 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
-from ..errors import DcganError, UsageError
+from ..core.errors import DcganError, UsageError
 
 MISSING = "dcgan explore needs the explorer's web server: pip install 'dcgan-cli[explore]'"
 

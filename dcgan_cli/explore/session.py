@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints
-from ..errors import UsageError
-from ..runs import RunFolder
+from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
+from ..core.errors import UsageError
+from ..core.runs import RunFolder
 
 MAX_TILES = 256
 MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
@@ -37,7 +37,7 @@ def png(images: torch.Tensor) -> list[str]:
     """(B, C, H, W) in [-1, 1] -> one base64 PNG per image."""
     from PIL import Image
 
-    from ..pixels import to_hwc_uint8
+    from ..core.pixels import to_hwc_uint8
 
     return [picture(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)) for a in to_hwc_uint8(images)]
 
@@ -46,7 +46,7 @@ class Explorer:
     """One run (or one checkpoint's run) opened for the page; `uploads` is this session's own folder."""
 
     def __init__(self, target: Path | str | None, uploads: Path, device: torch.device | str = "cpu"):
-        from ..checkpoint import RUNS_DIR, newest_checkpoint
+        from ..core.checkpoint import RUNS_DIR, newest_checkpoint
 
         self.device = device
         self.uploads = Path(uploads)
@@ -105,9 +105,9 @@ class Explorer:
 
     def overview(self, ckpt: str | None = None) -> dict[str, Any]:
         """The chosen checkpoint (default: the newest) with its run: config, words, pictures, choices."""
-        from ..analysis.expression import vocabulary
-        from ..configs import ARITHMETIC_METHODS
-        from ..info import checkpoint_info
+        from ..arithmetic.expression import vocabulary
+        from ..core.configs import ARITHMETIC_METHODS
+        from ..core.info import checkpoint_info
 
         c = self.checkpoint(ckpt)
         ds = c.dataset
@@ -144,7 +144,7 @@ class Explorer:
 
     def samples(self, ckpt: str | None, seeds: list[int], trunc: float = 1.0, ema: bool | None = None,
                 around: int | None = None, radius: float = 0.3) -> dict[str, Any]:
-        from ..analysis.sample import sample
+        from ..latent.sample import sample
 
         if not 1 <= len(seeds) <= MAX_TILES:
             raise UsageError(f"ask for 1 to {MAX_TILES} samples at a time, got {len(seeds)}")
@@ -154,21 +154,21 @@ class Explorer:
 
     def read(self, ckpt: str | None, seed: int, trunc: float = 1.0, ema: bool | None = None,
              around: int | None = None, radius: float = 0.3, on_progress=None) -> dict[str, Any]:
-        from ..analysis.sample import sample
+        from ..latent.sample import sample
 
         r = sample(self.checkpoint(ckpt), [seed], trunc=trunc, ema=ema, around=around, radius=radius, read=True,
                    device=self.device, on_progress=on_progress)
         return {"lines": r.lines(), "read": r.to_dict()["read"][0]["attributes"]}
 
     def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = 5, on_progress=None) -> dict:
-        from ..analysis.nn_search import search
+        from ..search.nn_search import search
 
         r = search(self.checkpoint(ckpt), [seed], k=k, holdout=0, ema=ema, device=self.device, on_progress=on_progress)
         return {"figure": picture(r.figure()), "lines": r.lines()}
 
     def interpolate(self, ckpt: str | None, a: str, b: str, steps: int = 9, method: str | None = None,
                     trunc: float = 1.0, ema: bool | None = None, export: bool = False) -> dict[str, Any]:
-        from ..analysis.latent import interpolate
+        from ..latent.interpolate import interpolate
 
         if not 2 <= steps <= 64:
             raise UsageError(f"steps must be 2 to 64, got {steps}")
@@ -177,7 +177,7 @@ class Explorer:
                         device=self.device)
         out: dict[str, Any] = {"frames": png(r.frames[0]), "lines": r.lines(), "method": r.method}
         if export:  # the files `dcgan interpolate` writes, in the run folder where it writes them
-            from ..runs import output_path
+            from ..core.runs import output_path
 
             target = output_path(c.path, c.step, "interpolate", r.default_name())
             r.gif = target.with_suffix(".gif")
@@ -186,8 +186,8 @@ class Explorer:
 
     def arithmetic(self, ckpt: str | None, expression: str, method: str | None = None, ema: bool | None = None,
                    anchor: str | None = None, on_progress=None) -> dict[str, Any]:
-        from ..analysis.arithmetic import arithmetic
-        from ..latents import generator_fingerprint, save_latents
+        from ..arithmetic.entry import arithmetic
+        from ..projection.zfiles import generator_fingerprint, save_latents
 
         c = self.checkpoint(ckpt)
         anchors = [self.end(anchor)] if anchor else None
@@ -206,7 +206,7 @@ class Explorer:
 
     def upload(self, name: str, body: bytes) -> dict[str, Any]:
         """Keep an uploaded picture (checked as `dcgan project` checks its images) in this session's folder."""
-        from ..user_images import load_images
+        from ..data.user_images import load_images
 
         if len(body) > MAX_UPLOAD:
             raise UsageError(f"the upload is {len(body) / 2**20:.0f} MB; pictures up to {MAX_UPLOAD // 2**20} MB")
@@ -228,7 +228,7 @@ class Explorer:
         return {"id": self._keep(path), "name": Path(name).name}
 
     def project(self, ckpt: str | None, upload: str, ema: bool | None = None, on_progress=None) -> dict[str, Any]:
-        from ..analysis.project import project_images
+        from ..projection.project import project_images
 
         path = self.end(upload)
         if isinstance(path, int) or path.name.endswith(".z.safetensors"):

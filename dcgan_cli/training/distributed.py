@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from ..errors import DcganError, UsageError
+from ..core.errors import DcganError, UsageError
 
 T = TypeVar("T")
 

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..checkpoint import Checkpoint, run_checkpoints
-from ..configs import DEFAULT_KIMG, ModelConfig, TrainConfig
-from ..errors import DcganError, UsageError
-from ..files import remove_stale_temps
-from ..model import sample_z
-from ..pixels import to_model_range
-from ..results import Result
-from ..runs import RunFolder
+from ..core.checkpoint import Checkpoint, run_checkpoints
+from ..core.configs import DEFAULT_KIMG, ModelConfig, TrainConfig
+from ..core.errors import DcganError, UsageError
+from ..core.files import remove_stale_temps
+from ..core.model import sample_z
+from ..core.pixels import to_model_range
+from ..core.results import Result
+from ..core.runs import RunFolder
 from .distributed import World, on_main, shard
 from .precision import resolve_precision
 from .state import TrainingState, Wrapped, wrap

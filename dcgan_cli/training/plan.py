@@ -15,14 +15,14 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import Checkpoint, load_checkpoint, run_checkpoints, stored_world_size
-from ..classifier import classes_to_learn, labels_problem
-from ..configs import ModelConfig, TrainConfig, build_configs, resume_configs
+from ..attributes.classifier import classes_to_learn, labels_problem
+from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints, stored_world_size
+from ..core.configs import ModelConfig, TrainConfig, build_configs, resume_configs
+from ..core.errors import UsageError
+from ..core.model import parameter_count
+from ..core.runs import RUNS_DIR, RunFolder
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
-from ..errors import UsageError
-from ..model import parameter_count
-from ..runs import RUNS_DIR, RunFolder
 from .distributed import World, on_main
 from .loop import TrainResult, fit
 

@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from ..errors import DcganError
-from ..files import OutputError, write_atomic
-from ..images import read_picture, save_gif, save_mp4, save_pil, video_available
-from ..records import is_number
-from ..results import Result
-from ..runs import RunFolder
+from ..core.errors import DcganError
+from ..core.files import OutputError, write_atomic
+from ..core.images import read_picture, save_gif, save_mp4, save_pil, video_available
+from ..core.records import is_number
+from ..core.results import Result
+from ..core.runs import RunFolder
 from .watch import COLLAPSE_BELOW
 
 MIN_WIDTH = 512  # a 32 px model's 8x8 grid is 274 px: enlarge it to be seen
@@ -48,8 +48,8 @@ def progress_gif(run: RunFolder, duration_ms: int = 400) -> Path:
 
 def real_vs_fake(run: RunFolder, real_u8: np.ndarray) -> Path:
     """64 real images (N, C, H, W) uint8 beside the newest fixed-seed grid, with labels."""
-    from ..images import grid_image
-    from ..pixels import to_model_range
+    from ..core.images import grid_image
+    from ..core.pixels import to_model_range
 
     grids = run.list_grids()
     if not grids:
@@ -182,10 +182,10 @@ def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> Pictures:
 def plot_checkpoint_run(target: Path | None, *, data_root: Path | None = None, cache_dir: Path | None = None) -> Pictures:
     """`dcgan plot`: the pictures of the run a checkpoint (or run folder) belongs to, with real images
     from its training data where they can be found."""
-    from ..checkpoint import load_checkpoint
+    from ..core.checkpoint import load_checkpoint
+    from ..core.errors import UsageError
     from ..data import checkpoint_data
     from ..data.cache import real_subset
-    from ..errors import UsageError
 
     c = load_checkpoint(target)
     folder = c.run or (RunFolder(Path(target)) if target is not None and Path(target).is_dir() else None)

@@ -10,8 +10,8 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import CheckpointError
-from ..errors import UsageError
+from ..core.checkpoint import CheckpointError
+from ..core.errors import UsageError
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # CPU features that run bf16 natively (else oneDNN emulates it)

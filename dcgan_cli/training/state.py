@@ -13,9 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..checkpoint import Checkpoint, restore_training
-from ..configs import ModelConfig, TrainConfig
-from ..model import Discriminator, Generator
+from ..core.checkpoint import Checkpoint, restore_training
+from ..core.configs import ModelConfig, TrainConfig
+from ..core.model import Discriminator, Generator
 from .distributed import World, rank_seed
 from .precision import Precision
 from .steps import make_optimizers

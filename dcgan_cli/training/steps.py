@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..configs import TrainConfig
+from ..core.configs import TrainConfig
 from .precision import Precision
 
 

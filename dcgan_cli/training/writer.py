@@ -15,14 +15,14 @@ import torch
 from torch import nn
 from torchvision.utils import make_grid
 
-from ..checkpoint import rng_state, run_checkpoints, save_checkpoint, training_snapshot
-from ..configs import ModelConfig, TrainConfig
-from ..errors import DcganError
-from ..files import write_bytes
-from ..images import save_grid
-from ..model import z_from_seeds
-from ..pixels import to_model_range
-from ..runs import RunFolder
+from ..core.checkpoint import rng_state, run_checkpoints, save_checkpoint, training_snapshot
+from ..core.configs import ModelConfig, TrainConfig
+from ..core.errors import DcganError
+from ..core.files import write_bytes
+from ..core.images import save_grid
+from ..core.model import z_from_seeds
+from ..core.pixels import to_model_range
+from ..core.runs import RunFolder
 from .distributed import World
 from .state import TrainingState
 from .steps import epoch_order

@@ -1,0 +1,1 @@
+"""`dcgan arithmetic`: latent vector arithmetic over named concepts, with verdicts."""

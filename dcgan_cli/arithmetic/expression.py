@@ -1,0 +1,189 @@
+"""The arithmetic expression language: "smiling woman - 0.5 woman + man".
+
+Holds the parser (terms joined by + and -, each an optional number and a phrase; errors name
+the column), the vocabulary (a data set's labels plus plain-English aliases) and the label
+values each phrase asks for.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.errors import UsageError
+
+# word -> (attribute, value). CelebA's 40 attributes by plain English name.
+CELEBA_ALIASES: dict[str, tuple[str, int]] = {
+    "smiling": ("Smiling", 1),
+    "smile": ("Smiling", 1),
+    "neutral": ("Smiling", 0),
+    "man": ("Male", 1),
+    "male": ("Male", 1),
+    "men": ("Male", 1),
+    "woman": ("Male", 0),
+    "female": ("Male", 0),
+    "women": ("Male", 0),
+    "glasses": ("Eyeglasses", 1),
+    "eyeglasses": ("Eyeglasses", 1),
+    "blond": ("Blond_Hair", 1),
+    "blonde": ("Blond_Hair", 1),
+    "bald": ("Bald", 1),
+    "beard": ("No_Beard", 0),
+    "bearded": ("No_Beard", 0),
+    "beardless": ("No_Beard", 1),
+    "mustache": ("Mustache", 1),
+    "moustache": ("Mustache", 1),
+    "hat": ("Wearing_Hat", 1),
+    "young": ("Young", 1),
+    "old": ("Young", 0),
+    "lipstick": ("Wearing_Lipstick", 1),
+    "bangs": ("Bangs", 1),
+    "makeup": ("Heavy_Makeup", 1),
+    "goatee": ("Goatee", 1),
+    "earrings": ("Wearing_Earrings", 1),
+    "necklace": ("Wearing_Necklace", 1),
+    "necktie": ("Wearing_Necktie", 1),
+    "tie": ("Wearing_Necktie", 1),
+    "pale": ("Pale_Skin", 1),
+    "chubby": ("Chubby", 1),
+    "attractive": ("Attractive", 1),
+    "sideburns": ("Sideburns", 1),
+    "brunette": ("Brown_Hair", 1),
+}
+
+_NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"  # 2, 0.5, .25, 1e3: "1e308 red" is a number, not the word e308
+_TOKEN = re.compile(rf"\s*(?:(?P<op>[+-])|(?P<num>{_NUMBER})|(?P<word>[A-Za-z][A-Za-z0-9_']*)|(?P<bad>\S))")
+
+
+@dataclass(frozen=True)
+class Term:
+    coef: float  # sign included
+    words: tuple[str, ...]
+    pos: int  # 1-based column where the term starts
+
+    @property
+    def phrase(self) -> str:
+        return " ".join(self.words)
+
+
+class ParseError(UsageError):
+    pass
+
+
+def parse_expression(text: str) -> list[Term]:
+    """'smiling woman - 0.5 woman + man' -> terms. Errors name the 1-based column."""
+    tokens = [(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup) + 1) for m in _TOKEN.finditer(text) if m.lastgroup]
+    if not tokens:
+        raise ParseError("the expression is empty; write e.g. \"smiling woman - woman + man\"")
+    terms: list[Term] = []
+    sign, i = 1.0, 0
+
+    def fail(msg: str, col: int) -> ParseError:
+        return ParseError(f"{msg} at column {col} of {text!r}")
+
+    if tokens[0][0] == "op":
+        sign = -1.0 if tokens[0][1] == "-" else 1.0
+        i = 1
+    while True:
+        if i >= len(tokens):
+            raise fail("expected a concept after the operator", len(text) + 1)
+        kind, value, col = tokens[i]
+        start = col
+        coef = 1.0
+        if kind == "num":
+            coef = float(value)
+            i += 1
+            if i >= len(tokens):
+                raise fail(f"expected a concept after the number {value}", len(text) + 1)
+            kind, value, col = tokens[i]
+        if kind == "bad":
+            raise fail(f"unexpected character {value!r}", col)
+        if kind != "word":
+            hint = (
+                "; a number is a coefficient, so write digits as words (three - three + seven)"
+                if coef != 1.0 or tokens[i - 1][0] == "num"
+                else ""
+            )
+            raise ParseError(f"expected a concept word, found {value!r} at column {col} of {text!r}{hint}")
+        words: list[str] = []
+        while i < len(tokens) and tokens[i][0] == "word":
+            words.append(tokens[i][1].lower())
+            i += 1
+        terms.append(Term(sign * coef, tuple(words), start))
+        if i == len(tokens):
+            return terms
+        kind, value, col = tokens[i]
+        if kind == "bad":
+            raise fail(f"unexpected character {value!r}", col)
+        if kind != "op":
+            raise fail(f"expected + or -, found {value!r}", col)
+        sign = -1.0 if value == "-" else 1.0
+        i += 1
+
+
+def vocabulary(dataset: str, label_names: list[str]) -> dict[str, tuple[int, int]]:
+    """word -> (label column, value). Every label name (lower case) means 'this label is on'."""
+    vocab: dict[str, tuple[int, int]] = {name.lower(): (j, 1) for j, name in enumerate(label_names)}
+    if dataset == "celeba":
+        for word, (attr, value) in CELEBA_ALIASES.items():
+            if attr in label_names:
+                vocab.setdefault(word, (label_names.index(attr), value))
+    if dataset in ("mnist", "svhn"):
+        vocab |= {str(d): (d, 1) for d in range(10) if d < len(label_names)}
+    return vocab
+
+
+def _labelled_by(word: str) -> list[str]:
+    """The built-in vocabularies that know a word: which kind of run it needs."""
+    from ..data.shapes import LABEL_NAMES
+    from ..data.sources import CIFAR10, DIGITS, FASHION
+
+    sets = {"celeba": set(CELEBA_ALIASES), "shapes": set(LABEL_NAMES), "mnist": set(DIGITS), "fashion-mnist": set(FASHION),
+            "cifar10": set(CIFAR10)}
+    return [name for name, words in sets.items() if word in words]
+
+
+def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]], dataset: str = "") -> list[dict[int, int]]:
+    """Each term's required label values. A phrase fixes every attribute named anywhere in the
+    expression: what it does not name is held 'off' (the paper's neutral woman)."""
+    for t in terms:
+        for w in t.words:
+            if w not in vocab:
+                close = difflib.get_close_matches(w, vocab, n=3)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                model = f"this model was trained on {dataset}, whose labels give" if dataset else "the known words are"
+                elsewhere = _labelled_by(w)
+                needs = f" ({w!r} needs a model trained on {' or '.join(elsewhere)})" if elsewhere else ""
+                raise UsageError(f"unknown concept word {w!r}{hint or ';'} {model}: {', '.join(sorted(vocab))}{needs}")
+    named = sorted({vocab[w][0] for t in terms for w in t.words})
+    out = []
+    for t in terms:
+        want = {col: 0 for col in named}
+        for w in t.words:
+            col, value = vocab[w]
+            want[col] = value
+        out.append(want)
+    return out
+
+
+def checkpoint_and_expression(args: list[str], ckpt_opt: Path | None, probe: bool) -> tuple[Path | None, str]:
+    """The command line's `[CKPT] EXPRESSION` (or --ckpt CKPT EXPRESSION); with --probe the expression may be left out."""
+    if probe and len(args) == 1 and ckpt_opt is None:  # `arithmetic CKPT --probe`
+        args = [args[0], ""]
+    if len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
+        raise UsageError(
+            f'{args[0]} is a checkpoint; give an expression after it, e.g. "red circle - circle + square", or --probe'
+        )
+    if len(args) == 2:
+        if ckpt_opt is not None:
+            raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
+        return Path(args[0]), args[1]
+    if len(args) == 1:
+        return ckpt_opt, args[0]
+    if not args and probe:
+        return ckpt_opt, ""
+    raise UsageError(
+        f'expected [CKPT] EXPRESSION, got {len(args)} arguments; quote the expression: "red circle - circle + square"'
+    )

@@ -1,0 +1,494 @@
+"""The checkpoint format, both directions, and the one loader every command uses.
+
+A checkpoint is a single `.safetensors` file: tensors for G, D, both Adam states and the RNG
+states, plus one JSON metadata entry holding the format version, package version, model and
+training configs, data set description, and the epoch/step counters. Nothing is pickled, and
+nothing here calls `torch.load`. A file is validated whole before use (header, every metadata
+field against its type, every tensor against the config), so a bad or doctored one gives a
+one-line reason instead of a traceback. Paths stored in the metadata are only ever shown.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import re
+import stat
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save as st_save
+
+from .. import __version__
+from .configs import ModelConfig, TrainConfig
+from .errors import DcganError
+from .files import TEMP_MARK, write_bytes
+from .model import Discriminator, Generator
+from .records import ConfigError, Record, is_int
+from .runs import CHECKPOINTS, RUNS_DIR, RunFolder
+
+META_KEY = "dcgan_cli"
+FORMAT_VERSION = 1
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+class CheckpointError(DcganError):
+    pass
+
+
+@dataclass
+class Checkpoint:
+    """A validated checkpoint: configs and counters from the metadata, tensors by name."""
+
+    path: Path
+    model_config: ModelConfig
+    train_config: TrainConfig
+    meta: dict[str, Any]
+    tensors: dict[str, torch.Tensor] = field(repr=False)
+
+    @property
+    def dataset(self) -> dict[str, Any]:
+        return self.meta.get("dataset", {})
+
+    @property
+    def epoch(self) -> int:
+        return int(self.meta.get("epoch", 0))
+
+    @property
+    def step(self) -> int:
+        return int(self.meta.get("step", 0))
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return self.meta.get("metrics", {})
+
+    @property
+    def run(self) -> RunFolder | None:
+        """The run folder this file belongs to, or None for a file on its own."""
+        return RunFolder.of_checkpoint(self.path)
+
+    def state_dict(self, prefix: str) -> dict[str, torch.Tensor]:
+        p = prefix + "/"
+        return {k[len(p) :]: v for k, v in self.tensors.items() if k.startswith(p)}
+
+    @property
+    def has_ema(self) -> bool:
+        return any(k.startswith("G_ema/") for k in self.tensors)
+
+    def generator_name(self, ema: bool | None = None) -> str:
+        """Which generator `generator(ema=ema)` returns, in words: "EMA generator" or "G"."""
+        return "EMA generator" if (ema is not False and self.has_ema) else "G"
+
+    def generator(self, device: torch.device | str = "cpu", ema: bool | None = None) -> Generator:
+        """G in eval mode (batch norm uses its running statistics): the EMA generator when the
+        checkpoint has one and `ema` is not False, else G."""
+        if ema and not self.has_ema:
+            raise CheckpointError(f"{self.path} holds no EMA generator (it was trained without --ema); leave --ema out")
+        g = Generator(self.model_config)
+        g.load_state_dict(self.state_dict("G_ema" if (ema is not False and self.has_ema) else "G"))
+        return g.to(device).eval()
+
+    def discriminator(self, device: torch.device | str = "cpu") -> Discriminator:
+        d = Discriminator(self.model_config)
+        d.load_state_dict(self.state_dict("D"))
+        return d.to(device).eval()
+
+
+# --- writing
+
+
+def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
+    """Write tensors + metadata atomically. `meta` must hold "model" (a ModelConfig dict)."""
+    full_meta = {"format_version": FORMAT_VERSION, "package_version": __version__, **meta}
+    # safetensors wants contiguous CPU tensors; channels_last weights are not contiguous.
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    data = st_save(flat, metadata={META_KEY: json.dumps(full_meta, allow_nan=False)})
+    return write_bytes(Path(path), data, what="checkpoint")
+
+
+def rng_state(z_stream: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
+    """This process's random state: the global CPU generator (init, dropout), the z stream, CUDA's.
+    (The z stream is stored as rng/noise, its name since the format's first version.)"""
+    state = {"torch": torch.get_rng_state(), "noise": z_stream.get_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def training_snapshot(G, D, opt_g, opt_d, rng_states: list[dict[str, torch.Tensor]], G_ema=None,
+                      scalers: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Everything a resumed run needs beyond the configs: (tensors, metadata entries).
+
+    `rng_states` holds one `rng_state` per process in rank order: rank 0's as rng/KIND, rank r's
+    as rng/rankR/KIND, so a data-parallel run resumes each rank's streams exactly. `scalers`:
+    fp16 gradient scalers' state dicts by name.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    tensors |= {f"G/{k}": v for k, v in G.state_dict().items()}
+    if G_ema is not None:
+        tensors |= {f"G_ema/{k}": v for k, v in G_ema.state_dict().items()}
+    tensors |= {f"D/{k}": v for k, v in D.state_dict().items()}
+    meta: dict[str, Any] = {"world_size": len(rng_states)}
+    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
+        sd = opt.state_dict()
+        tensors |= {f"{prefix}/{idx}/{key}": value for idx, state in sd["state"].items() for key, value in state.items()}
+        meta[f"{prefix}_groups"] = sd["param_groups"]
+    for rank, state in enumerate(rng_states):
+        tensors |= {_rng_key(rank, kind): value for kind, value in state.items()}
+    if scalers:
+        meta["scalers"] = scalers
+    return tensors, meta
+
+
+def _rng_key(rank: int, kind: str) -> str:
+    return f"rng/{kind}" if rank == 0 else f"rng/rank{rank}/{kind}"
+
+
+def stored_world_size(ckpt: Checkpoint) -> int:
+    """How many processes wrote this run's last steps (1 for checkpoints from before data parallelism)."""
+    return int(ckpt.meta.get("world_size", 1))
+
+
+def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Generator, device: torch.device, G_ema=None,
+                     rank: int = 0) -> bool:
+    """The inverse of training_snapshot: weights, both Adam states, and this rank's RNG states.
+
+    Returns False when the checkpoint holds no streams for `rank` (it was written by fewer
+    processes): the caller keeps the fresh seeds it drew, and the run is no longer bit-exact.
+    """
+    G.load_state_dict(ckpt.state_dict("G"))
+    D.load_state_dict(ckpt.state_dict("D"))
+    if G_ema is not None:
+        # A run that turns --ema on when resumed starts its average from the current G.
+        G_ema.load_state_dict(ckpt.state_dict("G_ema") if ckpt.has_ema else ckpt.state_dict("G"))
+    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
+        groups = ckpt.meta.get(f"{prefix}_groups")
+        state: dict[int, dict[str, torch.Tensor]] = {}
+        for name, value in ckpt.tensors.items():
+            parts = name.split("/")
+            if parts[0] == prefix and len(parts) == 3 and parts[1].isdigit():
+                state.setdefault(int(parts[1]), {})[parts[2]] = value
+        params = [p for group in opt.param_groups for p in group["params"]]
+        for idx, st in state.items():
+            for key, value in st.items():
+                _check_finite(ckpt.path, f"{prefix}/{idx}/{key}", value)
+                if key != "step" and (idx >= len(params) or value.shape != params[idx].shape):
+                    want = tuple(params[idx].shape) if idx < len(params) else "no such parameter"
+                    raise CheckpointError(f"{ckpt.path}: optimizer tensor {prefix}/{idx}/{key} has shape {tuple(value.shape)}, "
+                                          f"its parameter {want}; the file is damaged and not resumable")
+        try:
+            opt.load_state_dict({"state": state, "param_groups": groups})
+        except (ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise CheckpointError(
+                f"{ckpt.path}: the {prefix} optimizer state cannot be restored ({e}); it is not resumable"
+            ) from None
+    for key in ("rng/torch", "rng/noise"):
+        if key not in ckpt.tensors or ckpt.tensors[key].dtype != torch.uint8:
+            raise CheckpointError(f"{ckpt.path} lacks a valid {key} state; it is not resumable")
+    if _rng_key(rank, "noise") not in ckpt.tensors:
+        return False
+    try:
+        for kind in ("torch", "noise"):
+            value = ckpt.tensors.get(_rng_key(rank, kind))
+            if value is None or value.dtype != torch.uint8:
+                raise ValueError(f"{_rng_key(rank, kind)} is missing")
+        torch.set_rng_state(ckpt.tensors[_rng_key(rank, "torch")])
+        z_stream.set_state(ckpt.tensors[_rng_key(rank, "noise")])
+        if device.type == "cuda" and _rng_key(rank, "cuda") in ckpt.tensors:
+            torch.cuda.set_rng_state(ckpt.tensors[_rng_key(rank, "cuda")], device)
+    except (RuntimeError, ValueError) as e:
+        raise CheckpointError(f"{ckpt.path}: its RNG state is damaged ({e}); it is not resumable") from None
+    return True
+
+
+# --- finding
+
+_STEP_NAME = re.compile(r"step-(\d+)\.safetensors")  # what the training loop names its checkpoints, and nothing else
+
+
+def _header_meta(path: Path) -> dict[str, Any]:
+    """The dcgan-cli metadata of a file, or {} when it has none that reads."""
+    try:
+        meta = json.loads((read_header(path).get("__metadata__") or {})[META_KEY])
+    except (CheckpointError, KeyError, TypeError, ValueError, RecursionError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def checkpoint_step(path: Path) -> int:
+    """The step a checkpoint holds, from its metadata (file names can be renamed); from its name
+    when the metadata is unreadable; -1 when neither says."""
+    step = _header_meta(path).get("step")
+    if is_int(step):
+        return step
+    m = _STEP_NAME.fullmatch(path.name)
+    return int(m.group(1)) if m else -1
+
+
+def run_checkpoints(run: RunFolder) -> list[Path]:
+    """The checkpoints this run wrote, lowest step first: files named as the loop names them
+    (never a temp file or a user's own file) that carry the run's id, or, in a run from before
+    ids, no id and the run's data set. A file copied in from another run is not one of them."""
+    info = run.marker_info()
+    rid, dataset = info.get("run_id"), info.get("dataset")
+    found = []
+    for p in run.checkpoint_files():
+        if not _STEP_NAME.fullmatch(p.name):
+            continue
+        meta = _header_meta(p)
+        theirs = meta.get("run_id")
+        ds = meta.get("train", {}).get("dataset") if isinstance(meta.get("train"), dict) else None
+        ours = theirs == rid if rid else (theirs is None and (dataset is None or ds in (None, dataset)))
+        if ours:
+            step = meta.get("step")
+            found.append((step if is_int(step) else int(_STEP_NAME.fullmatch(p.name).group(1)), p.name, p))
+    return [p for _, _, p in sorted(found)]
+
+
+def newest_checkpoint(runs_dir: Path) -> Path | None:
+    """The newest run under runs_dir (by its latest checkpoint's time), and in it the highest step."""
+    best: tuple[int, Path] | None = None
+    for folder in sorted(Path(runs_dir).glob(f"*/{CHECKPOINTS}")):
+        ckpts = run_checkpoints(RunFolder(folder.parent)) if folder.is_dir() else []
+        if ckpts:
+            t = max(p.stat().st_mtime_ns for p in ckpts)
+            if best is None or t > best[0]:
+                best = (t, ckpts[-1])
+    return best[1] if best else None
+
+
+def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DIR) -> Path:
+    """A file is itself; a run folder gives its highest-step checkpoint; None the newest run under runs_dir."""
+    if target is None:
+        root = Path(runs_dir)
+        found = newest_checkpoint(root) if root.is_dir() else None
+        if found is None:
+            raise CheckpointError(f"no checkpoint found under ./{root}; train one with `dcgan train` or pass a checkpoint path")
+        return found
+    p = Path(target)
+    try:
+        st = p.stat()
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise CheckpointError(f"checkpoint {p} is a symbolic link loop; point at the real file") from None
+        if e.errno in (errno.EACCES, errno.EPERM):
+            raise CheckpointError(f"checkpoint {p} cannot be read (permission denied)") from None
+        raise CheckpointError(f"checkpoint {p} does not exist; pass a .safetensors file or a run folder") from None
+    if stat.S_ISDIR(st.st_mode):
+        run = RunFolder(p)
+        ckpts = run_checkpoints(run)
+        if not ckpts:
+            loose = sorted(x for x in p.glob("*.safetensors") if x.is_file() and TEMP_MARK not in x.name)
+            if len(loose) == 1:
+                return loose[0]
+            others = len(run.checkpoint_files())
+            why = (
+                f"; its {others} .safetensors file(s) are not this run's checkpoints (temp files or copied in)" if others else ""
+            )
+            raise CheckpointError(f"{p} holds no checkpoint (looked for {run.checkpoints}/step-N.safetensors){why}; "
+                                  "pass a checkpoint file")
+        return ckpts[-1]
+    if not stat.S_ISREG(st.st_mode):
+        raise CheckpointError(f"checkpoint {p} is not a regular file (a pipe or device?); pass a .safetensors file")
+    return p
+
+
+# --- reading and validating
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    """Parse and sanity-check a safetensors header without trusting the file."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise CheckpointError(f"{path} is not a safetensors file (only {size} bytes)")
+            (n,) = struct.unpack("<Q", head)
+            if n == 0 or n > _MAX_HEADER:
+                raise CheckpointError(f"{path} is not a safetensors file (no valid header)")
+            if 8 + n > size:
+                raise CheckpointError(f"{path} is truncated: its header needs {8 + n} bytes but the file has {size}")
+            raw = f.read(n)
+    except OSError as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read ({e.strerror or e})") from None
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise CheckpointError(f"{path} is not a safetensors file (its header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path} is not a safetensors file (its header is not a JSON object)")
+    end = 0
+    for k, v in header.items():
+        if k == "__metadata__":
+            if not isinstance(v, dict) or not all(isinstance(x, str) for x in v.values()):
+                raise CheckpointError(f"{path} has a malformed safetensors metadata table; the file is damaged")
+            continue
+        offsets = v.get("data_offsets") if isinstance(v, dict) else None
+        shape = v.get("shape") if isinstance(v, dict) else None
+        if (
+            not isinstance(offsets, list) or len(offsets) != 2 or not all(is_int(o) and o >= 0 for o in offsets)
+            or offsets[0] > offsets[1] or not isinstance(shape, list) or not all(is_int(s) and s >= 0 for s in shape)
+            or not isinstance(v.get("dtype"), str)
+        ):
+            raise CheckpointError(
+                f"{path}: tensor {k!r} has a malformed header entry (dtype, shape, offsets); the file is damaged"
+            )
+        end = max(end, offsets[1])
+    if 8 + n + end > size:
+        raise CheckpointError(
+            f"{path} is truncated: its tensors need {8 + n + end} bytes but the file has {size}; use an earlier checkpoint"
+        )
+    return header
+
+
+@dataclass(frozen=True)
+class DatasetRecord(Record):
+    """What a checkpoint says about its training data (its paths are only ever shown, never read)."""
+
+    _what = "dataset"
+    _strict = False
+    name: str | None = None
+    split: str | None = None
+    root: str | None = None
+    cache: str | None = None
+    fingerprint: str | None = None
+    size: int | None = None
+    channels: int | None = None
+    count: int | None = None
+    label_names: list[str] = field(default_factory=list)
+    groups: list[list[str]] = field(default_factory=list)
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        return [(k, getattr(self, k) is None or getattr(self, k) >= 0, f"must be a whole number >= 0, got {getattr(self, k)!r}")
+                for k in ("size", "channels", "count")]
+
+
+@dataclass(frozen=True)
+class BestRecord(Record):
+    _what = "best"
+    metric: str
+    value: float
+    step: int
+
+
+@dataclass(frozen=True)
+class CheckpointMeta(Record):
+    """A checkpoint's metadata, every field checked before anything uses it."""
+
+    _what = "metadata"
+    _strict = False  # a newer writer may add fields; they are not read
+    format_version: int
+    model: ModelConfig
+    train: TrainConfig = field(default_factory=TrainConfig)
+    dataset: DatasetRecord = field(default_factory=DatasetRecord)
+    package_version: str | None = None
+    epoch: int = 0
+    step: int = 0
+    world_size: int = 1
+    metrics: dict[str, float] = field(default_factory=dict)
+    best: BestRecord | None = None
+    scalers: dict | None = None
+    opt_g_groups: list[dict] | None = None
+    opt_d_groups: list[dict] | None = None
+    run_id: str | None = None
+
+    def _checks(self) -> list[tuple[str, bool, str]]:
+        return [
+            ("epoch", 0 <= self.epoch < 2**62, f"must be a whole number >= 0, got {self.epoch!r}"),
+            ("step", 0 <= self.step < 2**62, f"must be a whole number >= 0, got {self.step!r}"),
+            ("world_size", 1 <= self.world_size <= 2**20, f"must be a whole number >= 1, got {self.world_size!r}"),
+        ]
+
+
+def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
+    """Check every metadata field against its type and range; the reason names the field."""
+    if isinstance(meta, dict) and meta.get("best") == {}:
+        meta = {k: v for k, v in meta.items() if k != "best"}  # written by versions that stored no best as {}
+    try:
+        record = CheckpointMeta.from_dict(meta)
+    except (ConfigError, TypeError) as e:
+        what = "it is not a JSON object" if not isinstance(meta, dict) else str(e)
+        raise CheckpointError(f"{path} has invalid dcgan-cli metadata: {what}; "
+                              "the file is damaged or was not written by dcgan-cli") from None
+    return record.model, record.train
+
+
+def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = RUNS_DIR) -> Checkpoint:
+    """The one loader: resolve, validate the file and its metadata, check every tensor against the config."""
+    path = resolve_checkpoint(target, runs_dir)
+    header = read_header(path)
+    raw_meta = (header.get("__metadata__") or {}).get(META_KEY)
+    if raw_meta is None:
+        raise CheckpointError(f"{path} is a safetensors file but not a dcgan-cli checkpoint (no '{META_KEY}' metadata)")
+    try:
+        meta = json.loads(raw_meta, parse_constant=_no_constants)
+    except (json.JSONDecodeError, ValueError, RecursionError):
+        raise CheckpointError(f"{path} has unreadable dcgan-cli metadata; the file is damaged") from None
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if not is_int(version) or version < 1:
+        raise CheckpointError(f"{path} has unreadable dcgan-cli metadata (format_version {version!r}); the file is damaged")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} was written by a newer dcgan-cli (format {version}, this one reads up to {FORMAT_VERSION}); "
+            "upgrade with `pip install -U dcgan-cli`"
+        )
+    cfg, tcfg = validate_meta(path, meta)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:  # safetensors raises its own error types for damaged payloads
+        raise CheckpointError(f"{path} could not be read as safetensors: {e}") from None
+    _check_weights(path, cfg, tensors)
+    return Checkpoint(path=path, model_config=cfg, train_config=tcfg, meta=meta, tensors=tensors)
+
+
+def as_checkpoint(ckpt: Checkpoint | str | Path | None) -> Checkpoint:
+    """Library entry points take a loaded Checkpoint, a path or a run folder, or None (the newest run)."""
+    return ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _check_weights(path: Path, cfg: ModelConfig, tensors: dict[str, torch.Tensor]) -> None:
+    with torch.device("meta"):
+        g_state = Generator(cfg).state_dict()
+        expected = {f"G/{k}": v for k, v in g_state.items()}
+        expected |= {f"D/{k}": v for k, v in Discriminator(cfg).state_dict().items()}
+        if any(k.startswith("G_ema/") for k in tensors):
+            expected |= {f"G_ema/{k}": v for k, v in g_state.items()}
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k.split("/")[0] in ("G", "D", "G_ema") and k not in expected]
+    if missing and unexpected:  # other layers than the config's: weights of another size or architecture
+        raise CheckpointError(
+            f"{path}: its weights are of another architecture than its stored config (size={cfg.size}, nc={cfg.nc}, "
+            f"ngf={cfg.ngf}, ndf={cfg.ndf}): {missing[0]} is missing and {unexpected[0]} is not expected; the file was doctored"
+        )
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise CheckpointError(f"{path} is missing tensors: {missing[0]}{more}; the file is incomplete")
+    for k, ref in expected.items():
+        if tensors[k].shape != ref.shape:
+            raise CheckpointError(
+                f"{path}: weights do not match the stored config: {k} has shape {tuple(tensors[k].shape)} "
+                f"but size={cfg.size}, nc={cfg.nc}, ngf={cfg.ngf}, ndf={cfg.ndf} needs {tuple(ref.shape)}"
+            )
+        if tensors[k].dtype != ref.dtype:
+            raise CheckpointError(f"{path}: {k} is stored as {tensors[k].dtype}, expected {ref.dtype}; the file is damaged")
+    for k in expected:
+        _check_finite(path, k, tensors[k])
+
+
+def _check_finite(path: Path, name: str, t: torch.Tensor) -> None:
+    """Weights that would draw black images or NaN metrics are refused by name, not used."""
+    if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+        raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values; the weights are unusable "
+                              "(a run that diverged, or a damaged file): use an earlier checkpoint")
+    if name.endswith("running_var") and bool((t < 0).any()):
+        raise CheckpointError(f"{path}: tensor {name} holds negative variances; the file is damaged or was doctored")

@@ -1,0 +1,1 @@
+"""Drawing from z: `dcgan sample` and `dcgan interpolate`."""

@@ -1,0 +1,1 @@
+"""The paper's analyses of what the networks learned: probe, ablate, explain."""

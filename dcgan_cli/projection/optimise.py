@@ -1,0 +1,271 @@
+"""Projection: the z from which a trained G draws (nearly) a given image.
+
+The method follows the GAN-inversion literature, measured in benchmarks/project_check.py:
+- starts: an encoder's guess where one was trained for this G (Zhu et al. 2016, "In-Domain GAN
+  Inversion" 2020), and the random z that come closest among a fixed set of candidates;
+- optimisation of every start with Adam, with a learning-rate ramp up and a cosine ramp down
+  (stylegan2-ada's projector; its z noise is an option, off as measured), on pixel distance + a
+  prior term that keeps z where G was trained (|z| near its expected norm for a normal prior; a
+  uniform z is kept in its box); a distance between D's block features (D saw every training
+  image: its features stand in for the perceptual network there is none of here) can be added,
+  and was measured no better;
+- the start that ends closest wins, per image.
+
+G and D stay in eval mode (batch norm uses its running statistics), so every image's projection is
+independent of the others in its batch; a fixed seed makes a projection repeatable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..core.model import Discriminator, Encoder, Generator, sample_z
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    steps: int = 200  # Adam steps per start; 0: the starts as they are (the encoder's guess alone)
+    starts: int = 4  # optimised per image: the encoder's guess (if any) and the best random candidates
+    candidates: int = 256  # random z scored once to pick the random starts
+    lr: float = 0.05
+    # D-feature distance beside pixel MSE: 0 by default, as benchmarks/project_check.py measured pixel
+    # distance alone as close or closer, and label-keeping, on every generator, at a quarter of the time.
+    feature_weight: float = 0.0
+    prior_weight: float = 0.05  # (|z|^2 / E|z|^2 - 1)^2 for a normal prior
+    noise: float = 0.0  # z noise at the start, as a share of the prior's scale, gone by 75% of the steps (0: none, measured best)
+    seed: int = 0
+    batch: int = 16  # images optimised together (x starts rows): bounds memory for many images
+
+
+@dataclass
+class Projection:
+    z: torch.Tensor  # (N, nz) the best z per image
+    images: torch.Tensor  # (N, C, S, S) G(z) in [-1, 1]
+    pixel_mse: torch.Tensor  # (N,) mean squared error in [-1, 1] units
+    feature_distance: torch.Tensor  # (N,) the D-feature distance used in the loss
+    started_from: list[str]  # per image: "encoder" or "random"
+    frames: list[torch.Tensor] = field(default_factory=list)  # (N, C, S, S) snapshots over the steps, when asked
+
+
+def _normalised(maps: list[torch.Tensor]) -> list[torch.Tensor]:
+    # Unit length along channels at every position (as LPIPS does): compares what D responds to, not how strongly.
+    return [m / (m.pow(2).sum(1, keepdim=True).sqrt() + 1e-8) for m in maps]
+
+
+class FeatureDistance(nn.Module):
+    """Distance between images as D's block features see them: mean over blocks of the mean squared
+    difference of channel-normalised maps (0 for equal images)."""
+
+    def __init__(self, D: Discriminator):
+        super().__init__()
+        self.D = D.eval()
+        for p in self.D.parameters():
+            p.requires_grad_(False)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return _normalised(self.D.feature_maps(x))
+
+    def forward(self, a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([(x - y).pow(2).sum(1).mean((1, 2)) for x, y in zip(a, b)]).mean(0)  # (B,)
+
+
+def prior_penalty(z: torch.Tensor, G: Generator) -> torch.Tensor:
+    """(B,): how far |z| is from where G's prior puts it; 0 for a uniform prior (kept by clamping)."""
+    cfg = G.cfg
+    if cfg.z_dist == "uniform":
+        return torch.zeros(z.shape[0], device=z.device)
+    return (z.pow(2).mean(1) / cfg.z_scale**2 - 1).pow(2)
+
+
+def _keep_in_prior(z: torch.Tensor, G: Generator) -> None:
+    if G.cfg.z_dist == "uniform":
+        z.data.clamp_(-G.cfg.z_scale, G.cfg.z_scale)
+
+
+def _lr_at(t: float, base: float) -> float:
+    ramp_down = min(1.0, (1.0 - t) / 0.25)
+    return base * (0.5 - 0.5 * math.cos(ramp_down * math.pi)) * min(1.0, t / 0.05)
+
+
+def random_candidates(G: Generator, targets: torch.Tensor, dist: FeatureDistance, count: int, keep: int, seed: int,
+                      feature_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `keep` best of `count` fixed random z per target, by the projection's own loss:
+    z (N, keep, nz) and their losses (N, keep)."""
+    device = targets.device
+    z = sample_z(G.cfg, count, torch.Generator().manual_seed(seed)).to(device)
+    losses = []
+    with torch.no_grad():
+        tf = dist.features(targets)
+        for i in range(0, count, 256):
+            x = G(z[i : i + 256])
+            xf = dist.features(x)
+            pix = torch.cdist(targets.flatten(1), x.flatten(1)).pow(2) / targets[0].numel()  # (N, c)
+            feat = torch.stack([
+                torch.cdist(t.flatten(1), f.flatten(1)).pow(2) / (t.shape[2] * t.shape[3]) for t, f in zip(tf, xf)
+            ]).mean(0)
+            losses.append(pix + feature_weight * feat)
+    loss = torch.cat(losses, 1)  # (N, count)
+    best, idx = loss.topk(min(keep, count), dim=1, largest=False)
+    return z[idx], best
+
+
+def project(G: Generator, D: Discriminator, targets: torch.Tensor, settings: ProjectSettings = ProjectSettings(), *,
+            encoder: Encoder | None = None, frames: int = 0,
+            on_progress: Callable[[int, int], None] | None = None) -> Projection:
+    """The best z per target image (N, C, S, S) in [-1, 1] on G's device. `frames` > 0 keeps that many
+    snapshots of the current best reconstruction over the steps (for a progress video)."""
+    G.eval()
+    for p in G.parameters():
+        p.requires_grad_(False)
+    dist = FeatureDistance(D)
+    parts: list[Projection] = []
+    per_image = max(settings.steps, 1)
+    total = targets.shape[0] * per_image  # image-steps
+
+    def report(lo: int, m: int) -> Callable[[int], None]:
+        return lambda done: on_progress(lo * per_image + m * done, total) if on_progress is not None else None
+
+    for lo in range(0, targets.shape[0], settings.batch):
+        chunk = targets[lo : lo + settings.batch]
+        part = _project_batch(G, dist, chunk, settings, encoder, frames, report(lo, len(chunk)))
+        parts.append(part)
+    kept = [torch.cat([p.frames[i] for p in parts]) for i in range(len(parts[0].frames))] if frames else []
+    return Projection(torch.cat([p.z for p in parts]), torch.cat([p.images for p in parts]),
+                      torch.cat([p.pixel_mse for p in parts]), torch.cat([p.feature_distance for p in parts]),
+                      [s for p in parts for s in p.started_from], kept)
+
+
+def _project_batch(G: Generator, dist: FeatureDistance, targets: torch.Tensor, s: ProjectSettings, encoder: Encoder | None,
+                   frames: int, report: Callable[[int], None]) -> Projection:
+    n, device = targets.shape[0], targets.device
+    starts: list[torch.Tensor] = []
+    kinds: list[str] = []
+    if encoder is not None:
+        with torch.no_grad():
+            starts.append(encoder.eval()(targets)[:, None])
+        kinds.append("encoder")
+    # With no steps and an encoder, its guess alone: the encoder's own quality, measured apart.
+    random_count = 0 if (starts and s.steps == 0) else max(s.starts - len(starts), 0 if starts else 1)
+    if random_count:
+        z_rand, _ = random_candidates(G, targets, dist, s.candidates, random_count, s.seed, s.feature_weight)
+        starts.append(z_rand)
+        kinds += ["random"] * z_rand.shape[1]
+    z0 = torch.cat(starts, 1)  # (N, S, nz)
+    k = z0.shape[1]
+    z = z0.reshape(n * k, -1).clone().requires_grad_(True)
+    target_rep = targets.repeat_interleave(k, 0)
+    with torch.no_grad():
+        target_feats = [f.detach() for f in dist.features(target_rep)]
+    weighted = s.feature_weight > 0  # without it, D is left out of the steps (a third of their time) and read once at the end
+    noise_gen = torch.Generator(device="cpu").manual_seed(s.seed + 1)
+    opt = torch.optim.Adam([z], lr=s.lr, betas=(0.9, 0.999))
+    snapshots: list[torch.Tensor] = []
+    snap_at = {round(i * (s.steps - 1) / max(frames - 1, 1)) for i in range(frames)} if frames and s.steps else set()
+
+    def losses(zz: torch.Tensor, features: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = G(zz)
+        pix = (x - target_rep).pow(2).flatten(1).mean(1)
+        feat = dist(dist.features(x), target_feats) if features else torch.zeros_like(pix)
+        return pix, feat, x
+
+    best_score = torch.full((n * k,), float("inf"), device=device)
+    best_z = z.detach().clone()
+
+    def keep_best(score: torch.Tensor, at: torch.Tensor) -> None:
+        # Adam with a ramped rate can step past a minimum: a projection never ends worse than it has been.
+        better = score < best_score
+        best_score[better] = score[better]
+        best_z[better] = at[better]
+
+    for step in range(s.steps):
+        t = step / s.steps
+        for group in opt.param_groups:
+            group["lr"] = _lr_at(t, s.lr)
+        strength = s.noise * G.cfg.z_scale * max(0.0, 1.0 - t / 0.75) ** 2
+        noise = torch.randn(z.shape, generator=noise_gen).to(device) * strength
+        pix, feat, x = losses(z + noise, weighted)
+        if strength == 0:
+            keep_best((pix + s.feature_weight * feat).detach(), z.detach())
+        loss = pix + s.feature_weight * feat + s.prior_weight * prior_penalty(z, G)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        _keep_in_prior(z, G)
+        if step in snap_at:
+            snapshots.append(_best_of(x.detach(), (pix + s.feature_weight * feat).detach(), n, k))
+        report(step + 1)
+    with torch.no_grad():
+        last_pix, last_feat, _ = losses(z, weighted)
+        keep_best(last_pix + s.feature_weight * last_feat, z.detach())
+        z = best_z
+        pix, feat, x = losses(z)
+    score = (pix + s.feature_weight * feat).view(n, k)
+    best = score.argmin(1)
+    rows = torch.arange(n, device=device) * k + best
+    if snapshots:
+        snapshots[-1] = x[rows].cpu()
+    return Projection(z.detach()[rows].cpu(), x[rows].cpu(), pix[rows].cpu(), feat[rows].cpu(),
+                      [kinds[int(b)] for b in best], snapshots)
+
+
+def _best_of(x: torch.Tensor, score: torch.Tensor, n: int, k: int) -> torch.Tensor:
+    rows = torch.arange(n, device=x.device) * k + score.view(n, k).argmin(1)
+    return x[rows].cpu()
+
+
+# --- the encoder
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    steps: int = 1500
+    batch: int = 64
+    lr: float = 1e-3
+    latent_weight: float = 1.0  # ||E(G(z)) - z||^2 / scale^2 on G's own samples
+    seed: int = 0
+
+
+def train_encoder(G: Generator, D: Discriminator, real: torch.Tensor | None, settings: EncoderSettings = EncoderSettings(),
+                  on_progress: Callable[[int, int], None] | None = None) -> Encoder:
+    """An encoder for this G: on G's own samples (where the true z is known: latent and pixel loss)
+    and, given real images (uint8 (M, C, S, S)), on those through the reconstruction loss alone.
+    Runs under fork_rng with its own seed: callers' random streams do not move."""
+    from ..core.pixels import to_model_range
+
+    device = next(G.parameters()).device
+    G.eval()
+    for p in G.parameters():
+        p.requires_grad_(False)
+    dist = FeatureDistance(D)
+    with torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else []):
+        torch.manual_seed(settings.seed)
+        E = Encoder(G.cfg).to(device)
+        opt = torch.optim.Adam(E.parameters(), lr=settings.lr, betas=(0.9, 0.99))
+        picks = torch.Generator().manual_seed(settings.seed)
+        for step in range(settings.steps):
+            for group in opt.param_groups:
+                group["lr"] = settings.lr * (0.5 + 0.5 * math.cos(math.pi * step / settings.steps))
+            z = sample_z(G.cfg, settings.batch).to(device)
+            with torch.no_grad():
+                fake = G(z)
+            z_hat = E(fake)
+            rec = G(z_hat)
+            loss = (settings.latent_weight * (z_hat - z).pow(2).mean(1) / G.cfg.z_scale**2
+                    + (rec - fake).pow(2).flatten(1).mean(1)).mean()
+            if real is not None and len(real):
+                idx = torch.randint(len(real), (settings.batch,), generator=picks).sort().values.numpy()
+                x = to_model_range(real[idx]).to(device)
+                rec_real = G(E(x))
+                loss = loss + ((rec_real - x).pow(2).flatten(1).mean(1)
+                               + dist(dist.features(rec_real), [f.detach() for f in dist.features(x)])).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if on_progress is not None:
+                on_progress(step + 1, settings.steps)
+    return E.eval()

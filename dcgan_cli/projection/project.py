@@ -1,0 +1,315 @@
+"""`dcgan project`: a person's own images into the latent space, and back out through G.
+
+Per image it writes the target, G's reconstruction and their difference side by side
+(`NAME-projection.png`), the reconstruction alone at the model's size (`NAME-reconstruction.png`)
+and its z (`NAME.z.safetensors`, which interpolate, arithmetic and nn-search read), plus one
+overview, an optional progress animation and `projection.json` with the losses and distances.
+
+The encoder that gives optimisation its first guess is trained once per generator and kept in
+RUN/encoders/ (beside the checkpoint for a file on its own), keyed by the generator's fingerprint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..core.checkpoint import Checkpoint, as_checkpoint
+from ..core.errors import UsageError
+from ..core.model import Encoder, Generator
+from ..core.results import Result, shown
+from ..core.runs import output_path
+from ..core.tensor_cache import read_cached, write_cached
+from ..data.user_images import load_images
+from .optimise import EncoderSettings, Projection, ProjectSettings, project, train_encoder
+from .zfiles import SUFFIX, generator_fingerprint, is_latent_file, load_latents, save_latents
+
+ENCODER_RECIPE = 1  # bump when train_encoder changes: cached encoders of an older recipe are retrained
+MAX_IMAGES = 1024
+MAX_STEPS = 10_000
+VIDEO_FRAMES = 24
+
+
+def _names(paths: list[Path]) -> list[str]:
+    """File stems, made unique (a/x.png and b/x.png: x, x-2): each names its output files."""
+    seen: dict[str, int] = {}
+    out = []
+    for p in paths:
+        stem = Path(p).name.split(".")[0] or "image"
+        seen[stem] = seen.get(stem, 0) + 1
+        out.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    return out
+
+
+@dataclass
+class ProjectionResult(Result):
+    command = "project"
+    checkpoint_path: Path
+    step: int
+    generator_name: str  # "EMA generator" or "G"
+    fingerprint: str
+    paths: list[Path]
+    targets: torch.Tensor = field(repr=False)  # (N, C, S, S) in [-1, 1], as converted
+    found: Projection = field(repr=False)
+    method: str = "optimisation"  # "encoder alone", "optimisation", "encoder + optimisation"
+    settings: ProjectSettings = field(default_factory=ProjectSettings)
+    seconds: float = 0.0
+    video: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def names(self) -> list[str]:
+        return _names(self.paths)
+
+    def differences(self) -> torch.Tensor:
+        """|target - reconstruction| in [-1, 1] picture units: black where they agree."""
+        return (self.targets - self.found.images).abs() - 1
+
+    def figure(self):
+        from ..core.images import labelled_grid
+
+        rows = [torch.stack([t, r, d]) for t, r, d in zip(self.targets, self.found.images, self.differences())]
+        labels = [f"{shown(n)}  MSE {m:.4f}" for n, m in zip(self.names, self.found.pixel_mse.tolist())]
+        return labelled_grid(rows, labels, ["target", "reconstruction", "|difference|"],
+                             title=f"{self.method}, step {self.step} {self.generator_name}")
+
+    def image_figure(self, i: int):
+        from ..core.images import labelled_grid
+
+        row = torch.stack([self.targets[i], self.found.images[i], self.differences()[i]])
+        return labelled_grid([row], [f"MSE {self.found.pixel_mse[i]:.4f}"], ["target", "reconstruction", "|difference|"],
+                             title=shown(self.paths[i].name))
+
+    def default_name(self) -> str:
+        first = self.names[0]
+        return first if len(self.paths) == 1 else f"{first}-and-{len(self.paths) - 1}-more"
+
+    def to_dict(self) -> dict[str, Any]:
+        f = self.found
+        return {
+            "checkpoint": str(self.checkpoint_path), "step": self.step, "generator": self.generator_name,
+            "fingerprint": self.fingerprint, "method": self.method, "settings": asdict(self.settings),
+            "seconds": round(self.seconds, 3), "seconds_per_image": round(self.seconds / len(self.paths), 4),
+            "images": [
+                {"source": str(p), "name": n, "pixel_mse": float(f.pixel_mse[i]),
+                 "feature_distance": float(f.feature_distance[i]), "z_norm": float(f.z[i].norm()),
+                 "started_from": f.started_from[i],
+                 "z_file": f"{n}{SUFFIX}", "reconstruction": f"{n}-reconstruction.png", "picture": f"{n}-projection.png"}
+                for i, (p, n) in enumerate(zip(self.paths, self.names))
+            ],
+        }
+
+    def lines(self) -> list[str]:
+        f = self.found
+        out = [f"{len(self.paths)} image(s) projected into {self.checkpoint_path} (step {self.step}, {self.generator_name}) "
+               f"by {self.method} in {self.seconds:.1f} s"]
+        for i, n in enumerate(self.names):
+            out.append(f"{shown(n)}: pixel MSE {f.pixel_mse[i]:.4f}, feature distance {f.feature_distance[i]:.4f}, "
+                       f"|z| {f.z[i].norm():.2f} (from the {f.started_from[i]} start)")
+        return out + self.notes
+
+    def save(self, target: Path) -> list[Path]:
+        from ..core.files import check_folder_path, write_json
+        from ..core.images import (
+            grid_image,
+            labelled_frame,
+            save_gif,
+            save_individual,
+            save_mp4,
+            save_pil,
+            video_available,
+        )
+
+        folder = check_folder_path(Path(target), "--out")
+        written = [save_pil(self.figure(), folder / "projection.png")]
+        for i, n in enumerate(self.names):
+            written.append(save_pil(self.image_figure(i), folder / f"{n}-projection.png"))
+            written += save_individual(self.found.images[i : i + 1], folder, [f"{n}-reconstruction.png"])
+            written.append(save_latents(folder / f"{n}{SUFFIX}", self.found.z[i : i + 1], fingerprint=self.fingerprint,
+                                        checkpoint=str(self.checkpoint_path), step=self.step, generator=self.generator_name,
+                                        source=self.paths[i].name, pixel_mse=float(self.found.pixel_mse[i])))
+        if self.video and self.found.frames:
+            count = len(self.found.frames)
+            frames = [labelled_frame(grid_image(torch.cat([self.targets, shot]), nrow=len(self.paths)),
+                                     f"targets (top), reconstructions at {k + 1}/{count}")
+                      for k, shot in enumerate(self.found.frames)]
+            frames += [frames[-1]] * 6  # hold the result
+            written.append(save_gif(frames, folder / "progress.gif"))
+            if video_available():
+                written.append(save_mp4(frames, folder / "progress.mp4"))
+        written.append(write_json(folder / "projection.json", self.to_dict()))
+        return written
+
+
+# --- the encoder, cached per generator
+
+
+def encoder_path(c: Checkpoint, which: str, fingerprint: str) -> Path:
+    return output_path(c.path, c.step, "encoders", f"{'ema' if which.startswith('EMA') else 'g'}-{fingerprint[:12]}.safetensors")
+
+
+def cached_encoder(c: Checkpoint, G: Generator, which: str, fingerprint: str) -> Encoder | None:
+    def fits(tensors, meta):
+        return meta.get("fingerprint") == fingerprint and meta.get("recipe") == ENCODER_RECIPE
+
+    found = read_cached(encoder_path(c, which, fingerprint), fits)
+    if found is None:
+        return None
+    E = Encoder(G.cfg)
+    try:
+        E.load_state_dict(found[0])
+    except RuntimeError:  # shapes of another architecture: not this G's encoder
+        return None
+    return E.to(next(G.parameters()).device).eval()
+
+
+def encoder_for(c: Checkpoint, G: Generator, which: str, fingerprint: str, *, steps: int, device,
+                data_root: Path | None = None, cache_dir: Path | None = None,
+                on_progress: Callable[[str, int, int], None] | None = None) -> tuple[Encoder, str]:
+    """This G's encoder: trained now on G's samples and the data set's real images (when its
+    prepared data can be found), and cached; with a note of what it was trained on."""
+    from ..core.errors import DcganError
+    from ..data import checkpoint_data
+
+    try:
+        real = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir).images
+        on = f"G's samples and {c.dataset.get('name')}'s real images"
+    except DcganError:
+        real, on = None, "G's samples only (the data set's prepared images were not found)"
+    label = f"training the encoder for this generator, once ({steps} steps on {on}; then cached)"
+    E = train_encoder(G, c.discriminator(device), real, EncoderSettings(steps=steps),
+                      on_progress=(lambda d, t: on_progress(label, d, t)) if on_progress else None)
+    path = encoder_path(c, which, fingerprint)
+    write_cached(path, E.state_dict(), {"fingerprint": fingerprint, "recipe": ENCODER_RECIPE, "steps": steps, "trained_on": on},
+                 what="encoder")
+    return E, f"encoder trained on {on}, kept in {path}"
+
+
+# --- the entry points
+
+
+def check_settings(steps: int, starts: int) -> None:
+    if not 0 <= steps <= MAX_STEPS:
+        raise UsageError(f"--steps must be 0 to {MAX_STEPS:,}, got {steps}")
+    if not 1 <= starts <= 64:
+        raise UsageError(f"--starts must be 1 to 64, got {starts}")
+
+
+def project_images(
+    ckpt: Checkpoint | str | Path | None,
+    images: list[Path],
+    *,
+    steps: int = 200,
+    starts: int = 4,
+    encoder: bool = True,
+    train: bool = False,
+    encoder_steps: int = 1000,
+    video: bool = False,
+    ema: bool | None = None,
+    device: torch.device | str = "cpu",
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
+) -> ProjectionResult:
+    """Find z for each image. `encoder`: start from this G's cached encoder where there is one;
+    `train`: train and cache it first if there is none. `steps` 0 uses the encoder's guess alone."""
+    check_settings(steps, starts)
+    if not 1 <= encoder_steps <= 100_000:
+        raise UsageError(f"--encoder-steps must be 1 to 100,000, got {encoder_steps}")
+    if not images:
+        raise UsageError("give at least one image to project, e.g. dcgan project runs/demo my_digit.png")
+    if len(images) > MAX_IMAGES:
+        raise UsageError(f"{len(images):,} images at once is more than {MAX_IMAGES:,}; project them in parts")
+    c = as_checkpoint(ckpt)
+    cfg = c.model_config
+    loaded = load_images(images, cfg.size, cfg.nc, flag="image")
+    G = c.generator(device, ema=ema)
+    which = c.generator_name(ema)
+    fingerprint = generator_fingerprint(G)
+    notes = list(loaded.notes)
+    E = cached_encoder(c, G, which, fingerprint) if (encoder or train) else None
+    if E is None and train:
+        E, said = encoder_for(c, G, which, fingerprint, steps=encoder_steps, device=device, data_root=data_root,
+                              cache_dir=cache_dir, on_progress=on_progress)
+        notes.append(f"note: {said}")
+    if steps == 0 and E is None:
+        raise UsageError("--steps 0 uses the encoder alone, and this generator has none yet; add --train-encoder")
+    if E is None and encoder:
+        notes.append("note: no encoder for this generator yet: started from random z only "
+                     "(--train-encoder trains one once for better starts: 1-7 min on 2 CPU cores for a 32 px model)")
+    method = "encoder alone" if steps == 0 else "encoder + optimisation" if E is not None else "optimisation"
+    settings = ProjectSettings(steps=steps, starts=starts)
+    t0 = time.perf_counter()
+    report = (lambda d, t: on_progress("", d, t)) if on_progress else None
+    found = project(G, c.discriminator(device), loaded.images.to(device), settings, encoder=E,
+                    frames=VIDEO_FRAMES if video else 0, on_progress=report)
+    return ProjectionResult(c.path, c.step, which, fingerprint, loaded.paths, loaded.images, found, method, settings,
+                            time.perf_counter() - t0, video, notes)
+
+
+# --- z for the latent commands: a seed, an image (projected now) or a z file
+
+
+@dataclass
+class LatentEnd:
+    z: torch.Tensor  # (nz,)
+    label: str  # "seed 3", "my_digit.png", "my_digit (z file)"
+    target: torch.Tensor | None = None  # the image it was projected from, (C, S, S) in [-1, 1]
+
+
+def latent_ends(c: Checkpoint, G: Generator, which: str, refs: list[str | int | Path], *, flag: str, steps: int = 200,
+                device: torch.device | str = "cpu") -> list[LatentEnd]:
+    """Each reference as a z for G: a seed (an int), an image file (projected now, with this G's
+    cached encoder when it has one) or a z file written by `dcgan project` for this same G."""
+    from ..core.model import z_from_seeds
+
+    fingerprint = None
+    out: list[LatentEnd | None] = [None] * len(refs)
+    pictures: list[tuple[int, Path]] = []
+    for i, ref in enumerate(refs):
+        if isinstance(ref, int):
+            out[i] = LatentEnd(z_from_seeds(G.cfg, [ref])[0], f"seed {ref}")
+        elif is_latent_file(ref):
+            fingerprint = fingerprint or generator_fingerprint(G)
+            lf = load_latents(ref, nz=G.cfg.nz, fingerprint=fingerprint, flag=flag)
+            out[i] = LatentEnd(lf.z[0], f"{lf.label} (z file)")
+        else:
+            pictures.append((i, Path(ref)))
+    if pictures:
+        fingerprint = fingerprint or generator_fingerprint(G)
+        loaded = load_images([p for _, p in pictures], G.cfg.size, G.cfg.nc, flag=flag)
+        E = cached_encoder(c, G, which, fingerprint)
+        found = project(G, c.discriminator(device), loaded.images.to(device), ProjectSettings(steps=steps), encoder=E)
+        for k, (i, p) in enumerate(pictures):
+            out[i] = LatentEnd(found.z[k], p.name, loaded.images[k])
+    return [e for e in out if e is not None]
+
+
+def parse_end(text: str, flag: str) -> int | Path:
+    """A command line's end of a walk: a seed (digits), else a path to an image or z file."""
+    from ..core.seeds import MAX_SEED
+
+    t = text.strip()
+    if t.lstrip("+-").isdigit():
+        seed = int(t)
+        if not 0 <= seed <= MAX_SEED:
+            raise UsageError(f"--from and --to must be seeds from 0 to 2^63-1 (or an image or a z file); {flag} is {t}")
+        return seed
+    return Path(text)
+
+
+def checkpoint_and_images(args: list[str], ckpt_opt: Path | None) -> tuple[Path | None, list[Path]]:
+    """The command line's `[CKPT] IMAGE...`: the first argument is the checkpoint when it is a run
+    folder or a checkpoint file (not an image, not a z file)."""
+    paths = [Path(a) for a in args]
+    first_is_ckpt = bool(paths) and (paths[0].is_dir() or (paths[0].suffix == ".safetensors" and not is_latent_file(paths[0])))
+    if first_is_ckpt:
+        if ckpt_opt is not None:
+            raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
+        return paths[0], paths[1:]
+    return ckpt_opt, paths

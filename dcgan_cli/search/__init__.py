@@ -1,0 +1,1 @@
+"""`dcgan nn-search`: the training images nearest to samples, by an exact search."""

@@ -1,0 +1,205 @@
+"""`dcgan nn-search`: the training images nearest to generated samples (or to image files).
+
+Is the GAN copying? Besides each query's neighbours, generated queries get the memorization
+check of Lorenz's report: the nearest-training distances of fresh samples against those of
+real images the model never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..core.checkpoint import Checkpoint, as_checkpoint
+from ..core.configs import SPLITS
+from ..core.errors import DcganError, UsageError
+from ..core.generation import generate, images_from_seeds
+from ..core.images import caption_below, grid_image
+from ..core.pixels import flat_model_range
+from ..core.results import Result, shown
+from ..core.seeds import seeds_label
+from ..data import ImageData, checkpoint_data
+from ..data.user_images import load_images
+from .exact import Neighbours, cached_norms, nearest
+
+HOLDOUT_SEED0 = 10_000  # generated samples for the memorization statistic use seeds from here on
+
+
+FAR = 3.0  # generated samples this many times farther from the data than unseen real images are not copies but poor ones
+
+
+def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor) -> dict[str, float | str]:
+    """Compare nearest-training distances of generated vs unseen real images (Lorenz report).
+
+    A ratio of medians below 1 means generated samples sit closer to the training set than
+    real images the model never saw: a sign of copying.
+    """
+    g, r = float(gen_nearest.median()), float(real_nearest.median())
+    if r == 0:
+        return {"median_generated": g, "median_heldout": r, "ratio": None,
+                "verdict": "the unseen real images duplicate training images (median distance 0): the comparison says nothing"}
+    ratio = g / r
+    if ratio < 1:
+        verdict = (
+            f"generated samples sit CLOSER to the training set than unseen real images do "
+            f"(median {g:.1f} vs {r:.1f}, ratio {ratio:.2f}): the model may be memorizing"
+        )
+    elif ratio > FAR:
+        verdict = (
+            f"no sign of memorization, but generated samples are far from the data: {ratio:.1f}x farther from the training set "
+            f"than unseen real images (median {g:.1f} vs {r:.1f}), which mostly means low fidelity (blurry or off-data samples)"
+        )
+    else:
+        verdict = (
+            f"generated samples are no closer to the training set than unseen real images "
+            f"(median {g:.1f} vs {r:.1f}, ratio {ratio:.2f}): no sign of memorization"
+        )
+    return {"median_generated": g, "median_heldout": r, "ratio": ratio, "verdict": verdict}
+
+
+@dataclass
+class SearchResult(Result):
+    command = "nn-search"
+    checkpoint_path: Path
+    step: int
+    queries: torch.Tensor = field(repr=False)  # (Q, C, H, W) in [-1, 1]
+    query_info: list[dict[str, Any]]  # {"seed": s} or {"path": p} per query
+    neighbours: Neighbours
+    data: ImageData = field(repr=False)  # the searched split
+    split: str
+    memorization: dict[str, Any] | None  # generated vs unseen real nearest-training distances
+    k: int = 5
+
+    def default_name(self) -> str:
+        seeds = [q["seed"] for q in self.query_info if "seed" in q]
+        what = f"seeds-{seeds_label(seeds)}" if len(seeds) == len(self.query_info) else "query"
+        return f"{self.split}-{what}-k{self.k}.png"
+
+    def figure(self, min_cell: int = 64) -> Image.Image:
+        """Rows of [query, neighbour 1..k], each neighbour captioned with its distance."""
+        q, nb = self.queries, self.neighbours
+        size = q.shape[-1]
+        if any(i.get("reconstruction") for i in self.query_info):
+            min_cell = max(min_cell, 96)  # room for the caption "reconstruction"
+        scale = max(1, -(-min_cell // size))  # small images are enlarged so the captions fit
+        rows = []
+        for r in range(q.shape[0]):
+            neigh = flat_model_range(self.data.images[nb.indices[r].numpy()]).float().view(-1, *q.shape[1:])  # rank order
+            row = torch.cat([q[r : r + 1].float(), neigh])
+            if scale > 1:
+                row = torch.nn.functional.interpolate(row, scale_factor=scale, mode="nearest")
+            img = grid_image(row, nrow=row.shape[0])
+            first = "reconstruction" if self.query_info[r].get("reconstruction") else "query"
+            rows.append(caption_below(img, [first, *[f"{d:.1f}" for d in nb.distances[r].tolist()]], cell=size * scale))
+        out = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)))
+        y = 0
+        for r in rows:
+            out.paste(r, (0, y))
+            y += r.height
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        data, nb = self.data, self.neighbours
+        out_queries = []
+        for q, idx, dist in zip(self.query_info, nb.indices.tolist(), nb.distances.tolist()):
+            neighbours = []
+            for i, d in zip(idx, dist):
+                entry: dict[str, Any] = {"index": i, "distance": d}
+                if data.labels is not None:
+                    entry["labels"] = [data.label_names[j] for j in np.flatnonzero(data.labels[i])]
+                entry["source"] = data.items[i] if data.items else f"{data.name}[{self.split}][{i}]"
+                neighbours.append(entry)
+            out_queries.append({**q, "neighbours": neighbours})
+        return {
+            "checkpoint": str(self.checkpoint_path), "step": self.step, "dataset": data.name, "split": self.split,
+            "count": int(data.images.shape[0]), "distance": "squared L2 in [-1, 1] pixel space", "queries": out_queries,
+            "memorization": self.memorization,
+        }
+
+    def lines(self) -> list[str]:
+        out = [f"nearest {self.split} images of {self.data.name} (squared L2, [-1, 1] pixels): index (distance)"]
+        for q, idx, dist in zip(self.query_info, self.neighbours.indices.tolist(), self.neighbours.distances.tolist()):
+            label = f"seed {q['seed']}" if "seed" in q else shown(Path(q["path"]).name) if "path" in q else f"query {q['index']}"
+            label += " (its reconstruction by G)" if q.get("reconstruction") else ""
+            out.append(f"  {label}: " + ", ".join(f"{i} ({d:.1f})" for i, d in zip(idx, dist)))
+        if self.memorization:
+            out.append(self.memorization["verdict"])
+        return out
+
+
+def search(
+    ckpt: Checkpoint | str | Path | None,
+    queries: list[int] | list[Path] | torch.Tensor,
+    *,
+    k: int = 5,
+    split: str = "train",
+    holdout: int = 256,
+    chunk_size: int | None = None,
+    device: torch.device | str = "cpu",
+    data: ImageData | None = None,
+    data_root: Path | None = None,
+    cache_dir: Path | None = None,
+    ema: bool | None = None,
+    project: bool = False,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> SearchResult:
+    """The k nearest `split` images of each query: seeds (generated), image files, or images in [-1, 1].
+
+    With generated queries and holdout > 0, also compares the nearest-training distances of
+    `holdout` fresh samples with those of as many unseen real images (the memorization check).
+    `project` (image files only): each image is projected into G and its reconstruction searched
+    too, in the row after it: which training images the photo is closest to, as the GAN draws it.
+    """
+    if split not in SPLITS:
+        raise UsageError(f"--split {split!r}: use train or test")
+    if not 0 <= holdout <= 100_000:
+        raise UsageError(f"--holdout must be 0 to 100,000, got {holdout}")
+    c = as_checkpoint(ckpt)
+    cfg = c.model_config
+    G = c.generator(device, ema=ema)
+    generated = not (isinstance(queries, torch.Tensor) or (queries and isinstance(queries[0], (str, Path))))
+    if isinstance(queries, torch.Tensor):
+        q, info = queries.float(), [{"index": i} for i in range(queries.shape[0])]
+    elif not generated:
+        q, info = load_images(list(queries), cfg.size, cfg.nc).images, [{"path": str(p)} for p in queries]
+        if project:
+            from ..projection.project import latent_ends
+
+            which = c.generator_name(ema)
+            ends = latent_ends(c, G, which, list(queries), flag="--query", device=device)
+            recon = generate(G, torch.stack([e.z for e in ends]))
+            q = torch.stack([q, recon], 1).flatten(0, 1)  # photo, its reconstruction, next photo, ...
+            info = [x for p in queries for x in ({"path": str(p)}, {"path": str(p), "reconstruction": True})]
+    else:
+        q, info = images_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
+    if q.shape[0] == 0:
+        raise UsageError("no queries: give seeds or --query images")
+    if project and (generated or isinstance(queries, torch.Tensor)):
+        raise UsageError("--project projects --query images into G; give image files with --query")
+    if data is None:
+        data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
+    if tuple(q.shape[1:]) != tuple(data.images.shape[1:]):
+        raise DcganError(
+            f"the model makes {tuple(q.shape[1:])} images but the cache in {data.cache_dir} holds {tuple(data.images.shape[1:])}"
+        )
+    device = torch.device(device)
+    norms = cached_norms(data.images, data.cache_dir) if device.type == "cpu" else None  # the integer path's
+    nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device, on_progress=on_progress, norms=norms)
+    memo = None
+    if holdout > 0 and generated:
+        held = data if split == "test" else checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
+        train = data if split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
+        take = held.images[: min(holdout, held.images.shape[0])]
+        gen = images_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
+        tn = norms if train is data else cached_norms(train.images, train.cache_dir) if device.type == "cpu" else None
+        d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device, norms=tn).distances[:, 0]
+        d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device,
+                         norms=tn).distances[:, 0]
+        memo = memorization(d_gen, d_real) | {"count": int(take.shape[0])}
+    return SearchResult(c.path, c.step, q, info, nb, data, split, memo, k)
