@@ -29,8 +29,6 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from dcgan_cli.arithmetic.entry import arithmetic
-from dcgan_cli.arithmetic.separability import separability
 from dcgan_cli.attributes.bank import sample_bank
 from dcgan_cli.attributes.classifier import degrade
 from dcgan_cli.attributes.expectations import attributes_of, match_score
@@ -41,6 +39,8 @@ from dcgan_cli.core.generation import generate
 from dcgan_cli.core.pixels import to_model_range
 from dcgan_cli.data import checkpoint_data
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES, make_shapes
+from dcgan_cli.vector_arithmetic.entry import arithmetic
+from dcgan_cli.vector_arithmetic.separability import separability
 
 MOVES = {"shape": 0, "colour": 1, "size": 2}
 
@@ -321,11 +321,11 @@ def main() -> None:
     ap.add_argument("--guide-ensemble", type=int, default=None, help="z classifiers the guided edit reads as one")
     args = ap.parse_args()
     if args.guide_ensemble:
-        from dcgan_cli.arithmetic import edits as arithmetic_edits
+        from dcgan_cli.vector_arithmetic import edits as arithmetic_edits
 
         arithmetic_edits.ENSEMBLE = args.guide_ensemble
     if args.guided_optimiser:
-        from dcgan_cli.arithmetic import edits as arithmetic_edits
+        from dcgan_cli.vector_arithmetic import edits as arithmetic_edits
 
         arithmetic_edits.OPTIMISER = args.guided_optimiser
     if args.mnist:

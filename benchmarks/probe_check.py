@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from quality import RECIPES, SHARED_MNIST  # noqa: E402
 
 from dcgan_cli.core.checkpoint import load_checkpoint
-from dcgan_cli.paper.probe import REPRESENTATIONS, probe_checkpoint
+from dcgan_cli.paper.probe import REPRESENTATIONS, probe
 from dcgan_cli.training import plan_run, train
 
 
@@ -57,7 +57,7 @@ def main() -> None:
         run_dir = ensure_run(args.out / f"mnist64-{args.recipe.replace(' ', '_')}-seed{seed}", args.recipe, seed, args)
         for labels in (int(x) for x in args.labels.split(",")):
             t0 = time.perf_counter()
-            r = probe_checkpoint(
+            r = probe(
                 run_dir,
                 data_root=args.data_root,
                 labels_per_class=labels or None,

@@ -48,7 +48,7 @@ from dcgan_cli.projection.optimise import (
     EncoderSettings,
     FeatureDistance,
     ProjectSettings,
-    project,
+    find_z,
     random_candidates,
     train_encoder,
 )
@@ -133,10 +133,10 @@ def check(name: str, run: Path, n_images: int, steps: int, encoder_steps: int, d
     settings = ProjectSettings(steps=steps)
     pixel_only = ProjectSettings(steps=steps, feature_weight=0.0)
     t0 = time.perf_counter()
-    p = project(G, D, target, settings)
+    p = find_z(G, D, target, settings)
     add("optimisation", p.images, time.perf_counter() - t0)
     t0 = time.perf_counter()
-    p = project(G, D, target, pixel_only)
+    p = find_z(G, D, target, pixel_only)
     add("opt, pixel only", p.images, time.perf_counter() - t0, "(no D-feature term)")
     t0 = time.perf_counter()
     E = train_encoder(G, D, train_data.images, EncoderSettings(steps=encoder_steps))
@@ -146,11 +146,11 @@ def check(name: str, run: Path, n_images: int, steps: int, encoder_steps: int, d
         guess = G(E(target))
     add("encoder alone", guess, time.perf_counter() - t0, f"(encoder trained once in {trained:.0f} s)")
     t0 = time.perf_counter()
-    pe = project(G, D, target, settings, encoder=E)
+    pe = find_z(G, D, target, settings, encoder=E)
     share = sum(s == "encoder" for s in pe.started_from) / n_images
     add("encoder + opt", pe.images, time.perf_counter() - t0, f"(encoder start won for {share:.0%})")
     t0 = time.perf_counter()
-    pe = project(G, D, target, pixel_only, encoder=E)
+    pe = find_z(G, D, target, pixel_only, encoder=E)
     add("enc + opt, pixel", pe.images, time.perf_counter() - t0, "(no D-feature term)")
     return rows
 

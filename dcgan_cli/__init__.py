@@ -19,54 +19,41 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-# public name -> module that holds it
+# public name -> the module that holds it, under the same name
 _API = {
-    "ModelConfig": "configs", "TrainConfig": "configs", "PRESETS": "configs", "build_configs": "configs",
-    "Checkpoint": "checkpoint", "load_checkpoint": "checkpoint",
-    "Generator": "model", "Discriminator": "model", "sample_z": "model", "z_from_seeds": "model",
+    "ModelConfig": "core.configs", "TrainConfig": "core.configs", "PRESETS": "core.configs", "build_configs": "core.configs",
+    "Checkpoint": "core.checkpoint", "load_checkpoint": "core.checkpoint",
+    "Generator": "core.model", "Discriminator": "core.model", "sample_z": "core.model", "z_from_seeds": "core.model",
+    "parse_seeds": "core.seeds", "Result": "core.results", "RunFolder": "core.runs",
+    "DcganError": "core.errors", "UsageError": "core.errors", "select_device": "core.device",
+    "save_grid": "core.images", "save_gif": "core.images",
+    "CheckpointInfo": "core.info", "info": "core.info",
+    "load_data": "data.cache", "checkpoint_data": "data.locate", "ImageData": "data.cache",
+    "dataset_classifier": "attributes.classifier", "sample_bank": "attributes.bank",
     "plan_run": "training.plan", "RunPlan": "training.plan", "train": "training.plan",
     "fit": "training.loop", "TrainResult": "training.loop",
-    "load_data": "data.cache", "checkpoint_data": "data.locate", "ImageData": "data.cache",
-    "parse_seeds": "seeds", "Result": "results",
-    "Samples": "analysis.sample",
-    "interpolate": "analysis.latent", "Interpolation": "analysis.latent",
-    "ArithmeticResult": "analysis.arithmetic", "parse_define": "analysis.arithmetic",
-    "SearchResult": "analysis.nn_search",
-    "ProjectionResult": "analysis.project", "load_latents": "latents", "save_latents": "latents",
+    "plot": "training.plots", "Pictures": "training.plots", "plot_run": "training.plots",
     "evaluate": "evaluation.evaluate", "EvalResult": "evaluation.evaluate",
-    "ProbeResult": "analysis.probe", "AblateResult": "analysis.ablate", "Explanation": "analysis.explain",
-    "Separability": "analysis.separability", "CheckpointInfo": "info", "checkpoint_info": "info",
-    "plot_run": "training.plots", "Pictures": "training.plots",
-    "dataset_classifier": "classifier", "sample_bank": "bank",
-    "RunFolder": "runs",
-    "DcganError": "errors", "UsageError": "errors",
-    "select_device": "device",
-    "save_grid": "images", "save_gif": "images",
-}
-# public name -> (module, attribute) where the name differs
-_RENAMED = {
-    "sample": ("analysis.sample", "sample"),
-    "arithmetic": ("analysis.arithmetic", "arithmetic"),
-    "nn_search": ("analysis.nn_search", "search"),
-    "project": ("analysis.project", "project_images"),
-    "probe": ("analysis.probe", "probe_checkpoint"),
-    "ablate": ("analysis.ablate", "ablate"),
-    "explain": ("analysis.explain", "explain_checkpoint"),
-    "z_separability": ("analysis.separability", "z_separability"),
-    "plot": ("training.plots", "plot_checkpoint_run"),
+    "sample": "latent.sample", "Samples": "latent.sample",
+    "interpolate": "latent.interpolate", "Interpolation": "latent.interpolate",
+    "project": "projection.project", "ProjectionResult": "projection.project",
+    "load_latents": "projection.zfiles", "save_latents": "projection.zfiles",
+    "nn_search": "search.nn_search", "SearchResult": "search.nn_search",
+    "arithmetic": "vector_arithmetic.entry", "ArithmeticResult": "vector_arithmetic.entry",
+    "parse_define": "vector_arithmetic.entry",
+    "z_separability": "vector_arithmetic.separability", "Separability": "vector_arithmetic.separability",
+    "probe": "paper.probe", "ProbeResult": "paper.probe",
+    "ablate": "paper.ablate", "AblateResult": "paper.ablate",
+    "explain": "paper.explain", "Explanation": "paper.explain",
 }
 
-__all__ = ["__version__", *sorted(_API), *sorted(_RENAMED)]
+__all__ = ["__version__", *sorted(_API)]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _API:
-        module, attr = _API[name], name
-    elif name in _RENAMED:
-        module, attr = _RENAMED[name]
-    else:
+    if name not in _API:
         raise AttributeError(f"module 'dcgan_cli' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), attr)
+    value = getattr(importlib.import_module(f".{_API[name]}", __name__), name)
     globals()[name] = value
     return value
 
@@ -76,8 +63,6 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
-    from .arithmetic.entry import ArithmeticResult, arithmetic, parse_define
-    from .arithmetic.separability import Separability, z_separability
     from .attributes.bank import sample_bank
     from .attributes.classifier import dataset_classifier
     from .core.checkpoint import Checkpoint, load_checkpoint
@@ -85,7 +70,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .core.device import select_device
     from .core.errors import DcganError, UsageError
     from .core.images import save_gif, save_grid
-    from .core.info import CheckpointInfo, checkpoint_info
+    from .core.info import CheckpointInfo, info
     from .core.model import Discriminator, Generator, sample_z, z_from_seeds
     from .core.results import Result
     from .core.runs import RunFolder
@@ -96,13 +81,13 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .latent.interpolate import Interpolation, interpolate
     from .latent.sample import Samples, sample
     from .paper.ablate import AblateResult, ablate
-    from .paper.explain import Explanation
-    from .paper.explain import explain_checkpoint as explain
-    from .paper.probe import ProbeResult
-    from .paper.probe import probe_checkpoint as probe
-    from .search.nn_search import SearchResult
-    from .search.nn_search import search as nn_search
+    from .paper.explain import Explanation, explain
+    from .paper.probe import ProbeResult, probe
+    from .projection.project import ProjectionResult, project
+    from .projection.zfiles import load_latents, save_latents
+    from .search.nn_search import SearchResult, nn_search
     from .training.loop import TrainResult, fit
     from .training.plan import RunPlan, plan_run, train
-    from .training.plots import Pictures, plot_run
-    from .training.plots import plot_checkpoint_run as plot
+    from .training.plots import Pictures, plot, plot_run
+    from .vector_arithmetic.entry import ArithmeticResult, arithmetic, parse_define
+    from .vector_arithmetic.separability import Separability, z_separability

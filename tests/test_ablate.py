@@ -45,7 +45,7 @@ def test_ablate_errors_are_one_line(tiny_run, runner, tmp_path):
 
 
 def test_guided_backprop_leaves_d_as_it_was_and_gives_one_gradient_per_image():
-    from dcgan_cli.paper.explain import explain, guided_gradients
+    from dcgan_cli.paper.explain import explain_features, guided_gradients
 
     cfg = ModelConfig(size=32, ngf=4, ndf=4)
     torch.manual_seed(0)
@@ -57,7 +57,7 @@ def test_guided_backprop_leaves_d_as_it_was_and_gives_one_gradient_per_image():
     assert torch.equal(D(x), before)  # hooks gone, activations in place again
     assert all(not m._forward_hooks and not m._backward_hooks for m in D.modules())
     assert all(m.inplace for m in D.modules() if isinstance(m, torch.nn.LeakyReLU))
-    e = explain(D, R, x, features=3, per=5)
+    e = explain_features(D, R, x, features=3, per=5)
     assert e.trained.shape == e.random.shape == e.images.shape == (15, 3, 32, 32)
     assert e.trained.abs().max() <= 1 + 1e-6 and all(0 <= v <= 1 for v in e.on_object.values())
 

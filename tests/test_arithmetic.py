@@ -11,8 +11,8 @@ import shutil
 import pytest
 from PIL import Image
 
-from dcgan_cli.arithmetic.entry import arithmetic
 from dcgan_cli.paper.ablate import ablate
+from dcgan_cli.vector_arithmetic.entry import arithmetic
 
 from .conftest import invoke
 

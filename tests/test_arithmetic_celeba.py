@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from dcgan_cli.arithmetic.entry import arithmetic
 from dcgan_cli.core.configs import ARITHMETIC_METHODS
+from dcgan_cli.vector_arithmetic.entry import arithmetic
 
 from .conftest import invoke
 from .drawn_celeba import read_face

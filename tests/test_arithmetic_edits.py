@@ -6,11 +6,11 @@ import json
 import pytest
 import torch
 
-from dcgan_cli.arithmetic import entry as arith_mod
-from dcgan_cli.arithmetic.entry import arithmetic
 from dcgan_cli.attributes.classifier import AttributeModel
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.model import Generator
+from dcgan_cli.vector_arithmetic import entry as arith_mod
+from dcgan_cli.vector_arithmetic.entry import arithmetic
 
 from .conftest import forge_checkpoint, invoke
 
@@ -97,10 +97,10 @@ def test_guided_edits_start_from_your_own_image(concept_run, tmp_path):
 
 
 def test_a_guide_ensemble_is_cached_and_read_as_one(concept_run):
-    from dcgan_cli.arithmetic.edits import GuideEnsemble, guide_for
     from dcgan_cli.attributes.bank import sample_bank
     from dcgan_cli.attributes.expectations import attributes_of
     from dcgan_cli.data import checkpoint_data
+    from dcgan_cli.vector_arithmetic.edits import GuideEnsemble, guide_for
 
     c = load_checkpoint(concept_run)
     data = checkpoint_data(c, "train")

@@ -12,14 +12,14 @@ import torch
 from PIL import Image
 
 import dcgan_cli
-from dcgan_cli.arithmetic.entry import arithmetic as arithmetic_run
 from dcgan_cli.cli import app as dcgan_app
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.errors import UsageError
 from dcgan_cli.core.runs import RunFolder
 from dcgan_cli.core.seeds import parse_seeds, resolve_seeds, seeds_label
 from dcgan_cli.latent.sample import sample
-from dcgan_cli.search.nn_search import search
+from dcgan_cli.search.nn_search import nn_search
+from dcgan_cli.vector_arithmetic.entry import arithmetic as arithmetic_run
 
 from .conftest import TINY, invoke
 
@@ -188,7 +188,7 @@ def test_entry_points_agree_with_the_cli(tiny_run, runner, tmp_path):
     c = load_checkpoint(tiny_run)
     images = sample(c, [3, 4]).images()
     assert images.shape == (2, 3, 32, 32) and torch.equal(images[1:], sample(tiny_run, [4]).images())
-    result = search(c, [0, 1], k=3, holdout=0)
+    result = nn_search(c, [0, 1], k=3, holdout=0)
     assert result.neighbours.indices.shape == (2, 3) and result.memorization is None
     rep = result.to_dict()
     assert [q["seed"] for q in rep["queries"]] == [0, 1] and len(rep["queries"][0]["neighbours"]) == 3

@@ -86,8 +86,8 @@ def test_seeds_out_of_range_are_one_line(tiny_run, runner, command):
 def test_nan_features_never_reach_scikit_learn():
     import numpy as np
 
+    from dcgan_cli.attributes.linear import linear_probe
     from dcgan_cli.core.errors import DcganError
-    from dcgan_cli.paper.probe import linear_probe
 
     x = np.ones((20, 3))
     x[3, 1] = np.nan

@@ -5,13 +5,13 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.arithmetic.entry import parse_define
-from dcgan_cli.arithmetic.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
-from dcgan_cli.arithmetic.methods import Concept, sum_terms, to_prior_shell
 from dcgan_cli.attributes.classifier import degrade
 from dcgan_cli.core.errors import UsageError
 from dcgan_cli.core.model import ModelConfig
 from dcgan_cli.latent.interpolate import lerp, path_through, slerp
+from dcgan_cli.vector_arithmetic.entry import parse_define
+from dcgan_cli.vector_arithmetic.expression import ParseError, Term, parse_expression, phrase_constraints, vocabulary
+from dcgan_cli.vector_arithmetic.methods import Concept, sum_terms, to_prior_shell
 
 from .conftest import forge_checkpoint, invoke
 
@@ -355,9 +355,10 @@ def test_more_like_this_stays_near_its_seed_and_reads_what_it_shows(concept_run,
 
     itself = sample(concept_run, [0, 1], around=7, radius=0.0).images()
     assert torch.equal(itself[0], sample(concept_run, [7]).images()[0]) and torch.equal(itself[0], itself[1])
+    from dcgan_cli.core.checkpoint import load_checkpoint as dc_load
     from dcgan_cli.core.generation import z_around
 
-    cfg = sample(concept_run, [0]).G.cfg
+    cfg = dc_load(concept_run).model_config
     z = z_around(cfg, 7, list(range(2000)), 0.3)
     assert abs(float(z.std()) - 1.0) < 0.05  # still a draw of the prior
     assert float((z - z_from_seeds(cfg, [7])).norm(dim=1).mean()) < 0.35 * float(z.norm(dim=1).mean())

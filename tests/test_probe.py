@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from dcgan_cli.attributes.linear import linear_probe
 from dcgan_cli.core.configs import PRESETS
 from dcgan_cli.core.errors import DcganError
 from dcgan_cli.core.model import Discriminator, ModelConfig
-from dcgan_cli.paper.probe import d_representation, linear_probe, pick_labelled
+from dcgan_cli.paper.probe import d_representation, pick_labelled
 
 from .conftest import invoke
 

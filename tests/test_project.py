@@ -12,7 +12,7 @@ import dcgan_cli as dc
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.pixels import to_hwc_uint8
 from dcgan_cli.projection.optimise import FeatureDistance, random_candidates
-from dcgan_cli.projection.project import project_images
+from dcgan_cli.projection.project import project
 from dcgan_cli.projection.zfiles import load_latents
 
 from .conftest import invoke
@@ -38,14 +38,14 @@ def test_projection_finds_what_g_drew_far_closer_than_random_z(concept_run, tmp_
     # concept_run's G draws a different shape, colour and size for each z: pictures of its own
     # samples have a z that draws them exactly; the best of 512 random z draws something else
     pictures = _pictures_of_g(concept_run, [31, 32, 33], tmp_path / "in")
-    r = project_images(concept_run, pictures, steps=200)
+    r = project(concept_run, pictures, steps=200)
     c = load_checkpoint(concept_run)
     _, best_random = random_candidates(c.generator(), r.targets, FeatureDistance(c.discriminator()), 512, 1, 0, 0.0)
     assert (r.found.pixel_mse < 0.5 * best_random[:, 0]).all(), (r.found.pixel_mse, best_random)
 
 
 def test_projection_files_and_the_z_file_round_trip(tiny_run, own, tmp_path):
-    r = project_images(tiny_run, own, steps=20)
+    r = project(tiny_run, own, steps=20)
     assert r.found.z.shape == (3, 100) and r.found.images.shape == (3, 3, 32, 32)
     G = load_checkpoint(tiny_run).generator()
     written = r.write(tmp_path / "out")
@@ -116,7 +116,7 @@ def test_grey_and_transparent_images_are_converted_as_the_data_was_and_say_so(ti
     rgba = np.zeros((40, 40, 4), np.uint8)
     rgba[..., 0], rgba[10:30, 10:30, 3] = 255, 255  # a red square, transparent around it
     Image.fromarray(rgba, "RGBA").save(tmp_path / "clear.png")
-    r = project_images(tiny_run, [tmp_path / "grey.png", tmp_path / "clear.png"], steps=2)
+    r = project(tiny_run, [tmp_path / "grey.png", tmp_path / "clear.png"], steps=2)
     notes = "\n".join(r.lines())
     assert "grey repeated to RGB: grey.png" in notes and "centre-cropped from 64x48 to a square: grey.png" in notes
     assert "transparent pixels laid over black: clear.png" in notes
@@ -126,7 +126,7 @@ def test_grey_and_transparent_images_are_converted_as_the_data_was_and_say_so(ti
 
 
 def test_interpolate_between_an_image_and_a_z_file(tiny_run, own, runner, tmp_path):
-    found = project_images(tiny_run, own[:2], steps=200)
+    found = project(tiny_run, own[:2], steps=200)
     found.write(tmp_path / "p")
     z_file = tmp_path / "p" / "seed4.z.safetensors"
     r = invoke(runner, "interpolate", tiny_run, "--from", own[0], "--to", z_file, "--steps", "5", "--device", "cpu",
@@ -141,7 +141,7 @@ def test_interpolate_between_an_image_and_a_z_file(tiny_run, own, runner, tmp_pa
 
 
 def test_a_z_file_of_another_generator_is_refused(tiny_run, concept_run, own, runner, tmp_path):
-    project_images(concept_run, own[:1], steps=2).write(tmp_path / "other")
+    project(concept_run, own[:1], steps=2).write(tmp_path / "other")
     r = invoke(runner, "interpolate", tiny_run, "--from", tmp_path / "other" / "seed3.z.safetensors", "--to", "1",
                "--device", "cpu", "--out", tmp_path / "w.png")
     assert r.exit_code == 2 and "was found for another generator" in r.output and not (tmp_path / "w.png").exists()
@@ -162,7 +162,7 @@ def test_nn_search_project_searches_the_reconstruction_too(tiny_run, own, runner
 
 
 def test_arithmetic_starts_from_your_image(concept_run, tmp_path):
-    from dcgan_cli.arithmetic.entry import arithmetic
+    from dcgan_cli.vector_arithmetic.entry import arithmetic
 
     pictures = _pictures_of_g(concept_run, [11, 12], tmp_path)
     result = arithmetic(concept_run, "red circle - red + blue", anchors=pictures, samples=4096)

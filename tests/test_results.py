@@ -68,8 +68,8 @@ def test_project(tiny_run, runner, tmp_path):
 
 
 def test_info(tiny_run, runner):
-    assert json.loads(invoke(runner, "info", tiny_run, "--json").stdout) == dc.checkpoint_info(tiny_run).to_dict()
-    assert _lines(invoke(runner, "info", tiny_run)) == dc.checkpoint_info(tiny_run).lines()
+    assert json.loads(invoke(runner, "info", tiny_run, "--json").stdout) == dc.info(tiny_run).to_dict()
+    assert _lines(invoke(runner, "info", tiny_run)) == dc.info(tiny_run).lines()
 
 
 def test_nn_search(tiny_run, runner, tmp_path):
@@ -143,6 +143,6 @@ def test_terminal_text_from_files_is_shown_escaped():
 
 
 @pytest.mark.parametrize("name", ["sample", "interpolate", "arithmetic", "nn_search", "evaluate", "probe", "ablate", "explain",
-                                  "checkpoint_info", "plot", "train"])
+                                  "info", "plot", "train"])
 def test_every_command_function_is_exported(name):
     assert callable(getattr(dc, name))

@@ -20,8 +20,9 @@ def _modules() -> dict[str, Path]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Module -> the package modules it imports, at the top or inside functions alike; imports under
-    `if TYPE_CHECKING:` are left out (they never run). `dcgan_cli` itself (its version) is left out too."""
+    """Module -> the package modules it imports: at the top, inside functions and under `if TYPE_CHECKING:`
+    alike (a type-only import is still a dependency a reader follows). `dcgan_cli` itself (its lazy API
+    table and its version) is left out."""
     mods = _modules()
     graph: dict[str, set[str]] = {}
     for name, path in mods.items():
@@ -37,10 +38,6 @@ def import_graph() -> dict[str, set[str]]:
             return [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
 
         class Visitor(ast.NodeVisitor):
-            def visit_If(self, node: ast.If) -> None:
-                if not (isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"):
-                    self.generic_visit(node)
-
             def visit_Import(self, node: ast.Import) -> None:
                 deps.update(a.name for a in node.names if a.name in mods)
 
@@ -93,46 +90,99 @@ def test_no_import_cycle_in_the_package():
     assert cycles(import_graph()) == []
 
 
-# Who may import whom: the shared layer (the package's top-level modules and data/) knows nothing of
-# the commands above it; evaluation does not reach into analysis; nothing but the CLI imports it.
-# explore/ is a front end like the CLI: it calls the analyses, and nothing below it imports it.
-UPPER = ("dcgan_cli.analysis", "dcgan_cli.evaluation", "dcgan_cli.training", "dcgan_cli.explore", "dcgan_cli.cli",
-         "dcgan_cli.cli.console")
-CLI_ONLY = ("dcgan_cli.cli", "dcgan_cli.cli.options", "dcgan_cli.cli.console", "dcgan_cli.__main__")
+# Who may import whom: core < data < attributes < the capabilities < explore and the CLI. A layer imports
+# only layers below it (the capabilities may use one another, without cycles); nothing below the CLI
+# imports it, and nothing but the CLI imports the explorer.
+LAYERS = [
+    ("core",),
+    ("data",),
+    ("attributes",),
+    ("training", "evaluation", "latent", "projection", "search", "vector_arithmetic", "paper"),
+    ("explore",),
+    ("cli", "__main__"),
+]
 
 
-def _reaches(module: str, prefixes: tuple[str, ...]) -> bool:
-    return any(module == p or module.startswith(p + ".") for p in prefixes)
+def layer_of(module: str) -> int:
+    top = module.split(".")[1] if module.count(".") else ""
+    for rank, packages in enumerate(LAYERS):
+        if top in packages:
+            return rank
+    raise AssertionError(f"{module} is in no layer: put it in a package of LAYERS")
+
+
+def test_every_module_is_in_a_layer():
+    assert sorted(m for m in import_graph() if m != "dcgan_cli" and m.count(".") == 1
+                  and (PACKAGE / (m.split(".")[1] + ".py")).exists() and m != "dcgan_cli.__main__") == []
+    for m in import_graph():
+        if m != "dcgan_cli":
+            layer_of(m)
 
 
 def test_layers_import_only_downwards():
-    graph = import_graph()
     wrong = []
-    for name, deps in graph.items():
-        lower = not _reaches(name, UPPER + CLI_ONLY)
+    for name, deps in import_graph().items():
+        if name == "dcgan_cli":
+            continue
         for d in deps:
-            evaluation_into_analysis = name.startswith("dcgan_cli.evaluation") and _reaches(d, ("dcgan_cli.analysis",))
-            if (lower and _reaches(d, UPPER)) or evaluation_into_analysis:
-                wrong.append(f"{name} -> {d}")
-            if _reaches(d, CLI_ONLY) and not _reaches(name, CLI_ONLY):
+            same_capability_layer = layer_of(d) == layer_of(name) in (3, 5)
+            if layer_of(d) > layer_of(name) or (layer_of(d) == layer_of(name) and not same_capability_layer
+                                                 and d.split(".")[1] != name.split(".")[1]):
                 wrong.append(f"{name} -> {d}")
     assert wrong == []
-    below_explore = [f"{n} -> {d}" for n, deps in graph.items() for d in deps
-                     if _reaches(d, ("dcgan_cli.explore",)) and not _reaches(n, ("dcgan_cli.explore", *CLI_ONLY))]
-    assert below_explore == []
 
 
-def test_cli_is_thin():
-    """cli.py parses, calls one library function per command and emits its result."""
-    source = (PACKAGE / "cli.py").read_text()
-    assert len(source.splitlines()) < 560  # about 35 lines a command, most of them its options
-    tree = ast.parse(source)
-    commands = [f for f in tree.body if isinstance(f, ast.FunctionDef) and any(
-        isinstance(d, ast.Call) and getattr(d.func, "attr", "") == "command" for d in f.decorator_list)]
-    assert len(commands) == 15
-    emitted = [f.name for f in commands if "emit(" in ast.get_source_segment(source, f)]
-    serves = ["explore"]  # a server until Ctrl-C: it has no result to show, only its URL
-    assert sorted(emitted + serves) == sorted(f.name for f in commands), "every command shows its result through emit()"
+def test_the_layer_rule_catches_an_upward_import():
+    assert layer_of("dcgan_cli.core.model") < layer_of("dcgan_cli.attributes.bank") < layer_of("dcgan_cli.paper.probe")
+    assert layer_of("dcgan_cli.paper.probe") < layer_of("dcgan_cli.explore.app") < layer_of("dcgan_cli.cli.train")
+
+
+def _functions(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node
+
+
+def test_modules_and_functions_stay_small():
+    """No module over 400 lines, no function over 60: a reader sees each on a screen or two."""
+    long_files, long_functions = [], []
+    for path in PACKAGE.rglob("*.py"):
+        source = path.read_text()
+        if len(source.splitlines()) > 400:
+            long_files.append(f"{path.relative_to(ROOT)}: {len(source.splitlines())} lines")
+        for f in _functions(ast.parse(source)):
+            length = f.end_lineno - f.lineno + 1
+            if length > 60:
+                long_functions.append(f"{path.relative_to(ROOT)}:{f.lineno} {f.name}: {length} lines")
+    assert long_files == [] and long_functions == []
+
+
+def test_each_command_is_a_module_that_shows_its_result():
+    """cli/ holds one module per command; each command function calls the library and shows the result
+    with emit() (explore serves a page until Ctrl-C: it has only its URL to show)."""
+    from dcgan_cli.cli import COMMANDS, app
+
+    cli = PACKAGE / "cli"
+    assert len((cli / "__init__.py").read_text().splitlines()) <= 80
+    for name in COMMANDS:
+        source = (cli / f"{name}.py").read_text()
+        body = next(f for f in ast.parse(source).body if isinstance(f, ast.FunctionDef) and f.name == name)
+        assert name == "explore" or "emit(" in ast.get_source_segment(source, body), name
+    registered = {c.name for c in app.registered_commands}
+    assert registered == {n.replace("_", "-") for n in COMMANDS}
+
+
+def test_library_modules_never_import_typer_or_rich():
+    """The library speaks Python: parsers of command-line forms and printing live in cli/."""
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.is_relative_to(PACKAGE / "cli"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+            wrong += [f"{path.relative_to(ROOT)}: {n}" for n in names if n.split(".")[0] in ("typer", "rich", "click")]
+    assert wrong == []
 
 
 def test_ruff_is_clean():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from ..core.checkpoint import Checkpoint
 from ..core.errors import DcganError, UsageError
 from ..core.generation import generate
 from ..core.model import sample_z
+from ..core.progress import Progress, phase
 from ..core.runs import RunFolder
 from ..core.tensor_cache import read_cached, write_cached
 from ..data import ImageData
@@ -57,14 +57,14 @@ def bank_path(ckpt: Checkpoint, classifier_key: str, n: int, seed: int, uses_ema
 
 def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int = 0, attr_images: int = MAX_IMAGES,
                 device: torch.device | str = "cpu", ema: bool | None = None,
-                on_progress: Callable[[str, int, int], None] | None = None) -> SampleBank:
+                on_progress: Progress | None = None) -> SampleBank:
     """The cached bank for (checkpoint, generator, classifier, n, seed), or a new one."""
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise UsageError(f"--samples must be {MIN_SAMPLES} to {MAX_SAMPLES:,}, got {n}")
     check_labels(ckpt, data)
 
     def report(what: str):
-        return (lambda done, total: on_progress(what, done, total)) if on_progress is not None else None
+        return phase(on_progress, what)
 
     classifier = dataset_classifier(data, max_images=attr_images, device=device,
                                     on_progress=report(training_label(data, attr_images)))

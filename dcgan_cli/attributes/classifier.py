@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,14 +27,16 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
+from ..core.configs import ATTRIBUTE_IMAGES
 from ..core.errors import DcganError
 from ..core.pixels import to_model_range
+from ..core.progress import Progress
 from ..core.tensor_cache import read_cached, write_cached
 from ..data.cache import ImageData, default_cache_root
 
 # Changes whenever the training recipe does, so cached classifiers (and banks labelled by them) are rebuilt.
 RECIPE = 5
-MAX_IMAGES = 30_000
+MAX_IMAGES = ATTRIBUTE_IMAGES
 EPOCHS = 6
 MIN_STEPS = 300  # a few hundred images need more passes than 6 to be learned; data sets over ~7,000 images are unchanged
 
@@ -159,7 +160,7 @@ def train_attribute_model(
     batch_size: int = 128,
     seed: int = 0,
     device: torch.device | str = "cpu",
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> AttributeModel:
     """Fit on up to max_images real images, keeping a tenth of them aside to measure accuracy;
     epochs None: epochs_for the images used."""
@@ -234,7 +235,7 @@ def classifier_path(data: ImageData, max_images: int = MAX_IMAGES) -> tuple[Path
 
 
 def dataset_classifier(data: ImageData, *, max_images: int = MAX_IMAGES, device: torch.device | str = "cpu",
-                       on_progress: Callable[[int, int], None] | None = None) -> AttributeModel:
+                       on_progress: Progress | None = None) -> AttributeModel:
     """The classifier of `data` (its training split's real labelled images): from the cache, or
     trained now and cached. Training runs under fork_rng, so callers' random streams do not move."""
     if data.labels is None or not data.label_names:

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import torch
 
-from ..arithmetic.expression import Term
 from .classifier import group_columns
 
 
@@ -48,30 +47,6 @@ def attributes_of(label_names: list[str], groups: list[list[str]]) -> list[Attri
 
 
 Want = dict[int, int]  # attribute index -> value index
-
-
-def term_wants(terms: list[Term], vocab: dict[str, tuple[int, int]], attrs: list[Attribute], neutral: bool = True) -> list[Want]:
-    """Each term's asked values: what its words name. With `neutral`, a free label named anywhere in
-    the expression is 'off' in the terms that do not name it (the paper's neutral woman); a group a
-    term does not name is left open (an exclusive group has no neutral value)."""
-    by_column = {c: (a, j) for a, attr in enumerate(attrs) for j, c in enumerate(attr.columns)}
-    named_free = set()
-    wants: list[Want] = []
-    for t in terms:
-        want: Want = {}
-        for w in t.words:
-            col, on = vocab[w]
-            a, j = by_column[col]
-            if attrs[a].free:
-                want[a] = on
-                named_free.add(a)
-            elif on:
-                want[a] = j
-        wants.append(want)
-    for want in wants if neutral else []:
-        for a in named_free:
-            want.setdefault(a, 0)
-    return wants
 
 
 def match_score(probs: torch.Tensor, want: Want, attrs: list[Attribute]) -> torch.Tensor:

@@ -3,13 +3,13 @@ value and its probability. `dcgan sample --read` prints it; the explorer shows i
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from ..core.checkpoint import Checkpoint
 from ..core.errors import UsageError
+from ..core.progress import Progress
 from ..data import checkpoint_data
 from .classifier import dataset_classifier, labels_problem
 from .expectations import attributes_of
@@ -19,7 +19,7 @@ Reading = dict[str, tuple[str, float]]  # attribute -> (value seen, its probabil
 
 
 def read_images(c: Checkpoint, images: torch.Tensor, *, device: torch.device | str = "cpu", data_root: Path | None = None,
-                cache_dir: Path | None = None, on_progress: Callable[[int, int], None] | None = None) -> list[Reading]:
+                cache_dir: Path | None = None, on_progress: Progress | None = None) -> list[Reading]:
     """One reading per image ([-1, 1]) by the classifier of the data set `c` was trained on (trained once, cached)."""
     data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
     problem = labels_problem(data)

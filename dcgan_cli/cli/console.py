@@ -84,8 +84,8 @@ class Reporter:
                     if total and total / 20 <= done < total and done > 0 and elapsed > 1 else "")
             note(f"{self.description}: {done}{of} ({_duration(elapsed)}{left}){' ' + info if info else ''}")
 
-    def __call__(self, done: int, total: int) -> None:
-        self.update(done, total)
+    def __call__(self, done: int, total: int | None, what: str = "") -> None:  # the library's Progress
+        self.update(done, total, what)
 
 
 @contextmanager

@@ -6,20 +6,21 @@ and the training loop's grids: float images in [-1, 1], or uint8 as a saved pict
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
 
 from .model import Generator, z_from_seeds
 from .pixels import to_uint8
+from .progress import Progress
 
 BATCH = 256
 
 
 @torch.no_grad()
 def generate(G: Generator, z: torch.Tensor, batch_size: int = BATCH,
-             on_progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
+             on_progress: Progress | None = None) -> torch.Tensor:
     """Images (B, C, H, W) in [-1, 1] on the CPU, G in eval mode."""
     G.eval()
     device = next(G.parameters()).device
@@ -54,7 +55,7 @@ def z_around(cfg, base: int, seeds: list[int], radius: float) -> torch.Tensor:
     return (z0 + radius * dz).clamp(-cfg.z_scale, cfg.z_scale)
 
 
-def images_from_seeds(G: Generator, seeds: list[int], on_progress: Callable[[int, int], None] | None = None,
+def images_from_seeds(G: Generator, seeds: list[int], on_progress: Progress | None = None,
                       trunc: float = 1.0, around: tuple[int, float] | None = None) -> torch.Tensor:
     """Image i comes from seeds[i] alone, in any company: (len(seeds), C, H, W) in [-1, 1].
     `around` (base seed, radius): each seed is instead a small step around the base's z (z_around)."""
@@ -71,7 +72,7 @@ def seed_batches(G: Generator, seeds: list[int], batch_size: int = BATCH, trunc:
 
 
 def uint8_from_seeds(G: Generator, seeds: list[int], batch_size: int = BATCH,
-                     on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                     on_progress: Progress | None = None) -> np.ndarray:
     """uint8 (N, C, H, W): the samples of `seeds` quantised as a saved picture would be."""
     out, done = [], 0
     for part, images in seed_batches(G, seeds, batch_size):

@@ -36,7 +36,7 @@ class CheckpointInfo(Result):
         return [f"{k:<{width}}  {shown(v)}" for k, v in rows]
 
 
-def checkpoint_info(ckpt: Checkpoint | str | Path | None) -> CheckpointInfo:
+def info(ckpt: Checkpoint | str | Path | None) -> CheckpointInfo:
     c = as_checkpoint(ckpt)
     summary = {
         "path": str(c.path), "format_version": c.meta["format_version"], "package_version": c.meta.get("package_version"),

@@ -20,7 +20,7 @@ def parse_seeds(text: str, flag: str = "--seeds", limit: int = MAX_IMAGES) -> li
     shown = text if len(text) <= 80 else text[:77] + "..."
     for part in text.split(","):
         part = part.strip()
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", part)
         if not m:
             part = part if len(part) <= 40 else part[:37] + "..."
             raise UsageError(f"{flag} {shown!r}: {part!r} is not a seed; use a range like 0-63 or a list like 3,7,9")

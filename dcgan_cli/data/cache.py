@@ -13,7 +13,6 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from PIL import Image, UnidentifiedImageError
 from ..core.configs import SIZES
 from ..core.errors import UsageError
 from ..core.files import TEMP_MARK, remove_stale_temps
+from ..core.progress import Progress
 from ..core.records import ConfigError, Record
 from ..core.results import Result, shown
 from .sources import DataError, Source, open_source
@@ -112,7 +112,7 @@ def load_data(
     rebuild: bool = False,
     workers: int | None = None,
     channels: int | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ImageData:
     """Open the cache for (data set, split, size), building it first if missing or stale."""
     if size not in SIZES:
@@ -281,7 +281,7 @@ def crop_resize(img: Image.Image, size: int, channels: int) -> np.ndarray:
 
 
 def build_cache(
-    source: Source, size: int, d: Path, *, workers: int | None = None, on_progress: Callable[[int, int], None] | None = None
+    source: Source, size: int, d: Path, *, workers: int | None = None, on_progress: Progress | None = None
 ) -> Path:
     """Decode every image of `source` once into d/images.u8, then swap the folder in whole."""
     d = Path(d)

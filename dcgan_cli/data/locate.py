@@ -8,10 +8,10 @@ prepared cache in the user's own cache folder whose manifest matches the checkpo
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from ..core.errors import DcganError
+from ..core.progress import Progress
 from .cache import ImageData, find_caches, load_data
 from .sources import DataError
 
@@ -22,7 +22,7 @@ def checkpoint_data(
     *,
     data_root: Path | None = None,
     cache_dir: Path | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ImageData:
     """The prepared `split` of the data set `ckpt` was trained on, at the model's size and channels."""
     ds = ckpt.dataset

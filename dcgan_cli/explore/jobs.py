@@ -31,9 +31,8 @@ class Jobs:
             for old in [k for k, j in self._jobs.items() if j["state"] in ("done", "failed")][:-KEEP]:
                 del self._jobs[old]
 
-        def progress(*args) -> None:  # (done, total) or (phase, done, total), as the library reports it
-            phase, done, total = (job["phase"], *args) if len(args) == 2 else args
-            job.update(phase=str(phase), done=int(done), total=int(total or 0))
+        def progress(done: int, total: int | None, what: str = "") -> None:  # the library's Progress
+            job.update(phase=str(what or job["phase"]), done=int(done), total=int(total or 0))
 
         def run() -> None:
             job["state"] = "running"

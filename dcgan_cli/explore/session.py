@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
+from ..core.configs import RADIUS
 from ..core.errors import UsageError
 from ..core.runs import RunFolder
 
@@ -105,9 +106,9 @@ class Explorer:
 
     def overview(self, ckpt: str | None = None) -> dict[str, Any]:
         """The chosen checkpoint (default: the newest) with its run: config, words, pictures, choices."""
-        from ..arithmetic.expression import vocabulary
         from ..core.configs import ARITHMETIC_METHODS
-        from ..core.info import checkpoint_info
+        from ..core.info import info
+        from ..vector_arithmetic.expression import vocabulary
 
         c = self.checkpoint(ckpt)
         ds = c.dataset
@@ -116,7 +117,7 @@ class Explorer:
             "run": str(c.run.path) if c.run is not None else None,
             "checkpoints": [{"name": n} for n in sorted(self.files)],
             "default": self.default, "chosen": ckpt or self.default, "has_ema": c.has_ema, "size": c.model_config.size,
-            "methods": list(ARITHMETIC_METHODS), "words": words, "info": checkpoint_info(c).to_dict(),
+            "methods": list(ARITHMETIC_METHODS), "words": words, "info": info(c).to_dict(),
             "pictures": self.pictures(ckpt),
         }
 
@@ -143,7 +144,7 @@ class Explorer:
     # --- the calls
 
     def samples(self, ckpt: str | None, seeds: list[int], trunc: float = 1.0, ema: bool | None = None,
-                around: int | None = None, radius: float = 0.3) -> dict[str, Any]:
+                around: int | None = None, radius: float = RADIUS) -> dict[str, Any]:
         from ..latent.sample import sample
 
         if not 1 <= len(seeds) <= MAX_TILES:
@@ -153,7 +154,7 @@ class Explorer:
                 "lines": r.lines()}
 
     def read(self, ckpt: str | None, seed: int, trunc: float = 1.0, ema: bool | None = None,
-             around: int | None = None, radius: float = 0.3, on_progress=None) -> dict[str, Any]:
+             around: int | None = None, radius: float = RADIUS, on_progress=None) -> dict[str, Any]:
         from ..latent.sample import sample
 
         r = sample(self.checkpoint(ckpt), [seed], trunc=trunc, ema=ema, around=around, radius=radius, read=True,
@@ -161,9 +162,9 @@ class Explorer:
         return {"lines": r.lines(), "read": r.to_dict()["read"][0]["attributes"]}
 
     def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = 5, on_progress=None) -> dict:
-        from ..search.nn_search import search
+        from ..search.nn_search import nn_search
 
-        r = search(self.checkpoint(ckpt), [seed], k=k, holdout=0, ema=ema, device=self.device, on_progress=on_progress)
+        r = nn_search(self.checkpoint(ckpt), [seed], k=k, holdout=0, ema=ema, device=self.device, on_progress=on_progress)
         return {"figure": picture(r.figure()), "lines": r.lines()}
 
     def interpolate(self, ckpt: str | None, a: str, b: str, steps: int = 9, method: str | None = None,
@@ -186,8 +187,8 @@ class Explorer:
 
     def arithmetic(self, ckpt: str | None, expression: str, method: str | None = None, ema: bool | None = None,
                    anchor: str | None = None, on_progress=None) -> dict[str, Any]:
-        from ..arithmetic.entry import arithmetic
         from ..projection.zfiles import generator_fingerprint, save_latents
+        from ..vector_arithmetic.entry import arithmetic
 
         c = self.checkpoint(ckpt)
         anchors = [self.end(anchor)] if anchor else None
@@ -228,12 +229,12 @@ class Explorer:
         return {"id": self._keep(path), "name": Path(name).name}
 
     def project(self, ckpt: str | None, upload: str, ema: bool | None = None, on_progress=None) -> dict[str, Any]:
-        from ..projection.project import project_images
+        from ..projection.project import project
 
         path = self.end(upload)
         if isinstance(path, int) or path.name.endswith(".z.safetensors"):
             raise UsageError("project an uploaded picture (upload one first)")
-        r = project_images(self.checkpoint(ckpt), [path], ema=ema, device=self.device, on_progress=on_progress)
+        r = project(self.checkpoint(ckpt), [path], ema=ema, device=self.device, on_progress=on_progress)
         written = r.write(self.uploads / f"projection-{next(self._ids)}")
         zfile = next(p for p in written if p.name.endswith(".z.safetensors"))
         return {"figure": picture(r.figure()), "lines": r.lines(), "id": self._keep(zfile)}

@@ -238,15 +238,3 @@ def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:
     if not (0 <= from_seed and 0 <= to_seed and max(from_seed, to_seed) + 2 * rows <= MAX_SEED):
         raise UsageError("--from and --to must be seeds from 0 to 2^63-1")
     return [(from_seed + 2 * i, to_seed + 2 * i) for i in range(rows)]
-
-
-def row_ends(from_end: str, to_end: str, rows: int) -> list[tuple[int | Path, int | Path]]:
-    """The command line's --from/--to/--rows: seed rows, or one row between images or z files."""
-    from ..projection.project import parse_end
-
-    a, b = parse_end(from_end, "--from"), parse_end(to_end, "--to")
-    if isinstance(a, int) and isinstance(b, int):
-        return seed_rows(a, b, rows)
-    if rows != 1:
-        raise UsageError("--rows needs seeds at both ends (row i runs from seed FROM+2i); an image or z file makes one row")
-    return [(a, b)]

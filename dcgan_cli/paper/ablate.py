@@ -13,7 +13,6 @@ dropped (set to zero), as in the paper. A control drops as many maps chosen at r
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from ..attributes.bank import sample_bank
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.errors import DcganError, UsageError
 from ..core.model import z_from_seeds
+from ..core.progress import Progress
 from ..core.results import Result, shown
 from ..core.seeds import check_seed, seeds_label
 from ..data import checkpoint_data
@@ -126,7 +126,7 @@ def ablate(
     data_root: Path | None = None,
     cache_dir: Path | None = None,
     device: torch.device | str = "cpu",
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> AblateResult:
     """`dcgan ablate`: drop the maps that carry `concept` (a label of the checkpoint's data set)."""
     check_seed(seed)

@@ -112,7 +112,8 @@ def _scaled(g: torch.Tensor) -> torch.Tensor:
     return g / g.flatten(1).abs().amax(1).clamp(min=1e-12)[:, None, None, None]
 
 
-def explain(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, features: int = 6, per: int = 8) -> Explanation:
+def explain_features(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, features: int = 6,
+                     per: int = 8) -> Explanation:
     """Rows of guided gradients: for each of D's first `features` last-block features, the `per`
     images (of `images`, in [-1, 1]) that excite it most; the random D on the same images."""
     channels = D.feature_maps(images[:1])[-1].shape[1]
@@ -140,7 +141,7 @@ def explain(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, 
     )
 
 
-def explain_checkpoint(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,
+def explain(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,
         data_root: Path | None = None, cache_dir: Path | None = None, device: torch.device | str = "cpu") -> Explanation:
     """`dcgan explain`: the checkpoint's D and a random D of its architecture on n real test images."""
     check_seed(seed)
@@ -153,6 +154,6 @@ def explain_checkpoint(ckpt: Checkpoint | str | Path | None, *, n: int = 512, fe
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         random_D = Discriminator(c.model_config).to(device)
-    result = explain(c.discriminator(device), random_D, images, features=features, per=per)
+    result = explain_features(c.discriminator(device), random_D, images, features=features, per=per)
     result.seed, result.checkpoint_path, result.step = seed, c.path, c.step
     return result

@@ -12,8 +12,6 @@ architecture. scikit-learn does the classifying (`pip install 'dcgan-cli[probe]'
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,16 +20,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..attributes.linear import C_GRID, linear_probe
 from ..core.checkpoint import Checkpoint, as_checkpoint
-from ..core.errors import DcganError, UsageError
+from ..core.errors import UsageError
 from ..core.model import Discriminator
 from ..core.pixels import flat_model_range, to_model_range
+from ..core.progress import Progress
 from ..core.results import Result, shown
 from ..core.seeds import check_seed
 from ..data import ImageData, checkpoint_data, load_data
 
 POOL = 4  # each map max-pooled to POOL x POOL, as in the paper
-C_GRID = (1e-3, 1e-2, 1e-1)  # inverse L2 regularisation, chosen on a held-out fifth of the labelled images
 REPRESENTATIONS = ("trained D", "random D", "pixels")
 
 
@@ -89,7 +88,7 @@ class ProbeResult(Result):
 
 
 def d_representation(D: Discriminator, images: np.ndarray, *, device: torch.device | str = "cpu", batch: int = 256,
-                     on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                     on_progress: Progress | None = None) -> np.ndarray:
     """(N, F) float32: every block of D max-pooled to 4x4 and concatenated, for uint8 images (N, C, S, S)."""
     D = D.to(device).eval()
     out = []
@@ -156,43 +155,7 @@ def pick_labelled(y: np.ndarray, per_class: int | None, seed: int) -> np.ndarray
     return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]))
 
 
-def linear_probe(
-    x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, seed: int = 0
-) -> tuple[float, float]:
-    """(test accuracy, C) of a standardised logistic regression whose C is chosen on a held-out fifth of the training set."""
-    try:
-        from sklearn.exceptions import ConvergenceWarning
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.model_selection import train_test_split
-        from sklearn.preprocessing import StandardScaler
-    except ImportError:
-        raise DcganError("the probe needs scikit-learn: pip install 'dcgan-cli[probe]'") from None
-    if not (np.isfinite(x_train).all() and np.isfinite(x_test).all()):
-        raise DcganError("the features hold NaN or infinite values (the network's activations overflow); "
-                         "the probe cannot fit them: use an earlier checkpoint")
-    classes, counts = np.unique(y_train, return_counts=True)
-    if len(classes) < 2:
-        raise UsageError("the labelled training images hold only one class; the probe needs at least two")
-
-    def fit_linear(c: float) -> LogisticRegression:
-        return LogisticRegression(C=c, max_iter=300)
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # an unconverged fit is still scored; C picks the one that works
-        if len(y_train) >= 5 * len(classes):
-            a, b, ya, yb = train_test_split(x_train, y_train, test_size=0.2, random_state=seed,
-                                            stratify=y_train if counts.min() >= 2 else None)
-            scaler = StandardScaler().fit(a)
-            scores = [fit_linear(c).fit(scaler.transform(a), ya).score(scaler.transform(b), yb) for c in C_GRID]
-            best = C_GRID[int(np.argmax(scores))]
-        else:  # too few labelled images to hold a fifth out: the grid's middle
-            best = C_GRID[len(C_GRID) // 2]
-        scaler = StandardScaler().fit(x_train)
-        accuracy = fit_linear(best).fit(scaler.transform(x_train), y_train).score(scaler.transform(x_test), y_test)
-    return float(accuracy), best
-
-
-def probe(
+def probe_features(
     ckpt: Checkpoint,
     train: ImageData,
     test: ImageData,
@@ -204,7 +167,7 @@ def probe(
     representations: tuple[str, ...] = REPRESENTATIONS,
     seed: int = 0,
     device: torch.device | str = "cpu",
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ProbeResult:
     """Probe the checkpoint's D and the controls on (train, test) images at the model's size."""
     cfg = ckpt.model_config
@@ -274,13 +237,13 @@ def _random_d(ckpt: Checkpoint, seed: int) -> Discriminator:
         return Discriminator(ckpt.model_config)
 
 
-def probe_checkpoint(
+def probe(
     ckpt: Checkpoint | str | Path | None,
     *,
     dataset: str | None = None,
     data_root: Path | None = None,
     cache_dir: Path | None = None,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
     **options: Any,
 ) -> ProbeResult:
     """`dcgan probe`: the checkpoint's own data set (train and test splits), or `dataset` prepared at
@@ -295,6 +258,6 @@ def probe_checkpoint(
             load_data(dataset, cfg.size, root=data_root, split=s, cache_root=cache_dir, channels=cfg.nc)
             for s in ("train", "test")
         )
-    result = probe(c, train, test, on_progress=on_progress, **options)
+    result = probe_features(c, train, test, on_progress=on_progress, **options)
     result.checkpoint_path, result.step = c.path, c.step
     return result

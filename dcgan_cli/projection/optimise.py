@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from ..core.model import Discriminator, Encoder, Generator, sample_z
+from ..core.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -114,9 +115,9 @@ def random_candidates(G: Generator, targets: torch.Tensor, dist: FeatureDistance
     return z[idx], best
 
 
-def project(G: Generator, D: Discriminator, targets: torch.Tensor, settings: ProjectSettings = ProjectSettings(), *,
+def find_z(G: Generator, D: Discriminator, targets: torch.Tensor, settings: ProjectSettings = ProjectSettings(), *,
             encoder: Encoder | None = None, frames: int = 0,
-            on_progress: Callable[[int, int], None] | None = None) -> Projection:
+            on_progress: Progress | None = None) -> Projection:
     """The best z per target image (N, C, S, S) in [-1, 1] on G's device. `frames` > 0 keeps that many
     snapshots of the current best reconstruction over the steps (for a progress video)."""
     G.eval()
@@ -231,7 +232,7 @@ class EncoderSettings:
 
 
 def train_encoder(G: Generator, D: Discriminator, real: torch.Tensor | None, settings: EncoderSettings = EncoderSettings(),
-                  on_progress: Callable[[int, int], None] | None = None) -> Encoder:
+                  on_progress: Progress | None = None) -> Encoder:
     """An encoder for this G: on G's own samples (where the true z is known: latent and pixel loss)
     and, given real images (uint8 (M, C, S, S)), on those through the reconstruction loss alone.
     Runs under fork_rng with its own seed: callers' random streams do not move."""

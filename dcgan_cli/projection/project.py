@@ -12,7 +12,6 @@ RUN/encoders/ (beside the checkpoint for a file on its own), keyed by the genera
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,12 @@ import torch
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.errors import UsageError
 from ..core.model import Encoder, Generator
+from ..core.progress import Progress, phase
 from ..core.results import Result, shown
 from ..core.runs import output_path
 from ..core.tensor_cache import read_cached, write_cached
 from ..data.user_images import load_images
-from .optimise import EncoderSettings, Projection, ProjectSettings, project, train_encoder
+from .optimise import EncoderSettings, Projection, ProjectSettings, find_z, train_encoder
 from .zfiles import SUFFIX, generator_fingerprint, is_latent_file, load_latents, save_latents
 
 ENCODER_RECIPE = 1  # bump when train_encoder changes: cached encoders of an older recipe are retrained
@@ -170,7 +170,7 @@ def cached_encoder(c: Checkpoint, G: Generator, which: str, fingerprint: str) ->
 
 def encoder_for(c: Checkpoint, G: Generator, which: str, fingerprint: str, *, steps: int, device,
                 data_root: Path | None = None, cache_dir: Path | None = None,
-                on_progress: Callable[[str, int, int], None] | None = None) -> tuple[Encoder, str]:
+                on_progress: Progress | None = None) -> tuple[Encoder, str]:
     """This G's encoder: trained now on G's samples and the data set's real images (when its
     prepared data can be found), and cached; with a note of what it was trained on."""
     from ..core.errors import DcganError
@@ -183,7 +183,7 @@ def encoder_for(c: Checkpoint, G: Generator, which: str, fingerprint: str, *, st
         real, on = None, "G's samples only (the data set's prepared images were not found)"
     label = f"training the encoder for this generator, once ({steps} steps on {on}; then cached)"
     E = train_encoder(G, c.discriminator(device), real, EncoderSettings(steps=steps),
-                      on_progress=(lambda d, t: on_progress(label, d, t)) if on_progress else None)
+                      on_progress=phase(on_progress, label))
     path = encoder_path(c, which, fingerprint)
     write_cached(path, E.state_dict(), {"fingerprint": fingerprint, "recipe": ENCODER_RECIPE, "steps": steps, "trained_on": on},
                  what="encoder")
@@ -200,7 +200,7 @@ def check_settings(steps: int, starts: int) -> None:
         raise UsageError(f"--starts must be 1 to 64, got {starts}")
 
 
-def project_images(
+def project(
     ckpt: Checkpoint | str | Path | None,
     images: list[Path],
     *,
@@ -214,7 +214,7 @@ def project_images(
     device: torch.device | str = "cpu",
     data_root: Path | None = None,
     cache_dir: Path | None = None,
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ProjectionResult:
     """Find z for each image. `encoder`: start from this G's cached encoder where there is one;
     `train`: train and cache it first if there is none. `steps` 0 uses the encoder's guess alone."""
@@ -245,8 +245,8 @@ def project_images(
     method = "encoder alone" if steps == 0 else "encoder + optimisation" if E is not None else "optimisation"
     settings = ProjectSettings(steps=steps, starts=starts)
     t0 = time.perf_counter()
-    report = (lambda d, t: on_progress("", d, t)) if on_progress else None
-    found = project(G, c.discriminator(device), loaded.images.to(device), settings, encoder=E,
+    report = on_progress
+    found = find_z(G, c.discriminator(device), loaded.images.to(device), settings, encoder=E,
                     frames=VIDEO_FRAMES if video else 0, on_progress=report)
     return ProjectionResult(c.path, c.step, which, fingerprint, loaded.paths, loaded.images, found, method, settings,
                             time.perf_counter() - t0, video, notes)
@@ -284,32 +284,7 @@ def latent_ends(c: Checkpoint, G: Generator, which: str, refs: list[str | int | 
         fingerprint = fingerprint or generator_fingerprint(G)
         loaded = load_images([p for _, p in pictures], G.cfg.size, G.cfg.nc, flag=flag)
         E = cached_encoder(c, G, which, fingerprint)
-        found = project(G, c.discriminator(device), loaded.images.to(device), ProjectSettings(steps=steps), encoder=E)
+        found = find_z(G, c.discriminator(device), loaded.images.to(device), ProjectSettings(steps=steps), encoder=E)
         for k, (i, p) in enumerate(pictures):
             out[i] = LatentEnd(found.z[k], p.name, loaded.images[k])
     return [e for e in out if e is not None]
-
-
-def parse_end(text: str, flag: str) -> int | Path:
-    """A command line's end of a walk: a seed (digits), else a path to an image or z file."""
-    from ..core.seeds import MAX_SEED
-
-    t = text.strip()
-    if t.lstrip("+-").isdigit():
-        seed = int(t)
-        if not 0 <= seed <= MAX_SEED:
-            raise UsageError(f"--from and --to must be seeds from 0 to 2^63-1 (or an image or a z file); {flag} is {t}")
-        return seed
-    return Path(text)
-
-
-def checkpoint_and_images(args: list[str], ckpt_opt: Path | None) -> tuple[Path | None, list[Path]]:
-    """The command line's `[CKPT] IMAGE...`: the first argument is the checkpoint when it is a run
-    folder or a checkpoint file (not an image, not a z file)."""
-    paths = [Path(a) for a in args]
-    first_is_ckpt = bool(paths) and (paths[0].is_dir() or (paths[0].suffix == ".safetensors" and not is_latent_file(paths[0])))
-    if first_is_ckpt:
-        if ckpt_opt is not None:
-            raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
-        return paths[0], paths[1:]
-    return ckpt_opt, paths

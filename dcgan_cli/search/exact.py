@@ -22,7 +22,6 @@ float32 rounding can swap two nearly equal distances.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch
 from ..core.errors import DcganError, UsageError
 from ..core.files import write_atomic
 from ..core.pixels import flat_model_range, to_pixel_units
+from ..core.progress import Progress
 
 DEFAULT_MEMORY_MB = 256
 _EXTRA = 16  # candidates kept beyond k for the exact float64 re-ranking (float path)
@@ -112,7 +112,7 @@ def _int_dot(b: torch.Tensor, a_t: torch.Tensor) -> torch.Tensor:
 
 
 def _integer_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: int, norms: np.ndarray | None,
-                        on_progress: Callable[[int, int], None] | None) -> list[torch.Tensor]:
+                        on_progress: Progress | None) -> list[torch.Tensor]:
     """Per query, candidate indices that hold its exact float k nearest (see the module's doc)."""
     n, dim = int(data.shape[0]), q.shape[1]
     q_px = to_pixel_units(q.double().cpu())
@@ -157,7 +157,7 @@ def _refine(data: np.ndarray, idx: torch.Tensor, d_int: torch.Tensor, e8: torch.
 
 
 def _scan(a: torch.Tensor, aa: torch.Tensor, data: np.ndarray, keep: int, chunk_size: int, norms: np.ndarray | None,
-          on_progress: Callable[[int, int], None] | None) -> tuple[torch.Tensor, torch.Tensor]:
+          on_progress: Progress | None) -> tuple[torch.Tensor, torch.Tensor]:
     """One pass over the data: per query, the `keep` smallest integer distances ||q8 - x||^2 and
     their indices, ascending (each (Q, keep))."""
     n, dim = int(data.shape[0]), a.shape[1]
@@ -190,7 +190,7 @@ def nearest(
     *,
     chunk_size: int | None = None,
     device: torch.device | str = "cpu",
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
     norms: np.ndarray | None = None,
     integer: bool | None = None,
 ) -> Neighbours:

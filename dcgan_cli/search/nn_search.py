@@ -7,7 +7,6 @@ real images the model never saw.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ..core.errors import DcganError, UsageError
 from ..core.generation import generate, images_from_seeds
 from ..core.images import caption_below, grid_image
 from ..core.pixels import flat_model_range
+from ..core.progress import Progress
 from ..core.results import Result, shown
 from ..core.seeds import seeds_label
 from ..data import ImageData, checkpoint_data
@@ -133,7 +133,7 @@ class SearchResult(Result):
         return out
 
 
-def search(
+def nn_search(
     ckpt: Checkpoint | str | Path | None,
     queries: list[int] | list[Path] | torch.Tensor,
     *,
@@ -147,7 +147,7 @@ def search(
     cache_dir: Path | None = None,
     ema: bool | None = None,
     project: bool = False,
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> SearchResult:
     """The k nearest `split` images of each query: seeds (generated), image files, or images in [-1, 1].
 

@@ -20,6 +20,7 @@ from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints, stor
 from ..core.configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..core.errors import UsageError
 from ..core.model import parameter_count
+from ..core.progress import Progress
 from ..core.runs import RUNS_DIR, RunFolder
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
@@ -90,7 +91,7 @@ def plan_run(
     download: bool = False,
     channels: int | None = None,
     runs_dir: Path = Path(RUNS_DIR),
-    on_progress: Callable[[int, int], None] | None = None,
+    on_progress: Progress | None = None,
     world: World | None = None,
 ) -> RunPlan:
     """Merge the settings, open (or prepare) the data, and choose the run folder.

@@ -179,7 +179,7 @@ def plot_run(run_path: Path, *, real_u8: np.ndarray | None = None) -> Pictures:
     return done
 
 
-def plot_checkpoint_run(target: Path | None, *, data_root: Path | None = None, cache_dir: Path | None = None) -> Pictures:
+def plot(target: Path | None, *, data_root: Path | None = None, cache_dir: Path | None = None) -> Pictures:
     """`dcgan plot`: the pictures of the run a checkpoint (or run folder) belongs to, with real images
     from its training data where they can be found."""
     from ..core.checkpoint import load_checkpoint

@@ -10,8 +10,8 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
+from ..attributes.expectations import Attribute, Want
 from ..core.errors import UsageError
 
 # word -> (attribute, value). CelebA's 40 attributes by plain English name.
@@ -168,22 +168,25 @@ def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]], dat
     return out
 
 
-def checkpoint_and_expression(args: list[str], ckpt_opt: Path | None, probe: bool) -> tuple[Path | None, str]:
-    """The command line's `[CKPT] EXPRESSION` (or --ckpt CKPT EXPRESSION); with --probe the expression may be left out."""
-    if probe and len(args) == 1 and ckpt_opt is None:  # `arithmetic CKPT --probe`
-        args = [args[0], ""]
-    if len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
-        raise UsageError(
-            f'{args[0]} is a checkpoint; give an expression after it, e.g. "red circle - circle + square", or --probe'
-        )
-    if len(args) == 2:
-        if ckpt_opt is not None:
-            raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
-        return Path(args[0]), args[1]
-    if len(args) == 1:
-        return ckpt_opt, args[0]
-    if not args and probe:
-        return ckpt_opt, ""
-    raise UsageError(
-        f'expected [CKPT] EXPRESSION, got {len(args)} arguments; quote the expression: "red circle - circle + square"'
-    )
+def term_wants(terms: list[Term], vocab: dict[str, tuple[int, int]], attrs: list[Attribute], neutral: bool = True) -> list[Want]:
+    """Each term's asked values: what its words name. With `neutral`, a free label named anywhere in
+    the expression is 'off' in the terms that do not name it (the paper's neutral woman); a group a
+    term does not name is left open (an exclusive group has no neutral value)."""
+    by_column = {c: (a, j) for a, attr in enumerate(attrs) for j, c in enumerate(attr.columns)}
+    named_free = set()
+    wants: list[Want] = []
+    for t in terms:
+        want: Want = {}
+        for w in t.words:
+            col, on = vocab[w]
+            a, j = by_column[col]
+            if attrs[a].free:
+                want[a] = on
+                named_free.add(a)
+            elif on:
+                want[a] = j
+        wants.append(want)
+    for want in wants if neutral else []:
+        for a in named_free:
+            want.setdefault(a, 0)
+    return wants

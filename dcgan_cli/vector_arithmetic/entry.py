@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,17 @@ from typing import Any
 import torch
 
 from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels, sample_bank
-from ..attributes.expectations import Judgement, attributes_of, judge, term_wants
+from ..attributes.expectations import Judgement, attributes_of, judge
 from ..core.checkpoint import Checkpoint, as_checkpoint
-from ..core.configs import ARITHMETIC_METHODS
+from ..core.configs import ARITHMETIC_METHODS, ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
 from ..core.generation import generate
 from ..core.images import save_individual
+from ..core.progress import Progress
 from ..core.results import Result, shown
 from ..core.seeds import check_seed, parse_seeds
 from ..data import ImageData, checkpoint_data
-from .expression import Term, parse_expression, phrase_constraints, vocabulary
+from .expression import Term, parse_expression, phrase_constraints, term_wants, vocabulary
 from .methods import EXEMPLARS, Concept, Inputs, Plan, anchored_plan, mean_plan, paper_plan
 from .separability import Separability
 
@@ -188,8 +188,8 @@ def arithmetic(
     method: str | None = None,
     defines: dict[str, list[int]] | None = None,
     data: ImageData | None = None,
-    samples: int = 16384,
-    attr_images: int = 30_000,
+    samples: int = BANK_SAMPLES,
+    attr_images: int = ATTRIBUTE_IMAGES,
     variants: int = 8,
     seed: int = 0,
     probe: bool = False,
@@ -199,7 +199,7 @@ def arithmetic(
     device: torch.device | str = "cpu",
     data_root: Path | None = None,
     cache_dir: Path | None = None,
-    on_progress: Callable[[str, int, int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ArithmeticResult:
     """Evaluate `expression` on a checkpoint: concept vectors, result images, a verdict per attribute.
 

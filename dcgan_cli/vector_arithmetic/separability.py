@@ -16,12 +16,13 @@ import numpy as np
 
 from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels, sample_bank
 from ..attributes.expectations import Attribute, attributes_of
+from ..attributes.linear import linear_probe
 from ..core.checkpoint import as_checkpoint
+from ..core.configs import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
 from ..core.results import Result, shown
 from ..core.seeds import check_seed
 from ..data import checkpoint_data
-from ..paper.probe import linear_probe
 
 
 @dataclass
@@ -81,7 +82,8 @@ def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float 
     return out
 
 
-def z_separability(ckpt, *, samples: int = 16384, attr_images: int = 30_000, seed: int = 0, ema: bool | None = None,
+def z_separability(ckpt, *, samples: int = BANK_SAMPLES, attr_images: int = ATTRIBUTE_IMAGES, seed: int = 0,
+                   ema: bool | None = None,
                    device="cpu", data_root=None, cache_dir=None, on_progress=None) -> Separability:
     """The checkpoint's separability report: its sample bank (built or cached), one row per attribute."""
     check_seed(seed)

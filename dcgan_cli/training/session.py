@@ -1,0 +1,50 @@
+"""One training run as a command runs it: the process group (one process, or a torchrun rank),
+the plan, and the signal handling that turns a first Ctrl-C or SIGTERM into "save, then stop".
+
+The CLI and the Python API both train through this; the caller only shows what it reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from . import distributed
+from .loop import TrainResult
+from .plan import RunPlan, plan_run, train
+from .stopping import GracefulStop
+
+
+class TrainingSession:
+    """`with TrainingSession(device, on_note=print) as s: s.plan(...); result = s.run(on_step=...)`."""
+
+    def __init__(self, device: torch.device, *, on_note: Callable[[str], None] = lambda text: None):
+        self.on_note = on_note
+        self.world, self.device = distributed.start(device)
+        self._plan: RunPlan | None = None
+
+    def __enter__(self) -> TrainingSession:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        distributed.stop()
+
+    def plan(self, **options: Any) -> RunPlan:
+        """`plan_run(**options)` for this process; its notes and its one-line description are told."""
+        self._plan = plan_run(world=self.world, **options)
+        for line in self._plan.notes:
+            self.on_note(f"note: {line}")
+        self.on_note(self._plan.describe(self.device))
+        return self._plan
+
+    def run(self, *, on_step: Callable[[dict[str, Any]], None] | None = None) -> TrainResult:
+        """Train the plan. A second Ctrl-C while the first waits for its step raises KeyboardInterrupt;
+        `abort_note()` then says what is left on disk."""
+        assert self._plan is not None, "plan() first"
+        with GracefulStop(data_parallel=self.world.active, on_note=self.on_note) as stop:
+            return train(self._plan, device=self.device, on_step=on_step, should_stop=stop)
+
+    def abort_note(self) -> str:
+        return self._plan.abort_note() if self._plan is not None else "aborted"
