@@ -316,18 +316,7 @@ def main() -> None:
     ap.add_argument("--celeba", action="store_true", help="the CelebA-shaped row on drawn CelebA files (tests/drawn_celeba.py)")
     ap.add_argument("--celeba-work", type=Path, default=Path("/tmp/bench"), help="where the drawn files and their run go")
     ap.add_argument("--data-root", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k")
-    ap.add_argument("--guided-optimiser", choices=["normalised", "adam"], default=None,
-                    help="the guided edit's steps: normalised gradient steps (the default) or Adam (the earlier recipe)")
-    ap.add_argument("--guide-ensemble", type=int, default=None, help="z classifiers the guided edit reads as one")
     args = ap.parse_args()
-    if args.guide_ensemble:
-        from dcgan_cli.vector_arithmetic import edits as arithmetic_edits
-
-        arithmetic_edits.ENSEMBLE = args.guide_ensemble
-    if args.guided_optimiser:
-        from dcgan_cli.vector_arithmetic import edits as arithmetic_edits
-
-        arithmetic_edits.OPTIMISER = args.guided_optimiser
     if args.mnist:
         mnist_rows(args.mnist, args.methods.split(","), args.variants, args.samples, args.data_root)
     if args.celeba:

@@ -46,7 +46,6 @@ from dcgan_cli.core.pixels import flat_model_range, to_model_range, to_uint8
 from dcgan_cli.data import checkpoint_data
 from dcgan_cli.projection.optimise import (
     EncoderSettings,
-    FeatureDistance,
     ProjectSettings,
     find_z,
     random_candidates,
@@ -127,17 +126,13 @@ def check(name: str, run: Path, n_images: int, steps: int, encoder_steps: int, d
     nb = nearest(target, train_data.images, 1)
     add("nearest train", flat_model_range(train_data.images[nb.indices[:, 0].numpy()]).float().view_as(target), None)
     t0 = time.perf_counter()
-    z, _ = random_candidates(G, target, FeatureDistance(D), 1000, 1, 0, 0.0)
+    z, _ = random_candidates(G, target, 1000, 1, 0)
     with torch.no_grad():
         add("best of 1000 z", G(z[:, 0]), time.perf_counter() - t0)
     settings = ProjectSettings(steps=steps)
-    pixel_only = ProjectSettings(steps=steps, feature_weight=0.0)
     t0 = time.perf_counter()
     p = find_z(G, D, target, settings)
     add("optimisation", p.images, time.perf_counter() - t0)
-    t0 = time.perf_counter()
-    p = find_z(G, D, target, pixel_only)
-    add("opt, pixel only", p.images, time.perf_counter() - t0, "(no D-feature term)")
     t0 = time.perf_counter()
     E = train_encoder(G, D, train_data.images, EncoderSettings(steps=encoder_steps))
     trained = time.perf_counter() - t0
@@ -149,9 +144,6 @@ def check(name: str, run: Path, n_images: int, steps: int, encoder_steps: int, d
     pe = find_z(G, D, target, settings, encoder=E)
     share = sum(s == "encoder" for s in pe.started_from) / n_images
     add("encoder + opt", pe.images, time.perf_counter() - t0, f"(encoder start won for {share:.0%})")
-    t0 = time.perf_counter()
-    pe = find_z(G, D, target, pixel_only, encoder=E)
-    add("enc + opt, pixel", pe.images, time.perf_counter() - t0, "(no D-feature term)")
     return rows
 
 

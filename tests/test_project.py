@@ -11,7 +11,7 @@ from PIL import Image
 import dcgan_cli as dc
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.pixels import to_hwc_uint8
-from dcgan_cli.projection.optimise import FeatureDistance, random_candidates
+from dcgan_cli.projection.optimise import random_candidates
 from dcgan_cli.projection.project import project
 from dcgan_cli.projection.zfiles import load_latents
 
@@ -40,7 +40,7 @@ def test_projection_finds_what_g_drew_far_closer_than_random_z(concept_run, tmp_
     pictures = _pictures_of_g(concept_run, [31, 32, 33], tmp_path / "in")
     r = project(concept_run, pictures, steps=200)
     c = load_checkpoint(concept_run)
-    _, best_random = random_candidates(c.generator(), r.targets, FeatureDistance(c.discriminator()), 512, 1, 0, 0.0)
+    _, best_random = random_candidates(c.generator(), r.targets, 512, 1, 0)
     assert (r.found.pixel_mse < 0.5 * best_random[:, 0]).all(), (r.found.pixel_mse, best_random)
 
 

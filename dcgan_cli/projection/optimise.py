@@ -34,11 +34,7 @@ class ProjectSettings:
     starts: int = 4  # optimised per image: the encoder's guess (if any) and the best random candidates
     candidates: int = 256  # random z scored once to pick the random starts
     lr: float = 0.05
-    # D-feature distance beside pixel MSE: 0 by default, as benchmarks/project_check.py measured pixel
-    # distance alone as close or closer, and label-keeping, on every generator, at a quarter of the time.
-    feature_weight: float = 0.0
     prior_weight: float = 0.05  # (|z|^2 / E|z|^2 - 1)^2 for a normal prior
-    noise: float = 0.0  # z noise at the start, as a share of the prior's scale, gone by 75% of the steps (0: none, measured best)
     seed: int = 0
     batch: int = 16  # images optimised together (x starts rows): bounds memory for many images
 
@@ -93,23 +89,16 @@ def _lr_at(t: float, base: float) -> float:
     return base * (0.5 - 0.5 * math.cos(ramp_down * math.pi)) * min(1.0, t / 0.05)
 
 
-def random_candidates(G: Generator, targets: torch.Tensor, dist: FeatureDistance, count: int, keep: int, seed: int,
-                      feature_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The `keep` best of `count` fixed random z per target, by the projection's own loss:
+def random_candidates(G: Generator, targets: torch.Tensor, count: int, keep: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The `keep` best of `count` fixed random z per target, by the projection's own loss (pixel MSE):
     z (N, keep, nz) and their losses (N, keep)."""
     device = targets.device
     z = sample_z(G.cfg, count, torch.Generator().manual_seed(seed)).to(device)
     losses = []
     with torch.no_grad():
-        tf = dist.features(targets)
         for i in range(0, count, 256):
             x = G(z[i : i + 256])
-            xf = dist.features(x)
-            pix = torch.cdist(targets.flatten(1), x.flatten(1)).pow(2) / targets[0].numel()  # (N, c)
-            feat = torch.stack([
-                torch.cdist(t.flatten(1), f.flatten(1)).pow(2) / (t.shape[2] * t.shape[3]) for t, f in zip(tf, xf)
-            ]).mean(0)
-            losses.append(pix + feature_weight * feat)
+            losses.append(torch.cdist(targets.flatten(1), x.flatten(1)).pow(2) / targets[0].numel())  # (N, c)
     loss = torch.cat(losses, 1)  # (N, count)
     best, idx = loss.topk(min(keep, count), dim=1, largest=False)
     return z[idx], best
@@ -141,9 +130,8 @@ def find_z(G: Generator, D: Discriminator, targets: torch.Tensor, settings: Proj
                       [s for p in parts for s in p.started_from], kept)
 
 
-def _project_batch(G: Generator, dist: FeatureDistance, targets: torch.Tensor, s: ProjectSettings, encoder: Encoder | None,
-                   frames: int, report: Callable[[int], None]) -> Projection:
-    n, device = targets.shape[0], targets.device
+def _starts(G: Generator, targets: torch.Tensor, s: ProjectSettings, encoder: Encoder | None) -> tuple[torch.Tensor, list[str]]:
+    """(N, S, nz) the z each target's optimisation starts from, and what each start is."""
     starts: list[torch.Tensor] = []
     kinds: list[str] = []
     if encoder is not None:
@@ -153,29 +141,30 @@ def _project_batch(G: Generator, dist: FeatureDistance, targets: torch.Tensor, s
     # With no steps and an encoder, its guess alone: the encoder's own quality, measured apart.
     random_count = 0 if (starts and s.steps == 0) else max(s.starts - len(starts), 0 if starts else 1)
     if random_count:
-        z_rand, _ = random_candidates(G, targets, dist, s.candidates, random_count, s.seed, s.feature_weight)
+        z_rand, _ = random_candidates(G, targets, s.candidates, random_count, s.seed)
         starts.append(z_rand)
         kinds += ["random"] * z_rand.shape[1]
-    z0 = torch.cat(starts, 1)  # (N, S, nz)
+    return torch.cat(starts, 1), kinds
+
+
+def _project_batch(G: Generator, dist: FeatureDistance, targets: torch.Tensor, s: ProjectSettings, encoder: Encoder | None,
+                   frames: int, report: Callable[[int], None]) -> Projection:
+    """Adam on pixel MSE (plus the prior term) from every start; each target keeps its best z. D is left
+    out of the steps (a third of their time) and reads the final reconstructions once."""
+    n, device = targets.shape[0], targets.device
+    z0, kinds = _starts(G, targets, s, encoder)
     k = z0.shape[1]
     z = z0.reshape(n * k, -1).clone().requires_grad_(True)
     target_rep = targets.repeat_interleave(k, 0)
-    with torch.no_grad():
-        target_feats = [f.detach() for f in dist.features(target_rep)]
-    weighted = s.feature_weight > 0  # without it, D is left out of the steps (a third of their time) and read once at the end
-    noise_gen = torch.Generator(device="cpu").manual_seed(s.seed + 1)
     opt = torch.optim.Adam([z], lr=s.lr, betas=(0.9, 0.999))
     snapshots: list[torch.Tensor] = []
     snap_at = {round(i * (s.steps - 1) / max(frames - 1, 1)) for i in range(frames)} if frames and s.steps else set()
-
-    def losses(zz: torch.Tensor, features: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = G(zz)
-        pix = (x - target_rep).pow(2).flatten(1).mean(1)
-        feat = dist(dist.features(x), target_feats) if features else torch.zeros_like(pix)
-        return pix, feat, x
-
     best_score = torch.full((n * k,), float("inf"), device=device)
     best_z = z.detach().clone()
+
+    def pixel_loss(zz: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = G(zz)
+        return (x - target_rep).pow(2).flatten(1).mean(1), x
 
     def keep_best(score: torch.Tensor, at: torch.Tensor) -> None:
         # Adam with a ramped rate can step past a minimum: a projection never ends worse than it has been.
@@ -184,34 +173,26 @@ def _project_batch(G: Generator, dist: FeatureDistance, targets: torch.Tensor, s
         best_z[better] = at[better]
 
     for step in range(s.steps):
-        t = step / s.steps
         for group in opt.param_groups:
-            group["lr"] = _lr_at(t, s.lr)
-        strength = s.noise * G.cfg.z_scale * max(0.0, 1.0 - t / 0.75) ** 2
-        noise = torch.randn(z.shape, generator=noise_gen).to(device) * strength
-        pix, feat, x = losses(z + noise, weighted)
-        if strength == 0:
-            keep_best((pix + s.feature_weight * feat).detach(), z.detach())
-        loss = pix + s.feature_weight * feat + s.prior_weight * prior_penalty(z, G)
+            group["lr"] = _lr_at(step / s.steps, s.lr)
+        pix, x = pixel_loss(z)
+        keep_best(pix.detach(), z.detach())
         opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        (pix + s.prior_weight * prior_penalty(z, G)).sum().backward()
         opt.step()
         _keep_in_prior(z, G)
         if step in snap_at:
-            snapshots.append(_best_of(x.detach(), (pix + s.feature_weight * feat).detach(), n, k))
+            snapshots.append(_best_of(x.detach(), pix.detach(), n, k))
         report(step + 1)
     with torch.no_grad():
-        last_pix, last_feat, _ = losses(z, weighted)
-        keep_best(last_pix + s.feature_weight * last_feat, z.detach())
-        z = best_z
-        pix, feat, x = losses(z)
-    score = (pix + s.feature_weight * feat).view(n, k)
-    best = score.argmin(1)
-    rows = torch.arange(n, device=device) * k + best
+        keep_best(pixel_loss(z)[0], z.detach())
+        pix, x = pixel_loss(best_z)
+        best = pix.view(n, k).argmin(1)
+        rows = torch.arange(n, device=device) * k + best
+        feat = dist(dist.features(x[rows]), dist.features(targets))
     if snapshots:
         snapshots[-1] = x[rows].cpu()
-    return Projection(z.detach()[rows].cpu(), x[rows].cpu(), pix[rows].cpu(), feat[rows].cpu(),
-                      [kinds[int(b)] for b in best], snapshots)
+    return Projection(best_z[rows].cpu(), x[rows].cpu(), pix[rows].cpu(), feat.cpu(), [kinds[int(b)] for b in best], snapshots)
 
 
 def _best_of(x: torch.Tensor, score: torch.Tensor, n: int, k: int) -> torch.Tensor:

@@ -40,9 +40,7 @@ MARGIN = 0.9  # probability the guide must give every asked value before an edit
 SMOOTH = 0.7  # the guide is read around z (noise of this std, 4 draws): an edit must hold in a neighbourhood, not at a point
 MAX_EDIT_STEPS = 300
 STEP = 0.01  # each edit step's length, as a share of the prior's typical |z|
-ENSEMBLE = 1  # z classifiers read as one guide (benchmarks/arithmetic_check.py --guide-ensemble compares)
-OPTIMISER = "normalised"  # or "adam" (benchmarks/arithmetic_check.py --guided-optimiser compares them)
-GUIDE_RECIPE = 1
+GUIDE_VERSION = 1  # part of a cached guide's key: change it when train_guide changes, and cached guides retrain
 
 
 class ZClassifier(nn.Module):
@@ -84,38 +82,19 @@ def train_guide(bank: SampleBank, attrs: list[Attribute], seed: int = 0, epochs:
     return guide.eval()
 
 
-class GuideEnsemble(nn.Module):
-    """Several z classifiers of different seeds, read as one (their mean logits): an edit that
-    follows one guide's gradient can find where that guide alone is wrong; all of them less so."""
-
-    def __init__(self, members: list[ZClassifier]):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return torch.stack([m(z) for m in self.members]).mean(0)
-
-
-def guide_for(bank: SampleBank, attrs: list[Attribute], members: int | None = None) -> nn.Module:
-    """The bank's z classifier (an ensemble of `members`, default ENSEMBLE): from its cache beside
-    the bank, or trained now (seconds each) and kept."""
-    members = members or ENSEMBLE
-    ident = [bank.path.name, GUIDE_RECIPE, [a.name for a in attrs]] + ([members] if members > 1 else [])
-    key = hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:12]
+def guide_for(bank: SampleBank, attrs: list[Attribute]) -> ZClassifier:
+    """The bank's z classifier: from its cache beside the bank, or trained now (seconds) and kept."""
+    key = hashlib.sha256(json.dumps([bank.path.name, GUIDE_VERSION, [a.name for a in attrs]]).encode()).hexdigest()[:12]
     path = bank.path.with_name(f"{bank.path.stem}-guide-{key}.safetensors")
-    nz, labels = bank.z.shape[1], bank.probs.shape[1]
     found = read_cached(path, lambda t, meta: meta.get("key") == key)
-    guide = ZClassifier(nz, labels) if members == 1 else GuideEnsemble([ZClassifier(nz, labels) for _ in range(members)])
     if found is not None:
+        guide = ZClassifier(bank.z.shape[1], bank.probs.shape[1])
         try:
             guide.load_state_dict(found[0])
             return guide.eval()
         except RuntimeError:
             pass
-    if members == 1:
-        guide = train_guide(bank, attrs)
-    else:
-        guide = GuideEnsemble([train_guide(bank, attrs, seed=i) for i in range(members)]).eval()
+    guide = train_guide(bank, attrs)
     write_cached(path, guide.state_dict(), {"key": key}, what="z classifier")
     return guide
 
@@ -166,6 +145,31 @@ def _edit_plan(inp: Inputs, anchors, starts, expected, results, steps, how: str)
 # --- guided: follow the z classifier
 
 
+def _read_asked(guide: nn.Module, attrs: list[Attribute], z: torch.Tensor, asked: list[Want], floor: dict[int, torch.Tensor],
+                kept_of, margin: float, noise: torch.Generator, cfg) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the log-probability the guide gives every asked value, summed per row; the lowest probability
+    of a value the guide must read surely), read around z. `floor` is filled at the anchor (step 0)."""
+    rows = torch.arange(len(z))
+    eps = torch.randn((4, *z.shape), generator=noise) * SMOOTH * cfg.z_scale
+    logits = guide((z[None] + eps).reshape(-1, z.shape[1])).view(4, len(z), -1)
+    lp, worst = torch.zeros(len(z)), torch.ones(len(z))
+    for a, attr in enumerate(attrs):
+        want = torch.tensor([w.get(a, -1) for w in asked])
+        has = want >= 0
+        if not has.any():
+            continue
+        vlp = torch.stack([value_log_probs(lg, attr)[rows, want.clamp_min(0)] for lg in logits]).mean(0)
+        if a not in floor:
+            p0 = vlp.detach().exp()
+            floor[a] = torch.where(kept_of(a) & (p0 < margin), p0 - 0.02, torch.full_like(vlp, margin)).clamp_min(1e-3)
+        relaxed = floor[a] < margin
+        term = torch.where(relaxed, -(floor[a].log() - vlp).clamp_min(0), vlp)
+        lp = lp + torch.where(has, term, torch.zeros_like(vlp))
+        # the stop needs the margin on what the guide reads surely; a relaxed value is only held by its term
+        worst = torch.minimum(worst, torch.where(has & ~relaxed, vlp.exp(), torch.ones_like(vlp)))
+    return lp, worst.detach()
+
+
 def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, asked: list[Want], cfg,
                 margin: float = MARGIN, max_steps: int = MAX_EDIT_STEPS, starts: list[Want] | None = None,
                 unsettled: set[int] = frozenset()) -> tuple[torch.Tensor, list[int]]:
@@ -174,58 +178,34 @@ def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, aske
     `unsettled` attribute, one the bank's pictures rarely show with the margin, only has to stay
     near where the guide read it at the anchor, and does not hold up the stop: CelebA-like labels
     include attributes no picture settles (Attractive), and pushing those to a margin drags z off
-    the prior. (Relaxing every kept value read below the margin cost 7-12 points on shapes.)"""
+    the prior (docs/measured.md)."""
     z = z0.clone().requires_grad_(True)
     # Normalised gradient steps, not Adam: Adam scales every coordinate to the same step, so z
     # drifts as far along the guide's flat directions as along the one that matters.
     step_len = STEP * cfg.z_scale * math.sqrt(z0.shape[1])
-    adam = torch.optim.Adam([z], lr=0.05 * cfg.z_scale) if OPTIMISER == "adam" else None  # the earlier recipe, measured
-    rows = torch.arange(len(z0))
     done = torch.zeros(len(z0), dtype=torch.bool)
     taken = torch.full((len(z0),), max_steps)
     for p in guide.parameters():
         p.requires_grad_(False)
-    noise_gen = torch.Generator().manual_seed(0)
+    noise = torch.Generator().manual_seed(0)
     floor: dict[int, torch.Tensor] = {}  # attribute -> per-row probability each must reach
+
+    def kept_of(a: int) -> torch.Tensor:
+        return torch.tensor([a in unsettled and starts is not None and s.get(a) == w.get(a)
+                             for s, w in zip(starts or asked, asked)])
+
     for step in range(max_steps + 1):
-        if SMOOTH > 0:
-            eps = torch.randn((4, *z.shape), generator=noise_gen) * SMOOTH * cfg.z_scale
-            logits = guide((z[None] + eps).reshape(-1, z.shape[1])).view(4, len(z0), -1)
-        else:
-            logits = guide(z)[None]
-        lp = torch.zeros(len(z0))
-        worst = torch.ones(len(z0))
-        for a, attr in enumerate(attrs):
-            want = torch.tensor([w.get(a, -1) for w in asked])
-            has = want >= 0
-            if not has.any():
-                continue
-            vlp = torch.stack([value_log_probs(lg, attr)[rows, want.clamp_min(0)] for lg in logits]).mean(0)
-            if a not in floor:  # at the anchor (step 0)
-                kept = torch.tensor([a in unsettled and starts is not None and s.get(a) == w.get(a)
-                                     for s, w in zip(starts or asked, asked)])
-                p0 = vlp.detach().exp()
-                floor[a] = torch.where(kept & (p0 < margin), p0 - 0.02, torch.full_like(vlp, margin)).clamp_min(1e-3)
-            relaxed = floor[a] < margin
-            term = torch.where(relaxed, -(floor[a].log() - vlp).clamp_min(0), vlp)
-            lp = lp + torch.where(has, term, torch.zeros_like(vlp))
-            # the stop needs the margin on what the guide reads surely; a relaxed value is only held by its term
-            worst = torch.minimum(worst, torch.where(has & ~relaxed, vlp.exp(), torch.ones_like(vlp)))
-        newly = (~done) & (worst.detach() >= margin)
+        lp, worst = _read_asked(guide, attrs, z, asked, floor, kept_of, margin, noise, cfg)
+        newly = (~done) & (worst >= margin)
         taken[newly] = step
         done |= newly
         if done.all() or step == max_steps:
             break
         prior = (z.pow(2).mean(1) / cfg.z_scale**2 - 1).pow(2) if cfg.z_dist == "normal" else torch.zeros(len(z0))
         stay = (z - z0).pow(2).mean(1) / cfg.z_scale**2
-        loss = -lp + prior + 0.1 * stay
-        (grad,) = torch.autograd.grad(loss.sum(), z)
+        (grad,) = torch.autograd.grad((-lp + prior + 0.1 * stay).sum(), z)
         with torch.no_grad():
-            if adam is not None:
-                z.grad = grad * (~done).float()[:, None]
-                adam.step()
-            else:
-                z -= step_len * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12) * (~done).float()[:, None]
+            z -= step_len * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12) * (~done).float()[:, None]
         if cfg.z_dist == "uniform":
             z.data.clamp_(-cfg.z_scale, cfg.z_scale)
     return z.detach(), taken.tolist()
