@@ -39,7 +39,7 @@ _API = {
     "project": "projection.project", "ProjectionResult": "projection.project",
     "load_latents": "projection.zfiles", "save_latents": "projection.zfiles",
     "nn_search": "search.nn_search", "SearchResult": "search.nn_search",
-    "arithmetic": "vector_arithmetic.entry", "ArithmeticResult": "vector_arithmetic.entry",
+    "arithmetic": "vector_arithmetic.entry", "ArithmeticResult": "vector_arithmetic.result",
     "parse_define": "vector_arithmetic.entry",
     "z_separability": "vector_arithmetic.separability", "Separability": "vector_arithmetic.separability",
     "probe": "paper.probe", "ProbeResult": "paper.probe",
@@ -89,5 +89,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .training.loop import TrainResult, fit
     from .training.plan import RunPlan, plan_run, train
     from .training.plots import Pictures, plot, plot_run
-    from .vector_arithmetic.entry import ArithmeticResult, arithmetic, parse_define
+    from .vector_arithmetic.entry import arithmetic, parse_define
+    from .vector_arithmetic.result import ArithmeticResult
     from .vector_arithmetic.separability import Separability, z_separability

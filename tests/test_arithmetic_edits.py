@@ -9,7 +9,6 @@ import torch
 from dcgan_cli.attributes.classifier import AttributeModel
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.model import Generator
-from dcgan_cli.vector_arithmetic import entry as arith_mod
 from dcgan_cli.vector_arithmetic.entry import arithmetic
 
 from .conftest import forge_checkpoint, invoke
@@ -40,8 +39,12 @@ def test_the_api_gives_what_the_cli_prints(concept_run, runner):
 
 def test_no_image_classifier_and_no_generator_take_part_in_an_edit(concept_run, monkeypatch):
     arithmetic(concept_run, SIZE_MOVE, method="guided", samples=4096)  # the bank and the guide exist now
+    from dataclasses import replace
+
+    from dcgan_cli.vector_arithmetic.table import METHODS
+
     inside = {"plan": False}
-    plans = arith_mod._plans()
+    plans = {name: m.plan for name, m in METHODS.items()}
 
     def watched(name):
         def run(inputs, seen_of):
@@ -59,7 +62,8 @@ def test_no_image_classifier_and_no_generator_take_part_in_an_edit(concept_run, 
             return original(self, *a, **k)
         return call
 
-    monkeypatch.setattr(arith_mod, "_plans", lambda: {n: watched(n) for n in plans})
+    for name, m in list(METHODS.items()):
+        monkeypatch.setitem(METHODS, name, replace(m, plan=watched(name)))
     monkeypatch.setattr(AttributeModel, "predict", refuse(AttributeModel.predict))
     monkeypatch.setattr(AttributeModel, "features", refuse(AttributeModel.features))
     monkeypatch.setattr(Generator, "forward", refuse(Generator.forward))

@@ -10,15 +10,13 @@ the same scale, enlarged so that a 32 px model can be read.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import Any
 
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from ..core.pixels import to_hwc_uint8
-
-if TYPE_CHECKING:
-    from .entry import ArithmeticResult
+from .table import METHODS
 
 BACKGROUND, INK = (255, 255, 255), (20, 20, 20)
 GOOD, BAD = (40, 160, 60), (210, 40, 40)
@@ -39,7 +37,8 @@ def _coef_text(coef: float, first: bool) -> tuple[str, str]:
     return op, "" if mag == 1 else f"{mag:g} x "
 
 
-def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
+def figure(result: Any, min_cell: int = 64) -> Image.Image:
+    """An ArithmeticResult drawn (result.py calls this; the figure reads its fields and decides nothing)."""
     size = result.result_images.shape[-1]
     cell = size * max(1, math.ceil(min_cell / size))
     gap, op_w, pad = max(4, cell // 16), max(24, cell // 2), 8
@@ -52,7 +51,7 @@ def figure(result: ArithmeticResult, min_cell: int = 64) -> Image.Image:
     res_cols = min(3, len(res)) if len(res) <= 9 else math.ceil(math.sqrt(len(res)))
     res_rows = math.ceil(len(res) / res_cols)
     # Anchored results each start from their own anchor: it is shown under the result, half size.
-    anchored = result.method in ("anchored", "guided", "boundary")
+    anchored = METHODS[result.method].from_anchors
     anchors = result.anchor_images if anchored and result.anchor_images is not None else None
     thumb = cell // 2 if anchors is not None else 0
     res_h = cell + (thumb + line if anchors is not None else 0) + gap
@@ -125,7 +124,7 @@ def _caption(draw: ImageDraw.ImageDraw, centre: tuple[int, int], text: str, font
         draw.text((x, centre[1] + j * (font.size + 4)), part, fill=INK, font=font, anchor="mt")
 
 
-def _footer(result: ArithmeticResult) -> list[str]:
+def _footer(result: Any) -> list[str]:
     """What the result should show, and how many results show it, attribute by attribute."""
     summary = result.judgement.summary if result.judgement is not None else {}
     if not summary:
