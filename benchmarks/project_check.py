@@ -101,8 +101,8 @@ def errors(target: torch.Tensor, recon: torch.Tensor, classifier) -> dict[str, f
 def check(name: str, run: Path, n_images: int, steps: int, encoder_steps: int, data_root: Path) -> list[dict]:
     c = load_checkpoint(run)
     G, D = c.generator(), c.discriminator()
-    train_data = checkpoint_data(c, "train", data_root=data_root if c.dataset.get("name") == "mnist" else None)
-    held = checkpoint_data(c, "test", data_root=data_root if c.dataset.get("name") == "mnist" else None)
+    train_data = checkpoint_data(c, "train", data_root=data_root if c.dataset.name == "mnist" else None)
+    held = checkpoint_data(c, "test", data_root=data_root if c.dataset.name == "mnist" else None)
     idx = torch.randperm(held.images.shape[0], generator=torch.Generator().manual_seed(7))[:n_images].sort().values.numpy()
     target = to_model_range(held.images[idx]).float()
     labels = held.labels[idx]

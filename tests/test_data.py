@@ -186,7 +186,7 @@ def test_train_from_idx_gz(tmp_path, runner):
     r = invoke(runner, "train", "--dataset", "mnist", "--data-root", root, "--max-steps", "2", "--out", tmp_path / "run", *TINY)
     assert r.exit_code == 0, r.output
     c = load_checkpoint(tmp_path / "run")
-    assert c.model_config.nc == 1 and c.model_config.size == 28 and c.dataset["label_names"][9] == "nine"
+    assert c.model_config.nc == 1 and c.model_config.size == 28 and c.dataset.label_names[9] == "nine"
 
 
 def test_mnist_idx_files_read_as_digits_with_their_labels(tmp_path):

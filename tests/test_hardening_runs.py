@@ -65,11 +65,11 @@ def test_a_checkpoint_copied_in_from_another_data_set_is_not_resumed(runner, tmp
     run = tmp_path / "run"
     assert invoke(runner, "train", *QUICK, "--epochs", "1", "--out", run).exit_code == 0
     shutil.copy(digits / "checkpoints" / "step-00000006.safetensors", run / "checkpoints" / "step-00000006.safetensors")
-    assert load_checkpoint(run).dataset["name"] == "shapes"
+    assert load_checkpoint(run).dataset.name == "shapes"
     r = invoke(runner, "train", "--resume", run, "--epochs", "2", "--device", "cpu")
     assert r.exit_code == 0, r.output
     c = load_checkpoint(run)
-    assert c.dataset["name"] == "shapes" and c.step == 4
+    assert c.dataset.name == "shapes" and c.step == 4
 
 
 def test_a_data_file_edited_in_place_is_read_again(tmp_path):

@@ -272,7 +272,7 @@ def test_arithmetic_on_unlabelled_data_asks_for_define(tiny_run, runner, tmp_pat
     from dcgan_cli.core.checkpoint import load_checkpoint
 
     c = load_checkpoint(tiny_run)
-    forge_checkpoint(tmp_path / "u.safetensors", c.tensors, {**c.meta, "dataset": {**c.dataset, "label_names": []}})
+    forge_checkpoint(tmp_path / "u.safetensors", c.tensors, {**c.meta, "dataset": {**c.meta["dataset"], "label_names": []}})
     r = invoke(runner, "arithmetic", "cat + dog", "--ckpt", tmp_path / "u.safetensors", "--device", "cpu")
     assert r.exit_code == 2 and "no labels" in r.output and "--define" in r.output
 

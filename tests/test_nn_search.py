@@ -123,7 +123,7 @@ def test_cli_training_image_as_query_finds_itself(tiny_run, runner, tmp_path):
     from dcgan_cli.data.cache import open_cache
 
     c = load_checkpoint(tiny_run)
-    data = open_cache(c.dataset["cache"])
+    data = open_cache(c.dataset.cache)
     Image.fromarray(np.asarray(data.images[123]).transpose(1, 2, 0)).save(tmp_path / "q.png")
     r = invoke(runner, "nn-search", tiny_run, "--query", tmp_path / "q.png", "--k", "2", "--device", "cpu",
                "--out", tmp_path / "nn.png", "--json", tmp_path / "nn.json")
@@ -150,7 +150,7 @@ def test_cli_missing_cache(tiny_run, runner, tmp_path, monkeypatch):
     c = load_checkpoint(tiny_run)
     meta = {
         **c.meta,
-        "dataset": {**c.dataset, "name": "mnist", "cache": str(tmp_path / "gone"), "root": str(tmp_path / "nodata")},
+        "dataset": {**c.meta["dataset"], "name": "mnist", "cache": str(tmp_path / "gone"), "root": str(tmp_path / "nodata")},
     }
     forge_checkpoint(tmp_path / "m.safetensors", c.tensors, meta)
     r = invoke(runner, "nn-search", tmp_path / "m.safetensors", "--device", "cpu", "--out", tmp_path / "x.png")

@@ -22,7 +22,7 @@ def test_train_writes_checkpoint_grid_and_metrics(tiny_run):
     c = load_checkpoint(tiny_run)
     assert c.step == 16 and c.epoch == 2
     assert c.model_config.size == 32 and c.model_config.ngf == 8
-    assert c.dataset["name"] == "shapes" and "circle" in c.dataset["label_names"]
+    assert c.dataset.name == "shapes" and "circle" in c.dataset.label_names
     grid = Image.open(tiny_run / "samples" / "step-00000016.png")
     assert grid.size == (8 * 34 + 2, 8 * 34 + 2)  # 8x8 images of 32 px with 2 px padding
     lines = [json.loads(rec) for rec in (tiny_run / "metrics.jsonl").read_text().splitlines()]

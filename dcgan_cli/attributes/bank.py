@@ -40,7 +40,7 @@ class SampleBank:
 
 def check_labels(ckpt: Checkpoint, data: ImageData) -> None:
     """The data must be labelled, with the labels the checkpoint records."""
-    label_names = ckpt.dataset.get("label_names") or []
+    label_names = ckpt.dataset.label_names or []
     if not label_names or data.labels is None:
         raise UsageError("this data set has no labels; define concepts from seeds with --define 'phrase=12,45,77'")
     if data.label_names != label_names:

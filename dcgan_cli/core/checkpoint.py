@@ -49,10 +49,11 @@ class Checkpoint:
     train_config: TrainConfig
     meta: dict[str, Any]
     tensors: dict[str, torch.Tensor] = field(repr=False)
+    dataset: DatasetRecord = field(default=None)  # type: ignore[assignment]  # the validated meta["dataset"]
 
-    @property
-    def dataset(self) -> dict[str, Any]:
-        return self.meta.get("dataset", {})
+    def __post_init__(self) -> None:
+        if self.dataset is None:
+            self.dataset = DatasetRecord.from_dict(self.meta.get("dataset") or {})
 
     @property
     def epoch(self) -> int:
@@ -108,101 +109,6 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     data = st_save(flat, metadata={META_KEY: json.dumps(full_meta, allow_nan=False)})
     return write_bytes(Path(path), data, what="checkpoint")
-
-
-def rng_state(z_stream: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
-    """This process's random state: the global CPU generator (init, dropout), the z stream, CUDA's.
-    (The z stream is stored as rng/noise, its name since the format's first version.)"""
-    state = {"torch": torch.get_rng_state(), "noise": z_stream.get_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def training_snapshot(G, D, opt_g, opt_d, rng_states: list[dict[str, torch.Tensor]], G_ema=None,
-                      scalers: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Everything a resumed run needs beyond the configs: (tensors, metadata entries).
-
-    `rng_states` holds one `rng_state` per process in rank order: rank 0's as rng/KIND, rank r's
-    as rng/rankR/KIND, so a data-parallel run resumes each rank's streams exactly. `scalers`:
-    fp16 gradient scalers' state dicts by name.
-    """
-    tensors: dict[str, torch.Tensor] = {}
-    tensors |= {f"G/{k}": v for k, v in G.state_dict().items()}
-    if G_ema is not None:
-        tensors |= {f"G_ema/{k}": v for k, v in G_ema.state_dict().items()}
-    tensors |= {f"D/{k}": v for k, v in D.state_dict().items()}
-    meta: dict[str, Any] = {"world_size": len(rng_states)}
-    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
-        sd = opt.state_dict()
-        tensors |= {f"{prefix}/{idx}/{key}": value for idx, state in sd["state"].items() for key, value in state.items()}
-        meta[f"{prefix}_groups"] = sd["param_groups"]
-    for rank, state in enumerate(rng_states):
-        tensors |= {_rng_key(rank, kind): value for kind, value in state.items()}
-    if scalers:
-        meta["scalers"] = scalers
-    return tensors, meta
-
-
-def _rng_key(rank: int, kind: str) -> str:
-    return f"rng/{kind}" if rank == 0 else f"rng/rank{rank}/{kind}"
-
-
-def stored_world_size(ckpt: Checkpoint) -> int:
-    """How many processes wrote this run's last steps (1 for checkpoints from before data parallelism)."""
-    return int(ckpt.meta.get("world_size", 1))
-
-
-def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Generator, device: torch.device, G_ema=None,
-                     rank: int = 0) -> bool:
-    """The inverse of training_snapshot: weights, both Adam states, and this rank's RNG states.
-
-    Returns False when the checkpoint holds no streams for `rank` (it was written by fewer
-    processes): the caller keeps the fresh seeds it drew, and the run is no longer bit-exact.
-    """
-    G.load_state_dict(ckpt.state_dict("G"))
-    D.load_state_dict(ckpt.state_dict("D"))
-    if G_ema is not None:
-        # A run that turns --ema on when resumed starts its average from the current G.
-        G_ema.load_state_dict(ckpt.state_dict("G_ema") if ckpt.has_ema else ckpt.state_dict("G"))
-    for prefix, opt in (("opt_g", opt_g), ("opt_d", opt_d)):
-        groups = ckpt.meta.get(f"{prefix}_groups")
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for name, value in ckpt.tensors.items():
-            parts = name.split("/")
-            if parts[0] == prefix and len(parts) == 3 and parts[1].isdigit():
-                state.setdefault(int(parts[1]), {})[parts[2]] = value
-        params = [p for group in opt.param_groups for p in group["params"]]
-        for idx, st in state.items():
-            for key, value in st.items():
-                _check_finite(ckpt.path, f"{prefix}/{idx}/{key}", value)
-                if key != "step" and (idx >= len(params) or value.shape != params[idx].shape):
-                    want = tuple(params[idx].shape) if idx < len(params) else "no such parameter"
-                    raise CheckpointError(f"{ckpt.path}: optimizer tensor {prefix}/{idx}/{key} has shape {tuple(value.shape)}, "
-                                          f"its parameter {want}; the file is damaged and not resumable")
-        try:
-            opt.load_state_dict({"state": state, "param_groups": groups})
-        except (ValueError, KeyError, TypeError, RuntimeError) as e:
-            raise CheckpointError(
-                f"{ckpt.path}: the {prefix} optimizer state cannot be restored ({e}); it is not resumable"
-            ) from None
-    for key in ("rng/torch", "rng/noise"):
-        if key not in ckpt.tensors or ckpt.tensors[key].dtype != torch.uint8:
-            raise CheckpointError(f"{ckpt.path} lacks a valid {key} state; it is not resumable")
-    if _rng_key(rank, "noise") not in ckpt.tensors:
-        return False
-    try:
-        for kind in ("torch", "noise"):
-            value = ckpt.tensors.get(_rng_key(rank, kind))
-            if value is None or value.dtype != torch.uint8:
-                raise ValueError(f"{_rng_key(rank, kind)} is missing")
-        torch.set_rng_state(ckpt.tensors[_rng_key(rank, "torch")])
-        z_stream.set_state(ckpt.tensors[_rng_key(rank, "noise")])
-        if device.type == "cuda" and _rng_key(rank, "cuda") in ckpt.tensors:
-            torch.cuda.set_rng_state(ckpt.tensors[_rng_key(rank, "cuda")], device)
-    except (RuntimeError, ValueError) as e:
-        raise CheckpointError(f"{ckpt.path}: its RNG state is damaged ({e}); it is not resumable") from None
-    return True
 
 
 # --- finding
@@ -405,7 +311,7 @@ class CheckpointMeta(Record):
         ]
 
 
-def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
+def validate_meta(path: Path, meta: Any) -> CheckpointMeta:
     """Check every metadata field against its type and range; the reason names the field."""
     if isinstance(meta, dict) and meta.get("best") == {}:
         meta = {k: v for k, v in meta.items() if k != "best"}  # written by versions that stored no best as {}
@@ -415,7 +321,7 @@ def validate_meta(path: Path, meta: Any) -> tuple[ModelConfig, TrainConfig]:
         what = "it is not a JSON object" if not isinstance(meta, dict) else str(e)
         raise CheckpointError(f"{path} has invalid dcgan-cli metadata: {what}; "
                               "the file is damaged or was not written by dcgan-cli") from None
-    return record.model, record.train
+    return record
 
 
 def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = RUNS_DIR) -> Checkpoint:
@@ -437,14 +343,15 @@ def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = RUN
             f"{path} was written by a newer dcgan-cli (format {version}, this one reads up to {FORMAT_VERSION}); "
             "upgrade with `pip install -U dcgan-cli`"
         )
-    cfg, tcfg = validate_meta(path, meta)
+    record = validate_meta(path, meta)
+    cfg, tcfg = record.model, record.train
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:  # safetensors raises its own error types for damaged payloads
         raise CheckpointError(f"{path} could not be read as safetensors: {e}") from None
     _check_weights(path, cfg, tensors)
-    return Checkpoint(path=path, model_config=cfg, train_config=tcfg, meta=meta, tensors=tensors)
+    return Checkpoint(path=path, model_config=cfg, train_config=tcfg, meta=meta, tensors=tensors, dataset=record.dataset)
 
 
 def as_checkpoint(ckpt: Checkpoint | str | Path | None) -> Checkpoint:
@@ -482,10 +389,10 @@ def _check_weights(path: Path, cfg: ModelConfig, tensors: dict[str, torch.Tensor
         if tensors[k].dtype != ref.dtype:
             raise CheckpointError(f"{path}: {k} is stored as {tensors[k].dtype}, expected {ref.dtype}; the file is damaged")
     for k in expected:
-        _check_finite(path, k, tensors[k])
+        check_finite(path, k, tensors[k])
 
 
-def _check_finite(path: Path, name: str, t: torch.Tensor) -> None:
+def check_finite(path: Path, name: str, t: torch.Tensor) -> None:
     """Weights that would draw black images or NaN metrics are refused by name, not used."""
     if t.is_floating_point() and not bool(torch.isfinite(t).all()):
         raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values; the weights are unusable "

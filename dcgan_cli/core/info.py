@@ -43,7 +43,7 @@ def info(ckpt: Checkpoint | str | Path | None) -> CheckpointInfo:
         "epoch": c.epoch, "step": c.step, "generator": "EMA (G_ema) and G" if c.has_ema else "G",
         "processes": int(c.meta.get("world_size", 1)), "best": c.meta.get("best"),
         "model": c.model_config.to_dict(), "train": c.train_config.to_dict(),
-        "dataset": c.dataset, "metrics": c.metrics, "run": str(c.run.path) if c.run else None,
+        "dataset": c.meta.get("dataset", {}), "metrics": c.metrics, "run": str(c.run.path) if c.run else None,
         "tensors": len(c.tensors), "parameters": {p: sum(v.numel() for v in c.state_dict(p).values()) for p in ("G", "D")},
     }
     return CheckpointInfo(summary, c.path, c.step)

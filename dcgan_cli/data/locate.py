@@ -26,7 +26,7 @@ def checkpoint_data(
 ) -> ImageData:
     """The prepared `split` of the data set `ckpt` was trained on, at the model's size and channels."""
     ds = ckpt.dataset
-    name = ds.get("name")
+    name = ds.name
     if not name:
         raise DcganError(f"{ckpt.path} does not record its data set; pass the data another way or retrain")
     cfg = ckpt.model_config
@@ -38,15 +38,15 @@ def checkpoint_data(
             raise DcganError(f"the {split} data of {name} cannot be prepared from --data-root {data_root}: {e}") from None
         return data
     matches = [d for d in find_caches(cache_dir) if _matches(d, ckpt, split)]
-    if split == "train" and ds.get("fingerprint"):
-        exact = [d for d in matches if d.fingerprint == ds["fingerprint"]]
+    if split == "train" and ds.fingerprint:
+        exact = [d for d in matches if d.fingerprint == ds.fingerprint]
         if exact:
             return exact[0]
-    if split == "test" and ds.get("fingerprint"):
+    if split == "test" and ds.fingerprint:
         # The test split of the same source: its cache sits beside the train cache of that
         # fingerprint, or is built from where that cache (in the user's own cache folder, so a
         # place the user once pointed at) says the files are.
-        train = [d for d in find_caches(cache_dir) if _matches(d, ckpt, "train") and d.fingerprint == ds["fingerprint"]]
+        train = [d for d in find_caches(cache_dir) if _matches(d, ckpt, "train") and d.fingerprint == ds.fingerprint]
         same = [d for d in matches if train and _source(d) == _source(train[0])]
         if same:
             return same[0]
@@ -64,9 +64,9 @@ def checkpoint_data(
                 )
             except DataError:
                 pass  # no test split there: the message below asks for --data-root
-    if len(matches) == 1 and not ds.get("fingerprint"):
+    if len(matches) == 1 and not ds.fingerprint:
         return matches[0]  # a checkpoint from before fingerprints were recorded: the one candidate
-    where = f" (it was trained on files at {ds['root']})" if ds.get("root") else ""
+    where = f" (it was trained on files at {ds.root})" if ds.root else ""
     if split == "test" and name == "folder":  # its test split is its 1-in-50 holdout, prepared with it
         raise DcganError(f"the test split of this folder data set is not prepared{where}; pass --data-root pointing at the "
                          "folder (1 image in 50 is held out as its test split; a folder of fewer images may hold none)")
@@ -92,7 +92,7 @@ def _yours(cache: Path) -> bool:
 
 
 def _matches(d: ImageData, ckpt, split: str) -> bool:
-    return (d.name == ckpt.dataset.get("name") and d.split == split and d.size == ckpt.model_config.size
+    return (d.name == ckpt.dataset.name and d.split == split and d.size == ckpt.model_config.size
             and d.channels == ckpt.model_config.nc)
 
 

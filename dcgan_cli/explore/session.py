@@ -112,7 +112,7 @@ class Explorer:
 
         c = self.checkpoint(ckpt)
         ds = c.dataset
-        words = sorted(vocabulary(ds.get("name", ""), list(ds.get("label_names") or [])))
+        words = sorted(vocabulary((ds.name or ""), list(ds.label_names or [])))
         return {
             "run": str(c.run.path) if c.run is not None else None,
             "checkpoints": [{"name": n} for n in sorted(self.files)],

@@ -178,7 +178,7 @@ def encoder_for(c: Checkpoint, G: Generator, which: str, fingerprint: str, *, st
 
     try:
         real = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir).images
-        on = f"G's samples and {c.dataset.get('name')}'s real images"
+        on = f"G's samples and {c.dataset.name}'s real images"
     except DcganError:
         real, on = None, "G's samples only (the data set's prepared images were not found)"
     label = f"training the encoder for this generator, once ({steps} steps on {on}; then cached)"

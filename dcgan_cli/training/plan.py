@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..attributes.classifier import classes_to_learn, labels_problem
-from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints, stored_world_size
+from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
 from ..core.configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..core.errors import UsageError
 from ..core.model import parameter_count
@@ -26,6 +26,7 @@ from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
 from .distributed import World, on_main
 from .loop import TrainResult, fit
+from .snapshot import stored_world_size
 
 # Past this a model's weights, gradients and Adam states alone outgrow any single card.
 MAX_PARAMETERS = 2_000_000_000
@@ -187,7 +188,7 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
                 f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}; add --channels {mcfg.nc}"
             )
         mcfg = replace(mcfg, nc=data.channels)
-    root = str(data_root) if data_root else (ckpt.dataset.get("root") if ckpt is not None else None)
+    root = str(data_root) if data_root else (ckpt.dataset.root if ckpt is not None else None)
     meta = data.describe() | {"root": root}
     if tcfg.tensorboard:
         import importlib.util

@@ -13,11 +13,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.checkpoint import Checkpoint, restore_training
+from ..core.checkpoint import Checkpoint
 from ..core.configs import ModelConfig, TrainConfig
 from ..core.model import Discriminator, Generator
 from .distributed import World, rank_seed
 from .precision import Precision
+from .snapshot import restore_training
 from .steps import make_optimizers
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.utils import make_grid
 
-from ..core.checkpoint import rng_state, run_checkpoints, save_checkpoint, training_snapshot
+from ..core.checkpoint import run_checkpoints, save_checkpoint
 from ..core.configs import ModelConfig, TrainConfig
 from ..core.errors import DcganError
 from ..core.files import write_bytes
@@ -24,6 +24,7 @@ from ..core.model import z_from_seeds
 from ..core.pixels import to_model_range
 from ..core.runs import RunFolder
 from .distributed import World
+from .snapshot import rng_state, training_snapshot
 from .state import TrainingState
 from .steps import epoch_order
 from .watch import Watchdog, diversity

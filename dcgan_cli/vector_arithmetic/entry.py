@@ -66,7 +66,7 @@ def _choose_method(c: Checkpoint, terms: list[Term], method: str | None, defined
                    anchors: list[Path] | None) -> str:
     """The method asked, or the default: guided (the best measured) where it can serve, else anchored.
     Refuses a method that cannot serve this data set or these terms."""
-    labelled = bool(c.dataset.get("label_names"))
+    labelled = bool(c.dataset.label_names)
     if method is None:
         method = "guided" if labelled and not any(t.phrase in defined for t in terms[1:]) else "anchored"
     m = METHODS.get(method)
@@ -76,7 +76,7 @@ def _choose_method(c: Checkpoint, terms: list[Term], method: str | None, defined
         raise UsageError(f"--anchor gives the anchored and edit methods their starting points; --method {method} has none")
     if m.needs_labels and not labelled:
         raise UsageError(f"--method {method} moves z by what a guide on z learned from the data set's labels, and "
-                         f"{c.dataset.get('name', 'this data set')} has none; use --method anchored with --define")
+                         f"{(c.dataset.name or 'this data set')} has none; use --method anchored with --define")
     if m.needs_labels and any(t.phrase in defined for t in terms[1:]):
         raise UsageError(f"--method {method} moves attributes named by words of the data set's labels; a phrase "
                          "defined by seeds can only be the first term (or use --method anchored)")
@@ -98,13 +98,13 @@ def _labelled(c: Checkpoint, terms: list[Term], method: str, defined: dict[str, 
     todo = [t for t in terms if t.phrase not in defined]
     if not todo:
         return _Labelled()
-    label_names = c.dataset.get("label_names") or []
+    label_names = c.dataset.label_names or []
     if not label_names:
         missing = ", ".join(repr(t.phrase) for t in todo)
         raise UsageError(f"this data set has no labels, so {missing} cannot be found; define it from seeds with "
                          "--define 'phrase=12,45,77'")
-    vocab = vocabulary(c.dataset.get("name", ""), label_names)
-    phrase_constraints(todo, vocab, c.dataset.get("name", ""))  # an unknown word: one line naming the known ones
+    vocab = vocabulary((c.dataset.name or ""), label_names)
+    phrase_constraints(todo, vocab, (c.dataset.name or ""))  # an unknown word: one line naming the known ones
     if data is None:
         data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
     check_labels(c, data)

@@ -90,7 +90,7 @@ def z_separability(ckpt, *, samples: int = BANK_SAMPLES, attr_images: int = ATTR
     if not MIN_SAMPLES <= samples <= MAX_SAMPLES:
         raise UsageError(f"--samples must be {MIN_SAMPLES} to {MAX_SAMPLES:,}, got {samples}")
     c = as_checkpoint(ckpt)
-    if not c.dataset.get("label_names"):
+    if not c.dataset.label_names:
         raise UsageError("this data set has no labels, so there are no attributes to probe z for")
     data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
     check_labels(c, data)
