@@ -67,7 +67,8 @@ def test_strings_from_files_reach_the_terminal_escaped(tiny_run, runner, tmp_pat
     folder.mkdir(parents=True)
     meta = {
         **c.meta,
-        "dataset": {**c.meta["dataset"], "name": "\x1b]0;pwned\x07\x1b[2J", "label_names": ["[bold]red", *c.dataset.label_names[1:]]},
+        "dataset": {**c.meta["dataset"], "name": "\x1b]0;pwned\x07\x1b[2J",
+                    "label_names": ["[bold]red", *c.dataset.label_names[1:]]},
     }
     path = forge_checkpoint(folder / "step-00000016.safetensors", c.tensors, meta)
     r = invoke(runner, "info", path)

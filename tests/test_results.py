@@ -116,7 +116,7 @@ def test_explain(tiny_run, runner, tmp_path):
 
 def test_plot_and_data_info(tiny_run, runner):
     assert _lines(invoke(runner, "plot", tiny_run)) == dc.plot(tiny_run).lines()
-    from dcgan_cli.data.cache import cache_listing
+    from dcgan_cli.data.listing import cache_listing
 
     assert _lines(invoke(runner, "data", "info")) == cache_listing().lines()
     assert json.loads(invoke(runner, "data", "info", "--json").stdout) == cache_listing().to_dict()

@@ -29,7 +29,7 @@ def prepare(
 ):
     """Decode, crop and resize a data set once into a memory-mapped cache.
     Example: dcgan data prepare --dataset celeba --size 64"""
-    from ..data.cache import prepare as build
+    from ..data.listing import prepare as build
 
     with progress(f"preparing {dataset} {size}px") as bar:
         result = build(dataset, size, root=data_root, split=split, cache_root=cache_dir, download=download, rebuild=rebuild,
@@ -41,6 +41,6 @@ def prepare(
 @cli_errors
 def info(cache_dir: Cache = None, as_json: AsJson = False):
     """List prepared caches with their counts, sizes and labels."""
-    from ..data.cache import cache_listing
+    from ..data.listing import cache_listing
 
     emit(cache_listing(cache_dir), as_json=as_json)

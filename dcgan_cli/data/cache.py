@@ -7,6 +7,7 @@ and resizes every image once, in parallel. Reading never copies the whole set in
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -28,7 +29,6 @@ from ..core.errors import UsageError
 from ..core.files import TEMP_MARK, remove_stale_temps
 from ..core.progress import Progress
 from ..core.records import ConfigError, Record
-from ..core.results import Result, shown
 from .sources import DataError, Source, open_source
 
 CACHE_FORMAT = 1
@@ -280,6 +280,63 @@ def crop_resize(img: Image.Image, size: int, channels: int) -> np.ndarray:
     return a[None] if channels == 1 else a.transpose(2, 0, 1)
 
 
+def _reserve(path: Path, nbytes: int) -> None:
+    """Give the file its whole size on disk now: a memory map over a sparse file on a full disk dies
+    with SIGBUS at the first page it cannot back; this raises a one-line DataError instead."""
+    with open(path, "wb") as f:
+        try:
+            os.posix_fallocate(f.fileno(), 0, max(nbytes, 1))
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DataError(f"no space left on device: the cache needs {nbytes / 1e6:,.0f} MB in {path.parent.parent}; "
+                                "free some or point --cache-dir (or DCGAN_CACHE) elsewhere") from None
+            if e.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # a file system without fallocate: map it as it is
+                raise
+
+
+def _decode_into(mm: np.memmap, source: Source, size: int, workers: int | None, on_progress: Progress | None) -> list[int]:
+    """Fill mm with the source's images in order; returns the indices that decoded (the rest are skipped)."""
+    n, c = source.count, source.channels
+    if source.draw is not None or source.arrays is not None:
+        mm[:n] = source.draw(size) if source.draw is not None else resize_array(source.arrays(), size)
+        if on_progress:
+            on_progress(n, n)
+        return list(range(n))
+
+    def decode(i: int) -> np.ndarray | None:
+        try:
+            with warnings.catch_warnings():
+                # Past Pillow's pixel limit an image is a likely decompression bomb: skipped, counted.
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with source.load_item(i) as img:
+                    return crop_resize(img, size, c)
+        except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError,
+                Image.DecompressionBombWarning, MemoryError):
+            return None  # unreadable, truncated or over-large file: skipped and counted
+
+    kept: list[int] = []
+    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
+        for i, a in enumerate(pool.map(decode, range(n), chunksize=64)):
+            if a is not None:
+                mm[len(kept)] = a
+                kept.append(i)
+            if on_progress and (i % 256 == 255 or i == n - 1):
+                on_progress(i + 1, n)
+    return kept
+
+
+def _manifest(source: Source, size: int, kept: list[int]) -> dict[str, Any]:
+    n, c = source.count, source.channels
+    return {
+        "format": CACHE_FORMAT, "dataset": source.name, "split": source.split, "source": source.location,
+        "fingerprint": source.fingerprint, "content": source.content, "transform": TRANSFORM, "size": size, "channels": c,
+        "count": len(kept), "skipped": n - len(kept), "shape": [len(kept), c, size, size],
+        "skipped_files": [source.items[i] for i in sorted(set(range(n)) - set(kept))][:1000] if source.items else [],
+        "unreadable_folders": source.unreadable,
+        "label_names": source.label_names, "groups": source.groups, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+
+
 def build_cache(
     source: Source, size: int, d: Path, *, workers: int | None = None, on_progress: Progress | None = None
 ) -> Path:
@@ -290,36 +347,12 @@ def build_cache(
     tmp = d.with_name(f".{d.name}{TEMP_MARK}{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    c = source.channels
-    n = source.count
-    kept: list[int] = []
+    c, n = source.channels, source.count
     try:
-        mm = np.memmap(tmp / "images.u8", dtype=np.uint8, mode="w+", shape=(max(n, 1), c, size, size))
-        if source.draw is not None or source.arrays is not None:
-            arr = source.draw(size) if source.draw is not None else resize_array(source.arrays(), size)
-            mm[:n] = arr
-            kept = list(range(n))
-            if on_progress:
-                on_progress(n, n)
-        else:
-            def decode(i: int) -> np.ndarray | None:
-                try:
-                    with warnings.catch_warnings():
-                        # Past Pillow's pixel limit an image is a likely decompression bomb: skipped, counted.
-                        warnings.simplefilter("error", Image.DecompressionBombWarning)
-                        with source.load_item(i) as img:
-                            return crop_resize(img, size, c)
-                except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError,
-                        Image.DecompressionBombWarning, MemoryError):
-                    return None  # unreadable, truncated or over-large file: skipped and counted
-
-            with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 2) as pool:
-                for i, a in enumerate(pool.map(decode, range(n), chunksize=64)):
-                    if a is not None:
-                        mm[len(kept)] = a
-                        kept.append(i)
-                    if on_progress and (i % 256 == 255 or i == n - 1):
-                        on_progress(i + 1, n)
+        shape = (max(n, 1), c, size, size)
+        _reserve(tmp / "images.u8", int(np.prod(shape)))
+        mm = np.memmap(tmp / "images.u8", dtype=np.uint8, mode="r+", shape=shape)
+        kept = _decode_into(mm, source, size, workers, on_progress)
         mm.flush()
         del mm
         if not kept:
@@ -329,15 +362,7 @@ def build_cache(
             np.save(tmp / "labels.npy", np.ascontiguousarray(source.labels[kept]))
         if source.items:
             (tmp / "items.json").write_text(json.dumps([source.items[i] for i in kept]))
-        manifest = {
-            "format": CACHE_FORMAT, "dataset": source.name, "split": source.split, "source": source.location,
-            "fingerprint": source.fingerprint, "content": source.content, "transform": TRANSFORM, "size": size, "channels": c,
-            "count": len(kept), "skipped": n - len(kept), "shape": [len(kept), c, size, size],
-            "skipped_files": [source.items[i] for i in sorted(set(range(n)) - set(kept))][:1000] if source.items else [],
-            "unreadable_folders": source.unreadable,
-            "label_names": source.label_names, "groups": source.groups, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        }
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        (tmp / "manifest.json").write_text(json.dumps(_manifest(source, size, kept), indent=1))
         old = d.with_name(f".{d.name}.old{TEMP_MARK}{os.getpid()}")
         if d.exists():
             os.replace(d, old)
@@ -346,95 +371,3 @@ def build_cache(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return d
-
-
-def list_caches(cache_root: Path | None = None) -> list[dict[str, Any]]:
-    """Every prepared cache under the root; a damaged one is listed as such, not skipped silently."""
-    root = Path(cache_root) if cache_root is not None else default_cache_root()
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"--cache-dir {root} is a file; give a folder")
-    out = []
-    for m in sorted(root.glob("*/manifest.json")):
-        try:
-            info = read_manifest(m.parent)
-            info["bytes"] = (m.parent / "images.u8").stat().st_size
-            try:
-                open_cache(m.parent)  # what train does: sizes, labels, manifest all checked
-                info["damaged"] = False
-            except DataError:
-                info["damaged"] = True
-        except (DataError, OSError):
-            info = {"dataset": m.parent.name, "split": "?", "count": 0, "shape": [0, 0, 0, 0], "bytes": 0,
-                    "label_names": [], "source": "?", "damaged": True}
-        info["path"] = str(m.parent)
-        out.append(info)
-    return out
-
-
-def find_caches(cache_root: Path | None = None) -> list[ImageData]:
-    """Every cache under the root that opens cleanly."""
-    root = Path(cache_root) if cache_root is not None else default_cache_root()
-    found = []
-    for m in sorted(root.glob("*/manifest.json")) if root.is_dir() else []:
-        try:
-            found.append(open_cache(m.parent))
-        except DataError:
-            continue
-    return found
-
-
-@dataclass
-class Prepared(Result):
-    """`dcgan data prepare`: what the cache holds now."""
-
-    command = "data prepare"
-    manifest: dict[str, Any]
-    cache_dir: Path
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.manifest | {"path": str(self.cache_dir)}
-
-    def lines(self) -> list[str]:
-        m = self.manifest
-        skipped = f", skipped {m['skipped']} unreadable or over-large file(s)" if m.get("skipped") else ""
-        out = [f"{m['dataset']} {m['split']}: {m['count']} images of {m['shape'][1]}x{m['size']}x{m['size']} "
-               f"in {shown(self.cache_dir)}{skipped}"]
-        names = m.get("skipped_files") or []
-        if names:
-            more = m["skipped"] - min(len(names), 20)
-            out.append(f"skipped files: {shown(', '.join(names[:20]))}" + (f" and {more} more" if more > 0 else ""))
-        for folder in m.get("unreadable_folders") or []:
-            out.append(f"skipped folder {shown(folder)}: it cannot be read (permission denied?); its images are not in the cache")
-        return out
-
-
-def prepare(name: str, size: int, **options: Any) -> Prepared:
-    """Build (or find up to date) the cache of one split; `options` as load_data's."""
-    data = load_data(name, size, **options)
-    return Prepared(read_manifest(data.cache_dir), data.cache_dir)
-
-
-@dataclass
-class CacheListing(Result):
-    """`dcgan data info`: every prepared cache."""
-
-    command = "data info"
-    caches: list[dict[str, Any]]
-
-    def to_dict(self) -> list[dict[str, Any]]:  # type: ignore[override]  # a list, as `data info --json` always printed
-        return self.caches
-
-    def lines(self) -> list[str]:
-        if not self.caches:
-            return ["no prepared data sets yet; run `dcgan data prepare` or `dcgan train`"]
-        out = []
-        for c in self.caches:
-            labels = ", ".join(c["label_names"][:6]) + (" ..." if len(c["label_names"]) > 6 else "")
-            name = c["dataset"] + (" (damaged: rebuild it)" if c.get("damaged") else "")
-            out.append(shown(f"{name} {c['split']}: {c['count']} images, {'x'.join(map(str, c['shape'][1:]))}, "
-                             f"{c['bytes'] / 1e6:.1f} MB, labels {labels or '-'}, from {c['source']}"))
-        return out
-
-
-def cache_listing(cache_root: Path | None = None) -> CacheListing:
-    return CacheListing(list_caches(cache_root))

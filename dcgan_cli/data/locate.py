@@ -12,7 +12,8 @@ from pathlib import Path
 
 from ..core.errors import DcganError
 from ..core.progress import Progress
-from .cache import ImageData, find_caches, load_data
+from .cache import ImageData, load_data
+from .listing import find_caches
 from .sources import DataError
 
 

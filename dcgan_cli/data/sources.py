@@ -12,59 +12,29 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-import io
-import os
 import shutil
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..core.configs import DATASETS, SPLITS
-from ..core.errors import DcganError, UsageError
+from ..core.errors import UsageError
 from ..core.files import write_atomic
 from . import shapes
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
-DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-FASHION = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]
-CIFAR10 = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-SHAPES_COUNT = {"train": 8192, "test": 1024}
-
-
-class DataError(DcganError):
-    pass
-
-
-@dataclass
-class Source:
-    """What one split of a data set holds, before any decoding or resizing."""
-
-    name: str
-    split: str
-    channels: int
-    label_names: list[str]
-    groups: list[list[str]]  # label columns that exclude each other (one class per image)
-    labels: np.ndarray | None  # (N, len(label_names)) uint8 0/1
-    fingerprint: str  # changes when the source files change (names, sizes, mtimes)
-    location: str
-    arrays: Callable[[], np.ndarray] | None = None  # -> (N, H, W, C) uint8
-    items: list[str] = field(default_factory=list)  # names of the images to decode one by one
-    load_item: Callable[[int], Image.Image] | None = None
-    draw: Callable[[int], np.ndarray] | None = None  # size -> (N, C, size, size) uint8, for generated sets
-    content: str = ""  # a digest of sampled file contents: an edit that keeps size and mtime changes it
-    unreadable: list[str] = field(default_factory=list)  # folders that could not be listed, relative to the root
-
-    @property
-    def count(self) -> int:
-        return len(self.items) if self.load_item else int(self.labels.shape[0]) if self.labels is not None else 0
-
-
-def default_data_root() -> Path:
-    return Path(os.environ.get("DCGAN_DATA", Path.home() / ".cache" / "dcgan" / "data"))
+from .photos import celeba_source, folder_source, lsun_source
+from .source import (
+    CIFAR10,
+    DIGITS,
+    FASHION,
+    SHAPES_COUNT,
+    DataError,
+    Source,
+    default_data_root,
+    files_identity,
+    one_hot,
+    run_download,
+)
 
 
 def open_source(
@@ -100,66 +70,10 @@ def _open(name: str, root: Path, split: str, download: bool, work_dir: Path | No
     if name == "cifar10":
         return _cifar10(root, split, download)
     if name == "celeba":
-        return _celeba(root, split, download)
+        return celeba_source(root, split, download)
     if name == "lsun":
-        return _lsun(root, split)
-    return _folder(root, split)
-
-
-def _download(name: str, fetch: Callable[[], object]):
-    """Run a torchvision download; offline or blocked, say so in one line instead of a traceback."""
-    try:
-        return fetch()
-    except (OSError, RuntimeError, ValueError) as e:  # URLError is an OSError; torchvision raises RuntimeError
-        if isinstance(e, RuntimeError) and "integrity" in str(e).lower() and name == "cifar10":
-            raise
-        raise DataError(f"{name}: the download failed ({e}); fetch the files by hand and point --data-root at them") from None
-
-
-SAMPLED_FILES, SAMPLED_BLOCKS, BLOCK = 256, 16, 4096
-
-
-def _content_sample(paths: list[Path]) -> str:
-    """A digest of sampled contents, so a file edited in place with its size and mtime kept is
-    still seen: every file when there are at most SAMPLED_FILES (else that many, evenly spread),
-    and of each SAMPLED_BLOCKS blocks of 4 KiB evenly spread (all of a file under 64 KiB)."""
-    h = hashlib.sha256()
-    files = sorted(paths)
-    if len(files) > SAMPLED_FILES:
-        files = [files[i * len(files) // SAMPLED_FILES] for i in range(SAMPLED_FILES)]
-    for p in files:
-        try:
-            with open(p, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                for k in range(min(SAMPLED_BLOCKS, -(-size // BLOCK))):
-                    f.seek(k * max(size - BLOCK, 0) // max(SAMPLED_BLOCKS - 1, 1) if size > SAMPLED_BLOCKS * BLOCK else k * BLOCK)
-                    h.update(f.read(BLOCK))
-        except OSError as e:
-            raise DataError(f"{p} cannot be read ({e.strerror or e})") from None
-    return h.hexdigest()[:16]
-
-
-def _identity(paths: list[Path]) -> dict[str, str]:
-    """The source's fingerprint (names, sizes, mtimes: what checkpoints record) and its content sample."""
-    return {"fingerprint": _fingerprint(paths), "content": _content_sample(paths)}
-
-
-def _fingerprint(paths: list[Path]) -> str:
-    """Names, sizes and mtimes: cheap enough for 200k files, and it changes when any file does."""
-    h = hashlib.sha256()
-    for p in sorted(paths):
-        try:
-            st = p.stat()
-        except OSError as e:
-            raise DataError(f"{p} cannot be read ({e.strerror or e})") from None
-        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
-
-
-def _one_hot(classes: np.ndarray, n: int) -> np.ndarray:
-    out = np.zeros((len(classes), n), dtype=np.uint8)
-    out[np.arange(len(classes)), classes] = 1
-    return out
+        return lsun_source(root, split)
+    return folder_source(root, split)
 
 
 def _shapes(split: str) -> Source:
@@ -189,7 +103,7 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
     candidates = [root / folder / "raw", root / "raw", root]
     raw = next((c for c in candidates if all((c / f).exists() or (c / f"{f}.gz").exists() for f in all_files)), None)
     if raw is None and download:
-        _download(name, lambda: cls(str(root), train=split == "train", download=True))
+        run_download(name, lambda: cls(str(root), train=split == "train", download=True))
         raw = root / folder / "raw"
     if raw is None:
         have = next((c for c in candidates if c.is_dir() and any(c.glob("*idx*"))), root / folder / "raw")
@@ -206,7 +120,7 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
         # torchvision wants extracted files under ROOT/<folder>/raw: give it that layout in our own
         # work folder (users' data folders may be read-only), from the .gz files or the flat layout.
         # Keyed by the source files' fingerprint: files the user replaces (or repairs) get a fresh copy.
-        ident = _identity(paths)
+        ident = files_identity(paths)
         key = hashlib.sha256(f"{raw.resolve()}\0{ident['fingerprint']}\0{ident['content']}".encode()).hexdigest()[:12]
         tv_root = (work_dir or Path.home() / ".cache" / "dcgan") / "raw" / key
         dest = tv_root / folder / "raw"
@@ -225,10 +139,10 @@ def _mnist(name: str, root: Path, split: str, download: bool, work_dir: Path | N
     images = ds.data.numpy()  # (N, 28, 28) uint8
     if images.dtype != np.uint8 or ds.targets.min() < 0 or ds.targets.max() > 9:
         raise DataError(f"{name}: the idx files in {raw} hold no 8-bit images with labels 0-9; download them again")
-    labels = _one_hot(ds.targets.numpy(), 10)
+    labels = one_hot(ds.targets.numpy(), 10)
     return Source(
         name=name, split=split, channels=1, label_names=list(DIGITS if name == "mnist" else FASHION),
-        groups=[list(DIGITS if name == "mnist" else FASHION)], labels=labels, **_identity(paths),
+        groups=[list(DIGITS if name == "mnist" else FASHION)], labels=labels, **files_identity(paths),
         location=str(raw), arrays=lambda: images[..., None],
     )
 
@@ -254,7 +168,7 @@ def _svhn(root: Path, split: str, download: bool) -> Source:
     if path is None and download:
         from torchvision import datasets
 
-        _download("svhn", lambda: datasets.SVHN(str(root), split=split, download=True))
+        run_download("svhn", lambda: datasets.SVHN(str(root), split=split, download=True))
         path = root / fname
     if path is None:
         raise DataError(
@@ -274,7 +188,7 @@ def _svhn(root: Path, split: str, download: bool) -> Source:
     y[y == 10] = 0  # SVHN writes the digit 0 as class 10
     return Source(
         name="svhn", split=split, channels=3, label_names=list(DIGITS), groups=[list(DIGITS)],
-        labels=_one_hot(y, 10), **_identity([path]), location=str(path), arrays=lambda: images,
+        labels=one_hot(y, 10), **files_identity([path]), location=str(path), arrays=lambda: images,
     )
 
 
@@ -294,7 +208,7 @@ def _cifar10(root: Path, split: str, download: bool) -> Source:
             images = np.ascontiguousarray(rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
             return Source(
                 name="cifar10", split=split, channels=3, label_names=list(CIFAR10), groups=[list(CIFAR10)],
-                labels=_one_hot(rec[:, 0].astype(np.int64), 10), **_identity(paths), location=str(base),
+                labels=one_hot(rec[:, 0].astype(np.int64), 10), **files_identity(paths), location=str(base),
                 arrays=lambda: images,
             )
     py = root / "cifar-10-batches-py"
@@ -302,14 +216,14 @@ def _cifar10(root: Path, split: str, download: bool) -> Source:
         from torchvision import datasets
 
         try:
-            ds = _download("cifar10", lambda: datasets.CIFAR10(str(root), train=split == "train", download=download))
+            ds = run_download("cifar10", lambda: datasets.CIFAR10(str(root), train=split == "train", download=download))
         except RuntimeError as e:
             raise DataError(f"cifar10: {py} failed torchvision's integrity check ({e}); download it again") from None
         paths = sorted(py.glob("*_batch*"))
         images = ds.data
         return Source(
             name="cifar10", split=split, channels=3, label_names=list(CIFAR10), groups=[list(CIFAR10)],
-            labels=_one_hot(np.array(ds.targets), 10), **_identity(paths), location=str(py), arrays=lambda: images,
+            labels=one_hot(np.array(ds.targets), 10), **files_identity(paths), location=str(py), arrays=lambda: images,
         )
     raise DataError(
         f"cifar10: missing {root / 'cifar-10-batches-bin'}/{names[0]} (binary version) or {py} (Python version); "
@@ -317,176 +231,3 @@ def _cifar10(root: Path, split: str, download: bool) -> Source:
     )
 
 
-# --- CelebA: torchvision's class needs all six official files with their md5; we read the three
-# that matter for a GAN (images, attributes, partition) and keep all 40 attributes by name.
-
-CELEBA_FILES = ("img_align_celeba", "list_attr_celeba.txt", "list_eval_partition.txt")
-
-
-def _celeba(root: Path, split: str, download: bool) -> Source:
-    base = next((b for b in (root / "celeba", root) if all((b / f).exists() for f in CELEBA_FILES)), None)
-    if base is None and download:
-        import importlib.util
-
-        from torchvision import datasets
-
-        if importlib.util.find_spec("gdown") is None:  # torchvision fetches CelebA from Google Drive through gdown
-            raise DataError("celeba: --download needs gdown: pip install 'dcgan-cli[celeba]'; or fetch img_align_celeba.zip, "
-                            "list_attr_celeba.txt and list_eval_partition.txt from the CelebA site's Google Drive by hand "
-                            f"into {root / 'celeba'} (img_align_celeba/ unzipped) and leave out --download")
-        _download("celeba", lambda: datasets.CelebA(str(root), split="all", target_type="attr", download=True))
-        base = root / "celeba"
-    if base is None:
-        base = root / "celeba" if (root / "celeba").is_dir() else root
-        missing = [f for f in CELEBA_FILES if not (base / f).exists()]
-        raise DataError(
-            f"celeba: missing {', '.join(str(base / f) for f in missing)}. From the CelebA Google Drive, unzip "
-            "img_align_celeba.zip into img_align_celeba/ and put list_attr_celeba.txt and list_eval_partition.txt "
-            f"(from Anno/ and Eval/) beside it in {base}"
-        )
-    attr_lines = (base / "list_attr_celeba.txt").read_text().splitlines()
-    try:
-        names = attr_lines[1].split()
-        rows = [line.split() for line in attr_lines[2:] if line.strip()]
-        files = [r[0] for r in rows]
-        attrs = (np.array([[int(v) for v in r[1:]] for r in rows], dtype=np.int8) > 0).astype(np.uint8)
-        partition = dict(line.split() for line in (base / "list_eval_partition.txt").read_text().splitlines() if line.strip())
-    except (IndexError, ValueError) as e:
-        raise DataError(f"celeba: {base / 'list_attr_celeba.txt'} or list_eval_partition.txt is malformed ({e})") from None
-    if attrs.shape[1] != len(names):
-        raise DataError(f"celeba: list_attr_celeba.txt names {len(names)} attributes but rows hold {attrs.shape[1]}")
-    # Partition 0 = train, 1 = validation, 2 = test; a GAN has no use for validation, so it trains on it.
-    want = {"0", "1"} if split == "train" else {"2"}
-    keep = [i for i, f in enumerate(files) if partition.get(f) in want]
-    img_dir = base / "img_align_celeba"
-    missing = [files[i] for i in keep[:1000] if not (img_dir / files[i]).exists()]
-    if missing:
-        raise DataError(
-            f"celeba: {img_dir} lacks images named in list_attr_celeba.txt, e.g. {missing[0]}; unzip img_align_celeba.zip there"
-        )
-    items = [files[i] for i in keep]
-    return Source(
-        name="celeba",
-        split=split,
-        channels=3,
-        label_names=names,
-        groups=[],
-        labels=attrs[keep],
-        **_identity(
-            [base / "list_attr_celeba.txt", base / "list_eval_partition.txt", *[img_dir / f for f in items]]
-        ),
-        location=str(base),
-        items=items,
-        load_item=lambda i: Image.open(img_dir / items[i]),
-    )
-
-
-# --- Image folders: any tree of images; first-level subfolders are classes when there are any.
-
-
-def _folder(root: Path, split: str) -> Source:
-    if not root.is_dir():
-        raise DataError(f"folder: {root} is not a folder; pass --data-root pointing at a folder of images")
-    files, unreadable = _images_under(root)
-    if not files:
-        raise DataError(f"folder: {root} holds no images ({', '.join(IMAGE_EXTENSIONS)}); pass a folder that does")
-    rel = [p.relative_to(root) for p in files]
-    classes = sorted({r.parts[0] for r in rel if len(r.parts) > 1})
-    # A stable 1-in-50 holdout by file name gives nn-search its unseen images; folders have no test split.
-    in_test = [int(hashlib.md5(str(r).encode()).hexdigest(), 16) % 50 == 0 for r in rel]
-    keep = [i for i, t in enumerate(in_test) if t == (split == "test")]
-    if not keep:
-        raise DataError(f"folder: {root} has no images in the {split} split (1 in 50 images is held out as test)")
-    labels = None
-    if classes:
-        cls_of = [classes.index(r.parts[0]) if len(r.parts) > 1 else -1 for r in rel]
-        if min(cls_of) < 0:
-            raise DataError(f"folder: {root} mixes loose images with class subfolders; move the loose ones into a subfolder")
-        labels = _one_hot(np.array([cls_of[i] for i in keep]), len(classes))
-    items = [str(rel[i]) for i in keep]
-    return Source(
-        name="folder",
-        split=split,
-        channels=_folder_channels([files[i] for i in keep]),
-        label_names=classes,
-        groups=[classes] if classes else [],
-        labels=labels,
-        **_identity([files[i] for i in keep]),
-        location=str(root),
-        items=items,
-        load_item=lambda i: Image.open(root / items[i]),
-        unreadable=unreadable,
-    )
-
-
-def _images_under(root: Path) -> tuple[list[Path], list[str]]:
-    """The image files under root, sorted, and the folders that could not be listed (named, not
-    dropped in silence: a class folder without read permission would otherwise vanish)."""
-    unreadable: list[str] = []
-    files = []
-    for folder, dirs, names in os.walk(root, onerror=lambda e: unreadable.append(str(Path(e.filename).relative_to(root)))):
-        dirs.sort()
-        for name in names:
-            p = Path(folder) / name
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-                files.append(p)
-    return sorted(files), sorted(unreadable)
-
-
-GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "La"}
-
-
-def _folder_channels(files: list[Path], sample: int = 64) -> int:
-    """1 when every image looked at (up to `sample`, spread over the folder) is grey, else 3.
-
-    Only headers are read, so this costs milliseconds; an unreadable file does not vote.
-    """
-    step = max(1, len(files) // sample)
-    modes = set()
-    for p in files[::step][:sample]:
-        try:
-            with Image.open(p) as img:
-                modes.add(img.mode)
-        except Exception:  # unreadable files are skipped (and counted) when the cache is built
-            continue
-    return 1 if modes and modes <= GREY_MODES else 3
-
-
-# --- LSUN: the lmdb layout (one <category>_<split>_lmdb folder each). torchvision's LSUN class
-# writes a pickled key cache into the working directory, so we read the lmdb directly.
-
-
-def _lsun(root: Path, split: str) -> Source:
-    try:
-        import lmdb
-    except ImportError:
-        raise DataError("lsun needs the lmdb package: pip install 'dcgan-cli[lsun]'") from None
-    suffix = "val" if split == "test" else "train"
-    if (root / "data.mdb").exists():
-        dbs = [root]
-    else:
-        dbs = sorted(p for p in root.glob(f"*_{suffix}_lmdb") if (p / "data.mdb").exists())
-    if not dbs:
-        raise DataError(
-            f"lsun: no <category>_{suffix}_lmdb folder with data.mdb in {root}; unzip e.g. bedroom_{suffix}_lmdb.zip there"
-        )
-    categories = [p.name.removesuffix(f"_{suffix}_lmdb") for p in dbs]
-    # One read-only environment per database, opened once and shared by the decoding threads.
-    envs = [lmdb.open(str(db), readonly=True, lock=False, readahead=False, meminit=False) for db in dbs]
-    keys: list[tuple[int, bytes]] = []
-    for ci, env in enumerate(envs):
-        with env.begin() as txn:
-            keys.extend((ci, k) for k in txn.cursor().iternext(keys=True, values=False))
-
-    def load(i: int) -> Image.Image:
-        ci, key = keys[i]
-        with envs[ci].begin() as txn:
-            return Image.open(io.BytesIO(txn.get(key)))
-
-    labels = _one_hot(np.array([ci for ci, _ in keys]), len(dbs)) if len(dbs) > 1 else None
-    return Source(
-        name="lsun", split=split, channels=3, label_names=categories if len(dbs) > 1 else [],
-        groups=[categories] if len(dbs) > 1 else [], labels=labels,
-        **_identity([db / "data.mdb" for db in dbs]), location=str(root),
-        items=[k.decode(errors="replace") for _, k in keys], load_item=load,
-    )
