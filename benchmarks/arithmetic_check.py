@@ -215,7 +215,7 @@ def domain_fid(classifier, real_u8: torch.Tensor, images: torch.Tensor) -> float
 
 def mnist_rows(ckpts: list[Path], methods: list[str], variants: int, samples: int, data_root: Path) -> None:
     """Digit moves ("three - three + eight") on MNIST generators, judged by the domain classifier."""
-    from dcgan_cli.data.sources import DIGITS
+    from dcgan_cli.data.source import DIGITS
 
     pairs = [(3, 8), (1, 7), (0, 6), (4, 9), (5, 3), (7, 1), (8, 0), (2, 5), (6, 4), (9, 2)]
     print(f"\nMNIST: {len(pairs)} digit moves 'a - a + b', {1 + variants} results each; judge: the domain classifier")

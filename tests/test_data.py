@@ -12,7 +12,7 @@ from PIL import Image
 
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.data.cache import load_data
-from dcgan_cli.data.sources import DataError
+from dcgan_cli.data.source import DataError
 
 from .conftest import SHARED_MNIST, TINY, invoke
 

@@ -3,6 +3,6 @@
 from .cache import ImageData, load_data, open_cache
 from .listing import list_caches
 from .locate import checkpoint_data
-from .sources import DataError
+from .source import DataError
 
 __all__ = ["DataError", "ImageData", "checkpoint_data", "list_caches", "load_data", "open_cache"]

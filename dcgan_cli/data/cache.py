@@ -29,7 +29,8 @@ from ..core.errors import UsageError
 from ..core.files import TEMP_MARK, remove_stale_temps
 from ..core.progress import Progress
 from ..core.records import ConfigError, Record
-from .sources import DataError, Source, open_source
+from .source import DataError, Source
+from .sources import open_source
 
 CACHE_FORMAT = 1
 # Bump when the crop/resize code changes: every cache built before is then rebuilt.

@@ -14,7 +14,7 @@ from ..core.errors import DcganError
 from ..core.progress import Progress
 from .cache import ImageData, load_data
 from .listing import find_caches
-from .sources import DataError
+from .source import DataError
 
 
 def checkpoint_data(

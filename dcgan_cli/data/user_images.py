@@ -40,13 +40,16 @@ def _conversions(img, size: int, channels: int) -> list[str]:
     return said
 
 
-def load_images(paths: list[Path], size: int, channels: int, flag: str = "--query") -> UserImages:
-    """Image files -> (N, C, size, size) in [-1, 1], cropped and resized as the training data was.
+def load_images(paths: list[Path], size: int, channels: int, flag: str = "--query",
+                names: list[str] | None = None) -> UserImages:
+    """Image files -> (N, C, size, size) in [-1, 1], cropped and resized as the training data was,
+    turned upright as their EXIF orientation says (as a photo viewer shows them).
 
     A path that is missing, not a file, not a picture, a decompression bomb or under half the
-    model's size is a one-line UsageError naming it; nothing is read past the first bad one.
+    model's size is a one-line UsageError naming it (`FLAG PATH`, or `names[i]` where the caller knows
+    the picture by another name); nothing is read past the first bad one.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     from ..core.pixels import to_model_range
     from .cache import crop_resize
@@ -54,30 +57,32 @@ def load_images(paths: list[Path], size: int, channels: int, flag: str = "--quer
     if not paths:
         raise UsageError(f"no images given to {flag}")
     arrays, notes = [], {}
-    for p in map(Path, paths):
+    for i, p in enumerate(map(Path, paths)):
+        said = names[i] if names else f"{flag} {p}"
         if not p.exists():
-            raise UsageError(f"{flag} {p} {why_missing(p)}")
+            raise UsageError(f"{said} {why_missing(p)}")
         if not p.is_file():
-            raise UsageError(f"{flag} {p} is not a file; give an image file")
+            raise UsageError(f"{said} is not a file; give an image file")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(p) as img:
                     if 2 * min(img.size) < size:
-                        raise UsageError(f"{flag} {p} is {img.size[0]}x{img.size[1]}, too small for the model's "
+                        raise UsageError(f"{said} is {img.size[0]}x{img.size[1]}, too small for the model's "
                                          f"{size}x{size} (at least {(size + 1) // 2}x{(size + 1) // 2}); give a larger image")
                     img.draft("RGB" if channels == 3 else "L", (size, size))  # JPEG: decode near the size needed
-                    for what in _conversions(img, size, channels):
+                    upright = ImageOps.exif_transpose(img)
+                    for what in _conversions(upright, size, channels):
                         notes.setdefault(what, []).append(p.name)
-                    arrays.append(crop_resize(img, size, channels))
+                    arrays.append(crop_resize(upright, size, channels))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise UsageError(
-                f"{flag} {p} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels); shrink it first"
+                f"{said} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS:,} pixels); shrink it first"
             ) from None
         except PermissionError:
-            raise UsageError(f"{flag} {p} cannot be read (permission denied)") from None
+            raise UsageError(f"{said} cannot be read (permission denied)") from None
         except (OSError, UnidentifiedImageError, ValueError, SyntaxError):
-            raise UsageError(f"{flag} {p} is not a readable image") from None
-    said = [f"note: {what}: {', '.join(names[:3])}{f' and {len(names) - 3} more' if len(names) > 3 else ''}"
-            for what, names in notes.items()]
-    return UserImages(to_model_range(np.stack(arrays)), [Path(p) for p in paths], said)
+            raise UsageError(f"{said} is not a readable image") from None
+    lines = [f"note: {what}: {', '.join(names_[:3])}{f' and {len(names_) - 3} more' if len(names_) > 3 else ''}"
+             for what, names_ in notes.items()]
+    return UserImages(to_model_range(np.stack(arrays)), [Path(p) for p in paths], lines)

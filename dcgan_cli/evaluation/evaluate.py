@@ -119,7 +119,7 @@ def load_folder(folder: Path, n: int, size: int | None, channels: int, flag: str
     """
     from PIL import Image, UnidentifiedImageError
 
-    from ..data.sources import IMAGE_EXTENSIONS
+    from ..data.source import IMAGE_EXTENSIONS
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -215,84 +215,33 @@ def evaluate(
     `features` None picks domain features for a labelled data set, Inception otherwise. `n` None
     is the standard 10,000 on a GPU and a first look of 2,048 elsewhere.
     """
-    n_note = None
-    if n is None:
-        n = default_n(device)
-        if n < STANDARD_N:
-            n_note = f"N {n}: the default off a GPU, a first look; --n {STANDARD_N} for the standard protocol"
-    if not 2 <= n <= MAX_N:
-        raise UsageError(f"--n must be 2 to {MAX_N:,}, got {n}")
-    if not 1 <= batch_size <= 4096:
-        raise UsageError(f"--batch-size must be 1 to 4096, got {batch_size}")
-    if split not in ("train", "test"):
-        raise UsageError(f"--split {split!r}: use train or test")
+    n, n_note = _check_request(n, batch_size, split, device)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
-
-    def report(what: str):
-        return phase(on_progress, what)
-
     c = as_checkpoint(ckpt) if (ckpt is not None or images is None or real is None) else None
     data = None
     if c is not None and (real is None or features in (None, "domain")):
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
-    fallback = []
-    if features is None and extractor is None:
-        features = default_features(data)
-        if features == "inception" and data is not None and data.label_names:
-            fallback = [
-                f"note: Inception features, as the labels of {data.name} tell only one class apart (domain features need two)"
-            ]
-    ex = extractor or make_extractor(features, data, device=device,
-                                     on_progress=report(training_label(data) if data is not None else ""))
-    notes = fallback + ([ex.classifier.note()] if isinstance(ex, DomainFeatures) else [])
-    size = c.model_config.size if c is not None else None
-    channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
+    ex, notes = _extractor(extractor, features, data, device, on_progress)
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
-    real_u8, floor = None, None
+    real_u8 = None
     if real is not None:  # read (and refuse) the real folder before any generating
-        real_u8, real_how = load_folder(real, n, size, channels if ex.name == "inception" else c.model_config.nc, "--real")
-
-    if images is not None:
-        fake_u8, how = load_folder(images, n, size if ex.name == "domain" else size, channels, "--images")
-        protocol["generated"] = f"folder {images}: {how}"
-    else:
-        assert c is not None
-        G = c.generator(device, ema=ema)
-        use_ema = ema is not False and c.has_ema
-        fake_u8 = uint8_from_seeds(G, list(range(n)), on_progress=report("generating"))
-        protocol["generated"] = (
-            f"{c.path} step {c.step}, {'EMA generator' if use_ema else 'G'}, seeds 0-{n - 1}, quantised to uint8"
-        )
-    if ex.name == "domain" and fake_u8.shape[1:] != (c.model_config.nc, c.model_config.size, c.model_config.size):
-        raise UsageError(
-            f"--images pictures are {fake_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px"
-        )
-    fake = extract(ex, fake_u8, batch_size=batch_size, on_progress=report("features of generated images"))
-
+        channels = 3 if ex.name == "inception" else c.model_config.nc
+        real_u8, real_how = load_folder(real, n, c.model_config.size if c is not None else None, channels, "--real")
+    fake_u8, protocol["generated"] = _generated(c, images, n, ex, ema, device, on_progress)
+    fake = extract(ex, fake_u8, batch_size=batch_size, on_progress=phase(on_progress, "features of generated images"))
+    floor = None
     if real_u8 is not None:
         if ex.name == "domain" and real_u8.shape[1:] != fake_u8.shape[1:]:
             raise UsageError(
                 f"--real pictures are {real_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px"
             )
-        real_feats = extract(ex, real_u8, batch_size=batch_size, on_progress=report("features of real images"))
+        real_feats = extract(ex, real_u8, batch_size=batch_size, on_progress=phase(on_progress, "features of real images"))
         protocol["real"] = f"folder {real}: {real_how}"
     else:
-        assert data is not None or c is not None
-        if data is None:
-            data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
-        real_feats = _real_features(data, n, ex, cache_root, batch_size, report("features of real images"))
-        if "fid" in metrics:
-            floor_feats = _real_features(data, n, ex, cache_root, batch_size, report("features of more real images (the floor)"),
-                                         second=True)
-            if floor_feats is None:
-                protocol["floor"] = (f"not measured: real against real at N={n} needs {2 * n:,} images, "
-                                     f"the split has {data.images.shape[0]:,}")
-            else:
-                floor = fid(Stats.of(real_feats), Stats.of(floor_feats))
-        protocol["real"] = (
-            f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px)"
-            f", {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}"
-        )
+        data = data if data is not None else checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
+        real_feats, floor = _real_side(data, n, ex, cache_root, batch_size, metrics, protocol, on_progress)
+        protocol["real"] = (f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px)"
+                            f", {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}")
     protocol |= {
         "n_generated": int(fake.shape[0]),
         "n_real": int(real_feats.shape[0]),
@@ -308,6 +257,67 @@ def evaluate(
     if floor is not None:
         measured["fid_floor"] = floor
     return EvalResult(measured, protocol, notes)
+
+
+def _check_request(n: int | None, batch_size: int, split: str, device) -> tuple[int, str | None]:
+    """(N per side, a note when N is the off-GPU default); refuses sizes out of range."""
+    n_note = None
+    if n is None:
+        n = default_n(device)
+        if n < STANDARD_N:
+            n_note = f"N {n}: the default off a GPU, a first look; --n {STANDARD_N} for the standard protocol"
+    if not 2 <= n <= MAX_N:
+        raise UsageError(f"--n must be 2 to {MAX_N:,}, got {n}")
+    if not 1 <= batch_size <= 4096:
+        raise UsageError(f"--batch-size must be 1 to 4096, got {batch_size}")
+    if split not in ("train", "test"):
+        raise UsageError(f"--split {split!r}: use train or test")
+    return n, n_note
+
+
+def _extractor(given: Extractor | None, features: str | None, data: ImageData | None, device,
+               on_progress: Progress | None) -> tuple[Extractor, list[str]]:
+    """The feature extractor (domain for a labelled data set unless asked otherwise) and its notes."""
+    notes = []
+    if features is None and given is None:
+        features = default_features(data)
+        if features == "inception" and data is not None and data.label_names:
+            notes.append(f"note: Inception features, as the labels of {data.name} tell only one class apart "
+                         "(domain features need two)")
+    ex = given or make_extractor(features, data, device=device,
+                                 on_progress=phase(on_progress, training_label(data) if data is not None else ""))
+    return ex, notes + ([ex.classifier.note()] if isinstance(ex, DomainFeatures) else [])
+
+
+def _generated(c: Checkpoint | None, images: Path | None, n: int, ex: Extractor, ema: bool | None, device,
+               on_progress: Progress | None) -> tuple[np.ndarray, str]:
+    """The generated side as uint8 (N, C, H, W): a folder of pictures, or seeds 0..n-1 of the checkpoint."""
+    size = c.model_config.size if c is not None else None
+    if images is not None:
+        channels = 3 if ex.name == "inception" else (c.model_config.nc if c is not None else 3)
+        fake_u8, how = load_folder(images, n, size, channels, "--images")
+        if ex.name == "domain" and fake_u8.shape[1:] != (c.model_config.nc, size, size):
+            raise UsageError(f"--images pictures are {fake_u8.shape[-1]} px; domain features need the model's {size} px")
+        return fake_u8, f"folder {images}: {how}"
+    G = c.generator(device, ema=ema)
+    fake_u8 = uint8_from_seeds(G, list(range(n)), on_progress=phase(on_progress, "generating"))
+    return fake_u8, f"{c.path} step {c.step}, {c.generator_name(ema)}, seeds 0-{n - 1}, quantised to uint8"
+
+
+def _real_side(data: ImageData, n: int, ex: Extractor, cache_root: Path, batch_size: int, metrics, protocol: dict,
+               on_progress: Progress | None) -> tuple[np.ndarray, float | None]:
+    """The real side's features, and (for FID) the floor: real against a second real subset of N."""
+    real_feats = _real_features(data, n, ex, cache_root, batch_size, phase(on_progress, "features of real images"))
+    floor = None
+    if "fid" in metrics:
+        floor_feats = _real_features(data, n, ex, cache_root, batch_size,
+                                     phase(on_progress, "features of more real images (the floor)"), second=True)
+        if floor_feats is None:
+            protocol["floor"] = (f"not measured: real against real at N={n} needs {2 * n:,} images, "
+                                 f"the split has {data.images.shape[0]:,}")
+        else:
+            floor = fid(Stats.of(real_feats), Stats.of(floor_feats))
+    return real_feats, floor
 
 
 class TrainingEvaluator:

@@ -203,7 +203,7 @@ class Explorer:
                                 checkpoint=str(c.path), step=c.step, source=f"{expression} (result {i + 1})")
             ids.append(self._keep(path))
         return {"figure": picture(r.figure()), "lines": r.lines(), "results": png(r.result_images), "ids": ids,
-                "verdict": [ln for ln in r.lines() if ": expected " in ln]}
+                "verdict": r.verdict_lines()}
 
     def upload(self, name: str, body: bytes) -> dict[str, Any]:
         """Keep an uploaded picture (checked as `dcgan project` checks its images) in this session's folder."""
@@ -218,11 +218,7 @@ class Explorer:
         path.write_bytes(body)
         try:
             c = self.checkpoint(None)
-            load_images([path], c.model_config.size, c.model_config.nc, flag="upload")
-        except UsageError as e:  # named as the user knows it, not by this session's folder
-            path.unlink(missing_ok=True)
-            shown = repr(Path(name).name)
-            raise UsageError(str(e).replace(f"upload {path}", shown).replace(str(path), shown)) from None
+            load_images([path], c.model_config.size, c.model_config.nc, flag="upload", names=[repr(Path(name).name)])
         except Exception:
             path.unlink(missing_ok=True)
             raise

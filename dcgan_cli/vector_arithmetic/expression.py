@@ -138,7 +138,7 @@ def vocabulary(dataset: str, label_names: list[str]) -> dict[str, tuple[int, int
 def _labelled_by(word: str) -> list[str]:
     """The built-in vocabularies that know a word: which kind of run it needs."""
     from ..data.shapes import LABEL_NAMES
-    from ..data.sources import CIFAR10, DIGITS, FASHION
+    from ..data.source import CIFAR10, DIGITS, FASHION
 
     sets = {"celeba": set(CELEBA_ALIASES), "shapes": set(LABEL_NAMES), "mnist": set(DIGITS), "fashion-mnist": set(FASHION),
             "cifar10": set(CIFAR10)}

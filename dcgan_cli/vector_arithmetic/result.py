@@ -98,6 +98,17 @@ class ArithmeticResult(Result):
             out["separability"] = self.separability.to_dict()
         return out
 
+    def verdict_lines(self) -> list[str]:
+        """One line per expected attribute: what was expected, what the results show, the verdict."""
+        j = self.judgement
+        if j is None or not j.summary:
+            return []
+        out, n = [], len(j.results)
+        for name, s in j.summary.items():
+            seen = ", ".join(f"{v} {k}/{n}" for v, k in sorted(s.seen.items(), key=lambda kv: -kv[1]))
+            out.append(f"{shown(name)}: expected {'/'.join(s.expected)}, seen {shown(seen)}: {s.verdict}")
+        return out
+
     def lines(self) -> list[str]:
         out = self.separability.lines() if self.separability is not None else []
         for t in self.term_rows():
@@ -118,11 +129,8 @@ class ArithmeticResult(Result):
                        f"{self.plan.notes[0].get('edit', '')}")
         j = self.judgement
         if j is not None and j.summary:
-            n = len(j.results)
-            for name, s in j.summary.items():
-                seen = ", ".join(f"{v} {k}/{n}" for v, k in sorted(s.seen.items(), key=lambda kv: -kv[1]))
-                out.append(f"{shown(name)}: expected {'/'.join(s.expected)}, seen {shown(seen)}: {s.verdict}")
-            out.append(f"{sum(bool(m) for m in j.all_match)}/{n} results show every expected attribute")
+            out += self.verdict_lines()
+            out.append(f"{sum(bool(m) for m in j.all_match)}/{len(j.results)} results show every expected attribute")
         elif j is not None:
             seen = ", ".join(f"{k} ({v:.2f})" for k, v in j.first_labels.items()) or "no attribute above 0.5"
             why = "its terms cancel" if self.plan.expected else "some phrase is defined by seeds, not by the vocabulary"
