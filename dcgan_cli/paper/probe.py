@@ -155,21 +155,8 @@ def pick_labelled(y: np.ndarray, per_class: int | None, seed: int) -> np.ndarray
     return np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class] for c in np.unique(y)]))
 
 
-def probe_features(
-    ckpt: Checkpoint,
-    train: ImageData,
-    test: ImageData,
-    *,
-    target: str | None = None,
-    labels_per_class: int | None = 1000,
-    repeats: int = 1,
-    test_n: int | None = 10_000,
-    representations: tuple[str, ...] = REPRESENTATIONS,
-    seed: int = 0,
-    device: torch.device | str = "cpu",
-    on_progress: Progress | None = None,
-) -> ProbeResult:
-    """Probe the checkpoint's D and the controls on (train, test) images at the model's size."""
+def _check_request(ckpt: Checkpoint, train: ImageData, test: ImageData, labels_per_class: int | None, repeats: int,
+                   test_n: int | None, representations: tuple[str, ...], seed: int) -> None:
     cfg = ckpt.model_config
     for d in (train, test):
         if d.images.shape[1:] != (cfg.nc, cfg.size, cfg.size):
@@ -185,6 +172,24 @@ def probe_features(
     unknown = set(representations) - set(REPRESENTATIONS)
     if unknown or not representations:
         raise UsageError(f"representations must be among {', '.join(REPRESENTATIONS)}")
+
+
+def probe_features(
+    ckpt: Checkpoint,
+    train: ImageData,
+    test: ImageData,
+    *,
+    target: str | None = None,
+    labels_per_class: int | None = 1000,
+    repeats: int = 1,
+    test_n: int | None = 10_000,
+    representations: tuple[str, ...] = REPRESENTATIONS,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    on_progress: Progress | None = None,
+) -> ProbeResult:
+    """Probe the checkpoint's D and the controls on (train, test) images at the model's size."""
+    _check_request(ckpt, train, test, labels_per_class, repeats, test_n, representations, seed)
     y_train, rows_train, classes, name = class_targets(train, target)
     y_test, rows_test, _, _ = class_targets(test, target)
     if test_n is not None and len(rows_test) > test_n:

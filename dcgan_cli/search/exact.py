@@ -215,7 +215,14 @@ def nearest(
         cand = _integer_candidates(q, data, k, chunk_size or chunk_rows(dim, INT_CHUNK_MB, bytes_per_value=1), norms,
                                    on_progress)
         return _rerank(q, data, cand, k)
-    chunk_size = chunk_size or chunk_rows(dim)
+    cand = _float_candidates(q, data, k, chunk_size or chunk_rows(dim), device, on_progress)
+    return _rerank(q, data, cand, k)
+
+
+def _float_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: int, device: torch.device,
+                      on_progress: Progress | None) -> torch.Tensor:
+    """(Q, k + a margin) candidate indices by float32 distances, chunk by chunk on `device`."""
+    n, dim = int(data.shape[0]), q.shape[1]
     keep = min(n, k + _EXTRA)
     # Work in pixel units, u = (x + 1) * 127.5, so a chunk needs one uint8->float pass and one
     # norm, with no affine pass over it: ||q - x||^2 = ||q' - u||^2 / 127.5^2.
@@ -260,7 +267,7 @@ def nearest(
             if on_progress is not None:
                 on_progress(min(start + chunk_size, n), n)
 
-    return _rerank(q, data, best_i.cpu(), k)
+    return best_i.cpu()
 
 
 def _rerank(q: torch.Tensor, data: np.ndarray, cand: torch.Tensor | list[torch.Tensor], k: int) -> Neighbours:

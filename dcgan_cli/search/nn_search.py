@@ -161,27 +161,11 @@ def nn_search(
     if not 0 <= holdout <= 100_000:
         raise UsageError(f"--holdout must be 0 to 100,000, got {holdout}")
     c = as_checkpoint(ckpt)
-    cfg = c.model_config
     G = c.generator(device, ema=ema)
     generated = not (isinstance(queries, torch.Tensor) or (queries and isinstance(queries[0], (str, Path))))
-    if isinstance(queries, torch.Tensor):
-        q, info = queries.float(), [{"index": i} for i in range(queries.shape[0])]
-    elif not generated:
-        q, info = load_images(list(queries), cfg.size, cfg.nc).images, [{"path": str(p)} for p in queries]
-        if project:
-            from ..projection.project import latent_ends
-
-            which = c.generator_name(ema)
-            ends = latent_ends(c, G, which, list(queries), flag="--query", device=device)
-            recon = generate(G, torch.stack([e.z for e in ends]))
-            q = torch.stack([q, recon], 1).flatten(0, 1)  # photo, its reconstruction, next photo, ...
-            info = [x for p in queries for x in ({"path": str(p)}, {"path": str(p), "reconstruction": True})]
-    else:
-        q, info = images_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
-    if q.shape[0] == 0:
-        raise UsageError("no queries: give seeds or --query images")
     if project and (generated or isinstance(queries, torch.Tensor)):
         raise UsageError("--project projects --query images into G; give image files with --query")
+    q, info = _queries(c, G, queries, generated, project, ema, device)
     if data is None:
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
     if tuple(q.shape[1:]) != tuple(data.images.shape[1:]):
@@ -193,13 +177,40 @@ def nn_search(
     nb = nearest(q, data.images, k, chunk_size=chunk_size, device=device, on_progress=on_progress, norms=norms)
     memo = None
     if holdout > 0 and generated:
-        held = data if split == "test" else checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
-        train = data if split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
-        take = held.images[: min(holdout, held.images.shape[0])]
-        gen = images_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
-        tn = norms if train is data else cached_norms(train.images, train.cache_dir) if device.type == "cpu" else None
-        d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device, norms=tn).distances[:, 0]
-        d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device,
-                         norms=tn).distances[:, 0]
-        memo = memorization(d_gen, d_real) | {"count": int(take.shape[0])}
+        memo = _memorization(c, G, data, split, norms, holdout, chunk_size, device, data_root, cache_dir)
     return SearchResult(c.path, c.step, q, info, nb, data, split, memo, k)
+
+
+def _queries(c: Checkpoint, G, queries, generated: bool, project: bool, ema, device) -> tuple[torch.Tensor, list[dict]]:
+    """The query images in [-1, 1] and what each is (an index, a file, its reconstruction, a seed)."""
+    cfg = c.model_config
+    if isinstance(queries, torch.Tensor):
+        q, info = queries.float(), [{"index": i} for i in range(queries.shape[0])]
+    elif not generated:
+        q, info = load_images(list(queries), cfg.size, cfg.nc).images, [{"path": str(p)} for p in queries]
+        if project:
+            from ..projection.project import latent_ends
+
+            ends = latent_ends(c, G, c.generator_name(ema), list(queries), flag="--query", device=device)
+            recon = generate(G, torch.stack([e.z for e in ends]))
+            q = torch.stack([q, recon], 1).flatten(0, 1)  # photo, its reconstruction, next photo, ...
+            info = [x for p in queries for x in ({"path": str(p)}, {"path": str(p), "reconstruction": True})]
+    else:
+        q, info = images_from_seeds(G, list(queries)), [{"seed": s} for s in queries]
+    if q.shape[0] == 0:
+        raise UsageError("no queries: give seeds or --query images")
+    return q, info
+
+
+def _memorization(c: Checkpoint, G, data: ImageData, split: str, norms, holdout: int, chunk_size, device, data_root,
+                  cache_dir) -> dict:
+    """Nearest-training distances of `holdout` fresh samples against those of as many unseen real images."""
+    held = data if split == "test" else checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
+    train = data if split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
+    take = held.images[: min(holdout, held.images.shape[0])]
+    gen = images_from_seeds(G, list(range(HOLDOUT_SEED0, HOLDOUT_SEED0 + take.shape[0])))
+    tn = norms if train is data else cached_norms(train.images, train.cache_dir) if device.type == "cpu" else None
+    d_gen = nearest(gen, train.images, 1, chunk_size=chunk_size, device=device, norms=tn).distances[:, 0]
+    d_real = nearest(flat_model_range(take).float(), train.images, 1, chunk_size=chunk_size, device=device,
+                     norms=tn).distances[:, 0]
+    return memorization(d_gen, d_real) | {"count": int(take.shape[0])}
