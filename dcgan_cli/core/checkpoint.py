@@ -25,7 +25,7 @@ from safetensors.torch import save as st_save
 
 from .. import __version__
 from .configs import ModelConfig, TrainConfig
-from .errors import DcganError
+from .errors import DcganError, UsageError
 from .files import TEMP_MARK, write_bytes
 from .model import Discriminator, Generator
 from .records import ConfigError, Record, is_int
@@ -133,6 +133,12 @@ def checkpoint_step(path: Path) -> int:
         return step
     m = _STEP_NAME.fullmatch(path.name)
     return int(m.group(1)) if m else -1
+
+
+def refuse_a_run_in(run: RunFolder) -> None:
+    """A new run never writes into a folder that holds another run's checkpoints."""
+    if run_checkpoints(run):
+        raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
 
 
 def run_checkpoints(run: RunFolder) -> list[Path]:

@@ -184,6 +184,12 @@ class TrainConfig(Settings):
             ("limit", self.limit is None or self.limit >= 1, f"must be at least 1, got {self.limit}"),
         ]
 
+    def steps_per_epoch(self, n_images: int, world_size: int = 1) -> int:
+        """Whole global batches in an epoch of `n_images` (--limit applied): a step of a data-parallel run
+        takes batch_size images on each of world_size processes."""
+        n = n_images if self.limit is None else min(self.limit, n_images)
+        return n // (self.batch_size * world_size)
+
     def total_steps(self, steps_per_epoch: int, world_size: int = 1) -> int:
         """--max-steps alone trains exactly that many steps; --epochs alone whole epochs; both: the
         fewer. With neither, --kimg thousand images (default: the data set's, DEFAULT_KIMG), counted

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.checkpoint import Checkpoint, run_checkpoints
+from ..core.checkpoint import Checkpoint, refuse_a_run_in
 from ..core.configs import DEFAULT_KIMG, ModelConfig, TrainConfig
 from ..core.errors import DcganError, UsageError
 from ..core.files import remove_stale_temps
@@ -113,33 +113,15 @@ def fit(
     run = RunFolder(Path(run_dir))
     if cfg.limit is not None:
         images = images[: cfg.limit]
-    n, c, h, w = images.shape
-    if (c, h, w) != (model_cfg.nc, model_cfg.size, model_cfg.size):
-        raise UsageError(
-            f"the data set gives {c}x{h}x{w} images but the model makes {model_cfg.nc}x{model_cfg.size}x{model_cfg.size}; "
-            "prepare the data at the model's --size"
-        )
-    if cfg.sync_bn and device.type != "cuda":
-        raise UsageError("--sync-bn needs CUDA (nccl); on the CPU each process keeps its own batch-norm statistics")
-    global_batch = cfg.batch_size * world.size
-    steps_per_epoch = n // global_batch
-    if steps_per_epoch == 0:
-        per = f" ({world.size} processes x {cfg.batch_size})" if world.active else ""
-        raise UsageError(f"the data set has {n} images, fewer than one batch of {global_batch}{per}; lower --batch-size")
-    total_steps = cfg.total_steps(steps_per_epoch, world.size)
-    start = resume.step if resume is not None else 0
-    if start >= total_steps:
-        raise UsageError(
-            f"the run already reached step {start} of {total_steps}; to train on, give a larger --max-steps or --epochs"
-        )
+    steps_per_epoch, total_steps = _check_length(model_cfg, cfg, images, device, world, resume)
     same_run = resume is not None and resume.run is not None and resume.run.path.resolve() == run.path.resolve()
     with contextlib.ExitStack() as held:
 
         def claim() -> None:
             held.enter_context(run.lock())
             remove_stale_temps(run.path)
-            if not same_run and run_checkpoints(run):
-                raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
+            if not same_run:
+                refuse_a_run_in(run)
 
         on_main(world, claim)  # only rank 0 touches the run folder; its refusal stops every rank
         state = TrainingState.create(model_cfg, cfg, device, world, resume, same_run)
@@ -149,6 +131,31 @@ def fit(
         held.callback(writer.close)
         loop = _Loop(state, nets, writer, Batches(images, cfg, world, device), cfg, total_steps, world, device)
         return loop.run(on_step, should_stop, evaluator if cfg.eval_every else None)
+
+
+def _check_length(model_cfg: ModelConfig, cfg: TrainConfig, images: np.ndarray, device: torch.device, world: World,
+                  resume: Checkpoint | None) -> tuple[int, int]:
+    """(steps per epoch, total steps), refusing data that does not fit the model or a run already done."""
+    n, c, h, w = images.shape
+    if (c, h, w) != (model_cfg.nc, model_cfg.size, model_cfg.size):
+        raise UsageError(
+            f"the data set gives {c}x{h}x{w} images but the model makes {model_cfg.nc}x{model_cfg.size}x{model_cfg.size}; "
+            "prepare the data at the model's --size"
+        )
+    if cfg.sync_bn and device.type != "cuda":
+        raise UsageError("--sync-bn needs CUDA (nccl); on the CPU each process keeps its own batch-norm statistics")
+    steps_per_epoch = cfg.steps_per_epoch(n, world.size)
+    if steps_per_epoch == 0:
+        per = f" ({world.size} processes x {cfg.batch_size})" if world.active else ""
+        raise UsageError(f"the data set has {n} images, fewer than one batch of {cfg.batch_size * world.size}{per}; "
+                         "lower --batch-size")
+    total_steps = cfg.total_steps(steps_per_epoch, world.size)
+    start = resume.step if resume is not None else 0
+    if start >= total_steps:
+        raise UsageError(
+            f"the run already reached step {start} of {total_steps}; to train on, give a larger --max-steps or --epochs"
+        )
+    return steps_per_epoch, total_steps
 
 
 class Batches:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..attributes.classifier import classes_to_learn, labels_problem
-from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
+from ..core.checkpoint import Checkpoint, load_checkpoint, refuse_a_run_in, run_checkpoints
 from ..core.configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..core.errors import UsageError
 from ..core.model import parameter_count
@@ -50,8 +50,7 @@ class RunPlan:
 
     @property
     def steps_per_epoch(self) -> int:
-        n = self.data.images.shape[0] if self.train.limit is None else min(self.train.limit, self.data.images.shape[0])
-        return n // self.global_batch
+        return self.train.steps_per_epoch(self.data.images.shape[0], self.world.size)
 
     @property
     def total_steps(self) -> int:
@@ -133,33 +132,17 @@ def plan_run(
     return plan
 
 
-def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, data_root, cache_dir, download, channels,
-          runs_dir, on_progress, claimed: bool = False) -> RunPlan:
+def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config_file: Path | None,
+          model: dict[str, Any] | None, train: dict[str, Any] | None, out: Path | None, resume: Path | None,
+          data_root: Path | None, cache_dir: Path | None, download: bool, channels: int | None, runs_dir: Path,
+          on_progress: Progress | None, claimed: bool = False) -> RunPlan:
     model, train = dict(model or {}), dict(train or {})
-    ckpt = None
     notes: list[str] = []
     if resume is not None:
-        if preset or config_file or recipe:
-            raise UsageError("--preset, --recipe and --config cannot be used with --resume: the run keeps its stored settings")
-        ckpt = load_checkpoint(resume)
-        stored = ckpt.train_config
-        if dataset is not None and dataset != stored.dataset:
-            raise UsageError(f"cannot change --dataset on --resume (the run has {stored.dataset!r}, you gave {dataset!r})")
-        if channels is not None and channels != ckpt.model_config.nc:
-            raise UsageError(f"cannot change --channels on --resume (the run has {ckpt.model_config.nc})")
-        mcfg, tcfg = ckpt.model_config, resume_configs(ckpt.model_config, stored, model, train)
-        home = ckpt.run
-        if out is not None and (home is None or Path(out).resolve() != home.path.resolve()):
-            run = _new_run_folder(Path(out), claimed)
-            notes.append(f"continuing from {ckpt.path} (step {ckpt.step}) in a new run folder {run.path}")
-        elif home is not None:
-            run = home
-        else:
-            raise UsageError(
-                f"{ckpt.path} is not inside a run folder (RUN/checkpoints/), so there is nowhere safe to write; "
-                "continue it into a new folder with --out NEW_FOLDER"
-            )
+        ckpt, mcfg, tcfg, run = _resumed(resume, dataset, preset, recipe, config_file, channels, model, train, out, claimed,
+                                         notes)
     else:
+        ckpt = None
         mcfg, tcfg = build_configs(dataset, preset=preset, recipe=recipe, config_file=config_file, model_overrides=model,
                                    train_overrides=train)
         run = _new_run_folder(
@@ -190,6 +173,38 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
         mcfg = replace(mcfg, nc=data.channels)
     root = str(data_root) if data_root else (ckpt.dataset.root if ckpt is not None else None)
     meta = data.describe() | {"root": root}
+    _check_extras(tcfg, data, notes)
+    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
+
+
+def _resumed(resume: Path, dataset, preset, recipe, config_file, channels, model, train, out, claimed: bool,
+             notes: list[str]) -> tuple[Checkpoint, ModelConfig, TrainConfig, RunFolder]:
+    """A resumed run's checkpoint, configs (stored, with what may change on a resume) and run folder."""
+    if preset or config_file or recipe:
+        raise UsageError("--preset, --recipe and --config cannot be used with --resume: the run keeps its stored settings")
+    ckpt = load_checkpoint(resume)
+    stored = ckpt.train_config
+    if dataset is not None and dataset != stored.dataset:
+        raise UsageError(f"cannot change --dataset on --resume (the run has {stored.dataset!r}, you gave {dataset!r})")
+    if channels is not None and channels != ckpt.model_config.nc:
+        raise UsageError(f"cannot change --channels on --resume (the run has {ckpt.model_config.nc})")
+    mcfg, tcfg = ckpt.model_config, resume_configs(ckpt.model_config, stored, model, train)
+    home = ckpt.run
+    if out is not None and (home is None or Path(out).resolve() != home.path.resolve()):
+        run = _new_run_folder(Path(out), claimed)
+        notes.append(f"continuing from {ckpt.path} (step {ckpt.step}) in a new run folder {run.path}")
+    elif home is not None:
+        run = home
+    else:
+        raise UsageError(
+            f"{ckpt.path} is not inside a run folder (RUN/checkpoints/), so there is nowhere safe to write; "
+            "continue it into a new folder with --out NEW_FOLDER"
+        )
+    return ckpt, mcfg, tcfg, run
+
+
+def _check_extras(tcfg: TrainConfig, data: ImageData, notes: list[str]) -> None:
+    """What the asked settings need: the tensorboard package, labels for domain features."""
     if tcfg.tensorboard:
         import importlib.util
 
@@ -201,7 +216,6 @@ def _plan(*, dataset, preset, recipe, config_file, model, train, out, resume, da
                          "use --eval-features inception")
     if tcfg.eval_every and tcfg.eval_features is None and data.label_names and classes_to_learn(data) < 2:
         notes.append(f"--eval-every measures in Inception features: the labels of {tcfg.dataset} tell only one class apart")
-    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
 
 
 def cpp_compiler() -> str | None:
@@ -222,8 +236,7 @@ def _new_run_folder(path: Path, claimed: bool = False) -> RunFolder:
     if path.exists() and not path.is_dir():
         raise UsageError(f"--out {path} is a file; give a folder for the run")
     run.check_free()
-    if run_checkpoints(run):
-        raise UsageError(f"{path} already holds a run; continue it with --resume {path} or pick another --out")
+    refuse_a_run_in(run)
     return run
 
 
