@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.v2.functional import gaussian_blur
 
-from ..core.configs import ATTRIBUTE_IMAGES
+from ..core.defaults import ATTRIBUTE_IMAGES
 from ..core.errors import DcganError
 from ..core.pixels import to_model_range
 from ..core.progress import Progress

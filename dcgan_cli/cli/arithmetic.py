@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 import typer
 
-from ..core.configs import ARITHMETIC_METHODS, ATTRIBUTE_IMAGES, BANK_SAMPLES
+from ..core.configs import ARITHMETIC_METHODS
+from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
 from ..core.files import check_outputs
 from .common import Cache, CkptOption, Device, Ema, Out, Root, device, json_option, seed_option

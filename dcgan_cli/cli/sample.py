@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ..core.configs import RADIUS, SAMPLE_FORMATS
+from ..core.defaults import RADIUS, SAMPLE_FORMATS
 from ..core.errors import UsageError
 from ..core.files import check_folder_path, check_image_path
 from ..core.seeds import resolve_seeds

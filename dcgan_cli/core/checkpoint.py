@@ -25,7 +25,7 @@ from safetensors.torch import save as st_save
 
 from .. import __version__
 from .configs import ModelConfig, TrainConfig
-from .errors import DcganError, UsageError
+from .errors import DcganError
 from .files import TEMP_MARK, write_bytes
 from .model import Discriminator, Generator
 from .records import ConfigError, Record, is_int
@@ -49,11 +49,7 @@ class Checkpoint:
     train_config: TrainConfig
     meta: dict[str, Any]
     tensors: dict[str, torch.Tensor] = field(repr=False)
-    dataset: DatasetRecord = field(default=None)  # type: ignore[assignment]  # the validated meta["dataset"]
-
-    def __post_init__(self) -> None:
-        if self.dataset is None:
-            self.dataset = DatasetRecord.from_dict(self.meta.get("dataset") or {})
+    dataset: DatasetRecord  # the validated meta["dataset"]
 
     @property
     def epoch(self) -> int:
@@ -133,12 +129,6 @@ def checkpoint_step(path: Path) -> int:
         return step
     m = _STEP_NAME.fullmatch(path.name)
     return int(m.group(1)) if m else -1
-
-
-def refuse_a_run_in(run: RunFolder) -> None:
-    """A new run never writes into a folder that holds another run's checkpoints."""
-    if run_checkpoints(run):
-        raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
 
 
 def run_checkpoints(run: RunFolder) -> list[Path]:

@@ -38,13 +38,6 @@ EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEFAULT_EPOCHS = 5
 
-# Defaults of the analyses, each in one place: the commands show them in --help, the library and the
-# explorer use them (and this module loads no torch, so the CLI can read them at start).
-SAMPLE_FORMATS = ("grid", "png", "npz")
-RADIUS = 0.3  # `sample --around`'s step: near enough to read as the same picture, far enough to vary
-BANK_SAMPLES = 16_384  # generated samples the arithmetic's labelled bank holds
-ATTRIBUTE_IMAGES = 30_000  # real labelled images a data set's attribute classifier learns from at most
-
 # Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
 MAX_NZ = 65_536
 MAX_WIDTH = 4_096

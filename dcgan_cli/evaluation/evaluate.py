@@ -242,17 +242,13 @@ def evaluate(
         real_feats, floor = _real_side(data, n, ex, cache_root, batch_size, metrics, protocol, on_progress)
         protocol["real"] = (f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px)"
                             f", {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}")
-    protocol |= {
-        "n_generated": int(fake.shape[0]),
-        "n_real": int(real_feats.shape[0]),
-        "split": split if real is None else None,
-        "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)",
-        "precision_recall": "k-NN manifolds, k = 3",
-    }
+    protocol |= {"n_generated": int(fake.shape[0]), "n_real": int(real_feats.shape[0]),
+                 "split": split if real is None else None,
+                 "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)",
+                 "precision_recall": "k-NN manifolds, k = 3"}
     if fake.shape[0] < 4 or real_feats.shape[0] < 4:
         raise DcganError("too few images to compare; at least 4 on each side")
-    if n_note:
-        protocol["n_note"] = n_note
+    protocol |= {"n_note": n_note} if n_note else {}
     measured = compute(real_feats, fake, metrics)
     if floor is not None:
         measured["fid_floor"] = floor

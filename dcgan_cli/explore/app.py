@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..core.configs import RADIUS
+from ..core.defaults import RADIUS
 from ..core.errors import DcganError, UsageError
 from .jobs import Jobs
 from .session import MAX_UPLOAD, Explorer

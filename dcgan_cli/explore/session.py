@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
-from ..core.configs import RADIUS
+from ..core.defaults import RADIUS
 from ..core.errors import UsageError
 from ..core.runs import RunFolder
 

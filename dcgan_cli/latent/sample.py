@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
-from ..core.configs import RADIUS, SAMPLE_FORMATS
+from ..core.defaults import RADIUS, SAMPLE_FORMATS
 from ..core.errors import UsageError
 from ..core.files import write_atomic
 from ..core.generation import check_truncation, images_from_seeds, seed_batches

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..attributes.classifier import classes_to_learn, labels_problem
-from ..core.checkpoint import Checkpoint, load_checkpoint, refuse_a_run_in, run_checkpoints
+from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
 from ..core.configs import ModelConfig, TrainConfig, build_configs, resume_configs
 from ..core.errors import UsageError
 from ..core.model import parameter_count
@@ -26,7 +26,7 @@ from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
 from .distributed import World, on_main
 from .loop import TrainResult, fit
-from .snapshot import stored_world_size
+from .snapshot import refuse_a_run_in, stored_world_size
 
 # Past this a model's weights, gradients and Adam states alone outgrow any single card.
 MAX_PARAMETERS = 2_000_000_000

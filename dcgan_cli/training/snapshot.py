@@ -9,7 +9,9 @@ from typing import Any
 
 import torch
 
-from ..core.checkpoint import Checkpoint, CheckpointError, check_finite
+from ..core.checkpoint import Checkpoint, CheckpointError, check_finite, run_checkpoints
+from ..core.errors import UsageError
+from ..core.runs import RunFolder
 
 
 def rng_state(z_stream: torch.Generator, device: torch.device) -> dict[str, torch.Tensor]:
@@ -105,3 +107,9 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Gener
     except (RuntimeError, ValueError) as e:
         raise CheckpointError(f"{ckpt.path}: its RNG state is damaged ({e}); it is not resumable") from None
     return True
+
+
+def refuse_a_run_in(run: RunFolder) -> None:
+    """A new run never writes into a folder that holds another run's checkpoints."""
+    if run_checkpoints(run):
+        raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")

@@ -13,14 +13,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels, sample_bank
 from ..attributes.expectations import attributes_of, judge
 from ..core.checkpoint import Checkpoint, as_checkpoint
-from ..core.configs import ATTRIBUTE_IMAGES, BANK_SAMPLES
+from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
+from ..core.files import check_folder_path
 from ..core.generation import generate
 from ..core.progress import Progress
 from ..core.seeds import check_seed, parse_seeds
@@ -28,6 +30,7 @@ from ..data import ImageData, checkpoint_data
 from .expression import Term, parse_expression, phrase_constraints, term_wants, vocabulary
 from .methods import EXEMPLARS, Inputs
 from .result import ArithmeticResult
+from .separability import z_separability
 from .table import METHODS
 
 
@@ -162,8 +165,6 @@ def arithmetic(
     _check(terms, method, variants, samples, attr_images)
     check_seed(seed)
     if individual is not None:
-        from ..core.files import check_folder_path
-
         check_folder_path(individual, "--individual")
     lab = _labelled(c, terms, method, defined, data, samples=samples, attr_images=attr_images, seed=seed, ema=ema,
                     device=device, data_root=data_root, cache_dir=cache_dir, on_progress=on_progress)
@@ -181,19 +182,19 @@ def arithmetic(
     if lab.bank is not None:
         probs = lab.bank.classifier.predict(result_images.to(device))
         verdict = judge(probs, lab.bank.classifier.label_names, lab.attrs, plan.expected, plan.start)
-    sep = None
-    if probe:
-        from .separability import z_separability
+    sep = z_separability(c, samples=samples, attr_images=attr_images, seed=seed, ema=ema, device=device,
+                         data_root=data_root, cache_dir=cache_dir, on_progress=on_progress) if probe else None
+    return ArithmeticResult(
+        expression=expression, method=method, terms=terms, plan=plan, result_images=result_images, judgement=verdict,
+        defined=set(defined), checkpoint_path=c.path, step=c.step, seed=seed, bank=lab.bank, individual=individual,
+        classifier=lab.bank.classifier.describe() if lab.bank is not None else {}, separability=sep,
+        anchor_sources=sources, **_pictures(G, plan, photos))
 
-        sep = z_separability(c, samples=samples, attr_images=attr_images, seed=seed, ema=ema, device=device,
-                             data_root=data_root, cache_dir=cache_dir, on_progress=on_progress)
+
+def _pictures(G, plan, photos: torch.Tensor | None) -> dict[str, Any]:
+    """The figure's tiles: each term's vector drawn, its samples, and each result's anchor."""
     exemplar_images = [generate(G, z) for z in plan.exemplars]
     if photos is not None:  # the anchors' column shows the pictures themselves; its vector tile, G's reconstruction
         exemplar_images[0] = photos[:EXEMPLARS]
-    return ArithmeticResult(
-        expression=expression, method=method, terms=terms, plan=plan, term_images=generate(G, plan.term_z),
-        exemplar_images=exemplar_images, result_images=result_images, judgement=verdict, defined=set(defined),
-        checkpoint_path=c.path, step=c.step, seed=seed,
-        classifier=lab.bank.classifier.describe() if lab.bank is not None else {}, bank=lab.bank, individual=individual,
-        separability=sep, anchor_images=generate(G, plan.anchor_z) if plan.anchor_z is not None else None,
-        anchor_sources=sources)
+    return {"term_images": generate(G, plan.term_z), "exemplar_images": exemplar_images,
+            "anchor_images": generate(G, plan.anchor_z) if plan.anchor_z is not None else None}

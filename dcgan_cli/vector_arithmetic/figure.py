@@ -10,6 +10,7 @@ the same scale, enlarged so that a 32 px model can be read.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -37,75 +38,104 @@ def _coef_text(coef: float, first: bool) -> tuple[str, str]:
     return op, "" if mag == 1 else f"{mag:g} x "
 
 
-def figure(result: Any, min_cell: int = 64) -> Image.Image:
-    """An ArithmeticResult drawn (result.py calls this; the figure reads its fields and decides nothing)."""
+@dataclass
+class _Layout:
+    """Where everything goes: tile sizes, gaps, the fonts and the rows of the figure."""
+
+    cell: int
+    gap: int
+    op_w: int
+    pad: int
+    font: Any
+    small: Any
+    line: int
+    top: int  # where the tiles start, under the captions
+    bottom_y: int  # the row of vectors the sum uses
+    res_cols: int
+    res_h: int
+    thumb: int  # each anchored result's anchor, drawn under it at this size (0: none)
+    block_h: int
+
+
+def _layout(result: Any, anchors, min_cell: int) -> _Layout:
     size = result.result_images.shape[-1]
     cell = size * max(1, math.ceil(min_cell / size))
     gap, op_w, pad = max(4, cell // 16), max(24, cell // 2), 8
     font = ImageFont.load_default(size=max(11, cell // 6))
-    small = ImageFont.load_default(size=max(10, cell // 7))
     rows = max([len(e) for e in result.exemplar_images] + [1])
     line = font.size + 6
     top = pad + 4 * line  # caption: phrase and the context the term was taken in, each may wrap once
-    res = result.result_images
-    res_cols = min(3, len(res)) if len(res) <= 9 else math.ceil(math.sqrt(len(res)))
-    res_rows = math.ceil(len(res) / res_cols)
-    # Anchored results each start from their own anchor: it is shown under the result, half size.
-    anchored = METHODS[result.method].from_anchors
-    anchors = result.anchor_images if anchored and result.anchor_images is not None else None
+    n = len(result.result_images)
+    res_cols = min(3, n) if n <= 9 else math.ceil(math.sqrt(n))
     thumb = cell // 2 if anchors is not None else 0
     res_h = cell + (thumb + line if anchors is not None else 0) + gap
     col_h = rows * (cell + gap) + 2 * gap + cell + line
-    block_h = max(col_h, res_rows * res_h + line)
-    width = pad + len(result.terms) * (cell + op_w) + res_cols * (cell + gap) + pad
+    return _Layout(cell, gap, op_w, pad, font, ImageFont.load_default(size=max(10, cell // 7)), line, top,
+                   top + rows * (cell + gap) + 2 * gap, res_cols, res_h, thumb,
+                   max(col_h, math.ceil(n / res_cols) * res_h + line))
+
+
+def figure(result: Any, min_cell: int = 64) -> Image.Image:
+    """An ArithmeticResult drawn (result.py calls this; the figure reads its fields and decides nothing)."""
+    # Anchored results each start from their own anchor: it is shown under the result, half size.
+    anchored = METHODS[result.method].from_anchors
+    anchors = result.anchor_images if anchored and result.anchor_images is not None else None
+    L = _layout(result, anchors, min_cell)
     footer = _footer(result)
+    width = L.pad + len(result.terms) * (L.cell + L.op_w) + L.res_cols * (L.cell + L.gap) + L.pad
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    width = max(width, 360, *(int(measure.textlength(t, font=font)) + 2 * pad for t in footer))
-    height = top + block_h + pad + len(footer) * line + pad
-    fig = Image.new("RGB", (width, height), BACKGROUND)
+    width = max(width, 360, *(int(measure.textlength(t, font=L.font)) + 2 * L.pad for t in footer))
+    fig = Image.new("RGB", (width, L.top + L.block_h + L.pad + len(footer) * L.line + L.pad), BACKGROUND)
     draw = ImageDraw.Draw(fig)
-    bottom_y = top + rows * (cell + gap) + 2 * gap  # the row of vectors the sum uses
-    x = pad
+    x = _draw_terms(fig, draw, result, L, anchored)
+    draw.text((x - L.op_w // 2, L.bottom_y + L.cell // 2), "=", fill=INK, font=L.font, anchor="mm")
+    _draw_results(fig, draw, result, L, x, anchored, anchors)
+    y = L.top + L.block_h + L.pad
+    for text in footer:
+        draw.text((L.pad, y), text, fill=INK, font=L.font)
+        y += L.line
+    return fig
+
+
+def _draw_terms(fig: Image.Image, draw: ImageDraw.ImageDraw, result: Any, L: _Layout, anchored: bool) -> int:
+    """A column per term (its samples, then the vector the sum uses); returns where the results start."""
+    x, cell = L.pad, L.cell
     for i, (term, ex, mean) in enumerate(zip(result.terms, result.exemplar_images, result.term_images)):
         op, mult = _coef_text(term.coef, i == 0)
         if op:
-            draw.text((x - op_w // 2, bottom_y + cell // 2), op, fill=INK, font=font, anchor="mm")
-        _caption(draw, (x + cell // 2, pad), mult + term.phrase, font, cell + op_w - gap, fig.width)
+            draw.text((x - L.op_w // 2, L.bottom_y + cell // 2), op, fill=INK, font=L.font, anchor="mm")
+        _caption(draw, (x + cell // 2, L.pad), mult + term.phrase, L.font, cell + L.op_w - L.gap, fig.width)
         asked = result.plan.notes[i].get("asked") if i < len(result.plan.notes) else None
         if asked and asked != term.phrase:  # the anchored method takes a term where the anchor is
             context = "(" + ", ".join(asked.split()) + ")"
-            _caption(draw, (x + cell // 2, pad + 2 * line), context, small, cell + op_w - gap, fig.width)
+            _caption(draw, (x + cell // 2, L.pad + 2 * L.line), context, L.small, cell + L.op_w - L.gap, fig.width)
         for r, tile in enumerate(_tiles(ex, cell)):
-            fig.paste(tile, (x, top + r * (cell + gap)))
-        fig.paste(_tiles(mean[None], cell)[0], (x, bottom_y))
-        draw.line([(x, bottom_y - gap), (x + cell, bottom_y - gap)], fill=INK, width=1)
+            fig.paste(tile, (x, L.top + r * (cell + L.gap)))
+        fig.paste(_tiles(mean[None], cell)[0], (x, L.bottom_y))
+        draw.line([(x, L.bottom_y - L.gap), (x + cell, L.bottom_y - L.gap)], fill=INK, width=1)
         label = ("reconstruction" if result.anchor_sources else "anchor") if anchored and i == 0 else "mean"
-        draw.text((x + cell // 2, bottom_y + cell + 3), label, fill=INK, font=small, anchor="mt")
-        x += cell + op_w
-    draw.text((x - op_w // 2, bottom_y + cell // 2), "=", fill=INK, font=font, anchor="mm")
-    _caption(
-        draw,
-        (x + res_cols * (cell + gap) // 2, pad),
-        "result" if anchored or len(res) == 1 else "result, then variants",
-        font,
-        res_cols * (cell + gap),
-        fig.width,
-    )
-    thumbs = _tiles(anchors, thumb) if anchors is not None else []
+        draw.text((x + cell // 2, L.bottom_y + cell + 3), label, fill=INK, font=L.small, anchor="mt")
+        x += cell + L.op_w
+    return x
+
+
+def _draw_results(fig: Image.Image, draw: ImageDraw.ImageDraw, result: Any, L: _Layout, x: int, anchored: bool,
+                  anchors) -> None:
+    """The results at x, framed green or red by the verdict, each anchored one with its anchor under it."""
+    res, cell = result.result_images, L.cell
+    title = "result" if anchored or len(res) == 1 else "result, then variants"
+    _caption(draw, (x + L.res_cols * (cell + L.gap) // 2, L.pad), title, L.font, L.res_cols * (cell + L.gap), fig.width)
+    thumbs = _tiles(anchors, L.thumb) if anchors is not None else []
     for k, tile in enumerate(_tiles(res, cell)):
-        rx, ry = x + (k % res_cols) * (cell + gap), top + (k // res_cols) * res_h
+        rx, ry = x + (k % L.res_cols) * (cell + L.gap), L.top + (k // L.res_cols) * L.res_h
         fig.paste(tile, (rx, ry))
         if k < len(thumbs):
-            fig.paste(thumbs[k], (rx + cell - thumb, ry + cell + gap))
-            draw.text((rx + cell - thumb - 4, ry + cell + gap + thumb // 2), "from", fill=INK, font=small, anchor="rm")
+            fig.paste(thumbs[k], (rx + cell - L.thumb, ry + cell + L.gap))
+            draw.text((rx + cell - L.thumb - 4, ry + cell + L.gap + L.thumb // 2), "from", fill=INK, font=L.small,
+                      anchor="rm")
         ok = result.result_match[k] if k < len(result.result_match) else None
         if ok is not None:
             draw.rectangle([rx - 2, ry - 2, rx + cell + 1, ry + cell + 1], outline=GOOD if ok else BAD, width=2)
-    y = top + block_h + pad
-    for text in footer:
-        draw.text((pad, y), text, fill=INK, font=font)
-        y += line
-    return fig
 
 
 def _caption(draw: ImageDraw.ImageDraw, centre: tuple[int, int], text: str, font, width: int, fig_width: int) -> None:

@@ -18,7 +18,7 @@ from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels
 from ..attributes.expectations import Attribute, attributes_of
 from ..attributes.linear import linear_probe
 from ..core.checkpoint import as_checkpoint
-from ..core.configs import ATTRIBUTE_IMAGES, BANK_SAMPLES
+from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
 from ..core.results import Result, shown
 from ..core.seeds import check_seed
