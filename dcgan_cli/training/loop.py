@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.checkpoint import Checkpoint, refuse_a_run_in
+from ..core.checkpoint import Checkpoint
 from ..core.configs import DEFAULT_KIMG, ModelConfig, TrainConfig
 from ..core.errors import DcganError, UsageError
 from ..core.files import remove_stale_temps
@@ -31,6 +31,7 @@ from ..core.results import Result
 from ..core.runs import RunFolder
 from .distributed import World, on_main, shard
 from .precision import resolve_precision
+from .snapshot import refuse_a_run_in
 from .state import TrainingState, Wrapped, wrap
 from .steps import ema_decay_at, ema_update, epoch_order, train_step
 from .watch import COLLAPSE_BELOW, Window, combine_windows
