@@ -106,7 +106,7 @@ def quality(device: torch.device, precision: str, steps: int | None, n: int) -> 
 
         chosen = load_checkpoint(Path(d) / "run").train_config
     return {"precision": chosen.precision, "channels_last": chosen.channels_last, "steps": result.step,
-            "domain_fid": round(ev.metrics["fid"], 3), "n": n}
+            "domain_fid": round(ev.metrics["fid"], 3), "domain_fid_floor": round(ev.metrics.get("fid_floor", 0.0), 3), "n": n}
 
 
 def nn_search(device: torch.device, n: int) -> dict:

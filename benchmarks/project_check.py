@@ -44,12 +44,11 @@ from dcgan_cli.attributes.expectations import attributes_of
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.pixels import flat_model_range, to_model_range, to_uint8
 from dcgan_cli.data import checkpoint_data
+from dcgan_cli.projection.encoder import EncoderSettings, train_encoder
 from dcgan_cli.projection.optimise import (
-    EncoderSettings,
     ProjectSettings,
     find_z,
     random_candidates,
-    train_encoder,
 )
 from dcgan_cli.search.exact import nearest
 from dcgan_cli.training import plan_run, train

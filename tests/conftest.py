@@ -42,7 +42,22 @@ def invoke(runner: CliRunner, *args: str):
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def shapes_classifier(tmp_path_factory):
+    """The built-in shapes' attribute classifier at 32 px, trained once into the session's cache here, so
+    no test pays for it by running first (reading, arithmetic, ablate and domain features all use it)."""
+    from dcgan_cli.attributes.classifier import dataset_classifier
+    from dcgan_cli.data import load_data
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    try:
+        return dataset_classifier(load_data("shapes", 32))
+    finally:
+        mp.undo()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, shapes_classifier) -> Path:
     """A 32 px shapes model trained for 2 epochs of 8 steps: enough to test files and tools."""
     run = tmp_path_factory.mktemp("tiny") / "run"
     mp = pytest.MonkeyPatch()
@@ -61,7 +76,7 @@ def concept_attributes(z: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 @pytest.fixture(scope="session")
-def concept_run(tmp_path_factory) -> Path:
+def concept_run(tmp_path_factory, shapes_classifier) -> Path:
     """A run whose G draws the shapes data set's concepts by construction: fitted by regression
     (seconds, not a GAN's minutes) to draw, for any z of the prior, the shape, colour and size
     that `concept_attributes` reads from z. Arithmetic and ablate then have something to find."""
@@ -113,6 +128,50 @@ def forge_checkpoint(
     text = raw_meta if raw_meta is not None else json.dumps(meta)
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata={META_KEY: text})
     return Path(path)
+
+
+class StderrLines:
+    """A child's stderr read line by line on a thread, so a test can wait for what the child reports
+    (a line), never for a guessed time."""
+
+    def __init__(self, proc: subprocess.Popen):
+        import queue
+        import threading
+
+        self.proc, self.lines, self._q = proc, [], queue.Queue()
+        self._t = threading.Thread(target=self._read, daemon=True)
+        self._t.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self._q.put(line)
+        self._q.put(None)
+
+    def wait_for(self, text: str, timeout: float = 120) -> str:
+        """The first line (from now) that holds `text`; fails the test when the child ends or time runs out."""
+        import queue
+
+        deadline = time.time() + timeout
+        while True:
+            try:
+                line = self._q.get(timeout=max(0.01, deadline - time.time()))
+            except queue.Empty:
+                raise AssertionError(f"no line with {text!r} in {timeout} s; so far: {''.join(self.lines)[-2000:]}") from None
+            if line is None:
+                raise AssertionError(f"the child ended before saying {text!r}: {''.join(self.lines)[-2000:]}")
+            self.lines.append(line)
+            if text in line:
+                return line
+
+    def rest(self, timeout: float = 60) -> str:
+        """Everything the child wrote to stderr, once it has exited."""
+        self.proc.wait(timeout=timeout)
+        self._t.join(timeout=timeout)
+        while not self._q.empty():
+            line = self._q.get()
+            if line is not None:
+                self.lines.append(line)
+        return "".join(self.lines)
 
 
 def start_training(run: Path, *args: str) -> subprocess.Popen:

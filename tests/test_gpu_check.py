@@ -2,6 +2,7 @@
 run on a lent card finds no crash that a CPU could have found."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -30,5 +31,7 @@ def test_the_gpu_check_runs_every_path_it_can_on_the_cpu(tmp_path, tmp_path_fact
     assert any("fp16 needs CUDA" in why for why in skipped.values())
     assert any("--sync-bn needs CUDA" in why for why in skipped.values())
     quality = [x for x in rows if x["section"] == "quality"]
-    assert [x["precision"] for x in quality][0] == "fp32" and all(x["domain_fid"] >= 0 for x in quality)
+    assert [x["precision"] for x in quality][0] == "fp32"
+    # a few steps of training draw worse than real images do: above the real-vs-real floor, and finite
+    assert all(math.isfinite(x["domain_fid"]) and x["domain_fid"] > x["domain_fid_floor"] for x in quality), quality
     assert "| section | what | figures | seconds |" in r.stdout

@@ -27,7 +27,7 @@ from dcgan_cli.core.errors import DcganError
 from dcgan_cli.core.runs import RunFolder
 from dcgan_cli.data.cache import load_data, to_mode
 
-from .conftest import TINY, forge_checkpoint, invoke, start_training
+from .conftest import TINY, StderrLines, forge_checkpoint, invoke, start_training
 from .test_data import make_mnist, write_idx
 
 
@@ -140,15 +140,18 @@ def test_sigterm_saves_a_resumable_checkpoint(tmp_path):
 @pytest.mark.slow
 def test_second_interrupt_aborts_without_saving(tmp_path):
     run = tmp_path / "run"
-    # Steps of about a second (in fp32: auto's bf16 is faster where the CPU has it), so that the second
-    # Ctrl-C lands while the first waits for the step to end.
+    # Steps of about a second (in fp32: auto's bf16 is faster where the CPU has it), logged every step.
+    # The first Ctrl-C goes just after a step's line (so it lands inside the next step, not at its
+    # boundary, where it would save at once); the second as soon as the child says it is stopping,
+    # while that step still runs. Each waits for what the child reports, so a loaded machine only slows it.
     proc = start_training(run, "--limit", "4096", "--batch-size", "1024", "--log-every", "1", "--precision", "fp32",
                           "--device", "cpu")
-    time.sleep(0.3)  # into the second step: a first Ctrl-C at a step's boundary would save at once
+    err = StderrLines(proc)
+    err.wait_for("training: 1/")
     os.kill(proc.pid, signal.SIGINT)
-    time.sleep(0.2)
+    err.wait_for("stopping (Ctrl-C)")
     os.kill(proc.pid, signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    stderr = err.rest()
     assert proc.returncode == 130, stderr
     assert "aborting without saving" in stderr and "Traceback" not in stderr
 

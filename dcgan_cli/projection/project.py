@@ -20,16 +20,14 @@ import torch
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.errors import UsageError
-from ..core.model import Encoder, Generator
-from ..core.progress import Progress, phase
+from ..core.model import Generator
+from ..core.progress import Progress
 from ..core.results import Result, shown
-from ..core.runs import output_path
-from ..core.tensor_cache import read_cached, write_cached
 from ..data.user_images import load_images
-from .optimise import EncoderSettings, Projection, ProjectSettings, find_z, train_encoder
+from .encoder import cached_encoder, encoder_for
+from .optimise import Projection, ProjectSettings, find_z
 from .zfiles import SUFFIX, generator_fingerprint, is_latent_file, load_latents, save_latents
 
-ENCODER_RECIPE = 1  # bump when train_encoder changes: cached encoders of an older recipe are retrained
 MAX_IMAGES = 1024
 MAX_STEPS = 10_000
 VIDEO_FRAMES = 24
@@ -147,47 +145,6 @@ class ProjectionResult(Result):
 
 
 # --- the encoder, cached per generator
-
-
-def encoder_path(c: Checkpoint, which: str, fingerprint: str) -> Path:
-    return output_path(c.path, c.step, "encoders", f"{'ema' if which.startswith('EMA') else 'g'}-{fingerprint[:12]}.safetensors")
-
-
-def cached_encoder(c: Checkpoint, G: Generator, which: str, fingerprint: str) -> Encoder | None:
-    def fits(tensors, meta):
-        return meta.get("fingerprint") == fingerprint and meta.get("recipe") == ENCODER_RECIPE
-
-    found = read_cached(encoder_path(c, which, fingerprint), fits)
-    if found is None:
-        return None
-    E = Encoder(G.cfg)
-    try:
-        E.load_state_dict(found[0])
-    except RuntimeError:  # shapes of another architecture: not this G's encoder
-        return None
-    return E.to(next(G.parameters()).device).eval()
-
-
-def encoder_for(c: Checkpoint, G: Generator, which: str, fingerprint: str, *, steps: int, device,
-                data_root: Path | None = None, cache_dir: Path | None = None,
-                on_progress: Progress | None = None) -> tuple[Encoder, str]:
-    """This G's encoder: trained now on G's samples and the data set's real images (when its
-    prepared data can be found), and cached; with a note of what it was trained on."""
-    from ..core.errors import DcganError
-    from ..data import checkpoint_data
-
-    try:
-        real = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir).images
-        on = f"G's samples and {c.dataset.name}'s real images"
-    except DcganError:
-        real, on = None, "G's samples only (the data set's prepared images were not found)"
-    label = f"training the encoder for this generator, once ({steps} steps on {on}; then cached)"
-    E = train_encoder(G, c.discriminator(device), real, EncoderSettings(steps=steps),
-                      on_progress=phase(on_progress, label))
-    path = encoder_path(c, which, fingerprint)
-    write_cached(path, E.state_dict(), {"fingerprint": fingerprint, "recipe": ENCODER_RECIPE, "steps": steps, "trained_on": on},
-                 what="encoder")
-    return E, f"encoder trained on {on}, kept in {path}"
 
 
 # --- the entry points
