@@ -46,4 +46,4 @@ def info(ckpt: Checkpoint | str | Path | None) -> CheckpointInfo:
         "dataset": c.meta.get("dataset", {}), "metrics": c.metrics, "run": str(c.run.path) if c.run else None,
         "tensors": len(c.tensors), "parameters": {p: sum(v.numel() for v in c.state_dict(p).values()) for p in ("G", "D")},
     }
-    return CheckpointInfo(summary, c.path, c.step)
+    return CheckpointInfo(summary=summary, checkpoint_path=c.path, step=c.step)

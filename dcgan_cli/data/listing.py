@@ -75,7 +75,7 @@ class Prepared(Result):
 def prepare(name: str, size: int, **options: Any) -> Prepared:
     """Build (or find up to date) the cache of one split; `options` as load_data's."""
     data = load_data(name, size, **options)
-    return Prepared(read_manifest(data.cache_dir), data.cache_dir)
+    return Prepared(manifest=read_manifest(data.cache_dir), cache_dir=data.cache_dir)
 
 
 @dataclass
@@ -101,4 +101,4 @@ class CacheListing(Result):
 
 
 def cache_listing(cache_root: Path | None = None) -> CacheListing:
-    return CacheListing(list_caches(cache_root))
+    return CacheListing(caches=list_caches(cache_root))

@@ -252,7 +252,7 @@ def evaluate(
     measured = compute(real_feats, fake, metrics)
     if floor is not None:
         measured["fid_floor"] = floor
-    return EvalResult(measured, protocol, notes)
+    return EvalResult(metrics=measured, protocol=protocol, notes=notes)
 
 
 def _check_request(n: int | None, batch_size: int, split: str, device) -> tuple[int, str | None]:

@@ -228,7 +228,8 @@ def interpolate(
         if any(e.target is not None for e in ends):
             notes.append("images were projected into this generator first (dcgan project writes their z files, "
                          "and its pictures show how close each reconstruction is)")
-    return Interpolation(frames, method, rows, loops, steps, c.path, c.step, gif, trunc, notes)
+    return Interpolation(frames=frames, method=method, seeds=rows, loops=loops, steps=steps, checkpoint_path=c.path,
+                         step=c.step, gif=gif, trunc=trunc, notes=notes)
 
 
 def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:

@@ -158,8 +158,8 @@ def ablate(
     rng = np.random.default_rng(seed)
     random_maps = [int(i) for i in rng.permutation(maps)[: len(dropped)]]
     z_shown = z_from_seeds(c.model_config, shown_seeds)
-    return AblateResult(
-        concept, dropped, int(maps), float(shows.float().mean()), share(drop_maps(G, bank.z, dropped)),
-        share(drop_maps(G, bank.z, random_maps)), n, drop_maps(G, z_shown, []), drop_maps(G, z_shown, dropped), shown_seeds,
-        c.path, c.step, am.describe(), [am.note()],
-    )
+    return AblateResult(concept=concept, dropped=dropped, maps=int(maps), share_before=float(shows.float().mean()),
+                        share_after=share(drop_maps(G, bank.z, dropped)),
+                        share_random=share(drop_maps(G, bank.z, random_maps)), n=n, before=drop_maps(G, z_shown, []),
+                        after=drop_maps(G, z_shown, dropped), seeds=shown_seeds, checkpoint_path=c.path, step=c.step,
+                        classifier=am.describe(), notes=[am.note()])

@@ -136,9 +136,8 @@ def explain_features(D: Discriminator, random_D: Discriminator, images: torch.Te
         mass = g.abs().sum(1, keepdim=True)
         return float((mass * mask).sum() / mass.sum().clamp(min=1e-12))
 
-    return Explanation(
-        list(range(features)), _scaled(g_t), _scaled(g_r), imgs, {"trained D": share(g_t), "random D": share(g_r)}, per
-    )
+    return Explanation(features=list(range(features)), trained=_scaled(g_t), random=_scaled(g_r), images=imgs,
+                       on_object={"trained D": share(g_t), "random D": share(g_r)}, per=per)
 
 
 def explain(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,

@@ -32,6 +32,11 @@ from ..data import ImageData, checkpoint_data, load_data
 
 POOL = 4  # each map max-pooled to POOL x POOL, as in the paper
 REPRESENTATIONS = ("trained D", "random D", "pixels")
+PROTOCOL = {
+    "features": f"every D block's activation map, max-pooled to {POOL}x{POOL}, concatenated (Radford et al. 5.1); D in eval mode",
+    "classifier": f"standardised L2 logistic regression (scikit-learn, lbfgs), C from {list(C_GRID)} on a held-out 20%",
+    "controls": "pixels: the image in [-1, 1], flattened; random D: the same architecture, untrained (seed)",
+}
 
 
 @dataclass
@@ -224,16 +229,9 @@ def probe_features(
             if on_progress is not None:
                 on_progress(i * (1 + repeats) + 2 + r, total)
         rows_out.append(ProbeRow(kind, int(x_train.shape[1]), accs, cs))
-    protocol = {
-        "features": f"every D block's activation map, max-pooled to {POOL}x{POOL}, "
-        "concatenated (Radford et al. 5.1); D in eval mode",
-        "classifier": f"standardised L2 logistic regression (scikit-learn, lbfgs), C from {list(C_GRID)} on a held-out 20%",
-        "controls": "pixels: the image in [-1, 1], flattened; random D: the same architecture, untrained (seed)",
-        "seed": seed,
-        "repeats": repeats,
-    }
-    n_train = int(np.mean([len(d) for d in draws]))
-    return ProbeResult(name, classes, labels_per_class, n_train, int(len(y_test)), rows_out, protocol)
+    return ProbeResult(target=name, classes=classes, labels_per_class=labels_per_class,
+                       n_train=int(np.mean([len(d) for d in draws])), n_test=int(len(y_test)), rows=rows_out,
+                       protocol=PROTOCOL | {"seed": seed, "repeats": repeats})
 
 
 def _random_d(ckpt: Checkpoint, seed: int) -> Discriminator:

@@ -205,8 +205,9 @@ def project(
     report = on_progress
     found = find_z(G, c.discriminator(device), loaded.images.to(device), settings, encoder=E,
                     frames=VIDEO_FRAMES if video else 0, on_progress=report)
-    return ProjectionResult(c.path, c.step, which, fingerprint, loaded.paths, loaded.images, found, method, settings,
-                            time.perf_counter() - t0, video, notes)
+    return ProjectionResult(checkpoint_path=c.path, step=c.step, generator_name=which, fingerprint=fingerprint,
+                            paths=loaded.paths, targets=loaded.images, found=found, method=method, settings=settings,
+                            seconds=time.perf_counter() - t0, video=video, notes=notes)
 
 
 # --- z for the latent commands: a seed, an image (projected now) or a z file

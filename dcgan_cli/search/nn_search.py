@@ -178,7 +178,8 @@ def nn_search(
     memo = None
     if holdout > 0 and generated:
         memo = _memorization(c, G, data, split, norms, holdout, chunk_size, device, data_root, cache_dir)
-    return SearchResult(c.path, c.step, q, info, nb, data, split, memo, k)
+    return SearchResult(checkpoint_path=c.path, step=c.step, queries=q, query_info=info, neighbours=nb, data=data,
+                        split=split, memorization=memo, k=k)
 
 
 def _queries(c: Checkpoint, G, queries, generated: bool, project: bool, ema, device) -> tuple[torch.Tensor, list[dict]]:

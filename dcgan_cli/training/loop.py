@@ -260,7 +260,8 @@ class _Loop:
         s = self.state
         seconds = time.perf_counter() - self.started
         images = (s.step - self.first_step) * self.cfg.batch_size * self.world.size
-        return TrainResult(self.writer.run.path, saved, s.step, s.step // self.spe, interrupted, s.last, seconds=seconds,
+        return TrainResult(run_dir=self.writer.run.path, checkpoint=saved, step=s.step, epoch=s.step // self.spe,
+                           interrupted=interrupted, last_metrics=s.last, seconds=seconds,
                            images_per_s=images / max(seconds, 1e-9), diversity=self.writer.diversity, best=dict(s.best))
 
     def stop_asked(self, should_stop) -> bool:

@@ -96,4 +96,5 @@ def z_separability(ckpt, *, samples: int = BANK_SAMPLES, attr_images: int = ATTR
     check_labels(c, data)
     bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema, on_progress=on_progress)
     rows = separability(bank, attributes_of(data.label_names, data.groups), seed=seed)
-    return Separability(c.path, c.step, samples, rows, bank.classifier.describe(), [bank.classifier.note()])
+    return Separability(checkpoint_path=c.path, step=c.step, samples=samples, attributes=rows,
+                        classifier=bank.classifier.describe(), notes=[bank.classifier.note()])
