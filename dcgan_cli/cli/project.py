@@ -9,7 +9,6 @@ import typer
 
 from ..core.errors import UsageError
 from ..core.files import check_folder_path, check_outputs
-from ..projection.zfiles import is_latent_file
 from .common import Cache, CkptOption, Device, Ema, Root, device, json_option
 from .console import emit, progress
 
@@ -31,6 +30,8 @@ JsonPath = json_option("Also write the losses and distances here (projection.jso
 def checkpoint_and_images(args: list[str], ckpt_opt: Path | None) -> tuple[Path | None, list[Path]]:
     """`[CKPT] IMAGE...`: the first argument is the checkpoint when it is a run folder or a checkpoint
     file (not an image, not a z file)."""
+    from ..projection.zfiles import is_latent_file  # torch: only once a command runs
+
     paths = [Path(a) for a in args]
     first_is_ckpt = bool(paths) and (paths[0].is_dir() or (paths[0].suffix == ".safetensors" and not is_latent_file(paths[0])))
     if first_is_ckpt:
