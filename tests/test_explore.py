@@ -5,6 +5,7 @@ import base64
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -17,18 +18,28 @@ from PIL import Image
 
 from .conftest import invoke
 
+TOKEN, HERE = "launch-token", "http://127.0.0.1:8765"
 
-@pytest.fixture
-def client(concept_run, tmp_path):
+
+def page_client(explorer, **headers):
+    """The test client as the page is: at the server's own address, with this launch's token."""
     from starlette.testclient import TestClient
 
     from dcgan_cli.explore.app import create_app
+
+    return TestClient(create_app(explorer, token=TOKEN, host="127.0.0.1", port=8765), base_url=HERE,
+                      headers={"X-Dcgan-Token": TOKEN, "Origin": HERE, **headers})
+
+
+@pytest.fixture
+def client(concept_run, tmp_path):
     from dcgan_cli.explore.session import Explorer
 
     uploads = tmp_path / "uploads"
     uploads.mkdir()
-    with TestClient(create_app(Explorer(concept_run, uploads, device="cpu"))) as c:
+    with page_client(Explorer(concept_run, uploads, device="cpu")) as c:
         c.uploads = uploads
+        c.run = concept_run
         yield c
 
 
@@ -155,7 +166,7 @@ def test_reading_and_nearest_images_run_as_jobs(client):
 
 
 def test_a_walk_exports_the_files_interpolate_writes(client, concept_run):
-    r = client.get("/api/interpolate", params={"a": "seed:1", "b": "seed:2", "steps": "4", "export": "1"}).json()
+    r = client.post("/api/export", json={"a": "seed:1", "b": "seed:2", "steps": "4"}).json()
     written = [p for p in r["written"]]
     assert any(p.endswith(".png") for p in written) and any(p.endswith(".gif") for p in written)
     assert all(p.startswith(str(concept_run / "interpolate")) for p in written)
@@ -193,13 +204,15 @@ def test_ctrl_c_stops_it_cleanly_and_deletes_the_uploads(concept_run, tmp_path, 
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
         first = proc.stdout.readline() + proc.stdout.readline()
-        assert "warning: serving on 0.0.0.0" in first and f":{port}/" in first
+        assert "warning: serving on 0.0.0.0" in first and f":{port}/?token=" in first
+        token = re.search(r"\?token=([\w-]+)", first).group(1)
         import urllib.request
 
         deadline = time.time() + 60
         while True:
             try:
-                run = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/run", timeout=5).read())
+                asked = urllib.request.Request(f"http://127.0.0.1:{port}/api/run", headers={"X-Dcgan-Token": token})
+                run = json.loads(urllib.request.urlopen(asked, timeout=5).read())
                 break
             except OSError:
                 assert time.time() < deadline, "the server did not answer"
@@ -217,9 +230,6 @@ def test_ctrl_c_stops_it_cleanly_and_deletes_the_uploads(concept_run, tmp_path, 
 def test_a_folder_of_runs_offers_every_run_s_checkpoints(concept_run, tmp_path):
     import shutil
 
-    from starlette.testclient import TestClient
-
-    from dcgan_cli.explore.app import create_app
     from dcgan_cli.explore.session import Explorer
 
     runs = tmp_path / "runs"
@@ -228,7 +238,7 @@ def test_a_folder_of_runs_offers_every_run_s_checkpoints(concept_run, tmp_path):
     os.utime(runs / "second" / "checkpoints" / "step-00000600.safetensors", ns=(1, 2 * 10**18))  # the newest
     Image.new("RGB", (8, 8)).save(runs / "first" / "only-in-first.png")
     (tmp_path / "up").mkdir()
-    with TestClient(create_app(Explorer(runs, tmp_path / "up"))) as c:
+    with page_client(Explorer(runs, tmp_path / "up")) as c:
         run = c.get("/api/run").json()
         assert [x["name"] for x in run["checkpoints"]] == ["first/step-00000600.safetensors",
                                                            "second/step-00000600.safetensors"]
@@ -247,3 +257,92 @@ def test_a_run_s_checkpoints_folder_opens_the_run(concept_run, tmp_path):
 
     e = Explorer(concept_run / "checkpoints", tmp_path)
     assert e.default == "step-00000600.safetensors" and e.run.path == concept_run
+
+
+# --- the trust boundary: what a page on another origin (or a rebound DNS name) can do
+
+
+def test_a_foreign_host_header_is_answered_with_nothing(client):
+    for path in ("/api/run", "/files/run.json", "/api/samples?seeds=1", "/"):
+        r = client.get(path, headers={"Host": "evil.example"})
+        assert r.status_code == 421 and "its own address" in r.json()["error"], path
+    assert client.get("/api/run", headers={"Host": "127.0.0.1:9999"}).status_code == 421  # another port
+    assert client.get("/api/run", headers={"Host": "localhost:8765"}).status_code == 200
+
+
+def test_every_api_route_needs_the_launch_token(client):
+    for path in ("/api/run", "/api/samples?seeds=1", "/files/run.json", "/api/job/x"):
+        r = client.get(path, headers={"X-Dcgan-Token": ""})
+        assert r.status_code == 403 and "token" in r.json()["error"], path
+        assert client.get(path, headers={"X-Dcgan-Token": "guess"}).status_code == 403
+    assert client.get("/api/samples", params={"seeds": "1", "token": TOKEN}, headers={"X-Dcgan-Token": ""}).status_code == 200
+    assert client.get("/").status_code == 200  # the page itself holds no data of the run
+
+
+def test_a_cross_origin_simple_post_starts_nothing(client):
+    # what a form or fetch(no-cors) on another page can send: text/plain, no token header
+    r = client.post("/api/jobs/read", content='{"seed": 5}', headers={"Content-Type": "text/plain", "X-Dcgan-Token": "",
+                                                                      "Origin": "http://evil.example"})
+    assert r.status_code == 403
+    # even knowing the token, another origin is refused, and the JSON type is required
+    r = client.post("/api/jobs/read", json={"seed": 5}, headers={"Origin": "http://evil.example"})
+    assert r.status_code == 403 and "this page" in r.json()["error"]
+    r = client.post("/api/jobs/read", content='{"seed": 5}', headers={"Content-Type": "text/plain"})
+    assert r.status_code == 400 and "application/json" in r.json()["error"]
+    r = client.post("/api/upload", content=png_bytes(32), headers={"x-filename": "a.png", "X-Dcgan-Token": ""})
+    assert r.status_code == 403 and not list(client.uploads.iterdir())
+
+
+def test_a_get_never_writes_into_the_run_folder(client):
+    before = sorted(p.relative_to(client.run) for p in client.run.rglob("*"))
+    r = client.get("/api/interpolate", params={"a": "seed:0", "b": "seed:7", "steps": "9", "export": "1"})
+    assert r.status_code == 405 and "POST /api/export" in r.json()["error"]
+    assert sorted(p.relative_to(client.run) for p in client.run.rglob("*")) == before
+
+
+def test_job_ids_are_unguessable_and_a_stranger_s_id_finds_nothing(client):
+    key = client.post("/api/jobs/read", json={"seed": 1}).json()["job"]
+    assert len(key) >= 16 and not key.isdigit()
+    for guess in ("1", "2", "3"):
+        assert client.get(f"/api/job/{guess}").status_code == 404
+
+
+def test_uploads_are_capped_per_session(client, monkeypatch):
+    from dcgan_cli.explore import session
+
+    monkeypatch.setattr(session, "MAX_UPLOADS", 2)
+    for i in range(2):
+        assert client.post("/api/upload", content=png_bytes(32), headers={"x-filename": f"{i}.png"}).status_code == 200
+    r = client.post("/api/upload", content=png_bytes(32), headers={"x-filename": "third.png"})
+    assert r.status_code == 413 and "2 uploads" in r.json()["error"] and len(list(client.uploads.iterdir())) == 2
+
+
+def test_a_hard_link_planted_in_the_run_folder_is_not_served(client, tmp_path):
+    secret = tmp_path / "secret.json"
+    secret.write_text('{"key": "mine"}')
+    planted = client.run / "planted.json"
+    os.link(secret, planted)
+    try:
+        r = client.get("/files/planted.json")
+        assert r.status_code == 404 and "mine" not in r.text
+    finally:
+        planted.unlink()
+
+
+@pytest.mark.parametrize("body", ['{"seed": -1}', '{"seed": 1.9}', '{"seed": 1e400}', '{"seed": %d}' % 2**70,
+                                  '{"seed": true}', '{"seed": NaN}', "[" * 100_000 + "]" * 100_000])
+def test_a_bad_job_body_is_a_one_line_400(client, body):
+    r = client.post("/api/jobs/read", content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 400 and "\n" not in r.json()["error"], r.text
+
+
+@pytest.mark.parametrize("path", ["/files/x%00.txt", "/files/" + "a" * 5000 + ".png"])
+def test_odd_file_names_are_a_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404 and len(r.json()["error"]) < 400
+
+
+@pytest.mark.parametrize("end", ["seed:%C2%B2", "seed:99999999999999999999999", "seed:-1"])
+def test_a_bad_walk_end_is_a_400(client, end):
+    r = client.get(f"/api/interpolate?a={end}&b=seed:1")
+    assert r.status_code == 400 and "not a seed" in r.json()["error"]

@@ -28,7 +28,7 @@ def server(concept_run, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(Explorer(concept_run, tmp_path / "uploads-dir", device="cpu"))
+    app = create_app(Explorer(concept_run, tmp_path / "uploads-dir", device="cpu"), token="browser-token", port=port)
     (tmp_path / "uploads-dir").mkdir()
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
@@ -36,7 +36,7 @@ def server(concept_run, tmp_path):
     deadline = time.time() + 30
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/"
+    yield f"http://127.0.0.1:{port}/?token=browser-token"
     srv.should_exit = True
     thread.join(10)
 

@@ -2,12 +2,22 @@
 
 Quick answers (samples, a slider's move, an interpolation) run in Starlette's thread pool; slow
 ones (reading attributes, nn-search, arithmetic, a projection) start a job and answer its id.
+
+The trust boundary (docs/reliability.md): `Guard` answers only requests whose Host is this server
+(so a DNS-rebound name reaches nothing), and every API and run-file request must carry this
+launch's token, which only the URL `dcgan explore` printed holds. What changes state (a job, an
+upload, an export into the run folder) is a POST with the token in a header and, for JSON, the
+application/json type: a page on another origin can neither read the token nor send that header
+without a CORS preflight this server never grants.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import secrets
 from pathlib import Path
+from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -19,7 +29,7 @@ from starlette.staticfiles import StaticFiles
 from ..core.defaults import RADIUS
 from ..core.errors import DcganError, UsageError
 from .jobs import Jobs
-from .session import MAX_UPLOAD, Explorer
+from .session import MAX_UPLOAD, Explorer, TooLarge
 
 ASSETS = Path(__file__).with_name("assets")
 
@@ -41,6 +51,8 @@ def _ema(q) -> bool | None:
 async def _answer(fn, *args, **kwargs) -> Response:
     try:
         return JSONResponse(await run_in_threadpool(fn, *args, **kwargs))
+    except TooLarge as e:
+        return JSONResponse({"error": str(e)}, status_code=413)
     except UsageError as e:
         return JSONResponse({"error": str(e)}, status_code=400)
     except DcganError as e:
@@ -48,13 +60,22 @@ async def _answer(fn, *args, **kwargs) -> Response:
 
 
 async def _body(request: Request) -> dict:
+    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+        raise UsageError("send the request's body as application/json")
+    raw = await request.body()
+    if len(raw) > 64 * 1024:
+        raise UsageError("the request's body is over 64 KB; a job's fields are a few numbers and words")
     try:
-        data = await request.json()
-    except ValueError:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
         raise UsageError("the request's body is not JSON") from None
     if not isinstance(data, dict):
         raise UsageError("the request's body must be a JSON object")
     return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number here")
 
 
 def _seed(p: dict, name: str = "seed", default: int | None = 0) -> int | None:
@@ -113,19 +134,32 @@ class _Routes:
 
     async def interpolate(self, request: Request) -> Response:
         q = request.query_params
+        if "export" in q:  # a GET never writes: an <img src> on any page could otherwise fill the run folder
+            return JSONResponse({"error": "export with POST /api/export (the page's Export files button)"}, status_code=405)
 
         def call():
             return self.explorer.interpolate(q.get("ckpt"), q.get("a", ""), q.get("b", ""), _number(q, "steps", int, 9),
-                                             q.get("method") or None, _number(q, "trunc", float, 1.0), _ema(q),
-                                             export=q.get("export") == "1")
+                                             q.get("method") or None, _number(q, "trunc", float, 1.0), _ema(q))
         return await _answer(call)
+
+    async def export(self, request: Request) -> Response:
+        """POST /api/export: the walk's files into RUN/interpolate/, as `dcgan interpolate` writes them."""
+        try:
+            p = await _body(request)
+            args = (p.get("ckpt"), str(p.get("a", "")), str(p.get("b", "")), int(p.get("steps", 9)), p.get("method") or None,
+                    float(p.get("trunc", 1.0)), _ema(p))
+        except (TypeError, ValueError, OverflowError) as e:
+            return JSONResponse({"error": f"a field of the request is not a number ({e})"}, status_code=400)
+        except UsageError as e:
+            return JSONResponse({"error": str(e)}, status_code=400)
+        return await _answer(self.explorer.interpolate, *args, export=True)
 
     async def start(self, request: Request) -> Response:
         """POST /api/jobs/{kind}: read, neighbours, arithmetic, project."""
         kind = request.path_params["kind"]
         try:
             work = _job(self.explorer, kind, await _body(request))
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             return JSONResponse({"error": f"a field of the request is not a number ({e})"}, status_code=400)
         except UsageError as e:
             return JSONResponse({"error": str(e)}, status_code=400)
@@ -141,6 +175,8 @@ class _Routes:
 
     async def upload(self, request: Request) -> Response:
         too_big = JSONResponse({"error": f"pictures up to {MAX_UPLOAD // 2**20} MB"}, status_code=413)
+        if not request.headers.get("x-filename"):
+            return JSONResponse({"error": "name the picture in the X-Filename header"}, status_code=400)
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
             return too_big
         data = bytearray()
@@ -158,13 +194,58 @@ class _Routes:
         return FileResponse(path)
 
 
-def create_app(explorer: Explorer) -> Starlette:
+class Guard:
+    """ASGI middleware: the Host allow-list, this launch's token on every API and file request, and for
+    every request that changes state a POST with the token in a header from this server's own origin."""
+
+    def __init__(self, app, *, token: str, host: str, port: int):
+        self.app, self.token, self.port = app, token, port
+        wildcard = host in ("0.0.0.0", "::", "")
+        self.hosts = None if wildcard else {host.strip("[]").lower(), "localhost", "127.0.0.1", "::1"}
+
+    def _host_ok(self, value: str) -> bool:
+        name, _, port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
+        if not name or (port and not port.isdigit()):
+            name, port = value, ""
+        if port and int(port) != self.port:
+            return False
+        return self.hosts is None or name.strip("[]").lower() in self.hosts
+
+    def refusal(self, scope) -> tuple[int, str] | None:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if not self._host_ok(headers.get("host", "")):
+            return 421, "this server answers only to its own address (127.0.0.1, localhost or the --host it was given)"
+        path = scope.get("path", "")
+        if not (path.startswith("/api/") or path.startswith("/files/")):
+            return None  # the page and its assets hold no data of the run
+        given = headers.get("x-dcgan-token") or (parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
+                                                 or [""])[0]
+        if not secrets.compare_digest(given.encode(), self.token.encode()):
+            return 403, "this page's token is missing or wrong: open the URL `dcgan explore` printed"
+        if scope.get("method") != "GET":
+            origin = headers.get("origin")
+            if "x-dcgan-token" not in headers or (origin is not None and not self._host_ok(origin.split("://", 1)[-1])):
+                return 403, "a request that changes something must come from this page (its origin and token header)"
+        return None
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            refused = self.refusal(scope)
+            if refused is not None:
+                await JSONResponse({"error": refused[1]}, status_code=refused[0])(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(explorer: Explorer, *, token: str, host: str = "127.0.0.1", port: int = 8765) -> Starlette:
+    """The page's server for one launch: `token` is the secret the printed URL carries."""
     r = _Routes(explorer)
     routes = [
         Route("/", r.index),
         Route("/api/run", r.overview),
         Route("/api/samples", r.samples),
         Route("/api/interpolate", r.interpolate),
+        Route("/api/export", r.export, methods=["POST"]),
         Route("/api/jobs/{kind}", r.start, methods=["POST"]),
         Route("/api/job/{key}", r.job),
         Route("/api/upload", r.upload, methods=["POST"]),
@@ -177,4 +258,6 @@ def create_app(explorer: Explorer) -> Starlette:
         yield
         r.jobs.close()
 
-    return Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.add_middleware(Guard, token=token, host=host, port=port)
+    return app

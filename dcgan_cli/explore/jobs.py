@@ -3,7 +3,7 @@ one job at a time on a worker thread, while the page polls its progress: the ser
 
 from __future__ import annotations
 
-import itertools
+import secrets
 import threading
 import traceback
 from collections.abc import Callable
@@ -19,12 +19,12 @@ class Jobs:
     def __init__(self):
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dcgan-explore")
         self._jobs: dict[str, dict[str, Any]] = {}
-        self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
     def submit(self, what: str, fn: Callable[..., dict]) -> str:
-        """Start fn(on_progress=...) in the background; the id polls its state."""
-        key = str(next(self._ids))
+        """Start fn(on_progress=...) in the background; the id polls its state. Ids are unguessable: knowing
+        one is having started the job (the page that holds this launch's token)."""
+        key = secrets.token_urlsafe(12)
         job = {"id": key, "what": what, "state": "queued", "phase": "", "done": 0, "total": 0, "result": None, "error": None}
         with self._lock:
             self._jobs[key] = job

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import shutil
 import signal
 import socket
@@ -59,8 +60,9 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
     uploads = Path(tempfile.mkdtemp(prefix="dcgan-explore-"))
     try:
         explorer = Explorer(target, uploads, device=device)
-        app = create_app(explorer)
-        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        token = secrets.token_urlsafe(18)  # this launch's: only the printed URL holds it
+        app = create_app(explorer, token=token, host=host, port=port)
+        url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/?token={token}"
         if not is_local(host):
             say(f"warning: serving on {host}, so other machines can reach this run's pictures and models; "
                 "--host 127.0.0.1 keeps it to this machine (an SSH port forward reaches it from elsewhere)")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import re
+import stat
 import threading
 from pathlib import Path
 from typing import Any
@@ -19,10 +21,13 @@ import torch
 from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
 from ..core.defaults import RADIUS
 from ..core.errors import UsageError
+from ..core.results import shown
 from ..core.runs import RunFolder
+from ..core.seeds import MAX_SEED
 
 MAX_TILES = 256
 MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
+MAX_UPLOADS, MAX_UPLOAD_BYTES = 32, 128 * 2**20  # per session: a page cannot fill the disk through uploads
 PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
 SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
 
@@ -41,6 +46,10 @@ def png(images: torch.Tensor) -> list[str]:
     from ..core.pixels import to_hwc_uint8
 
     return [picture(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)) for a in to_hwc_uint8(images)]
+
+
+class TooLarge(UsageError):
+    """An upload over a cap: the server answers 413."""
 
 
 class Explorer:
@@ -75,6 +84,7 @@ class Explorer:
         self._latents: dict[str, Path] = {}  # id -> z file or uploaded image, in self.uploads
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._uploaded = [0, 0]  # count, bytes
 
     # --- choosing what to look at
 
@@ -90,7 +100,7 @@ class Explorer:
     def end(self, ref: str) -> int | Path:
         """An interpolation end or anchor as the page names it: 'seed:N' or 'z:ID' (a z this session made)."""
         kind, _, value = str(ref).partition(":")
-        if kind == "seed" and value.isdigit():
+        if kind == "seed" and re.fullmatch(r"[0-9]{1,19}", value) and int(value) <= MAX_SEED:
             return int(value)
         if kind == "z" and value in self._latents:
             return self._latents[value]
@@ -136,9 +146,18 @@ class Explorer:
         if run is None:
             raise UsageError("this checkpoint sits in no run folder: there are no run files to show")
         root = run.path.resolve()
+        refused = UsageError(f"{shown(rel[:200])!r} is not a picture or record of this run")
+        if "\x00" in rel or len(rel) > 1024:
+            raise refused
         target = (root / rel).resolve()
-        if not target.is_relative_to(root) or target.suffix.lower() not in SERVED or not target.is_file():
-            raise UsageError(f"{rel!r} is not a picture or record of this run")
+        try:
+            st = target.stat()
+        except OSError:  # missing, a name too long, a loop of links
+            raise refused from None
+        # A regular file inside the run folder with one name: a hard link planted there to a file elsewhere is not served.
+        if not target.is_relative_to(root) or target.suffix.lower() not in SERVED or not stat.S_ISREG(st.st_mode) \
+                or st.st_nlink != 1:
+            raise refused
         return target
 
     # --- the calls
@@ -210,7 +229,13 @@ class Explorer:
         from ..data.user_images import load_images
 
         if len(body) > MAX_UPLOAD:
-            raise UsageError(f"the upload is {len(body) / 2**20:.0f} MB; pictures up to {MAX_UPLOAD // 2**20} MB")
+            raise TooLarge(f"the upload is {len(body) / 2**20:.0f} MB; pictures up to {MAX_UPLOAD // 2**20} MB")
+        with self._lock:
+            if self._uploaded[0] >= MAX_UPLOADS or self._uploaded[1] + len(body) > MAX_UPLOAD_BYTES:
+                raise TooLarge(f"this session has had its {MAX_UPLOADS} uploads or {MAX_UPLOAD_BYTES // 2**20} MB; "
+                               "restart dcgan explore for more")
+            self._uploaded[0] += 1
+            self._uploaded[1] += len(body)
         suffix = Path(name).suffix.lower()
         if suffix not in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"):
             raise UsageError(f"{Path(name).name!r} is not a picture file (.png, .jpg, .gif, .bmp, .webp, .tiff)")

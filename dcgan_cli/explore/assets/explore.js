@@ -2,6 +2,10 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
 const state = { chosen: null, around: null, frames: [], playing: null };
+// This launch's token, from the URL `dcgan explore` printed: every API call carries it (app.py's Guard).
+const TOKEN = new URLSearchParams(location.search).get("token") || sessionStorage.getItem("dcgan-token") || "";
+sessionStorage.setItem("dcgan-token", TOKEN);
+const HEADERS = { "X-Dcgan-Token": TOKEN };
 
 function status(text, kind) {
   const s = $("status");
@@ -17,7 +21,7 @@ function common() {
 }
 
 async function getJSON(url) {
-  const r = await fetch(url);
+  const r = await fetch(url, { headers: HEADERS });
   const data = await r.json();
   if (!r.ok) throw new Error(data.error || r.statusText);
   return data;
@@ -27,7 +31,7 @@ async function getJSON(url) {
 async function job(kind, payload) {
   const body = Object.fromEntries(common());
   Object.assign(body, payload);
-  const r = await fetch("/api/jobs/" + kind, { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json" } });
+  const r = await fetch("/api/jobs/" + kind, { method: "POST", body: JSON.stringify(body), headers: { ...HEADERS, "Content-Type": "application/json" } });
   const started = await r.json();
   if (!r.ok) throw new Error(started.error);
   for (;;) {
@@ -140,9 +144,10 @@ function play() {
 }
 
 async function exportWalk() {
-  const p = walkParams();
-  p.set("export", "1");
-  const data = await getJSON("/api/interpolate?" + p);
+  const body = Object.fromEntries(walkParams());
+  const r = await fetch("/api/export", { method: "POST", body: JSON.stringify(body), headers: { ...HEADERS, "Content-Type": "application/json" } });
+  const data = await r.json();
+  if (!r.ok) throw new Error(data.error || r.statusText);
   $("interp-lines").textContent = data.lines.concat(data.written.map((w) => "wrote " + w)).join("\n");
 }
 
@@ -166,7 +171,7 @@ async function arithmetic() {
 async function projectUpload() {
   const f = $("file").files[0];
   if (!f) { status("choose a picture first", "failed"); return; }
-  const up = await fetch("/api/upload", { method: "POST", body: f, headers: { "X-Filename": f.name } });
+  const up = await fetch("/api/upload", { method: "POST", body: f, headers: { ...HEADERS, "X-Filename": f.name } });
   const u = await up.json();
   if (!up.ok) throw new Error(u.error);
   const r = await job("project", { upload: "z:" + u.id });
@@ -180,6 +185,7 @@ async function projectUpload() {
 async function showRun() {
   const p = common();
   const run = await getJSON("/api/run?" + p);
+  p.set("token", TOKEN);  // the pictures are fetched by <img>, which sends no header
   $("run-name").textContent = run.run || "";
   $("generator").disabled = !run.has_ema;
   $("words").textContent = run.words.length ? "words: " + run.words.join(", ") : "this data set has no labels: define concepts by seeds with the CLI's --define";
