@@ -53,7 +53,7 @@ def project(
     """
     from ..projection.project import project as find
 
-    check_outputs(json_path)
+    check_outputs(None, json_path)
     if out_path is not None:
         check_folder_path(out_path, "--out")  # before minutes of work, not after
     ckpt, images = checkpoint_and_images(args or [], ckpt_opt)

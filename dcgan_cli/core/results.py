@@ -19,12 +19,14 @@ from .runs import output_path
 if TYPE_CHECKING:
     from PIL import Image
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0 and C1 controls, and the Unicode bidi and zero-width controls (U+061C, U+200B-U+200F, U+202A-U+202E,
+# U+2060-U+2069, U+FEFF): a folder named green\u202etxt.exe must not show as greenexe.txt.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 
 
 def shown(text: Any) -> str:
-    """Text from a file (metadata, labels, paths) made safe for a terminal: control characters
-    (escape sequences that could retitle the window or fake lines) become visible escapes."""
+    """Text from a file (metadata, labels, paths) made safe for a terminal and the page: control characters
+    (escape sequences that could retitle the window or fake lines) and bidi overrides become visible escapes."""
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 

@@ -34,13 +34,19 @@ VIDEO_FRAMES = 24
 
 
 def _names(paths: list[Path]) -> list[str]:
-    """File stems, made unique (a/x.png and b/x.png: x, x-2): each names its output files."""
-    seen: dict[str, int] = {}
-    out = []
-    for p in paths:
-        stem = Path(p).name.split(".")[0] or "image"
-        seen[stem] = seen.get(stem, 0) + 1
-        out.append(stem if seen[stem] == 1 else f"{stem}-{seen[stem]}")
+    """File stems, made unique against every input (a/x.png, b/x.png, x-2.png: x, x-3, x-2): each names
+    its output files, so no picture's z file or reconstruction overwrites another's."""
+    stems = [Path(p).name.split(".")[0] or "image" for p in paths]
+    taken, used, out = set(stems), set(), []  # every input's own stem is reserved for it
+    for stem in stems:
+        name, k = stem, 1
+        while name in used:
+            k += 1
+            name = f"{stem}-{k}"
+            if name in taken:
+                name = stem  # another input's own name: try the next number
+        used.add(name)
+        out.append(name)
     return out
 
 

@@ -19,6 +19,7 @@ import torch
 
 from ..core.errors import UsageError
 from ..core.files import why_missing, write_bytes
+from ..core.results import shown
 
 SUFFIX = ".z.safetensors"
 META_KEY = "dcgan_cli_latent"
@@ -37,6 +38,9 @@ def generator_fingerprint(G: torch.nn.Module) -> str:
 def is_latent_file(path: str | Path) -> bool:
     return str(path).endswith(SUFFIX)
 
+FAR = 100  # a z this many times the prior's typical norm is no draw of it (a doctored or broken file)
+MAX_PRIOR_SCALE = 100.0  # the largest --z-scale configs.py lets a model train with
+
 
 @dataclass
 class LatentFile:
@@ -45,7 +49,8 @@ class LatentFile:
 
     @property
     def label(self) -> str:
-        return str(self.meta.get("source") or "z file")
+        """The picture it came from, as the file says: escaped (one line, no control characters), at most 80."""
+        return shown(str(self.meta.get("source") or "z file"))[:80]
 
 
 def save_latents(path: Path, z: torch.Tensor, *, fingerprint: str, **meta: Any) -> Path:
@@ -78,6 +83,10 @@ def load_latents(path: str | Path, *, nz: int, fingerprint: str, flag: str) -> L
         raise UsageError(f"{flag} {path} holds z of shape {tuple(z.shape)}; this model's z has {nz} numbers")
     if not torch.isfinite(z).all():
         raise UsageError(f"{flag} {path} holds non-finite numbers; project the image again")
+    typical = nz**0.5 * MAX_PRIOR_SCALE
+    if float(z.double().norm(dim=1).max()) > FAR * typical:
+        raise UsageError(f"{flag} {path} holds z of norm {float(z.double().norm(dim=1).max()):.3g}, over {FAR}x the prior's "
+                         f"typical |z| (about {nz**0.5:.0f}); G never saw anything like it: project the image again")
     if meta["fingerprint"] != fingerprint:
         made = f" (found for {meta.get('checkpoint')}, step {meta.get('step')}, {meta.get('generator')})" \
             if isinstance(meta.get("checkpoint"), str) else ""

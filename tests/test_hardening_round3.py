@@ -1,0 +1,120 @@
+"""The third hardening round (#34), beyond the explorer's trust boundary (test_explore.py): names that
+collide, a full disk, pictures turned by EXIF, doctored z files, bidi controls, strict seeds."""
+
+from __future__ import annotations
+
+import errno
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dcgan_cli.core.results import shown
+
+from .conftest import invoke
+from .test_hardening import one_line_error
+
+
+def _picture(path, colour=(200, 40, 40), size=(32, 32)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+    return path
+
+
+def test_projected_names_are_unique_against_every_input(tiny_run, runner, tmp_path):
+    a = _picture(tmp_path / "a" / "x.png", (200, 40, 40))
+    b = _picture(tmp_path / "b" / "x.png", (40, 200, 40))
+    c = _picture(tmp_path / "x-2.png", (40, 40, 200))
+    out = tmp_path / "collide"
+    r = invoke(runner, "project", tiny_run, a, b, c, "--steps", "1", "--starts", "1", "--out", out,
+               "--json", tmp_path / "report.json", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    zfiles = sorted(p.name for p in out.glob("*.z.safetensors"))
+    assert len(zfiles) == 3 and len(set(zfiles)) == 3, zfiles
+    listed = json.loads((out / "projection.json").read_text())["images"]
+    assert sorted(x["name"] for x in listed) == ["x", "x-2", "x-3"] and len({x["source"] for x in listed}) == 3
+    assert json.loads((tmp_path / "report.json").read_text())  # --json is a report file, not a picture
+
+
+def test_an_empty_expression_is_refused_and_probe_is_how_to_ask_for_the_probe(tiny_run, runner):
+    r = invoke(runner, "arithmetic", "--ckpt", tiny_run, "", "--device", "cpu")
+    one_line_error(r, 2, "the expression is empty")
+
+
+def test_too_many_terms_are_one_line(tiny_run, runner):
+    expr = " + ".join(["a"] * 13)
+    r = invoke(runner, "arithmetic", tiny_run, expr, "--define", "a=1", "--device", "cpu")
+    one_line_error(r, 2, "13 terms", "at most 12")
+
+
+def test_an_anchor_method_s_error_names_the_method_asked(concept_run, runner):
+    r = invoke(runner, "arithmetic", concept_run, "2 red circle - circle + square", "--method", "boundary", "--device", "cpu")
+    one_line_error(r, 2, "--method boundary starts from samples of the first term")
+
+
+def test_a_doctored_z_file_far_off_the_prior_is_refused(tiny_run, runner, tmp_path):
+    from dcgan_cli.core.checkpoint import load_checkpoint
+    from dcgan_cli.projection.zfiles import generator_fingerprint, save_latents
+
+    c = load_checkpoint(tiny_run)
+    fp = generator_fingerprint(c.generator())
+    far = save_latents(tmp_path / "far.z.safetensors", torch.full((1, c.model_config.nz), 1e30), fingerprint=fp)
+    r = invoke(runner, "interpolate", tiny_run, "--from", far, "--to", "3", "--out", tmp_path / "w.png", "--device", "cpu")
+    one_line_error(r, 2, "far.z.safetensors holds z of norm", "project the image again")
+
+
+def test_a_z_file_whose_source_has_a_newline_still_draws(tiny_run, runner, tmp_path):
+    from dcgan_cli.core.checkpoint import load_checkpoint
+    from dcgan_cli.projection.zfiles import generator_fingerprint, load_latents, save_latents
+
+    c = load_checkpoint(tiny_run)
+    G = c.generator()
+    z = torch.randn(1, c.model_config.nz)
+    path = save_latents(tmp_path / "nl.z.safetensors", z, fingerprint=generator_fingerprint(G), source="two\nlines\u202e.png")
+    assert "\n" not in load_latents(path, nz=c.model_config.nz, fingerprint=generator_fingerprint(G), flag="--from").label
+    r = invoke(runner, "interpolate", tiny_run, "--from", path, "--to", "3", "--out", tmp_path / "w.png", "--device", "cpu")
+    assert r.exit_code == 0 and (tmp_path / "w.png").exists(), r.output
+
+
+def test_bidi_and_zero_width_controls_are_shown_escaped():
+    assert shown("green\u202etxt.exe") == "green\\u202etxt.exe"
+    assert shown("a\u200db\u2066c\ufeff") == "a\\u200db\\u2066c\\ufeff"
+    assert shown("café ünï") == "café ünï"  # letters stay letters
+
+
+@pytest.mark.parametrize("end", ["²", "+-5", "-3", "٣"])
+def test_walk_ends_are_ascii_seeds_or_files(tiny_run, runner, tmp_path, end):
+    r = invoke(runner, "interpolate", tiny_run, "--from", end, "--to", "1", "--out", tmp_path / "w.png", "--device", "cpu")
+    assert r.exit_code == 2 and "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+
+
+def test_a_full_disk_while_preparing_is_one_line_and_leaves_nothing(runner, tmp_path, monkeypatch):
+    import os
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)
+    r = invoke(runner, "data", "prepare", "--dataset", "shapes", "--size", "32", "--cache-dir", tmp_path / "c")
+    one_line_error(r, 1, "no space left on device", "MB in")
+    assert not [p for p in (tmp_path / "c").rglob("*") if p.is_file()]  # the half-built cache is gone
+
+
+def test_pictures_are_read_upright_as_exif_says(tmp_path):
+    from dcgan_cli.data.user_images import load_images
+
+    # a 64x32 picture, red on the left half, stored with orientation 6 (a viewer turns it 90 degrees clockwise)
+    a = np.zeros((32, 64, 3), np.uint8)
+    a[:, :32] = (255, 0, 0)
+    img = Image.fromarray(a)
+    exif = img.getexif()
+    exif[0x0112] = 6
+    img.save(tmp_path / "turned.jpg", exif=exif, quality=95)
+    x = load_images([tmp_path / "turned.jpg"], 32, 3).images[0]  # (3, 32, 32) in [-1, 1]: centre crop of 32x64 upright
+    top, bottom = x[0, :8].mean(), x[0, -8:].mean()
+    plain = load_images([_picture(tmp_path / "plain.png", (0, 0, 255), (64, 32))], 32, 3).images[0]
+    assert plain.shape == x.shape
+    # upright, the red half is on top: a crop of the middle rows shows red above and black below
+    assert top > bottom + 0.5, (float(top), float(bottom))
