@@ -52,11 +52,12 @@ def main() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(explorer), host="127.0.0.1", port=port, log_level="warning"))
+    app = create_app(explorer, token="bench", host="127.0.0.1", port=port)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    base = f"http://127.0.0.1:{port}/api/samples?"
+    base = f"http://127.0.0.1:{port}/api/samples?token=bench&"
 
     def timed(query: str) -> float:
         t0 = time.perf_counter()
