@@ -188,3 +188,19 @@ def test_plain_progress_lines_estimate_what_is_left_per_phase(monkeypatch, capsy
     lines = capsys.readouterr().err.splitlines()
     assert lines[1] == "training: 25/100 (10 s, ~30 s left) a"  # 10 s for a quarter: 30 s for the rest
     assert lines[3] == "training: 2/8 (3 s, ~9 s left) b"  # the new phase's clock, not the first's
+
+
+def test_training_lines_keep_one_clock_though_the_losses_change(monkeypatch, capsys):
+    """Off a terminal (make, nohup, CI) every training line tells the time left: its changing losses
+    are detail, not a new phase that would restart the clock."""
+    from dcgan_cli.cli import console
+
+    now = [0.0]
+    monkeypatch.setattr(console.time, "perf_counter", lambda: now[0])
+    on_step = console.training_reporter(console.Reporter(None, "training"))
+    for step in (1, 250, 500):
+        now[0] = step / 10
+        on_step({"step": step, "total_steps": 1000, "logged": True, "epoch": 1,
+                 "metrics": {"loss_d": 0.4 + step / 1e4, "loss_g": 2.0 - step / 1e3, "d_x": 0.9, "d_g_z": 0.1, "img_per_s": 3000}})
+    lines = capsys.readouterr().err.splitlines()
+    assert "~75 s left" in lines[1] and "~50 s left" in lines[2], lines  # 25 s for a quarter, one clock throughout

@@ -66,9 +66,13 @@ class Reporter:
         self._last_tenth, self._done, self._info = -1, 0, ""
         self._t0 = time.perf_counter()
 
-    def update(self, done: int, total: int | None, info: str = "", *, line: bool | None = None) -> None:
+    def update(self, done: int, total: int | None, info: str = "", *, line: bool | None = None,
+               detail: str | None = None) -> None:
+        """`info` names the phase (a new one starts its own clock and estimate); `detail` is text shown
+        after it that changes every call without starting a phase (training's losses)."""
+        shown_info = info if detail is None else " ".join(t for t in (info, detail) if t)
         if self.bar is not None:
-            self.bar.update(self.task, completed=done, total=total, info=info)
+            self.bar.update(self.task, completed=done, total=total, info=shown_info)
             return
         if info != self._info or done < self._done:  # a new phase: its own clock and estimate
             self._t0, self._last_tenth, self._info = time.perf_counter(), -1, info
@@ -82,7 +86,7 @@ class Reporter:
             elapsed = time.perf_counter() - self._t0
             left = (f", ~{_duration(elapsed * (total - done) / done)} left"
                     if total and total / 20 <= done < total and done > 0 and elapsed > 1 else "")
-            note(f"{self.description}: {done}{of} ({_duration(elapsed)}{left}){' ' + info if info else ''}")
+            note(f"{self.description}: {done}{of} ({_duration(elapsed)}{left}){' ' + shown_info if shown_info else ''}")
 
     def __call__(self, done: int, total: int | None, what: str = "") -> None:  # the library's Progress
         self.update(done, total, what)
@@ -213,7 +217,7 @@ def training_reporter(bar: Reporter) -> Callable[[dict[str, Any]], None]:
     """The training loop's on_step: the bar (or a line per --log-every), warnings, evaluations."""
 
     def on_step(s: dict[str, Any]) -> None:
-        bar.update(s["step"], s["total_steps"], training_line(s), line=s["logged"] or s["step"] == s["total_steps"])
+        bar.update(s["step"], s["total_steps"], line=s["logged"] or s["step"] == s["total_steps"], detail=training_line(s))
         for w in s.get("warnings") or []:
             note(f"warning: {w}")
         for n in s.get("notes") or []:
