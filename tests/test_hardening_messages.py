@@ -201,6 +201,7 @@ def test_training_lines_keep_one_clock_though_the_losses_change(monkeypatch, cap
     for step in (1, 250, 500):
         now[0] = step / 10
         on_step({"step": step, "total_steps": 1000, "logged": True, "epoch": 1,
-                 "metrics": {"loss_d": 0.4 + step / 1e4, "loss_g": 2.0 - step / 1e3, "d_x": 0.9, "d_g_z": 0.1, "img_per_s": 3000}})
+                 "metrics": {"loss_d": 0.4 + step / 1e4, "loss_g": 2.0 - step / 1e3, "d_x": 0.9, "d_g_z": 0.1,
+                             "img_per_s": 3000}})
     lines = capsys.readouterr().err.splitlines()
     assert "~75 s left" in lines[1] and "~50 s left" in lines[2], lines  # 25 s for a quarter, one clock throughout
