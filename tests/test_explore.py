@@ -37,7 +37,8 @@ def client(concept_run, tmp_path):
 
     uploads = tmp_path / "uploads"
     uploads.mkdir()
-    with page_client(Explorer(concept_run, uploads, device="cpu")) as c:
+    # the bank of test_arithmetic's calls (4,096 samples): built once for the session, whichever test runs first
+    with page_client(Explorer(concept_run, uploads, device="cpu", bank_samples=4096)) as c:
         c.uploads = uploads
         c.run = concept_run
         yield c

@@ -232,8 +232,6 @@ def test_arithmetic_probe_reports_each_attribute(tiny_run, runner, tmp_path):
         "--probe",
         "--samples",
         "256",
-        "--attr-images",
-        "1500",
         "--json",
         tmp_path / "p.json",
         "--device",

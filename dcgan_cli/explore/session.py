@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
-from ..core.defaults import RADIUS
+from ..core.defaults import BANK_SAMPLES, RADIUS
 from ..core.errors import UsageError
 from ..core.results import shown
 from ..core.runs import RunFolder
@@ -55,10 +55,11 @@ class TooLarge(UsageError):
 class Explorer:
     """One run (or one checkpoint's run) opened for the page; `uploads` is this session's own folder."""
 
-    def __init__(self, target: Path | str | None, uploads: Path, device: torch.device | str = "cpu"):
+    def __init__(self, target: Path | str | None, uploads: Path, device: torch.device | str = "cpu",
+                 bank_samples: int = BANK_SAMPLES):
         from ..core.checkpoint import RUNS_DIR, newest_checkpoint
 
-        self.device = device
+        self.device, self.bank_samples = device, bank_samples  # the labelled bank arithmetic builds once per checkpoint
         self.uploads = Path(uploads)
         folder = Path(target) if target is not None else Path(RUNS_DIR)
         if folder.name == "checkpoints" and RunFolder(folder.parent).is_run():  # RUN/checkpoints means RUN
@@ -213,7 +214,8 @@ class Explorer:
         anchors = [self.end(anchor)] if anchor else None
         if anchors and isinstance(anchors[0], int):
             raise UsageError("an anchor is a picture or result of this session; a seed's sample is the first term's job")
-        r = arithmetic(c, expression, method=method, ema=ema, anchors=anchors, device=self.device, on_progress=on_progress)
+        r = arithmetic(c, expression, method=method, ema=ema, anchors=anchors, samples=self.bank_samples, device=self.device,
+                       on_progress=on_progress)
         G = c.generator("cpu", ema=ema)
         ids = []
         fp = generator_fingerprint(G)
