@@ -71,11 +71,11 @@ def seed_batches(G: Generator, seeds: list[int], batch_size: int = BATCH, trunc:
         yield part, images_from_seeds(G, part, trunc=trunc, around=around)
 
 
-def uint8_from_seeds(G: Generator, seeds: list[int], batch_size: int = BATCH,
-                     on_progress: Progress | None = None) -> np.ndarray:
-    """uint8 (N, C, H, W): the samples of `seeds` quantised as a saved picture would be."""
+def uint8_from_seeds(G: Generator, seeds: list[int], batch_size: int = BATCH, on_progress: Progress | None = None,
+                     trunc: float = 1.0, around: tuple[int, float] | None = None) -> np.ndarray:
+    """uint8 (N, C, H, W): the samples of `seeds` quantised as a saved picture would be, a batch at a time."""
     out, done = [], 0
-    for part, images in seed_batches(G, seeds, batch_size):
+    for part, images in seed_batches(G, seeds, batch_size, trunc=trunc, around=around):
         out.append(to_uint8(images).numpy())
         done += len(part)
         if on_progress is not None:

@@ -83,10 +83,10 @@ def _seed(p: dict, name: str = "seed", default: int | None = 0) -> int | None:
     from ..core.seeds import MAX_SEED
 
     value = p.get(name, default)
-    if value is None or value == "" and default is None:
+    if default is None and value in (None, ""):  # an optional seed (around) left out
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
-        raise UsageError(f"{name} must be a seed, a whole number from 0 to 2^63-1; got {str(value)[:40]}")
+        raise UsageError(f"{name} must be a seed, a whole number from 0 to 2^63-1; got {str(value)[:40]!r}")
     return value
 
 

@@ -17,10 +17,10 @@ from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.defaults import RADIUS, SAMPLE_FORMATS
 from ..core.errors import UsageError
 from ..core.files import write_atomic
-from ..core.generation import check_truncation, images_from_seeds, seed_batches
+from ..core.generation import check_truncation, images_from_seeds, uint8_from_seeds
 from ..core.images import MIN_CAPTIONED, MIN_CELL, captioned_grid, grid_image, save_individual, save_pil
 from ..core.model import Generator
-from ..core.pixels import to_hwc_uint8, to_model_range, to_uint8
+from ..core.pixels import to_hwc_uint8, to_model_range
 from ..core.progress import Progress
 from ..core.results import Result
 from ..core.seeds import MAX_SEED, seeds_label
@@ -165,10 +165,4 @@ def _draw(G: Generator, seeds: list[int], trunc: float, around: tuple[int, float
           on_progress: Progress | None) -> torch.Tensor:
     if fmt == "grid":
         return images_from_seeds(G, seeds, on_progress=on_progress, trunc=trunc, around=around)
-    parts, done = [], 0
-    for part, images in seed_batches(G, seeds, trunc=trunc, around=around):
-        parts.append(to_uint8(images))
-        done += len(part)
-        if on_progress is not None:
-            on_progress(done, len(seeds))
-    return torch.cat(parts) if parts else torch.empty((0, G.cfg.nc, G.cfg.size, G.cfg.size), dtype=torch.uint8)
+    return torch.from_numpy(uint8_from_seeds(G, seeds, on_progress=on_progress, trunc=trunc, around=around))
