@@ -15,8 +15,11 @@ import typer
 from ..core.configs import (
     D_ACTIVATIONS,
     DOWNSAMPLE,
+    AUGMENTS,
     EVAL_METRICS,
     G_ACTIVATIONS,
+    LOSSES,
+    LR_SCHEDULES,
     PRECISIONS,
     PRESETS,
     RECIPES,
@@ -62,7 +65,9 @@ ZDist = _flag(Literal[Z_DISTS], MODEL, f"The latent prior (default {M.z_dist})."
 ZScale = _flag(float, MODEL, "Std of a normal z, half-width of a uniform z.")
 SpectralNorm = _switch("spectral-norm", MODEL, "Spectral normalisation in D (replaces its batch norm).")
 
-Recipe = _flag(Literal[tuple(RECIPES)], SCHEDULE, "paper: Radford et al.'s procedure exactly (every stabiliser off).")  # type: ignore
+Recipe = _flag(Literal[tuple(RECIPES)], SCHEDULE, (  # type: ignore[valid-type]
+    "default: what measured best per minute for the data set's family (the run's first line says what it is); "
+    "paper: Radford et al.'s procedure exactly (every stabiliser off)."))
 Config = _flag(Path, SCHEDULE, "TOML file with \\[model] and \\[train] tables.", "--config")
 Epochs = _flag(int, SCHEDULE, "Epochs in all (default: as many as the data set's --kimg needs, e.g. 10 for shapes).")
 MaxSteps = _flag(int, SCHEDULE, "Train exactly this many steps in all.")
@@ -70,14 +75,24 @@ Kimg = _flag(int, SCHEDULE, "Train on this many thousand images (default: the da
 BatchSize = _flag(int, SCHEDULE, f"Batch size (default: the data set's, 64 for shapes, else {T.batch_size}).")
 Lr = _flag(float, SCHEDULE, f"Adam learning rate (default {T.lr:g}).")
 Beta1 = _flag(float, SCHEDULE, f"Adam beta1 (default {T.beta1:g}).")
+Beta2 = _flag(float, SCHEDULE, f"Adam beta2 (default {T.beta2:g}).")
+Loss = _flag(Literal[LOSSES], SCHEDULE, "The GAN loss: nonsaturating (the paper's) or hinge.")  # type: ignore[valid-type]
+LrSchedule = _flag(Literal[LR_SCHEDULES], SCHEDULE, "Both learning rates over the run: constant, or decayed to 0 (linear, cosine).")  # type: ignore
 GSteps = _flag(int, SCHEDULE, f"G updates per D update (default {T.g_steps}).")
 Seed = _flag(int, SCHEDULE, f"Seed for init, data order and z (default {T.seed}).")
 
 DLr = _flag(float, STABILISE, "D's learning rate, if not --lr (two time-scale update rule).")
+DBeta1 = _flag(float, STABILISE, "D's Adam beta1, if not --beta1.")
+DBeta2 = _flag(float, STABILISE, "D's Adam beta2, if not --beta2.")
+R1 = _flag(float, STABILISE, "R1 penalty weight (gamma) on real images' gradient in D; 0 is off.")
+R1Every = _flag(int, STABILISE, f"Lazy R1: apply it every N steps, weighted by N (default {T.r1_every}).")
+Augment = _flag(str, STABILISE, f"DiffAugment on every image D sees, comma-separated: {','.join(AUGMENTS)}; '' is off.")
 LabelSmoothing = _flag(float, STABILISE, "One-sided label smoothing: D's target for real images is 1 - this.")
 InstanceNoise = _flag(float, STABILISE, "Std of Gaussian noise on D's inputs, annealed to 0 over the run.")
 Ema = _switch("ema", STABILISE, "Keep an EMA generator beside G (used by every command when present).")
 EmaDecay = _flag(float, STABILISE, f"The EMA's decay per step (default {T.ema_decay:g}, warmed up).")
+EmaKimg = _flag(float, STABILISE, "The EMA's half-life in thousands of images (replaces --ema-decay).")
+EmaRampup = _flag(float, STABILISE, "With --ema-kimg: the half-life is at most this share of the images shown so far.")
 
 EvalEvery = _flag(int, EVAL, "Measure FID, KID, precision and recall every N steps; keep best.safetensors.")
 EvalN = _flag(int, EVAL, f"Images per side for --eval-every (default {T.eval_n}).")
@@ -106,9 +121,11 @@ def train(
     batch_norm: BatchNorm = None, downsample: Downsample = None, z_dist: ZDist = None, z_scale: ZScale = None,
     spectral_norm: SpectralNorm = None,
     recipe: Recipe = None, config: Config = None, epochs: Epochs = None, max_steps: MaxSteps = None, kimg: Kimg = None,
-    batch_size: BatchSize = None, lr: Lr = None, beta1: Beta1 = None, g_steps: GSteps = None, seed: Seed = None,
-    d_lr: DLr = None, label_smoothing: LabelSmoothing = None, instance_noise: InstanceNoise = None, ema: Ema = None,
-    ema_decay: EmaDecay = None,
+    batch_size: BatchSize = None, lr: Lr = None, beta1: Beta1 = None, beta2: Beta2 = None, loss: Loss = None,
+    lr_schedule: LrSchedule = None, g_steps: GSteps = None, seed: Seed = None,
+    d_lr: DLr = None, d_beta1: DBeta1 = None, d_beta2: DBeta2 = None, r1: R1 = None, r1_every: R1Every = None,
+    augment: Augment = None, label_smoothing: LabelSmoothing = None, instance_noise: InstanceNoise = None, ema: Ema = None,
+    ema_decay: EmaDecay = None, ema_kimg: EmaKimg = None, ema_rampup: EmaRampup = None,
     eval_every: EvalEvery = None, eval_n: EvalN = None, eval_features: EvalFeatures = None, eval_metric: EvalMetric = None,
     nproc: Nproc = None, sync_bn: SyncBn = None, precision: Precision = None, compile_: Compile = None,
     channels_last: ChannelsLast = None,
@@ -126,9 +143,10 @@ def train(
     # Each setting by name, so a flag's trail to the config it sets reads in one place.
     model = dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm, downsample=downsample,
                  z_dist=z_dist, z_scale=z_scale, spectral_norm=spectral_norm)
-    settings = dict(epochs=epochs, max_steps=max_steps, kimg=kimg, batch_size=batch_size, lr=lr, beta1=beta1,
-                    g_steps=g_steps, seed=seed, d_lr=d_lr, label_smoothing=label_smoothing, instance_noise=instance_noise,
-                    ema=ema, ema_decay=ema_decay, eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
+    settings = dict(epochs=epochs, max_steps=max_steps, kimg=kimg, batch_size=batch_size, lr=lr, beta1=beta1, beta2=beta2,
+                    loss=loss, lr_schedule=lr_schedule, g_steps=g_steps, seed=seed, d_lr=d_lr, d_beta1=d_beta1,
+                    d_beta2=d_beta2, r1=r1, r1_every=r1_every, augment=augment, label_smoothing=label_smoothing,
+                    instance_noise=instance_noise, ema=ema, ema_decay=ema_decay, ema_kimg=ema_kimg, ema_rampup=ema_rampup, eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
                     eval_metric=eval_metric, sync_bn=sync_bn, precision=precision, compile=compile_,
                     channels_last=channels_last, keep=keep, log_every=log_every, tensorboard=tensorboard, limit=limit)
     with TrainingSession(device(device_name), on_note=note) as session:

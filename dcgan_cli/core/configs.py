@@ -36,6 +36,9 @@ ARITHMETIC_METHODS = ("guided", "anchored", "boundary", "paper", "mean")
 FEATURES = ("inception", "domain")
 EVAL_METRICS = ("fid", "kid", "recall")  # best.safetensors: lowest fid or kid, highest recall
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+LOSSES = ("nonsaturating", "hinge")  # the GAN objective: Goodfellow et al.'s non-saturating form, or the hinge
+LR_SCHEDULES = ("constant", "linear", "cosine")  # both learning rates, as a function of step / total steps
+AUGMENTS = ("translation", "color", "cutout")  # DiffAugment (Zhao et al. 2020), on real and fake alike
 DEFAULT_EPOCHS = 5
 
 # Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
@@ -138,9 +141,35 @@ class TrainConfig(Settings):
     precision_auto: str | None = None  # written by the run: what auto chose and why (None when precision was given)
     compile: bool = False  # torch.compile G and D
     sync_bn: bool = False  # data-parallel runs: batch-norm statistics over all ranks (CUDA only)
+    recipe: str | None = None  # the --recipe layer the run was built with (None: the settings alone)
+    loss: str = "nonsaturating"
+    d_beta1: float | None = None  # D's Adam betas, if not beta1/beta2
+    d_beta2: float | None = None
+    r1: float = 0.0  # R1 penalty weight gamma (Mescheder et al. 2018) on real images; 0: off
+    r1_every: int = 16  # lazy R1: every k D steps, weighted by k (Karras et al. 2020)
+    ema_kimg: float | None = None  # EMA half-life in thousands of images (stylegan's ema_kimg); replaces ema_decay
+    ema_rampup: float | None = None  # the half-life is at most this share of the images shown so far
+    augment: str = ""  # comma-separated AUGMENTS, applied to every image D sees
+    lr_schedule: str = "constant"
 
     def _checks(self) -> list[tuple[str, bool, str]]:
+        augments = [a for a in self.augment.split(",") if a]
         return [
+            ("loss", self.loss in LOSSES, f"must be one of {', '.join(LOSSES)}, got {self.loss!r}"),
+            ("recipe", self.recipe is None or self.recipe in RECIPES, f"must be one of {', '.join(RECIPES)}, got {self.recipe!r}"),
+            ("d_beta1", self.d_beta1 is None or 0 <= self.d_beta1 < 1, f"must be in [0, 1), got {self.d_beta1}"),
+            ("d_beta2", self.d_beta2 is None or 0 <= self.d_beta2 < 1, f"must be in [0, 1), got {self.d_beta2}"),
+            ("r1", 0 <= self.r1 <= 1e4, f"must be 0 (off) to 10000, got {self.r1}"),
+            ("r1_every", 1 <= self.r1_every <= 10_000, f"must be 1 to 10000, got {self.r1_every}"),
+            ("ema_kimg", self.ema_kimg is None or 0 < self.ema_kimg <= 1e5, f"must be above 0, got {self.ema_kimg}"),
+            ("ema_rampup", self.ema_rampup is None or 0 < self.ema_rampup <= 1, f"must be in (0, 1], got {self.ema_rampup}"),
+            (
+                "augment",
+                all(a in AUGMENTS for a in augments) and len(set(augments)) == len(augments)
+                and self.augment == ",".join(augments),
+                f"must be a comma-separated list of {', '.join(AUGMENTS)} (each once), got {self.augment!r}",
+            ),
+            ("lr_schedule", self.lr_schedule in LR_SCHEDULES, f"must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"),
             ("precision", self.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             ("kimg", self.kimg is None or 1 <= self.kimg <= 10**7, f"must be at least 1, got {self.kimg}"),
             ("d_lr", self.d_lr is None or self.d_lr > 0, f"must be positive, got {self.d_lr}"),
@@ -228,14 +257,66 @@ DEFAULT_KIMG = {
 # Default batch size per data set, where it differs from 128: measured in benchmarks/quality.py
 # (shapes at batch 64 for 80k images drew varied shapes in 3 seeds of 3).
 DEFAULT_BATCH = {"shapes": 64}
-# Training recipes: layers of settings between the preset and the TOML file.
+# Training recipes: layers of settings between the preset and the TOML file. `paper` is Radford
+# et al.'s procedure exactly (the dataclass defaults, restated so that no layer below changes them);
+# `default` is the recipe that measured best per minute for the data set's family (FAMILY_RECIPES,
+# docs/measured.md), and what a run without --recipe trains with.
+PAPER_TRAIN: dict[str, Any] = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "g_steps": 1, "loss": "nonsaturating", "ema": False,
+                               "label_smoothing": 0.0, "instance_noise": 0.0, "r1": 0.0, "augment": "",
+                               "lr_schedule": "constant"}
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    # Radford et al. exactly: no EMA, one learning rate, hard labels, no noise, batch norm in D.
-    "paper": {
-        "model": {"spectral_norm": False},
-        "train": {"ema": False, "d_lr": None, "label_smoothing": 0.0, "instance_noise": 0.0},
-    },
+    "default": {"model": {}, "train": {}},  # filled in per family by recipe_layer
+    "paper": {"model": {"spectral_norm": False}, "train": PAPER_TRAIN},
 }
+FAMILIES = ("shapes", "small", "large")  # the built-in shapes; 28/32 px digit-like sets; 64/128 px photos
+FAMILY_RECIPES: dict[str, dict[str, Any]] = {
+    "shapes": {},
+    "small": {},
+    "large": {},
+}
+
+
+def family(dataset: str, size: int) -> str:
+    return "shapes" if dataset == "shapes" else ("small" if size <= 32 else "large")
+
+
+def recipe_layer(name: str, dataset: str, size: int) -> dict[str, dict[str, Any]]:
+    """The settings a recipe sets, as {"model": .., "train": ..}, for this data set at this size."""
+    if name == "default":
+        return {"model": {}, "train": {**PAPER_TRAIN, **FAMILY_RECIPES[family(dataset, size)]}}
+    return RECIPES[name]
+
+
+def recipe_words(cfg: TrainConfig, model: ModelConfig | None = None) -> str:
+    """What a run's settings change from Radford et al.'s procedure, in a few words ("" for none)."""
+    words = []
+    if cfg.loss != "nonsaturating":
+        words.append(f"{cfg.loss} loss")
+    if (cfg.lr, cfg.beta1, cfg.beta2) != (2e-4, 0.5, 0.999):
+        words.append(f"lr {cfg.lr:g}, betas ({cfg.beta1:g}, {cfg.beta2:g})")
+    if cfg.d_lr is not None or cfg.d_beta1 is not None or cfg.d_beta2 is not None:
+        words.append(f"D lr {cfg.d_lr if cfg.d_lr is not None else cfg.lr:g}, betas "
+                     f"({cfg.beta1 if cfg.d_beta1 is None else cfg.d_beta1:g}, {cfg.beta2 if cfg.d_beta2 is None else cfg.d_beta2:g})")
+    if cfg.lr_schedule != "constant":
+        words.append(f"{cfg.lr_schedule} lr decay")
+    if cfg.g_steps != 1:
+        words.append(f"{cfg.g_steps} G steps per D step")
+    if cfg.r1 > 0:
+        words.append(f"R1 {cfg.r1:g} every {cfg.r1_every} steps")
+    if cfg.ema:
+        words.append(f"EMA {cfg.ema_kimg:g} kimg" + (f" ramped {cfg.ema_rampup:g}" if cfg.ema_rampup else "")
+                     if cfg.ema_kimg is not None else f"EMA decay {cfg.ema_decay:g}")
+    if cfg.augment:
+        words.append(f"DiffAugment {cfg.augment}")
+    if cfg.label_smoothing:
+        words.append(f"label smoothing {cfg.label_smoothing:g}")
+    if cfg.instance_noise:
+        words.append(f"instance noise {cfg.instance_noise:g}")
+    if model is not None and model.spectral_norm:
+        words.append("spectral norm in D")
+    return ", ".join(words)
+
+
 DEFAULT_PRESET = {
     "shapes": "shapes32",
     "mnist": "mnist28",
@@ -354,15 +435,18 @@ def build_configs(
         name = PRESET_FOR_SIZE[size]
     if name not in PRESETS:
         raise UsageError(f"--preset {name!r} is not a preset; choose one of {', '.join(PRESETS)}")
-    if recipe is not None and recipe not in RECIPES:
+    recipe = recipe if recipe is not None else toml_train.get("recipe", "default")
+    if recipe not in RECIPES:
         raise UsageError(f"--recipe {recipe!r} is not a recipe; choose one of {', '.join(RECIPES)}")
     cfg_where = f"--config {config_file}"
-    r = RECIPES[recipe] if recipe is not None else {"model": {}, "train": {}}
+    model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (cfg_where, doc.get("model", {})),
+                                 ("flag", model_overrides or {})])
+    r = recipe_layer(recipe, chosen, model.size)  # the family follows the size the layers above settled
     model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (f"--recipe {recipe}", r["model"]),
                                  (cfg_where, doc.get("model", {})), ("flag", model_overrides or {})])
     defaults = {"batch_size": DEFAULT_BATCH[chosen]} if chosen in DEFAULT_BATCH else {}
     train = _build(TrainConfig, [("data set default", defaults), (f"--recipe {recipe}", r["train"]), (cfg_where, toml_train),
-                                 ("flag", {**(train_overrides or {}), "dataset": chosen})])
+                                 ("flag", {**(train_overrides or {}), "dataset": chosen, "recipe": recipe})])
     return model, train
 
 

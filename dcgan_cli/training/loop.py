@@ -33,7 +33,8 @@ from .distributed import World, on_main, shard
 from .precision import resolve_precision
 from .snapshot import refuse_a_run_in
 from .state import TrainingState, Wrapped, wrap
-from .steps import ema_decay_at, ema_update, epoch_order, train_step
+from .augment import augment as augment_batch
+from .steps import ema_decay_at, ema_update, epoch_order, lr_factor, set_learning_rates, train_step
 from .watch import COLLAPSE_BELOW, Window, combine_windows
 from .writer import RunWriter
 
@@ -280,10 +281,15 @@ class _Loop:
             # A function of the step alone, so a resumed or extended run matches.
             sigma = cfg.instance_noise * max(0.0, 1.0 - s.step / self.noise_horizon)
             inst = tuple((torch.randn(real.shape, generator=s.z_stream) * sigma).to(self.device) for _ in range(2))
+        if cfg.lr_schedule != "constant":
+            set_learning_rates(s.opt_g, s.opt_d, cfg, lr_factor(cfg.lr_schedule, s.step, self.total_steps))
+        augment = (lambda x: augment_batch(x, cfg.augment, s.z_stream)) if cfg.augment else None
+        r1 = cfg.r1 * cfg.r1_every if cfg.r1 > 0 and s.step % cfg.r1_every == 0 else 0.0  # lazy: k times the weight every k steps
         out = train_step(self.nets.G, self.nets.D, s.opt_g, s.opt_d, real, zs, real_target=1.0 - cfg.label_smoothing,
-                         instance_noise=inst, precision=s.amp, d_params=self.nets.d_params, d_local=self.nets.d_local)
+                         instance_noise=inst, precision=s.amp, d_params=self.nets.d_params, d_local=self.nets.d_local,
+                         loss=cfg.loss, augment=augment, r1=r1)
         if s.G_ema is not None:
-            ema_update(s.G_ema, s.G, ema_decay_at(cfg, s.step))
+            ema_update(s.G_ema, s.G, ema_decay_at(cfg, s.step, cfg.batch_size * self.world.size))
         self.last_out = out
         return out
 

@@ -17,7 +17,7 @@ import torch
 
 from ..attributes.classifier import classes_to_learn, labels_problem
 from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
-from ..core.configs import ModelConfig, TrainConfig, build_configs, resume_configs
+from ..core.configs import ModelConfig, TrainConfig, build_configs, family, recipe_words, resume_configs
 from ..core.errors import UsageError
 from ..core.model import parameter_count
 from ..core.progress import Progress
@@ -61,6 +61,16 @@ class RunPlan:
         found = run_checkpoints(self.run)
         kept = f"the last checkpoint, {found[-1]}, is kept" if found else "no checkpoint was written yet"
         return f"aborted without saving; {kept}"
+
+    def recipe_line(self) -> str:
+        """The run's recipe in one line: its name, what it changes from the paper's, how to get the paper's."""
+        t = self.train
+        words = recipe_words(t, self.model) or "Radford et al.'s procedure"
+        name = t.recipe or "settings of an earlier version"
+        if t.recipe == "default":
+            name = f"default for {family(t.dataset, self.model.size)}"
+        tail = "; --recipe paper trains Radford et al.'s exactly" if t.recipe != "paper" and self.resume is None else ""
+        return f"recipe: {name} ({words}){tail}"
 
     def describe(self, device: torch.device | str) -> str:
         """One line: what will train, how long, where."""

@@ -34,6 +34,7 @@ class TrainingSession:
     def plan(self, **options: Any) -> RunPlan:
         """`plan_run(**options)` for this process; its notes and its one-line description are told."""
         self._plan = plan_run(world=self.world, **options)
+        self.on_note(self._plan.recipe_line())
         for line in self._plan.notes:
             self.on_note(f"note: {line}")
         self.on_note(self._plan.describe(self.device))
