@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from quality import RECIPES, SHARED_MNIST  # noqa: E402
+from quality import SHARED_MNIST, VARIANTS, parse_variant  # noqa: E402
 
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.paper.probe import REPRESENTATIONS, probe
@@ -31,10 +31,11 @@ def ensure_run(out: Path, recipe: str, seed: int, args) -> Path:
     ckpts = out / "checkpoints"
     if ckpts.is_dir() and any(ckpts.glob("*.safetensors")) and load_checkpoint(out).step >= args.steps:
         return out
-    model, flags = RECIPES[recipe]
+    v = parse_variant(recipe)
     t0 = time.perf_counter()
-    plan = plan_run(dataset="mnist", preset="paper64", recipe="paper", data_root=args.data_root, out=out,
-                    model={"size": 64, **model}, train={"max_steps": args.steps, "batch_size": 64, "seed": seed, **flags})
+    plan = plan_run(dataset="mnist", preset="paper64", recipe=v["recipe"] or "paper", data_root=args.data_root, out=out,
+                    model={"size": 64, **v["model"]},
+                    train={"max_steps": args.steps, "batch_size": 64, "seed": seed, **v["train"]})
     train(plan, device=args.device)
     print(f"  trained {out.name} in {time.perf_counter() - t0:.0f} s", flush=True)
     return out
@@ -43,7 +44,7 @@ def ensure_run(out: Path, recipe: str, seed: int, args) -> Path:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="1,2,3")
-    ap.add_argument("--recipe", default="paper", choices=list(RECIPES))
+    ap.add_argument("--recipe", default="paper", help=f"a variant of quality.py: {', '.join(VARIANTS)}, or key=value;...")
     ap.add_argument("--labels", default="100,0", help="labels per class, comma-separated; 0 = all")
     ap.add_argument("--repeats", type=int, default=3, help="labelled draws per seed (for settings below all labels)")
     ap.add_argument("--steps", type=int, default=282)

@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 # public name -> the module that holds it, under the same name
 _API = {
-    "ModelConfig": "core.configs", "TrainConfig": "core.configs", "PRESETS": "core.configs", "build_configs": "core.configs",
+    "ModelConfig": "core.configs", "TrainConfig": "core.configs", "PRESETS": "core.configs", "build_configs": "core.layers",
     "Checkpoint": "core.checkpoint", "load_checkpoint": "core.checkpoint",
     "Generator": "core.model", "Discriminator": "core.model", "sample_z": "core.model", "z_from_seeds": "core.model",
     "parse_seeds": "core.seeds", "Result": "core.results", "RunFolder": "core.runs",
@@ -66,11 +66,12 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .attributes.bank import sample_bank
     from .attributes.classifier import dataset_classifier
     from .core.checkpoint import Checkpoint, load_checkpoint
-    from .core.configs import PRESETS, ModelConfig, TrainConfig, build_configs
+    from .core.configs import PRESETS, ModelConfig, TrainConfig
     from .core.device import select_device
     from .core.errors import DcganError, UsageError
     from .core.images import save_gif, save_grid
     from .core.info import CheckpointInfo, info
+    from .core.layers import build_configs
     from .core.model import Discriminator, Generator, sample_z, z_from_seeds
     from .core.results import Result
     from .core.runs import RunFolder

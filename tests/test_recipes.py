@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from dcgan_cli.core.checkpoint import load_checkpoint
-from dcgan_cli.core.configs import FAMILY_RECIPES, PAPER_TRAIN, TrainConfig, build_configs
+from dcgan_cli.core.configs import TrainConfig
+from dcgan_cli.core.layers import FAMILY_RECIPES, PAPER_TRAIN, build_configs
 from dcgan_cli.training import plan_run, train
 from dcgan_cli.training.augment import augment
 from dcgan_cli.training.steps import d_hinge_loss, ema_decay_at, g_hinge_loss, lr_factor
@@ -67,7 +68,8 @@ def test_the_recipe_flags_reach_the_checkpoint(runner, tmp_path):
     t = load_checkpoint(tmp_path / "r").train_config
     assert (t.loss, t.beta1, t.beta2, t.d_beta1, t.d_beta2, t.r1, t.r1_every, t.ema_kimg, t.ema_rampup, t.augment,
             t.lr_schedule) == ("hinge", 0.0, 0.99, 0.2, 0.9, 0.5, 2, 0.1, 0.5, "cutout,color", "cosine")
-    assert r.output.splitlines()[0].startswith("recipe: paper (hinge loss, lr 0.0002, betas (0, 0.99), D lr 0.0002, betas (0.2, 0.9)")
+    assert r.output.splitlines()[0].startswith(
+        "recipe: paper (hinge loss, lr 0.0002, betas (0, 0.99), D lr 0.0002, betas (0.2, 0.9)")
 
 
 def _digest(ckpt) -> tuple[str, dict[str, list[float]]]:
@@ -167,3 +169,18 @@ def test_hinge_loss_ema_half_life_and_lr_schedule_are_what_they_say():
     assert lr_factor("constant", 50, 100) == 1.0
     assert lr_factor("linear", 25, 100) == pytest.approx(0.75) and lr_factor("cosine", 50, 100) == pytest.approx(0.5)
     assert lr_factor("cosine", 100, 100) == pytest.approx(0.0)
+
+
+def test_a_long_run_keeps_its_best_and_the_analyses_use_it(runner, tmp_path, shapes_classifier):
+    plan = plan_run(dataset="shapes", out=tmp_path / "long", train={"max_steps": 40_000})
+    assert plan.train.eval_every == 2_000 and plan.train.eval_features == "domain"
+    assert any("best.safetensors" in n and "--eval-every 0" in n for n in plan.notes)
+    assert plan_run(dataset="shapes", out=tmp_path / "off", train={"max_steps": 40_000, "eval_every": 0}).train.eval_every == 0
+    assert plan_run(dataset="shapes", out=tmp_path / "short").train.eval_every is None  # a CPU-length run pays nothing
+    run = tmp_path / "r"
+    r = invoke(runner, "train", "--dataset", "shapes", "--limit", "64", "--max-steps", "4", "--eval-every", "2", "--eval-n",
+               "16", *TINY, "--out", run)
+    assert r.exit_code == 0, r.output
+    r = invoke(runner, "sample", run, "--seeds", "0-3", "--out", tmp_path / "s.png", "--device", "cpu")
+    assert r.exit_code == 0 and "best.safetensors" in r.output, r.output
+    assert load_checkpoint(run).path.name == "step-00000004.safetensors"  # a resume continues from the newest

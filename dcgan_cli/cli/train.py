@@ -13,16 +13,16 @@ from typing import Annotated, Literal
 import typer
 
 from ..core.configs import (
+    AUGMENTS,
     D_ACTIVATIONS,
     DOWNSAMPLE,
-    AUGMENTS,
     EVAL_METRICS,
     G_ACTIVATIONS,
     LOSSES,
     LR_SCHEDULES,
     PRECISIONS,
     PRESETS,
-    RECIPES,
+    RECIPE_NAMES,
     Z_DISTS,
     ModelConfig,
     TrainConfig,
@@ -65,7 +65,7 @@ ZDist = _flag(Literal[Z_DISTS], MODEL, f"The latent prior (default {M.z_dist})."
 ZScale = _flag(float, MODEL, "Std of a normal z, half-width of a uniform z.")
 SpectralNorm = _switch("spectral-norm", MODEL, "Spectral normalisation in D (replaces its batch norm).")
 
-Recipe = _flag(Literal[tuple(RECIPES)], SCHEDULE, (  # type: ignore[valid-type]
+Recipe = _flag(Literal[RECIPE_NAMES], SCHEDULE, (  # type: ignore[valid-type]
     "default: what measured best per minute for the data set's family (the run's first line says what it is); "
     "paper: Radford et al.'s procedure exactly (every stabiliser off)."))
 Config = _flag(Path, SCHEDULE, "TOML file with \\[model] and \\[train] tables.", "--config")
@@ -77,7 +77,8 @@ Lr = _flag(float, SCHEDULE, f"Adam learning rate (default {T.lr:g}).")
 Beta1 = _flag(float, SCHEDULE, f"Adam beta1 (default {T.beta1:g}).")
 Beta2 = _flag(float, SCHEDULE, f"Adam beta2 (default {T.beta2:g}).")
 Loss = _flag(Literal[LOSSES], SCHEDULE, "The GAN loss: nonsaturating (the paper's) or hinge.")  # type: ignore[valid-type]
-LrSchedule = _flag(Literal[LR_SCHEDULES], SCHEDULE, "Both learning rates over the run: constant, or decayed to 0 (linear, cosine).")  # type: ignore
+LrSchedule = _flag(Literal[LR_SCHEDULES], SCHEDULE,  # type: ignore[valid-type]
+                   "Both learning rates over the run: constant, or decayed to 0 (linear, cosine).")
 GSteps = _flag(int, SCHEDULE, f"G updates per D update (default {T.g_steps}).")
 Seed = _flag(int, SCHEDULE, f"Seed for init, data order and z (default {T.seed}).")
 
@@ -94,7 +95,8 @@ EmaDecay = _flag(float, STABILISE, f"The EMA's decay per step (default {T.ema_de
 EmaKimg = _flag(float, STABILISE, "The EMA's half-life in thousands of images (replaces --ema-decay).")
 EmaRampup = _flag(float, STABILISE, "With --ema-kimg: the half-life is at most this share of the images shown so far.")
 
-EvalEvery = _flag(int, EVAL, "Measure FID, KID, precision and recall every N steps; keep best.safetensors.")
+EvalEvery = _flag(int, EVAL, "Measure FID, KID, precision and recall every N steps; keep best.safetensors, which "
+                  "sample, explore and the analyses then use (default: 20 times in runs of 20,000+ steps; 0: never).")
 EvalN = _flag(int, EVAL, f"Images per side for --eval-every (default {T.eval_n}).")
 EvalFeatures = _flag(Features, EVAL, "Feature space for --eval-every (default: domain for labelled data).")
 EvalMetric = _flag(Literal[EVAL_METRICS], EVAL, f"What best.safetensors is best by (default {T.eval_metric}).")  # type: ignore
@@ -146,7 +148,8 @@ def train(
     settings = dict(epochs=epochs, max_steps=max_steps, kimg=kimg, batch_size=batch_size, lr=lr, beta1=beta1, beta2=beta2,
                     loss=loss, lr_schedule=lr_schedule, g_steps=g_steps, seed=seed, d_lr=d_lr, d_beta1=d_beta1,
                     d_beta2=d_beta2, r1=r1, r1_every=r1_every, augment=augment, label_smoothing=label_smoothing,
-                    instance_noise=instance_noise, ema=ema, ema_decay=ema_decay, ema_kimg=ema_kimg, ema_rampup=ema_rampup, eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
+                    instance_noise=instance_noise, ema=ema, ema_decay=ema_decay, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
+                    eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
                     eval_metric=eval_metric, sync_bn=sync_bn, precision=precision, compile=compile_,
                     channels_last=channels_last, keep=keep, log_every=log_every, tensorboard=tensorboard, limit=limit)
     with TrainingSession(device(device_name), on_note=note) as session:

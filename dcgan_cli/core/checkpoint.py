@@ -122,8 +122,7 @@ def _header_meta(path: Path) -> dict[str, Any]:
 
 
 def checkpoint_step(path: Path) -> int:
-    """The step a checkpoint holds, from its metadata (file names can be renamed); from its name
-    when the metadata is unreadable; -1 when neither says."""
+    """The step a checkpoint holds: its metadata's (files get renamed), else its name's, else -1."""
     step = _header_meta(path).get("step")
     if is_int(step):
         return step
@@ -151,6 +150,12 @@ def run_checkpoints(run: RunFolder) -> list[Path]:
     return [p for _, _, p in sorted(found)]
 
 
+def run_best(run: RunFolder) -> Path | None:
+    """RUN/best.safetensors when the run kept one (--eval-every) and it carries the run's id."""
+    rid, path = run.marker_info().get("run_id"), run.best
+    return path if path.is_file() and not path.is_symlink() and rid and _header_meta(path).get("run_id") == rid else None
+
+
 def newest_checkpoint(runs_dir: Path) -> Path | None:
     """The newest run under runs_dir (by its latest checkpoint's time), and in it the highest step."""
     best: tuple[int, Path] | None = None
@@ -163,8 +168,8 @@ def newest_checkpoint(runs_dir: Path) -> Path | None:
     return best[1] if best else None
 
 
-def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DIR) -> Path:
-    """A file is itself; a run folder gives its highest-step checkpoint; None the newest run under runs_dir."""
+def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DIR, best: bool = False) -> Path:
+    """A file is itself; a run folder its highest step (`best`: its best.safetensors first); None the newest run."""
     if target is None:
         root = Path(runs_dir)
         found = newest_checkpoint(root) if root.is_dir() else None
@@ -188,12 +193,10 @@ def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DI
             if len(loose) == 1:
                 return loose[0]
             others = len(run.checkpoint_files())
-            why = (
-                f"; its {others} .safetensors file(s) are not this run's checkpoints (temp files or copied in)" if others else ""
-            )
+            why = f"; its {others} .safetensors file(s) are not this run's checkpoints (temps or copied in)" if others else ""
             raise CheckpointError(f"{p} holds no checkpoint (looked for {run.checkpoints}/step-N.safetensors){why}; "
                                   "pass a checkpoint file")
-        return ckpts[-1]
+        return (run_best(run) if best else None) or ckpts[-1]
     if not stat.S_ISREG(st.st_mode):
         raise CheckpointError(f"checkpoint {p} is not a regular file (a pipe or device?); pass a .safetensors file")
     return p
@@ -351,8 +354,8 @@ def load_checkpoint(target: str | Path | None = None, runs_dir: str | Path = RUN
 
 
 def as_checkpoint(ckpt: Checkpoint | str | Path | None) -> Checkpoint:
-    """Library entry points take a loaded Checkpoint, a path or a run folder, or None (the newest run)."""
-    return ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt)
+    """Library entry points take a Checkpoint, a path, a run folder (its kept best first), or None (the newest run)."""
+    return ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(resolve_checkpoint(ckpt, best=True))
 
 
 def _no_constants(name: str) -> Any:

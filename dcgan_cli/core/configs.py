@@ -12,15 +12,11 @@ This module imports no torch: `dcgan --help` reads its choices from here.
 from __future__ import annotations
 
 import dataclasses
-import errno
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-from .errors import UsageError
-from .files import why_missing
-from .records import ConfigError, Record
+from .records import Record
 
 DATASETS = ("shapes", "mnist", "fashion-mnist", "svhn", "cifar10", "celeba", "lsun", "folder")
 SPLITS = ("train", "test")
@@ -39,7 +35,12 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOSSES = ("nonsaturating", "hinge")  # the GAN objective: Goodfellow et al.'s non-saturating form, or the hinge
 LR_SCHEDULES = ("constant", "linear", "cosine")  # both learning rates, as a function of step / total steps
 AUGMENTS = ("translation", "color", "cutout")  # DiffAugment (Zhao et al. 2020), on real and fake alike
+RECIPE_NAMES = ("default", "paper")  # what each sets: core/layers.py
 DEFAULT_EPOCHS = 5
+# A run this long (a GPU run) may pass its best and get worse (StudioGAN's DCGAN on CIFAR-10 does after
+# 42k steps), so without --eval-every it measures quality LONG_RUN_EVALS times and keeps the best.
+LONG_RUN_STEPS = 20_000
+LONG_RUN_EVALS = 20
 
 # Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
 MAX_NZ = 65_536
@@ -128,7 +129,7 @@ class TrainConfig(Settings):
     limit: int | None = None  # train on the first N images only (quick experiments, tests)
     ema: bool = False  # keep an exponential moving average of G's weights beside G
     ema_decay: float = 0.999
-    eval_every: int | None = None  # measure quality every N steps (and keep best.safetensors)
+    eval_every: int | None = None  # measure quality every N steps (and keep best.safetensors); 0: never; None: on long runs
     eval_n: int = 2048  # generated and real images per measurement
     eval_features: str | None = None  # inception or domain; None: domain for labelled data
     eval_metric: str = "fid"  # what best.safetensors is best by
@@ -156,7 +157,8 @@ class TrainConfig(Settings):
         augments = [a for a in self.augment.split(",") if a]
         return [
             ("loss", self.loss in LOSSES, f"must be one of {', '.join(LOSSES)}, got {self.loss!r}"),
-            ("recipe", self.recipe is None or self.recipe in RECIPES, f"must be one of {', '.join(RECIPES)}, got {self.recipe!r}"),
+            ("recipe", self.recipe is None or self.recipe in RECIPE_NAMES,
+             f"must be one of {', '.join(RECIPE_NAMES)}, got {self.recipe!r}"),
             ("d_beta1", self.d_beta1 is None or 0 <= self.d_beta1 < 1, f"must be in [0, 1), got {self.d_beta1}"),
             ("d_beta2", self.d_beta2 is None or 0 <= self.d_beta2 < 1, f"must be in [0, 1), got {self.d_beta2}"),
             ("r1", 0 <= self.r1 <= 1e4, f"must be 0 (off) to 10000, got {self.r1}"),
@@ -169,14 +171,15 @@ class TrainConfig(Settings):
                 and self.augment == ",".join(augments),
                 f"must be a comma-separated list of {', '.join(AUGMENTS)} (each once), got {self.augment!r}",
             ),
-            ("lr_schedule", self.lr_schedule in LR_SCHEDULES, f"must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"),
+            ("lr_schedule", self.lr_schedule in LR_SCHEDULES,
+             f"must be one of {', '.join(LR_SCHEDULES)}, got {self.lr_schedule!r}"),
             ("precision", self.precision in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"),
             ("kimg", self.kimg is None or 1 <= self.kimg <= 10**7, f"must be at least 1, got {self.kimg}"),
             ("d_lr", self.d_lr is None or self.d_lr > 0, f"must be positive, got {self.d_lr}"),
             ("label_smoothing", 0 <= self.label_smoothing < 0.5, f"must be in [0, 0.5), got {self.label_smoothing}"),
             ("instance_noise", 0 <= self.instance_noise <= 2, f"must be 0 to 2, got {self.instance_noise}"),
             ("ema_decay", 0 < self.ema_decay < 1, f"must be between 0 and 1, got {self.ema_decay}"),
-            ("eval_every", self.eval_every is None or self.eval_every >= 1, f"must be at least 1, got {self.eval_every}"),
+            ("eval_every", self.eval_every is None or self.eval_every >= 0, f"must be 0 (off) or more, got {self.eval_every}"),
             ("eval_n", 16 <= self.eval_n <= 200_000, f"must be 16 to 200,000, got {self.eval_n}"),
             (
                 "eval_features",
@@ -257,66 +260,6 @@ DEFAULT_KIMG = {
 # Default batch size per data set, where it differs from 128: measured in benchmarks/quality.py
 # (shapes at batch 64 for 80k images drew varied shapes in 3 seeds of 3).
 DEFAULT_BATCH = {"shapes": 64}
-# Training recipes: layers of settings between the preset and the TOML file. `paper` is Radford
-# et al.'s procedure exactly (the dataclass defaults, restated so that no layer below changes them);
-# `default` is the recipe that measured best per minute for the data set's family (FAMILY_RECIPES,
-# docs/measured.md), and what a run without --recipe trains with.
-PAPER_TRAIN: dict[str, Any] = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "g_steps": 1, "loss": "nonsaturating", "ema": False,
-                               "label_smoothing": 0.0, "instance_noise": 0.0, "r1": 0.0, "augment": "",
-                               "lr_schedule": "constant"}
-RECIPES: dict[str, dict[str, dict[str, Any]]] = {
-    "default": {"model": {}, "train": {}},  # filled in per family by recipe_layer
-    "paper": {"model": {"spectral_norm": False}, "train": PAPER_TRAIN},
-}
-FAMILIES = ("shapes", "small", "large")  # the built-in shapes; 28/32 px digit-like sets; 64/128 px photos
-FAMILY_RECIPES: dict[str, dict[str, Any]] = {
-    "shapes": {},
-    "small": {},
-    "large": {},
-}
-
-
-def family(dataset: str, size: int) -> str:
-    return "shapes" if dataset == "shapes" else ("small" if size <= 32 else "large")
-
-
-def recipe_layer(name: str, dataset: str, size: int) -> dict[str, dict[str, Any]]:
-    """The settings a recipe sets, as {"model": .., "train": ..}, for this data set at this size."""
-    if name == "default":
-        return {"model": {}, "train": {**PAPER_TRAIN, **FAMILY_RECIPES[family(dataset, size)]}}
-    return RECIPES[name]
-
-
-def recipe_words(cfg: TrainConfig, model: ModelConfig | None = None) -> str:
-    """What a run's settings change from Radford et al.'s procedure, in a few words ("" for none)."""
-    words = []
-    if cfg.loss != "nonsaturating":
-        words.append(f"{cfg.loss} loss")
-    if (cfg.lr, cfg.beta1, cfg.beta2) != (2e-4, 0.5, 0.999):
-        words.append(f"lr {cfg.lr:g}, betas ({cfg.beta1:g}, {cfg.beta2:g})")
-    if cfg.d_lr is not None or cfg.d_beta1 is not None or cfg.d_beta2 is not None:
-        words.append(f"D lr {cfg.d_lr if cfg.d_lr is not None else cfg.lr:g}, betas "
-                     f"({cfg.beta1 if cfg.d_beta1 is None else cfg.d_beta1:g}, {cfg.beta2 if cfg.d_beta2 is None else cfg.d_beta2:g})")
-    if cfg.lr_schedule != "constant":
-        words.append(f"{cfg.lr_schedule} lr decay")
-    if cfg.g_steps != 1:
-        words.append(f"{cfg.g_steps} G steps per D step")
-    if cfg.r1 > 0:
-        words.append(f"R1 {cfg.r1:g} every {cfg.r1_every} steps")
-    if cfg.ema:
-        words.append(f"EMA {cfg.ema_kimg:g} kimg" + (f" ramped {cfg.ema_rampup:g}" if cfg.ema_rampup else "")
-                     if cfg.ema_kimg is not None else f"EMA decay {cfg.ema_decay:g}")
-    if cfg.augment:
-        words.append(f"DiffAugment {cfg.augment}")
-    if cfg.label_smoothing:
-        words.append(f"label smoothing {cfg.label_smoothing:g}")
-    if cfg.instance_noise:
-        words.append(f"instance noise {cfg.instance_noise:g}")
-    if model is not None and model.spectral_norm:
-        words.append("spectral norm in D")
-    return ", ".join(words)
-
-
 DEFAULT_PRESET = {
     "shapes": "shapes32",
     "mnist": "mnist28",
@@ -345,135 +288,3 @@ RESUMABLE = {
 
 def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
-
-
-def read_toml(path: Path) -> dict[str, dict[str, Any]]:
-    """A TOML file with at most a [model] and a [train] table, every key a known setting."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10: the same parser, as a package
-        import tomli as tomllib
-
-    path = Path(path)
-    if path.exists() and not path.is_file() and not path.is_dir():
-        raise UsageError(f"--config {path} is not a regular file (a pipe or device?); pass a .toml file")
-    try:
-        doc = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"--config {path} {why_missing(path)}") from None
-    except IsADirectoryError:
-        raise UsageError(f"--config {path} is a folder; pass a .toml file") from None
-    except PermissionError:
-        raise UsageError(f"--config {path} cannot be read (permission denied)") from None
-    except OSError as e:
-        why = why_missing(path) if e.errno == errno.ELOOP else f"cannot be read ({e.strerror or e})"
-        raise UsageError(f"--config {path} {why}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--config {path} is not UTF-8 text; save it as UTF-8") from None
-    except tomllib.TOMLDecodeError as e:
-        raise UsageError(f"--config {path} is not valid TOML: {e}") from None
-    unknown = sorted(set(doc) - {"model", "train"})
-    if unknown:
-        raise UsageError(f"--config {path}: unknown table [{unknown[0]}]; use [model] and [train]")
-    for table, fields in (("model", MODEL_FIELDS), ("train", TRAIN_FIELDS)):
-        if table in doc and not isinstance(doc[table], dict):
-            raise UsageError(f"--config {path}: {table} must be a table, written [{table}] on a line of its own")
-        bad = sorted(set(doc.get(table, {})) - fields)
-        if bad:
-            raise UsageError(f"--config {path}: [{table}] has no setting {bad[0]!r}; known: {', '.join(sorted(fields))}")
-    return doc
-
-
-def _build(cls: type[T], layers: list[tuple[str, dict[str, Any]]]) -> T:
-    """Merge layers (lowest first); a bad value is reported with the layer that supplied it."""
-    merged: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    for where, values in layers:
-        for k, v in values.items():
-            if v is not None:
-                merged[k], origin[k] = v, where
-    try:
-        return cls(**merged)
-    except ConfigError as e:
-        where = origin.get(e.field, "")
-        if where == "flag":
-            raise UsageError(f"{flag(e.field)} {e.problem}") from None
-        if where.startswith("--config"):
-            table = "model" if cls is ModelConfig else "train"
-            raise UsageError(f"{where}: [{table}] {e.field} {e.problem}") from None
-        if where.startswith("--preset"):
-            raise UsageError(f"{where}: {e.field} {e.problem}") from None
-        raise UsageError(f"{flag(e.field)} {e.problem}") from None
-
-
-def build_configs(
-    dataset: str | None,
-    *,
-    preset: str | None = None,
-    recipe: str | None = None,
-    config_file: Path | None = None,
-    model_overrides: dict[str, Any] | None = None,
-    train_overrides: dict[str, Any] | None = None,
-) -> tuple[ModelConfig, TrainConfig]:
-    """Merge the layers into validated configs. None in an override means 'not given'.
-
-    Layers, lowest first: the preset (the data set's, or the paper network for an explicit
-    --size, or --preset), the --recipe, the TOML file, the flags.
-
-    The data set itself may come from the TOML file, so it is settled first: flag, then TOML,
-    then the built-in shapes; its default preset follows from it.
-    """
-    doc = read_toml(config_file) if config_file is not None else {}
-    toml_train = doc.get("train", {})
-    chosen = dataset if dataset is not None else toml_train.get("dataset", "shapes")
-    if chosen not in DATASETS:
-        src = "--dataset" if dataset is not None else f"--config {config_file}: [train] dataset"
-        raise UsageError(f"{src}: unknown data set {chosen!r}; choose one of {', '.join(DATASETS)}")
-    name = preset or DEFAULT_PRESET.get(chosen, "paper64")
-    size = (model_overrides or {}).get("size") or doc.get("model", {}).get("size")
-    if preset is None and size in PRESET_FOR_SIZE and PRESETS[name]["size"] != size:
-        name = PRESET_FOR_SIZE[size]
-    if name not in PRESETS:
-        raise UsageError(f"--preset {name!r} is not a preset; choose one of {', '.join(PRESETS)}")
-    recipe = recipe if recipe is not None else toml_train.get("recipe", "default")
-    if recipe not in RECIPES:
-        raise UsageError(f"--recipe {recipe!r} is not a recipe; choose one of {', '.join(RECIPES)}")
-    cfg_where = f"--config {config_file}"
-    model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (cfg_where, doc.get("model", {})),
-                                 ("flag", model_overrides or {})])
-    r = recipe_layer(recipe, chosen, model.size)  # the family follows the size the layers above settled
-    model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (f"--recipe {recipe}", r["model"]),
-                                 (cfg_where, doc.get("model", {})), ("flag", model_overrides or {})])
-    defaults = {"batch_size": DEFAULT_BATCH[chosen]} if chosen in DEFAULT_BATCH else {}
-    train = _build(TrainConfig, [("data set default", defaults), (f"--recipe {recipe}", r["train"]), (cfg_where, toml_train),
-                                 ("flag", {**(train_overrides or {}), "dataset": chosen, "recipe": recipe})])
-    return model, train
-
-
-def resume_configs(
-    stored_model: ModelConfig,
-    stored_train: TrainConfig,
-    model_overrides: dict[str, Any],
-    train_overrides: dict[str, Any],
-) -> TrainConfig:
-    """Refuse changes that would make the resumed run differ from the stored one."""
-    for k, v in model_overrides.items():
-        if v is not None and getattr(stored_model, k) != v:
-            raise UsageError(
-                f"cannot change {flag(k)} on --resume (the run has {getattr(stored_model, k)!r},"
-                f" you gave {v!r}); start a new run with --out"
-            )
-    changes = {}
-    for k, v in train_overrides.items():
-        if v is None or getattr(stored_train, k) == v:
-            continue
-        if k not in RESUMABLE:
-            raise UsageError(
-                f"cannot change {flag(k)} on --resume (the run has {getattr(stored_train, k)!r}, you gave {v!r}); "
-                f"only {', '.join(flag(r) for r in sorted(RESUMABLE))} may change"
-            )
-        changes[k] = v
-    try:
-        return dataclasses.replace(stored_train, **changes)
-    except ConfigError as e:
-        raise UsageError(f"{flag(e.field)} {e.problem}") from None

@@ -66,7 +66,9 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
         if not is_local(host):
             say(f"warning: serving on {host}, so other machines can reach this run's pictures and models; "
                 "--host 127.0.0.1 keeps it to this machine (an SSH port forward reaches it from elsewhere)")
-        say(f"exploring {explorer.run.path if explorer.run else explorer.files[explorer.default]} at {url} (Ctrl-C stops)")
+        what = explorer.run.path if explorer.run else explorer.files[explorer.default]
+        say(f"exploring {what} ({explorer.describe_default()}) "
+            f"at {url} (Ctrl-C stops)")
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
         if open_browser:
             threading.Timer(1.0, _open, (url,)).start()

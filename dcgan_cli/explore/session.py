@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
+from ..core.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, run_best, run_checkpoints
 from ..core.defaults import BANK_SAMPLES, RADIUS
 from ..core.errors import UsageError
 from ..core.results import shown
@@ -74,9 +74,10 @@ class Explorer:
             first = load_checkpoint(newest)
             self.default = f"{first.run.path.name}/{first.path.name}"
         else:
-            first = load_checkpoint(target)
+            first = load_checkpoint(resolve_checkpoint(target, best=True))
             files = run_checkpoints(first.run) if first.run is not None else []
-            self.files = {p.name: p for p in files}
+            kept = run_best(first.run) if first.run is not None else None
+            self.files = {p.name: p for p in files + ([kept] if kept else [])}
             if first.path.name not in self.files:  # a checkpoint outside the run's own list: it alone
                 self.files = {first.path.name: first.path}
             self.default = first.path.name
@@ -88,6 +89,14 @@ class Explorer:
         self._uploaded = [0, 0]  # count, bytes
 
     # --- choosing what to look at
+
+    def describe_default(self) -> str:
+        """Which checkpoint the page opens on, in words: the best one the run kept, or the newest."""
+        c = self._loaded[self.default]
+        best = c.meta.get("best") if c.path.name == "best.safetensors" else None
+        if isinstance(best, dict) and "metric" in best and "value" in best:
+            return f"{self.default}: step {c.step}, the best by {best['metric']} ({best['value']:.4g}) of the run's evaluations"
+        return f"{self.default}: step {c.step}, the newest"
 
     def checkpoint(self, name: str | None) -> Checkpoint:
         name = name or self.default

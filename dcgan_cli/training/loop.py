@@ -29,11 +29,11 @@ from ..core.model import sample_z
 from ..core.pixels import to_model_range
 from ..core.results import Result
 from ..core.runs import RunFolder
+from .augment import augment as augment_batch
 from .distributed import World, on_main, shard
 from .precision import resolve_precision
 from .snapshot import refuse_a_run_in
 from .state import TrainingState, Wrapped, wrap
-from .augment import augment as augment_batch
 from .steps import ema_decay_at, ema_update, epoch_order, lr_factor, set_learning_rates, train_step
 from .watch import COLLAPSE_BELOW, Window, combine_windows
 from .writer import RunWriter

@@ -17,8 +17,9 @@ import torch
 
 from ..attributes.classifier import classes_to_learn, labels_problem
 from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
-from ..core.configs import ModelConfig, TrainConfig, build_configs, family, recipe_words, resume_configs
+from ..core.configs import LONG_RUN_EVALS, LONG_RUN_STEPS, ModelConfig, TrainConfig
 from ..core.errors import UsageError
+from ..core.layers import build_configs, family, recipe_words, resume_configs
 from ..core.model import parameter_count
 from ..core.progress import Progress
 from ..core.runs import RUNS_DIR, RunFolder
@@ -184,6 +185,7 @@ def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config
     root = str(data_root) if data_root else (ckpt.dataset.root if ckpt is not None else None)
     meta = data.describe() | {"root": root}
     _check_extras(tcfg, data, notes)
+    tcfg = _keep_the_best_of_a_long_run(tcfg, data, ckpt is None, notes)
     return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
 
 
@@ -226,6 +228,21 @@ def _check_extras(tcfg: TrainConfig, data: ImageData, notes: list[str]) -> None:
                          "use --eval-features inception")
     if tcfg.eval_every and tcfg.eval_features is None and data.label_names and classes_to_learn(data) < 2:
         notes.append(f"--eval-every measures in Inception features: the labels of {tcfg.dataset} tell only one class apart")
+
+
+def _keep_the_best_of_a_long_run(tcfg: TrainConfig, data: ImageData, new: bool, notes: list[str]) -> TrainConfig:
+    """A new run of LONG_RUN_STEPS or more with no --eval-every measures domain FID LONG_RUN_EVALS
+    times (2,048 images a side, about a second each on a GPU) and keeps best.safetensors; a short
+    run, or data with no labels to measure by, pays nothing."""
+    if not new or tcfg.eval_every is not None:
+        return tcfg
+    total = tcfg.total_steps(max(1, tcfg.steps_per_epoch(data.images.shape[0])))
+    if total < LONG_RUN_STEPS or tcfg.eval_features not in (None, "domain") or classes_to_learn(data) < 2:
+        return tcfg
+    every = math.ceil(total / LONG_RUN_EVALS)
+    notes.append(f"a long run ({total:,} steps): domain FID is measured every {every:,} steps and the best kept as "
+                 "RUN/best.safetensors, which sample, explore and the analyses use; --eval-every 0 turns this off")
+    return replace(tcfg, eval_every=every, eval_features="domain")
 
 
 def cpp_compiler() -> str | None:

@@ -97,6 +97,19 @@ def train_step(
     amp.step("d", loss_d, opt_d)
 
     frozen = d_params if d_params is not None else list(D.parameters())
+    loss_g = _g_updates(G, D, opt_g, fake, z_batches, lambda x: g_objective(D(seen(x)).float()), amp, frozen, d_local)
+    return {
+        "loss_d": loss_d.detach(),
+        "loss_g": loss_g.detach(),
+        "d_x": torch.sigmoid(real_logits.detach().float()).mean(),
+        "d_g_z": torch.sigmoid(fake_logits.detach().float()).mean(),
+    }
+
+
+def _g_updates(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, fake: torch.Tensor, z_batches: list[torch.Tensor],
+               objective: Callable[[torch.Tensor], torch.Tensor], amp: Precision, frozen: list[nn.Parameter],
+               d_local: Callable[[], contextlib.AbstractContextManager]) -> torch.Tensor:
+    """G's updates through a frozen D: the first on the D step's fake batch, the others on new ones."""
     for p in frozen:
         p.requires_grad_(False)
     try:
@@ -105,18 +118,13 @@ def train_step(
                 with amp.autocast():
                     if i > 0:
                         fake = G(z)
-                    loss_g = g_objective(D(seen(fake)).float())
+                    loss_g = objective(fake)
                 opt_g.zero_grad(set_to_none=True)
                 amp.step("g", loss_g, opt_g)
     finally:
         for p in frozen:
             p.requires_grad_(True)
-    return {
-        "loss_d": loss_d.detach(),
-        "loss_g": loss_g.detach(),
-        "d_x": torch.sigmoid(real_logits.detach().float()).mean(),
-        "d_g_z": torch.sigmoid(fake_logits.detach().float()).mean(),
-    }
+    return loss_g
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
