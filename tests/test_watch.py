@@ -54,7 +54,9 @@ def test_a_preset_belongs_to_a_size():
 
 def test_the_default_length_is_counted_in_images(tmp_path):
     plan = plan_run(dataset="shapes", out=tmp_path / "r")
-    assert plan.train.batch_size == 64 and plan.total_steps == 1250  # shapes' default: 80 kimg at batch 64
+    assert plan.train.batch_size == 32 and plan.total_steps == 2188  # shapes' default recipe: 70 kimg at batch 32
+    paper = plan_run(dataset="shapes", recipe="paper", out=tmp_path / "r")
+    assert paper.train.batch_size == 64 and paper.total_steps == 1250  # the paper recipe: 80 kimg at batch 64
     plan = plan_run(dataset="mnist", data_root=make_mnist(tmp_path / "digits", n_train=256), out=tmp_path / "m")
     assert plan.train.batch_size == 128 and plan.total_steps == 2344  # 300 kimg, whatever the data set's size
     plan = plan_run(dataset="shapes", train={"kimg": 8, "batch_size": 100}, out=tmp_path / "r")

@@ -19,7 +19,7 @@ from ..attributes.classifier import classes_to_learn, labels_problem
 from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
 from ..core.configs import LONG_RUN_EVALS, LONG_RUN_STEPS, ModelConfig, TrainConfig
 from ..core.errors import UsageError
-from ..core.layers import build_configs, family, recipe_words, resume_configs
+from ..core.layers import FAMILY_RECIPES, build_configs, family, recipe_words, resume_configs
 from ..core.model import parameter_count
 from ..core.progress import Progress
 from ..core.runs import RUNS_DIR, RunFolder
@@ -66,10 +66,14 @@ class RunPlan:
     def recipe_line(self) -> str:
         """The run's recipe in one line: its name, what it changes from the paper's, how to get the paper's."""
         t = self.train
-        words = recipe_words(t, self.model) or "Radford et al.'s procedure"
+        words = recipe_words(t, self.model)
         name = t.recipe or "settings of an earlier version"
         if t.recipe == "default":
             name = f"default for {family(t.dataset, self.model.size)}"
+            sets = FAMILY_RECIPES[family(t.dataset, self.model.size)]
+            words = ", ".join(filter(None, [words, f"batch {t.batch_size}" if "batch_size" in sets else ""]))
+        if not words:
+            return f"recipe: {name} (Radford et al.'s procedure)"
         tail = "; --recipe paper trains Radford et al.'s exactly" if t.recipe != "paper" and self.resume is None else ""
         return f"recipe: {name} ({words}){tail}"
 
