@@ -65,6 +65,23 @@ def test_a_doctored_z_file_far_off_the_prior_is_refused(tiny_run, runner, tmp_pa
     one_line_error(r, 2, "far.z.safetensors holds z of norm", "project the image again")
 
 
+def test_a_z_file_of_whole_numbers_is_refused_for_its_type_not_its_shape(tiny_run, runner, tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    from dcgan_cli.core.checkpoint import load_checkpoint
+    from dcgan_cli.projection.zfiles import META_KEY, generator_fingerprint
+
+    c = load_checkpoint(tiny_run)
+    path = tmp_path / "ints.z.safetensors"
+    save_file({"z": torch.zeros(1, c.model_config.nz, dtype=torch.int64)}, str(path),
+              metadata={META_KEY: json.dumps({"fingerprint": generator_fingerprint(c.generator())})})
+    r = invoke(runner, "interpolate", tiny_run, "--from", path, "--to", "3", "--out", tmp_path / "w.png", "--device", "cpu")
+    one_line_error(r, 2, "ints.z.safetensors holds z of type int64", "as float32")
+    assert "shape" not in r.output
+
+
 def test_a_z_file_whose_source_has_a_newline_still_draws(tiny_run, runner, tmp_path):
     from dcgan_cli.core.checkpoint import load_checkpoint
     from dcgan_cli.projection.zfiles import generator_fingerprint, load_latents, save_latents

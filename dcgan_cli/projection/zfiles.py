@@ -79,7 +79,10 @@ def load_latents(path: str | Path, *, nz: int, fingerprint: str, flag: str) -> L
         raise UsageError(f"{flag} {path} is not a z file written by `dcgan project`") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("fingerprint"), str):
         raise UsageError(f"{flag} {path} is not a z file written by `dcgan project`")
-    if z.dim() != 2 or z.shape[1] != nz or not 1 <= z.shape[0] <= MAX_ROWS or not z.is_floating_point():
+    if not z.is_floating_point():
+        raise UsageError(f"{flag} {path} holds z of type {str(z.dtype).removeprefix('torch.')}; a z file holds floats "
+                         "(write it with `dcgan project` or as float32)")
+    if z.dim() != 2 or z.shape[1] != nz or not 1 <= z.shape[0] <= MAX_ROWS:
         raise UsageError(f"{flag} {path} holds z of shape {tuple(z.shape)}; this model's z has {nz} numbers")
     if not torch.isfinite(z).all():
         raise UsageError(f"{flag} {path} holds non-finite numbers; project the image again")
