@@ -25,8 +25,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import re
+import shutil
 import statistics
 import time
 from pathlib import Path
@@ -41,6 +41,7 @@ from dcgan_cli.core.pixels import to_model_range
 from dcgan_cli.data import checkpoint_data
 from dcgan_cli.evaluation.evaluate import evaluate
 from dcgan_cli.training import plan_run, train
+from dcgan_cli.training.precision import cpu_flags
 from dcgan_cli.training.watch import COLLAPSE_BELOW
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k"
@@ -98,8 +99,6 @@ def plan_for(v: dict, seed: int, steps: int, out: Path, args) -> object:
 def seconds_per_step(name: str, v: dict, args) -> float:
     """A short timed run of the variant (its first steps skipped as warm-up)."""
     out = Path(args.out) / "probe" / slug(name)
-    import shutil
-
     shutil.rmtree(out, ignore_errors=True)
     marks: list[float] = []
     train(plan_for(v, 0, args.probe_steps, out, args), device=args.device,
@@ -107,6 +106,11 @@ def seconds_per_step(name: str, v: dict, args) -> float:
     skip = min(5, len(marks) // 3)
     shutil.rmtree(out, ignore_errors=True)
     return (marks[-1] - marks[skip]) / (len(marks) - 1 - skip)
+
+
+def avx_flags() -> str:
+    """The CPU's avx flags, as the docs record them beside each figure."""
+    return " ".join(sorted(f for f in cpu_flags() or () if f.startswith("avx"))) or "unknown"
 
 
 def slug(name: str) -> str:
@@ -150,14 +154,6 @@ def run_one(name: str, v: dict, seed: int, steps: int, args) -> dict[str, dict[s
                                       "img/s": statistics.median(speed) if speed else float("nan"), "steps": c.step}
         print(f"  {out.name} {which}: " + ", ".join(f"{k} {v:.4g}" for k, v in results[which].items()), flush=True)
     return results
-
-
-def cpu_flags() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown"
-    return " ".join(sorted(set(re.findall(r"\bavx\S*", text))))
 
 
 def main() -> None:
@@ -204,7 +200,7 @@ def main() -> None:
                 table.setdefault((name, which), []).append(m)
     budget = f"{args.seconds:g} s of training each" if args.seconds else f"{args.steps or 282} steps each"
     print(f"\n{args.dataset} {args.size}px, {budget}, seeds {args.seeds}, domain features, {args.n} generated vs "
-          f"{args.n} real (train): mean ± std over seeds; torch {torch.__version__}; CPU flags: {cpu_flags()}")
+          f"{args.n} real (train): mean ± std over seeds; torch {torch.__version__}; CPU flags: {avx_flags()}")
     keys = ("fid", "kid", "precision", "recall", "confident", "diversity", "img/s", "steps")
     print("| variant | " + " | ".join(keys) + " | collapsed |")
     print("|---" * (len(keys) + 2) + "|")

@@ -69,9 +69,10 @@ class RunPlan:
         words = recipe_words(t, self.model)
         name = t.recipe or "settings of an earlier version"
         if t.recipe == "default":
-            name = f"default for {family(t.dataset, self.model.size)}"
-            sets = FAMILY_RECIPES[family(t.dataset, self.model.size)]
-            words = ", ".join(filter(None, [words, f"batch {t.batch_size}" if "batch_size" in sets else ""]))
+            kind = family(t.dataset, self.model.size)
+            name = f"default for {kind}"
+            if "batch_size" in FAMILY_RECIPES[kind]:
+                words = ", ".join(filter(None, [words, f"batch {t.batch_size}"]))
         if not words:
             return f"recipe: {name} (Radford et al.'s procedure)"
         tail = "; --recipe paper trains Radford et al.'s exactly" if t.recipe != "paper" and self.resume is None else ""
