@@ -12,6 +12,7 @@ import torch
 
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.configs import TrainConfig
+from dcgan_cli.core.errors import UsageError
 from dcgan_cli.core.layers import FAMILY_RECIPES, PAPER_TRAIN, build_configs
 from dcgan_cli.training import plan_run, train
 from dcgan_cli.training.augment import augment
@@ -194,3 +195,12 @@ def test_a_long_run_keeps_its_best_and_the_analyses_use_it(runner, tmp_path, sha
     r = invoke(runner, "sample", run, "--seeds", "0-3", "--out", tmp_path / "s.png", "--device", "cpu")
     assert r.exit_code == 0 and "best.safetensors" in r.output, r.output
     assert load_checkpoint(run).path.name == "step-00000004.safetensors"  # a resume continues from the newest
+
+
+def test_a_recipe_named_in_a_toml_file_is_checked_there(tmp_path):
+    cfg = tmp_path / "r.toml"
+    cfg.write_text('[train]\nrecipe = "fancy"\n')
+    with pytest.raises(UsageError, match=r"\[train\] recipe 'fancy' is not a recipe; choose one of default, paper"):
+        build_configs("shapes", config_file=cfg)
+    cfg.write_text('[train]\nrecipe = "paper"\n')
+    assert build_configs("shapes", config_file=cfg)[1].recipe == "paper"

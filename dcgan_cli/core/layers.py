@@ -189,9 +189,10 @@ def build_configs(
         name = PRESET_FOR_SIZE[size]
     if name not in PRESETS:
         raise UsageError(f"--preset {name!r} is not a preset; choose one of {', '.join(PRESETS)}")
+    src = "--recipe" if recipe is not None else f"--config {config_file}: [train] recipe"
     recipe = recipe if recipe is not None else toml_train.get("recipe", "default")
-    if recipe not in RECIPES:
-        raise UsageError(f"--recipe {recipe!r} is not a recipe; choose one of {', '.join(RECIPES)}")
+    if not isinstance(recipe, str) or recipe not in RECIPES:
+        raise UsageError(f"{src} {recipe!r} is not a recipe; choose one of {', '.join(RECIPES)}")
     cfg_where = f"--config {config_file}"
     model = _build(ModelConfig, [(f"--preset {name}", PRESETS[name]), (cfg_where, doc.get("model", {})),
                                  ("flag", model_overrides or {})])
