@@ -135,3 +135,23 @@ def test_pictures_are_read_upright_as_exif_says(tmp_path):
     assert plain.shape == x.shape
     # upright, the red half is on top: a crop of the middle rows shows red above and black below
     assert top > bottom + 0.5, (float(top), float(bottom))
+
+
+def test_a_misspelt_choice_is_answered_with_the_nearest_one(runner, tmp_path):
+    r = invoke(runner, "train", "--dataset", "mnsit", "--out", tmp_path / "r")
+    one_line_error(r, 2, "'mnsit' is not one of", "did you mean 'mnist'?")
+    r = invoke(runner, "train", "--dataset", "zzz", "--out", tmp_path / "r")
+    assert "did you mean" not in r.output and r.exit_code == 2
+
+
+def test_digits_are_the_classes_where_the_labels_are_digits():
+    from dcgan_cli.data.source import DIGITS
+    from dcgan_cli.vector_arithmetic.expression import ParseError, parse_expression, phrase_constraints, vocabulary
+
+    terms = parse_expression("7 - 1 + 0", digit_words=True)
+    assert [(t.coef, t.words) for t in terms] == [(1.0, ("7",)), (-1.0, ("1",)), (1.0, ("0",))]
+    wants = phrase_constraints(terms, vocabulary("mnist", DIGITS), "mnist")
+    assert [max(w, key=w.get) for w in wants] == [7, 1, 0]  # the same columns as seven - one + zero
+    assert [(t.coef, t.words) for t in parse_expression("2 7 - 0.5 seven", digit_words=True)] == [(2.0, ("7",)), (-0.5, ("seven",))]
+    with pytest.raises(ParseError, match="write digits as words"):
+        parse_expression("7 - 1 + 0")  # elsewhere a number is a coefficient

@@ -113,6 +113,19 @@ def training_line(s: dict[str, Any]) -> str:
             f"D(x) {m['d_x']:.2f} D(G(z)) {m['d_g_z']:.2f} {m['img_per_s']:.0f} img/s")
 
 
+def _did_you_mean(message: str) -> str:
+    """Click's "'mnsit' is not one of 'shapes', 'mnist', ..." with the nearest choice named."""
+    import difflib
+    import re
+
+    m = re.search(r"'([^']*)' is not one of ((?:'[^']*'(?:, )?)+)", message)
+    if not m:
+        return message
+    choices = re.findall(r"'([^']*)'", m.group(2))
+    close = difflib.get_close_matches(m.group(1).lower(), choices, n=1, cutoff=0.6)
+    return f"{message.rstrip('.')}; did you mean '{close[0]}'?" if close else message
+
+
 class OneLineErrors(TyperGroup):
     """Typer's own usage errors (a bad choice, a missing value) as one line, like ours, exit code 2."""
 
@@ -129,7 +142,7 @@ class OneLineErrors(TyperGroup):
                 ctx = getattr(e, "ctx", None)
                 hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
                 name = getattr(e, "option_name", "") or ""
-                message = e.format_message().replace("Value error, ", "")
+                message = _did_you_mean(e.format_message().replace("Value error, ", ""))
                 if type(e).__name__ == "NoSuchOption" and (" " in name or name in ("-", "--")):
                     message = "an argument that starts with '-' was read as an option"
                     hint = f"; put `--` before it, e.g. `{ctx.command_path if ctx else 'dcgan'} RUN -- \"- red + blue\"`"

@@ -27,7 +27,7 @@ from ..core.generation import generate
 from ..core.progress import Progress
 from ..core.seeds import check_seed, parse_seeds
 from ..data import ImageData, checkpoint_data
-from .expression import Term, parse_expression, phrase_constraints, term_wants, vocabulary
+from .expression import DIGIT_LABELLED, Term, parse_expression, phrase_constraints, term_wants, vocabulary
 from .methods import EXEMPLARS, Inputs
 from .result import ArithmeticResult
 from .separability import z_separability
@@ -158,8 +158,8 @@ def arithmetic(
     seeds are the anchors); the others are found in the labelled sample bank (built on first
     use, then cached), which needs the data set's labels. `probe` adds the z separability report.
     """
-    terms = parse_expression(expression)
     c = as_checkpoint(ckpt)
+    terms = parse_expression(expression, digit_words=(c.dataset.name or "") in DIGIT_LABELLED)
     defined = dict(defines or {})
     method = _choose_method(c, terms, method, defined, anchors)
     _check(terms, method, variants, samples, attr_images)

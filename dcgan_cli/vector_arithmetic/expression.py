@@ -72,9 +72,26 @@ class ParseError(UsageError):
     pass
 
 
-def parse_expression(text: str) -> list[Term]:
-    """'smiling woman - 0.5 woman + man' -> terms. Errors name the 1-based column."""
+# Data sets whose labels are the digits: there "7 - 1 + 0" means the classes, as "seven - one + zero" does.
+DIGIT_LABELLED = ("mnist", "svhn")
+
+
+def _digits_as_words(tokens: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+    """A lone digit (followed by an operator or the end) is a class word; "2 7" stays twice seven."""
+    out = []
+    for k, (kind, value, col) in enumerate(tokens):
+        after = tokens[k + 1][0] if k + 1 < len(tokens) else "op"
+        lone = kind == "num" and len(value) == 1 and value.isdigit() and after == "op"
+        out.append(("word", value, col) if lone else (kind, value, col))
+    return out
+
+
+def parse_expression(text: str, digit_words: bool = False) -> list[Term]:
+    """'smiling woman - 0.5 woman + man' -> terms. Errors name the 1-based column. With `digit_words`
+    (a data set labelled by digits) a lone digit is the class: '7 - 1 + 0'."""
     tokens = [(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup) + 1) for m in _TOKEN.finditer(text) if m.lastgroup]
+    if digit_words:
+        tokens = _digits_as_words(tokens)
     if not tokens:
         raise ParseError("the expression is empty; write e.g. \"smiling woman - woman + man\"")
     terms: list[Term] = []
@@ -102,7 +119,7 @@ def parse_expression(text: str) -> list[Term]:
             raise fail(f"unexpected character {value!r}", col)
         if kind != "word":
             hint = (
-                "; a number is a coefficient, so write digits as words (three - three + seven)"
+                "; a number before a word is its coefficient, so write digits as words (three - 2 three + seven)"
                 if coef != 1.0 or tokens[i - 1][0] == "num"
                 else ""
             )
@@ -130,7 +147,7 @@ def vocabulary(dataset: str, label_names: list[str]) -> dict[str, tuple[int, int
         for word, (attr, value) in CELEBA_ALIASES.items():
             if attr in label_names:
                 vocab.setdefault(word, (label_names.index(attr), value))
-    if dataset in ("mnist", "svhn"):
+    if dataset in DIGIT_LABELLED:
         vocab |= {str(d): (d, 1) for d in range(10) if d < len(label_names)}
     return vocab
 
