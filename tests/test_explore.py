@@ -138,6 +138,8 @@ def test_uploads_are_checked_kept_in_the_session_folder_and_projected(client):
     assert ok.status_code == 200
     job = finish(client, "project", {"upload": f"z:{ok.json()['id']}"})
     assert job["state"] == "done", job
+    lines = " ".join(job["result"]["lines"])
+    assert "mine" in lines and "upload-" not in lines, lines  # the picture's own name, not the session's number
     zid = job["result"]["id"]
     assert any(p.name.endswith(".z.safetensors") for p in client.uploads.rglob("*"))
     walk = client.get("/api/interpolate", params={"a": f"z:{zid}", "b": "seed:3", "steps": "5"}).json()

@@ -52,6 +52,12 @@ class TooLarge(UsageError):
     """An upload over a cap: the server answers 413."""
 
 
+def _safe_stem(name: str) -> str:
+    """An uploaded file's stem, kept to characters any file system and terminal take, at most 60."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(name).stem).strip("_")[:60]
+    return stem or "upload"
+
+
 class Explorer:
     """One run (or one checkpoint's run) opened for the page; `uploads` is this session's own folder."""
 
@@ -250,13 +256,16 @@ class Explorer:
         suffix = Path(name).suffix.lower()
         if suffix not in (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"):
             raise UsageError(f"{Path(name).name!r} is not a picture file (.png, .jpg, .gif, .bmp, .webp, .tiff)")
-        path = self.uploads / f"upload-{next(self._ids)}{suffix}"
+        # Its own folder, so the projection's lines and files carry the picture's name, not a number.
+        path = self.uploads / f"upload-{next(self._ids)}" / f"{_safe_stem(name)}{suffix}"
+        path.parent.mkdir()
         path.write_bytes(body)
         try:
             c = self.checkpoint(None)
             load_images([path], c.model_config.size, c.model_config.nc, flag="upload", names=[repr(Path(name).name)])
         except Exception:
             path.unlink(missing_ok=True)
+            path.parent.rmdir()
             raise
         return {"id": self._keep(path), "name": Path(name).name}
 
