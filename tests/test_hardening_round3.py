@@ -155,3 +155,18 @@ def test_digits_are_the_classes_where_the_labels_are_digits():
     assert [(t.coef, t.words) for t in parse_expression("2 7 - 0.5 seven", digit_words=True)] == [(2.0, ("7",)), (-0.5, ("seven",))]
     with pytest.raises(ParseError, match="write digits as words"):
         parse_expression("7 - 1 + 0")  # elsewhere a number is a coefficient
+
+
+def test_a_killed_projection_s_temp_files_are_cleared_by_the_next(tiny_run, runner, tmp_path):
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    out = tmp_path / "pj"
+    out.mkdir()
+    orphan = out / f".x-projection.dcgan-tmp-{int(dead.stdout)}.png"
+    orphan.write_bytes(b"half a picture")
+    r = invoke(runner, "project", tiny_run, _picture(tmp_path / "x.png"), "--steps", "1", "--starts", "1", "--out", out,
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert not orphan.exists() and not [p.name for p in out.iterdir() if p.name.startswith(".")]

@@ -118,7 +118,7 @@ class ProjectionResult(Result):
         return out + self.notes
 
     def save(self, target: Path) -> list[Path]:
-        from ..core.files import check_folder_path, write_json
+        from ..core.files import check_folder_path, remove_stale_temps, write_json
         from ..core.images import (
             grid_image,
             labelled_frame,
@@ -130,6 +130,8 @@ class ProjectionResult(Result):
         )
 
         folder = check_folder_path(Path(target), "--out")
+        if folder.is_dir():
+            remove_stale_temps(folder, recursive=False)  # what a killed projection into this folder left half-written
         written = [save_pil(self.figure(), folder / "projection.png")]
         for i, n in enumerate(self.names):
             written.append(save_pil(self.image_figure(i), folder / f"{n}-projection.png"))
