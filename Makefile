@@ -39,7 +39,7 @@ demo-run:
 test: $(VENV)/.test
 	$(PY) -m pytest
 
-# For iteration: everything but the tests that start processes, torchrun ranks or torch.compile.
+# For iteration: everything but the tests that start processes, a browser, torchrun ranks or torch.compile.
 test-fast: $(VENV)/.test
 	$(PY) -m pytest -m "not slow"
 

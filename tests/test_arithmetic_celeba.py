@@ -13,6 +13,7 @@ from .conftest import invoke
 from .drawn_celeba import read_face
 
 PAPER = "smiling woman - woman + man"
+pytestmark = pytest.mark.slow  # trains a CelebA-shaped fixture: ~30 s, out of the fast lane
 
 
 @pytest.mark.parametrize("method", ["guided", "anchored", "boundary"])

@@ -13,6 +13,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shuti
 DRIVER = shutil.which("chromedriver")
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # starts Chromium
     pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="no Chromium here: apt-get install chromium chromium-driver "
                        "(.ci/run does) to run the explorer's browser tests"),
 ]
