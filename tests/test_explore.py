@@ -349,3 +349,26 @@ def test_odd_file_names_are_a_404(client, path):
 def test_a_bad_walk_end_is_a_400(client, end):
     r = client.get(f"/api/interpolate?a={end}&b=seed:1")
     assert r.status_code == 400 and "not a seed" in r.json()["error"]
+
+
+def test_the_checkpoint_list_follows_the_disk(concept_run, tmp_path):
+    """A run prunes (or adds) checkpoints while the page is open: the list says what is there now."""
+    import shutil
+
+    from dcgan_cli.explore.session import Explorer
+
+    run = tmp_path / "run"
+    shutil.copytree(concept_run, run, ignore=shutil.ignore_patterns("concepts", "encoders", "interpolate"))
+    ckpts = run / "checkpoints"
+    shutil.copy(ckpts / "step-00000600.safetensors", ckpts / "step-00000300.safetensors")
+    (tmp_path / "up").mkdir()
+    with page_client(Explorer(run, tmp_path / "up")) as c:
+        names = lambda: [x["name"] for x in c.get("/api/run").json()["checkpoints"]]  # noqa: E731
+        assert names() == ["step-00000300.safetensors", "step-00000600.safetensors"]
+        (ckpts / "step-00000300.safetensors").unlink()
+        shutil.copy(ckpts / "step-00000600.safetensors", ckpts / "step-00000900.safetensors")
+        assert names() == ["step-00000600.safetensors", "step-00000900.safetensors"]
+        r = c.get("/api/samples", params={"seeds": "1", "ckpt": "step-00000300.safetensors"})
+        assert r.status_code == 400 and "no checkpoint 'step-00000300.safetensors' in this run" in r.json()["error"]
+        assert "dcgan" not in r.json()["error"]  # the page's words, not the command line's
+        assert c.get("/api/samples", params={"seeds": "1", "ckpt": "step-00000900.safetensors"}).status_code == 200

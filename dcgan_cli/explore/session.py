@@ -75,17 +75,13 @@ class Explorer:
             newest = newest_checkpoint(folder)
             if newest is None:
                 raise UsageError(f"no run with checkpoints under {folder}; train one with `dcgan train` or name a run")
-            self.files = {f"{run.name}/{p.name}": p for run in sorted(folder.iterdir()) if run.is_dir()
-                          for p in run_checkpoints(RunFolder(run))}
+            self._runs_folder: Path | None = folder
             first = load_checkpoint(newest)
             self.default = f"{first.run.path.name}/{first.path.name}"
         else:
             first = load_checkpoint(resolve_checkpoint(target, best=True))
-            files = run_checkpoints(first.run) if first.run is not None else []
-            kept = run_best(first.run) if first.run is not None else None
-            self.files = {p.name: p for p in files + ([kept] if kept else [])}
-            if first.path.name not in self.files:  # a checkpoint outside the run's own list: it alone
-                self.files = {first.path.name: first.path}
+            self._runs_folder = None
+            self._alone = first.run is None or first.path.name not in self._run_files(first.run)
             self.default = first.path.name
         self.run = first.run
         self._loaded: dict[str, Checkpoint] = {self.default: first}
@@ -104,14 +100,34 @@ class Explorer:
             return f"{self.default}: step {c.step}, the best by {best['metric']} ({best['value']:.4g}) of the run's evaluations"
         return f"{self.default}: step {c.step}, the newest"
 
+    @staticmethod
+    def _run_files(run: RunFolder) -> dict[str, Path]:
+        kept = run_best(run)
+        return {p.name: p for p in run_checkpoints(run) + ([kept] if kept else [])}
+
+    @property
+    def files(self) -> dict[str, Path]:
+        """The checkpoints on disk now (a run prunes old ones while the page is open), and the one opened."""
+        if self._runs_folder is not None:
+            found = {f"{run.name}/{p.name}": p for run in sorted(self._runs_folder.iterdir()) if run.is_dir()
+                     for p in run_checkpoints(RunFolder(run))}
+        elif self._alone or self.run is None:  # a checkpoint outside the run's own list: it alone
+            found = {}
+        else:
+            found = self._run_files(self.run)
+        return found | {self.default: self._loaded[self.default].path}  # opened, so still served from memory
+
     def checkpoint(self, name: str | None) -> Checkpoint:
         name = name or self.default
-        if name not in self.files:
-            raise UsageError(f"no checkpoint {name!r} in this run; choose one of {', '.join(sorted(self.files))}")
         with self._lock:
-            if name not in self._loaded:
-                self._loaded[name] = load_checkpoint(self.files[name])
-            return self._loaded[name]
+            if name in self._loaded:
+                return self._loaded[name]
+        files = self.files
+        if name not in files:
+            raise UsageError(f"no checkpoint {name!r} in this run (now); choose one of {', '.join(sorted(files))}")
+        c = load_checkpoint(files[name])
+        with self._lock:
+            return self._loaded.setdefault(name, c)
 
     def end(self, ref: str) -> int | Path:
         """An interpolation end or anchor as the page names it: 'seed:N' or 'z:ID' (a z this session made)."""
