@@ -170,3 +170,15 @@ def test_a_killed_projection_s_temp_files_are_cleared_by_the_next(tiny_run, runn
                "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert not orphan.exists() and not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")
+def test_a_missing_device_under_nproc_is_said_once_not_once_per_process(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "dcgan_cli", "train", "--dataset", "shapes", "--max-steps", "1", "--nproc", "2",
+                        "--device", "mps", "--out", str(tmp_path / "r")], capture_output=True, text=True, timeout=300)
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
+    assert r.returncode == 2 and len(errors) == 1 and "MPS is not available" in errors[0], r.stderr
+    assert not (tmp_path / "r").exists()

@@ -141,6 +141,7 @@ def train(
     from ..training.session import TrainingSession
 
     if nproc is not None:
+        device(device_name)  # a device this machine lacks: one line here, not one from every process
         raise typer.Exit(distributed.launch(nproc, sys.argv))
     # Each setting by name, so a flag's trail to the config it sets reads in one place.
     model = dict(size=size, nz=nz, ngf=ngf, ndf=ndf, g_act=g_act, d_act=d_act, batch_norm=batch_norm, downsample=downsample,
