@@ -152,7 +152,8 @@ def test_digits_are_the_classes_where_the_labels_are_digits():
     assert [(t.coef, t.words) for t in terms] == [(1.0, ("7",)), (-1.0, ("1",)), (1.0, ("0",))]
     wants = phrase_constraints(terms, vocabulary("mnist", DIGITS), "mnist")
     assert [max(w, key=w.get) for w in wants] == [7, 1, 0]  # the same columns as seven - one + zero
-    assert [(t.coef, t.words) for t in parse_expression("2 7 - 0.5 seven", digit_words=True)] == [(2.0, ("7",)), (-0.5, ("seven",))]
+    mixed = parse_expression("2 7 - 0.5 seven", digit_words=True)
+    assert [(t.coef, t.words) for t in mixed] == [(2.0, ("7",)), (-0.5, ("seven",))]
     with pytest.raises(ParseError, match="write digits as words"):
         parse_expression("7 - 1 + 0")  # elsewhere a number is a coefficient
 
