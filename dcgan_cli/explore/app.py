@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -180,10 +180,13 @@ class _Routes:
         if int(request.headers.get("content-length") or 0) > MAX_UPLOAD:
             return too_big
         data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return too_big
+        try:
+            async for chunk in request.stream():
+                data += chunk
+                if len(data) > MAX_UPLOAD:
+                    return too_big
+        except ClientDisconnect:  # the page went away mid-upload: nobody to answer, nothing kept
+            return Response(status_code=400)
         return await _answer(self.explorer.upload, request.headers.get("x-filename", "upload.png"), bytes(data))
 
     async def run_file(self, request: Request) -> Response:
@@ -259,5 +262,6 @@ def create_app(explorer: Explorer, *, token: str, host: str = "127.0.0.1", port:
         r.jobs.close()
 
     app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.jobs = r.jobs  # the server asks, when it stops, whether a job is still running
     app.add_middleware(Guard, token=token, host=host, port=port)
     return app

@@ -51,5 +51,8 @@ class Jobs:
     def get(self, key: str) -> dict[str, Any] | None:
         return self._jobs.get(key)
 
+    def busy(self) -> bool:
+        return any(j["state"] == "running" for j in list(self._jobs.values()))
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

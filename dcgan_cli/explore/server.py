@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import webbrowser
@@ -84,6 +86,12 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
     finally:
         shutil.rmtree(uploads, ignore_errors=True)
     say("stopped; this session's uploads and results are deleted")
+    if app.state.jobs.busy():
+        # A job's result has no page left to read it; waiting for it at exit would make a second Ctrl-C
+        # a traceback from the interpreter's thread join. Leave now, with the files already cleaned up.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 class _Terminated(Exception):

@@ -1,0 +1,68 @@
+"""`dcgan explore` stopped the hard ways: a page that goes away mid-upload, and a second Ctrl-C while a
+job still runs. Both are quiet in the log; the exit stays 0 and the session's folder is deleted."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ask(port, token, path, body=None):
+    headers = {"X-Dcgan-Token": token, "Origin": f"http://127.0.0.1:{port}", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers, method="POST" if data else "GET")
+    return json.loads(urllib.request.urlopen(req, timeout=60).read())
+
+
+@pytest.mark.slow
+def test_a_dropped_upload_and_a_second_ctrl_c_mid_job_are_quiet(concept_run, tmp_path):
+    port = _port()
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "explore", str(concept_run), "--port", str(port),
+                             "--no-browser", "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        first = proc.stdout.readline()
+        token = re.search(r"\?token=([\w-]+)", first).group(1)  # printed once the server is about to listen
+        while True:
+            try:
+                _ask(port, token, "/api/run")
+                break
+            except OSError:
+                time.sleep(0.05)  # polling until it listens, not a guess at how long that takes
+        with socket.create_connection(("127.0.0.1", port)) as s:  # promises 1 MB, sends 100 kB, hangs up
+            s.sendall((f"POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Dcgan-Token: {token}\r\n"
+                       f"Origin: http://127.0.0.1:{port}\r\nX-Filename: a.png\r\nContent-Length: 1000000\r\n\r\n").encode()
+                      + b"x" * 100_000)
+        key = _ask(port, token, "/api/jobs/arithmetic", {"expression": "red circle - circle + square"})["job"]
+        while _ask(port, token, f"/api/job/{key}")["state"] == "queued":
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        seen = first
+        for line in proc.stdout:  # the second Ctrl-C comes while it is stopping, the job still running
+            seen += line
+            if line.startswith("stopped"):
+                break
+        try:
+            proc.send_signal(signal.SIGINT)
+        except ProcessLookupError:
+            pass
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    out = seen + rest
+    assert proc.returncode == 0 and "Traceback" not in out and "Exception" not in out, out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
