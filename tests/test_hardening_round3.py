@@ -183,3 +183,16 @@ def test_a_missing_device_under_nproc_is_said_once_not_once_per_process(tmp_path
     errors = [line for line in r.stderr.splitlines() if line.startswith("error: ")]
     assert r.returncode == 2 and len(errors) == 1 and "MPS is not available" in errors[0], r.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_a_video_that_cannot_be_written_is_one_line_not_ffmpeg_s(tmp_path, capfd):
+    pytest.importorskip("imageio_ffmpeg")
+    from dcgan_cli.core.files import OutputError
+    from dcgan_cli.core.images import save_mp4
+
+    # the name fits, its temp name (".NAME.dcgan-tmp-PID.mp4") does not: the folder takes no file of ours,
+    # as a read-only one (which a root test cannot make) takes none
+    target = tmp_path / ("v" * 236 + ".mp4")
+    with pytest.raises(OutputError, match="cannot write video"):
+        save_mp4([Image.new("RGB", (16, 16))] * 2, target)
+    assert capfd.readouterr().err == "" and not list(tmp_path.iterdir())

@@ -181,6 +181,7 @@ def save_mp4(frames: list[Image.Image], path: Path, fps: int = 8) -> Path:
     side_w, side_h = -(-w // 16) * 16, -(-h // 16) * 16
 
     def write(tmp: Path) -> None:
+        tmp.write_bytes(b"")  # a folder that takes no file fails here, in one line, not in ffmpeg's own words
         writer = imageio_ffmpeg.write_frames(str(tmp), (side_w, side_h), fps=fps, macro_block_size=1, ffmpeg_log_level="error")
         writer.send(None)  # start the encoder
         for f in frames:
