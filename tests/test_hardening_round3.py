@@ -196,3 +196,24 @@ def test_a_video_that_cannot_be_written_is_one_line_not_ffmpeg_s(tmp_path, capfd
     with pytest.raises(OutputError, match="cannot write video"):
         save_mp4([Image.new("RGB", (16, 16))] * 2, target)
     assert capfd.readouterr().err == "" and not list(tmp_path.iterdir())
+
+
+def test_a_long_projection_keeps_each_batch_as_it_finishes(tiny_run, runner, tmp_path, monkeypatch):
+    from dcgan_cli.projection import optimise
+
+    pictures = [_picture(tmp_path / "in" / f"p{i:02d}.png", (10 * i, 90, 200 - 10 * i)) for i in range(17)]
+    real, calls = optimise._project_batch, []
+
+    def second_batch_fails(*args, **kwargs):  # 16 images a batch: the 17th is in the second
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optimise, "_project_batch", second_batch_fails)
+    out = tmp_path / "pj"
+    r = invoke(runner, "project", tiny_run, *pictures, "--steps", "1", "--starts", "1", "--out", out, "--device", "cpu")
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    kept = sorted(p.name for p in out.glob("*.z.safetensors"))
+    assert kept == [f"p{i:02d}.z.safetensors" for i in range(16)]  # the first batch, written when it finished
+    assert len(list(out.glob("*-reconstruction.png"))) == 16 and not (out / "projection.json").exists()

@@ -60,5 +60,5 @@ def project(
     with progress("projecting") as bar:
         result = find(ckpt, images, steps=steps, starts=starts, encoder=encoder, train=train_encoder,
                       encoder_steps=encoder_steps, video=video, ema=ema, device=device(device_name), data_root=data_root,
-                      cache_dir=cache_dir, on_progress=bar)
+                      cache_dir=cache_dir, on_progress=bar, stream=True, out=out_path)
     emit(result, out=out_path, json_path=json_path)

@@ -106,9 +106,10 @@ def random_candidates(G: Generator, targets: torch.Tensor, count: int, keep: int
 
 def find_z(G: Generator, D: Discriminator, targets: torch.Tensor, settings: ProjectSettings = ProjectSettings(), *,
             encoder: Encoder | None = None, frames: int = 0,
-            on_progress: Progress | None = None) -> Projection:
+            on_progress: Progress | None = None, on_batch: Callable[[int, Projection], None] | None = None) -> Projection:
     """The best z per target image (N, C, S, S) in [-1, 1] on G's device. `frames` > 0 keeps that many
-    snapshots of the current best reconstruction over the steps (for a progress video)."""
+    snapshots of the current best reconstruction over the steps (for a progress video). `on_batch(lo,
+    part)` is told each batch's projection (images lo, lo + 1, ...) as it finishes."""
     G.eval()
     for p in G.parameters():
         p.requires_grad_(False)
@@ -124,6 +125,8 @@ def find_z(G: Generator, D: Discriminator, targets: torch.Tensor, settings: Proj
         chunk = targets[lo : lo + settings.batch]
         part = _project_batch(G, dist, chunk, settings, encoder, frames, report(lo, len(chunk)))
         parts.append(part)
+        if on_batch is not None:
+            on_batch(lo, part)
     kept = [torch.cat([p.frames[i] for p in parts]) for i in range(len(parts[0].frames))] if frames else []
     return Projection(torch.cat([p.z for p in parts]), torch.cat([p.images for p in parts]),
                       torch.cat([p.pixel_mse for p in parts]), torch.cat([p.feature_distance for p in parts]),

@@ -65,6 +65,7 @@ class ProjectionResult(Result):
     seconds: float = 0.0
     video: bool = False
     notes: list[str] = field(default_factory=list)
+    streamed_to: Path | None = None  # the folder each image's files were written into as its batch finished
 
     @property
     def names(self) -> list[str]:
@@ -83,15 +84,10 @@ class ProjectionResult(Result):
                              title=f"{self.method}, step {self.step} {self.generator_name}")
 
     def image_figure(self, i: int):
-        from ..core.images import labelled_grid
-
-        row = torch.stack([self.targets[i], self.found.images[i], self.differences()[i]])
-        return labelled_grid([row], [f"MSE {self.found.pixel_mse[i]:.4f}"], ["target", "reconstruction", "|difference|"],
-                             title=shown(self.paths[i].name))
+        return _image_figure(self.paths[i], self.targets[i], self.found.images[i], float(self.found.pixel_mse[i]))
 
     def default_name(self) -> str:
-        first = self.names[0]
-        return first if len(self.paths) == 1 else f"{first}-and-{len(self.paths) - 1}-more"
+        return _default_name(self.names)
 
     def to_dict(self) -> dict[str, Any]:
         f = self.found
@@ -119,26 +115,21 @@ class ProjectionResult(Result):
 
     def save(self, target: Path) -> list[Path]:
         from ..core.files import check_folder_path, remove_stale_temps, write_json
-        from ..core.images import (
-            grid_image,
-            labelled_frame,
-            save_gif,
-            save_individual,
-            save_mp4,
-            save_pil,
-            video_available,
-        )
+        from ..core.images import grid_image, labelled_frame, save_gif, save_mp4, save_pil, video_available
 
         folder = check_folder_path(Path(target), "--out")
         if folder.is_dir():
             remove_stale_temps(folder, recursive=False)  # what a killed projection into this folder left half-written
         written = [save_pil(self.figure(), folder / "projection.png")]
+        meta = dict(fingerprint=self.fingerprint, checkpoint=str(self.checkpoint_path), step=self.step,
+                    generator=self.generator_name)
+        f = self.found
         for i, n in enumerate(self.names):
-            written.append(save_pil(self.image_figure(i), folder / f"{n}-projection.png"))
-            written += save_individual(self.found.images[i : i + 1], folder, [f"{n}-reconstruction.png"])
-            written.append(save_latents(folder / f"{n}{SUFFIX}", self.found.z[i : i + 1], fingerprint=self.fingerprint,
-                                        checkpoint=str(self.checkpoint_path), step=self.step, generator=self.generator_name,
-                                        source=self.paths[i].name, pixel_mse=float(self.found.pixel_mse[i])))
+            if self.streamed_to is not None and folder.resolve() == self.streamed_to.resolve():
+                written += _image_paths(folder, n)  # written when its batch finished
+            else:
+                written += _image_files(folder, n, self.paths[i], self.targets[i], f.images[i], f.z[i],
+                                        float(f.pixel_mse[i]), meta)
         if self.video and self.found.frames:
             count = len(self.found.frames)
             frames = [labelled_frame(grid_image(torch.cat([self.targets, shot]), nrow=len(self.paths)),
@@ -150,6 +141,32 @@ class ProjectionResult(Result):
                 written.append(save_mp4(frames, folder / "progress.mp4"))
         written.append(write_json(folder / "projection.json", self.to_dict()))
         return written
+
+
+def _default_name(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{names[0]}-and-{len(names) - 1}-more"
+
+
+def _image_figure(source: Path, target: torch.Tensor, image: torch.Tensor, mse: float):
+    from ..core.images import labelled_grid
+
+    row = torch.stack([target, image, (target - image).abs() - 1])
+    return labelled_grid([row], [f"MSE {mse:.4f}"], ["target", "reconstruction", "|difference|"], title=shown(source.name))
+
+
+def _image_paths(folder: Path, name: str) -> list[Path]:
+    return [folder / f"{name}-projection.png", folder / f"{name}-reconstruction.png", folder / f"{name}{SUFFIX}"]
+
+
+def _image_files(folder: Path, name: str, source: Path, target: torch.Tensor, image: torch.Tensor, z: torch.Tensor,
+                 mse: float, meta: dict[str, Any]) -> list[Path]:
+    """One image's own files: its figure, its reconstruction and its z file."""
+    from ..core.images import save_individual, save_pil
+
+    picture, reconstruction, zfile = _image_paths(folder, name)
+    return [save_pil(_image_figure(source, target, image, mse), picture),
+            *save_individual(image[None], folder, [reconstruction.name]),
+            save_latents(zfile, z[None], **meta, source=source.name, pixel_mse=mse)]
 
 
 # --- the encoder, cached per generator
@@ -180,9 +197,13 @@ def project(
     data_root: Path | None = None,
     cache_dir: Path | None = None,
     on_progress: Progress | None = None,
+    stream: bool = False,
+    out: Path | None = None,
 ) -> ProjectionResult:
     """Find z for each image. `encoder`: start from this G's cached encoder where there is one;
-    `train`: train and cache it first if there is none. `steps` 0 uses the encoder's guess alone."""
+    `train`: train and cache it first if there is none. `steps` 0 uses the encoder's guess alone.
+    `stream`: write each image's files into `out` (default RUN/project/step-N-NAME/) as its batch
+    finishes, so a long batch keeps what it has found; `write()` there adds the summary."""
     check_settings(steps, starts)
     if not 1 <= encoder_steps <= 100_000:
         raise UsageError(f"--encoder-steps must be 1 to 100,000, got {encoder_steps}")
@@ -211,11 +232,33 @@ def project(
     settings = ProjectSettings(steps=steps, starts=starts)
     t0 = time.perf_counter()
     report = on_progress
+    folder, on_batch = _streaming(c, loaded.paths, loaded.images, which, fingerprint, out) if stream else (None, None)
     found = find_z(G, c.discriminator(device), loaded.images.to(device), settings, encoder=E,
-                    frames=VIDEO_FRAMES if video else 0, on_progress=report)
+                   frames=VIDEO_FRAMES if video else 0, on_progress=report, on_batch=on_batch)
     return ProjectionResult(checkpoint_path=c.path, step=c.step, generator_name=which, fingerprint=fingerprint,
                             paths=loaded.paths, targets=loaded.images, found=found, method=method, settings=settings,
-                            seconds=time.perf_counter() - t0, video=video, notes=notes)
+                            seconds=time.perf_counter() - t0, video=video, notes=notes, streamed_to=folder)
+
+
+def _streaming(c: Checkpoint, paths: list[Path], targets: torch.Tensor, which: str, fingerprint: str, out: Path | None):
+    """The folder a streamed projection writes into, and the callback that writes each batch's images."""
+    from ..core.files import check_folder_path, remove_stale_temps
+    from ..core.runs import output_path
+
+    names = _names(paths)
+    folder = check_folder_path(Path(out) if out is not None else output_path(c.path, c.step, "project", _default_name(names)),
+                               "--out")
+    if folder.is_dir():
+        remove_stale_temps(folder, recursive=False)
+    meta = dict(fingerprint=fingerprint, checkpoint=str(c.path), step=c.step, generator=which)
+
+    def on_batch(lo: int, part: Projection) -> None:
+        for k in range(part.z.shape[0]):
+            i = lo + k
+            _image_files(folder, names[i], paths[i], targets[i], part.images[k].cpu(), part.z[k].cpu(),
+                         float(part.pixel_mse[k]), meta)
+
+    return folder, on_batch
 
 
 # --- z for the latent commands: a seed, an image (projected now) or a z file
