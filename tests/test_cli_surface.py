@@ -52,6 +52,8 @@ def test_help_lists_the_choices(runner):
         assert choice in text
     r = runner.invoke(dcgan_app, ["interpolate", "--help"], env={"COLUMNS": "240"})
     assert "slerp" in r.output and "lerp" in r.output
+    r = runner.invoke(dcgan_app, ["explore", "--help"], env={"COLUMNS": "240"})
+    assert "pip install 'dcgan-cli[explore]'" in r.output  # the extra it needs, not eaten as markup
 
 
 @pytest.mark.slow

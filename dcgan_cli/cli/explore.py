@@ -19,7 +19,10 @@ Browser = Annotated[bool, typer.Option("--browser/--no-browser",
 
 def explore(ckpt: Ckpt = None, host: Host = "127.0.0.1", port: Port = 8765, browser: Browser = True,
             device_name: Device = "auto"):
-    """The run in a browser: samples, sliders, interpolation, arithmetic, your images. Example: dcgan explore runs/demo"""
+    """The run in a browser: samples, sliders, interpolation, arithmetic, your images. Example: dcgan explore runs/demo
+
+    Needs the explorer's extra: pip install 'dcgan-cli\\[explore]' (make demo installs it).
+    """
     from ..explore.server import serve
 
     serve(ckpt, host=host, port=port, open_browser=browser, device=device(device_name), say=say)
