@@ -250,3 +250,16 @@ def test_a_probe_whose_controls_tie_says_so():
     assert any("the representations tie" in line for line in ProbeResult("shape", ["a", "b"], 10, 20, 20, rows).lines())
     rows[2] = ProbeRow("pixels", 10, [0.8], [0.1])
     assert not any("tie" in line for line in ProbeResult("shape", ["a", "b"], 10, 20, 20, rows).lines())
+
+
+def test_more_generated_than_the_real_side_holds_is_said(tiny_run, tmp_path):
+    from dcgan_cli.core.checkpoint import load_checkpoint
+    from dcgan_cli.data import checkpoint_data
+
+    held = checkpoint_data(load_checkpoint(tiny_run), "test", cache_dir=tmp_path / "c").images.shape[0]
+    r = evaluate(tiny_run, extractor=TinyFeatures(3 * 32 * 32), cache_dir=tmp_path / "c", metrics=("kid",), split="test",
+                 n=held + 100)
+    assert r.protocol["n_generated"] == held + 100 and r.protocol["n_real"] == held
+    assert any(f"against {held:,} real ones" in line and f"--n {held}" in line for line in r.lines()), r.lines()
+    r = evaluate(tiny_run, extractor=TinyFeatures(3 * 32 * 32), cache_dir=tmp_path / "c", metrics=("kid",), split="test", n=held)
+    assert not any("real ones" in line for line in r.lines())

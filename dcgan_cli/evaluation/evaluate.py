@@ -248,6 +248,9 @@ def evaluate(
                  "precision_recall": "k-NN manifolds, k = 3"}
     if fake.shape[0] < 4 or real_feats.shape[0] < 4:
         raise DcganError("too few images to compare; at least 4 on each side")
+    if real_feats.shape[0] < fake.shape[0]:  # FID's bias depends on N: the sides and other figures should match
+        notes.append(f"note: {fake.shape[0]:,} generated images against {real_feats.shape[0]:,} real ones (all the real "
+                     f"side holds); pass --n {real_feats.shape[0]} to compare equal numbers")
     protocol |= {"n_note": n_note} if n_note else {}
     measured = compute(real_feats, fake, metrics)
     if floor is not None:
