@@ -73,7 +73,7 @@ class Watchdog:
 
     A fresh G draws near-constant images, and a short run may end before it learns to vary them:
     that is "not learned yet", not collapse. Collapse is diversity lost after the grid was once
-    diverse, or never reached past half the run while D has won."""
+    diverse, or alike samples while D has won (G then gets no gradient to vary them), at any point."""
 
     def __init__(self) -> None:
         self.collapsed = False
@@ -81,12 +81,14 @@ class Watchdog:
         self.d_won_windows = 0
         self.d_won_said = False
 
-    def check_diversity(self, value: float, step: int, progress: float = 1.0) -> tuple[str | None, str | None]:
-        """(warning, note) for a grid's diversity; `progress` is the share of the run done."""
+    def check_diversity(self, value: float, step: int) -> tuple[str | None, str | None]:
+        """(warning, note) for a grid's diversity."""
         was_diverse = self.peak >= COLLAPSE_BELOW
         self.peak = max(self.peak, value)
         if value < COLLAPSE_BELOW:
-            if not self.collapsed and (was_diverse or (progress >= 0.5 and self.d_won_windows >= D_WON_WINDOWS)):
+            # Alike samples while D wins outright leave G no gradient to vary them: collapse, however early
+            # (the demo's steps 128-384 were 64 identical tiles so). Alike with no such sign is "not learned yet".
+            if not self.collapsed and (was_diverse or self.d_won_windows >= D_WON_WINDOWS):
                 self.collapsed = True
                 return (f"mode collapse at step {step}: the 64 fixed-seed samples are nearly alike (diversity {value:.2f} "
                         f"of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, --label-smoothing 0.1, "

@@ -122,7 +122,7 @@ class RunWriter:
         state.G.train()
         value = diversity(grid.cpu(), self.real_ref)
         self.diversity = value
-        warning, note = self.watchdog.check_diversity(value, state.step, state.step / self.total_steps)
+        warning, note = self.watchdog.check_diversity(value, state.step)
         self.log({"step": state.step, "epoch": self.epoch_of(state.step), "diversity": round(value, 4),
                   **({"warning": warning} if warning else {}), **({"note": note} if note else {})})
         return warning, note
