@@ -152,6 +152,9 @@ def test_folder_with_classes_skips_unreadable(tmp_path, runner):
     assert d.images.shape[0] + n_test == 120 and d.label_names == ["cats", "dogs"]
     r = invoke(runner, "data", "info", "--cache-dir", tmp_path / "c", "--json")
     assert {c["dataset"] for c in json.loads(r.output)} == {"folder"}
+    r = invoke(runner, "train", "--dataset", "folder", "--data-root", tmp_path / "pics", "--size", "32", "--cache-dir",
+               tmp_path / "c", "--max-steps", "1", "--batch-size", "16", "--out", tmp_path / "r", "--device", "cpu")
+    assert r.exit_code == 0 and "1 unreadable or over-large file(s) skipped (" in r.output and "broken.png" in r.output, r.output
 
 
 def test_cache_is_reused_and_rebuilt_when_the_source_changes(tmp_path):

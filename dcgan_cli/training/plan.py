@@ -22,6 +22,7 @@ from ..core.errors import UsageError
 from ..core.layers import FAMILY_RECIPES, build_configs, family, recipe_words, resume_configs
 from ..core.model import parameter_count
 from ..core.progress import Progress
+from ..core.results import shown
 from ..core.runs import RUNS_DIR, RunFolder
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
@@ -179,8 +180,14 @@ def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config
                          channels=channels if channels is not None else (mcfg.nc if ckpt is not None else None),
                          on_progress=on_progress)
     if data.cache_dir is not None:
-        for folder in read_manifest(data.cache_dir).get("unreadable_folders") or []:
+        manifest = read_manifest(data.cache_dir)
+        for folder in manifest.get("unreadable_folders") or []:
             notes.append(f"{folder} under the data root could not be read; its images are not in the data set")
+        if manifest.get("skipped"):  # said on every run from this cache, as `data prepare` says it
+            files = [shown(str(f)) for f in (manifest.get("skipped_files") or [])[:3]]
+            first = f" ({', '.join(files)}{', ...' if manifest['skipped'] > len(files) else ''})" if files else ""
+            notes.append(f"{manifest['skipped']} unreadable or over-large file(s) skipped{first}; "
+                         "`dcgan data prepare --rebuild` lists them all")
     if data.channels != mcfg.nc:
         if ckpt is not None:
             raise UsageError(
