@@ -37,10 +37,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
 )
+# `dcgan --help` groups the commands by what a user is doing, in the order of first use
+PANELS = {"train": "Train", "info": "Train", "sample": "Draw", "interpolate": "Draw", "project": "Draw",
+          "arithmetic": "Analyse", "nn_search": "Analyse", "evaluate": "Analyse", "plot": "Analyse",
+          "probe": "The paper's analyses", "ablate": "The paper's analyses", "explain": "The paper's analyses",
+          "explore": "Explore"}
 for _name in COMMANDS:
     _command = getattr(importlib.import_module(f".{_name}", __name__), _name)
-    app.command(_name.replace("_", "-"))(cli_errors(_command))
-app.add_typer(data.app, name="data")
+    app.command(_name.replace("_", "-"), rich_help_panel=PANELS[_name])(cli_errors(_command))
+app.add_typer(data.app, name="data", rich_help_panel="Train")
 
 
 def _show_version(value: bool) -> None:
