@@ -248,14 +248,20 @@ def evaluate(
                  "precision_recall": "k-NN manifolds, k = 3"}
     if fake.shape[0] < 4 or real_feats.shape[0] < 4:
         raise DcganError("too few images to compare; at least 4 on each side")
-    if real_feats.shape[0] < fake.shape[0]:  # FID's bias depends on N: the sides and other figures should match
-        notes.append(f"note: {fake.shape[0]:,} generated images against {real_feats.shape[0]:,} real ones (all the real "
-                     f"side holds); pass --n {real_feats.shape[0]} to compare equal numbers")
+    notes += _unequal_sides(fake.shape[0], real_feats.shape[0])
     protocol |= {"n_note": n_note} if n_note else {}
     measured = compute(real_feats, fake, metrics)
     if floor is not None:
         measured["fid_floor"] = floor
     return EvalResult(metrics=measured, protocol=protocol, notes=notes)
+
+
+def _unequal_sides(n_fake: int, n_real: int) -> list[str]:
+    """FID's bias depends on N: the two sides (and the figures compared with) should match."""
+    if n_real >= n_fake:
+        return []
+    return [f"note: {n_fake:,} generated images against {n_real:,} real ones (all the real side holds); "
+            f"pass --n {n_real} to compare equal numbers"]
 
 
 def _check_request(n: int | None, batch_size: int, split: str, device) -> tuple[int, str | None]:
