@@ -250,9 +250,7 @@ def evaluate(
         raise DcganError("too few images to compare; at least 4 on each side")
     notes += _unequal_sides(fake.shape[0], real_feats.shape[0])
     protocol |= {"n_note": n_note} if n_note else {}
-    measured = compute(real_feats, fake, metrics)
-    if floor is not None:
-        measured["fid_floor"] = floor
+    measured = compute(real_feats, fake, metrics) | ({"fid_floor": floor} if floor is not None else {})
     return EvalResult(metrics=measured, protocol=protocol, notes=notes)
 
 
