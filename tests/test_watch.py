@@ -81,12 +81,10 @@ def test_diversity_and_the_collapse_warning():
     assert dog.check_diversity(0.9, 1200) == (None, "diversity back to 0.90 at step 1200: the samples vary again")
     assert dog.check_diversity(COLLAPSE_BELOW / 2, 1300)[0]  # came back
     stuck = Watchdog()
-    won = {"d_x": 0.995, "d_g_z": 0.004}
-    for step in (10, 20):
-        stuck.check_window(won, step)
-    assert stuck.check_diversity(0.02, 25) == (None, None)  # D ahead for two windows only: not yet a sign
-    stuck.check_window(won, 30)
-    assert stuck.check_diversity(0.02, 40)[0]  # never diverse, but alike while D has won: collapse, however early
+    stuck.check_window({"d_x": 0.85, "d_g_z": 0.15}, 10)
+    assert stuck.check_diversity(0.02, 15) == (None, None)  # alike, D not far ahead: not learned yet
+    stuck.check_window({"d_x": 0.95, "d_g_z": 0.05}, 20)
+    assert stuck.check_diversity(0.02, 25)[0]  # never diverse, but alike while D is well ahead: collapse, however early
 
 
 def test_d_won_is_warned_after_a_long_stretch():

@@ -15,6 +15,7 @@ COLLAPSE_BELOW = (
     0.4  # diversity ratio under which the grid is called collapsed (calibrated by eye on shapes grids: 0.32 was one blob)
 )
 D_WON_X, D_WON_GZ, D_WON_WINDOWS = 0.98, 0.02, 3  # D(x) above, D(G(z)) below, for this many log windows
+D_AHEAD_X, D_AHEAD_GZ = 0.9, 0.1  # the last window's D(x) above, D(G(z)) below: alike samples then are collapse
 
 
 class Window:
@@ -73,22 +74,24 @@ class Watchdog:
 
     A fresh G draws near-constant images, and a short run may end before it learns to vary them:
     that is "not learned yet", not collapse. Collapse is diversity lost after the grid was once
-    diverse, or alike samples while D has won (G then gets no gradient to vary them), at any point."""
+    diverse, or alike samples while D is well ahead (G then gets little gradient to vary them), at any point."""
 
     def __init__(self) -> None:
         self.collapsed = False
         self.peak = 0.0
         self.d_won_windows = 0
         self.d_won_said = False
+        self.d_ahead = False  # in the last log window
 
     def check_diversity(self, value: float, step: int) -> tuple[str | None, str | None]:
         """(warning, note) for a grid's diversity."""
         was_diverse = self.peak >= COLLAPSE_BELOW
         self.peak = max(self.peak, value)
         if value < COLLAPSE_BELOW:
-            # Alike samples while D wins outright leave G no gradient to vary them: collapse, however early
-            # (the demo's steps 128-384 were 64 identical tiles so). Alike with no such sign is "not learned yet".
-            if not self.collapsed and (was_diverse or self.d_won_windows >= D_WON_WINDOWS):
+            # Alike samples while D is well ahead leave G little gradient to vary them: collapse, however
+            # early (the paper recipe's steps 128-384 on shapes: 64 alike tiles, D(x) ~0.95, D(G(z)) ~0.05).
+            # Alike with D not ahead is "not learned yet".
+            if not self.collapsed and (was_diverse or self.d_ahead or self.d_won_windows >= D_WON_WINDOWS):
                 self.collapsed = True
                 return (f"mode collapse at step {step}: the 64 fixed-seed samples are nearly alike (diversity {value:.2f} "
                         f"of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, --label-smoothing 0.1, "
@@ -101,6 +104,7 @@ class Watchdog:
 
     def check_window(self, means: dict[str, float], step: int) -> tuple[str | None, str | None]:
         """(warning, note) for one log window's means."""
+        self.d_ahead = means.get("d_x", 0) > D_AHEAD_X and means.get("d_g_z", 1) < D_AHEAD_GZ
         if means.get("d_x", 0) > D_WON_X and means.get("d_g_z", 1) < D_WON_GZ:
             self.d_won_windows += 1
         else:
