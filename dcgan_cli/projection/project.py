@@ -124,8 +124,9 @@ class ProjectionResult(Result):
         meta = dict(fingerprint=self.fingerprint, checkpoint=str(self.checkpoint_path), step=self.step,
                     generator=self.generator_name)
         f = self.found
+        streamed = self.streamed_to is not None and folder.resolve() == self.streamed_to.resolve()
         for i, n in enumerate(self.names):
-            if self.streamed_to is not None and folder.resolve() == self.streamed_to.resolve():
+            if streamed:
                 written += _image_paths(folder, n)  # written when its batch finished
             else:
                 written += _image_files(folder, n, self.paths[i], self.targets[i], f.images[i], f.z[i],
@@ -242,14 +243,12 @@ def project(
 
 def _streaming(c: Checkpoint, paths: list[Path], targets: torch.Tensor, which: str, fingerprint: str, out: Path | None):
     """The folder a streamed projection writes into, and the callback that writes each batch's images."""
-    from ..core.files import check_folder_path, remove_stale_temps
+    from ..core.files import check_folder_path
     from ..core.runs import output_path
 
     names = _names(paths)
     folder = check_folder_path(Path(out) if out is not None else output_path(c.path, c.step, "project", _default_name(names)),
                                "--out")
-    if folder.is_dir():
-        remove_stale_temps(folder, recursive=False)
     meta = dict(fingerprint=fingerprint, checkpoint=str(c.path), step=c.step, generator=which)
 
     def on_batch(lo: int, part: Projection) -> None:
