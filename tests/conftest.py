@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import typer.testing
 from typer.testing import CliRunner
 
 from dcgan_cli.cli import app
@@ -18,7 +20,13 @@ from dcgan_cli.cli import app
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist10k"
 TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "32", "--device", "cpu"]
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Under pytest-xdist each worker is one process on its own core: two threads each would oversubscribe the cores
+# (measured: the fast lane took 2.4x longer with two workers of two threads than with two of one).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
+# Typer's test runner rebuilds the Click command from every command's signature on each call (~50 ms, ~360
+# calls); the app does not change during a session, so it is built once.
+typer.testing._get_command = functools.lru_cache(maxsize=None)(typer.testing._get_command)
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +37,22 @@ def isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("DCGAN_DATA", str(tmp_path_factory.getbasetemp() / "no-data-here"))
     work = tmp_path_factory.mktemp("work")
     monkeypatch.chdir(work)
+    monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))  # children share the worker's core too
     return work
+
+
+# Fixtures that take seconds to build: the tests that use one share a pytest-xdist group (--dist loadgroup),
+# so one worker builds it once instead of every worker building its own.
+SHARED_FIXTURES = ("shapes_classifier", "celeba_concept_run")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        shared = next((name for name in SHARED_FIXTURES if name in item.fixturenames), None)
+        module_scoped = any(d.scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs)
+        if shared or module_scoped:
+            item.add_marker(pytest.mark.xdist_group(shared or item.module.__name__))
 
 
 @pytest.fixture
@@ -57,7 +80,7 @@ def shapes_classifier(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, shapes_classifier) -> Path:
+def tiny_run(tmp_path_factory) -> Path:
     """A 32 px shapes model trained for 2 epochs of 8 steps: enough to test files and tools."""
     run = tmp_path_factory.mktemp("tiny") / "run"
     mp = pytest.MonkeyPatch()

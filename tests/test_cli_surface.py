@@ -57,7 +57,7 @@ def test_help_lists_the_choices(runner):
 
 
 @pytest.mark.slow
-def test_python_api_example_in_the_readme_runs(monkeypatch, tmp_path):
+def test_python_api_example_in_the_readme_runs(monkeypatch, tmp_path, shapes_classifier):
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Python API", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)

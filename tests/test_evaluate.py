@@ -111,7 +111,7 @@ def test_evaluate_default_n_is_a_first_look_off_a_gpu(tiny_run, tmp_path):
     assert "N 2048: the default off a GPU, a first look; --n 10000 for the standard protocol" in r.lines()
 
 
-def test_evaluate_command_writes_figures_and_protocol(tiny_run, runner, tmp_path):
+def test_evaluate_command_writes_figures_and_protocol(tiny_run, runner, tmp_path, shapes_classifier):
     r = invoke(runner, "evaluate", tiny_run, "--n", "64", "--json", tmp_path / "e.json", "--device", "cpu")
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "e.json").read_text())
@@ -216,7 +216,7 @@ def test_sample_formats_for_external_tools(tiny_run, runner, tmp_path):
     assert r.exit_code == 2 and "ending in .npz" in r.output
 
 
-def test_evaluate_bad_inputs(tiny_run, runner, tmp_path):
+def test_evaluate_bad_inputs(tiny_run, runner, tmp_path, shapes_classifier):
     for args, fragment in ((["--n", "1"], "--n must be 2 to"), (["--batch-size", "0"], "--batch-size must be 1 to"),
                            (["--images", tmp_path / "nope"], "is not a folder of pictures")):
         r = invoke(runner, "evaluate", tiny_run, *args, "--device", "cpu")

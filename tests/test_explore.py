@@ -52,7 +52,7 @@ def finish(client, kind, payload, timeout=300):
         j = client.get(f"/api/job/{key}").json()
         if j["state"] in ("done", "failed"):
             return j
-        time.sleep(0.1)
+        time.sleep(0.02)  # a job of this fixture takes tens of milliseconds
     raise AssertionError(f"{kind} did not finish")
 
 
@@ -146,7 +146,7 @@ def test_uploads_are_checked_kept_in_the_session_folder_and_projected(client):
     assert len(walk["frames"]) == 5
 
 
-def test_arithmetic_gives_the_verdict_and_results_to_explore_from(client):
+def test_arithmetic_gives_the_verdict_and_results_to_explore_from(client, shapes_classifier):
     job = finish(client, "arithmetic", {"expression": "small red square - small square + large square", "method": "guided"})
     assert job["state"] == "done", job
     r = job["result"]
@@ -160,7 +160,7 @@ def test_arithmetic_gives_the_verdict_and_results_to_explore_from(client):
     assert client.post("/api/jobs/read", json={"seed": "many"}).status_code == 400
 
 
-def test_reading_and_nearest_images_run_as_jobs(client):
+def test_reading_and_nearest_images_run_as_jobs(client, shapes_classifier):
     read = finish(client, "read", {"seed": 4})
     assert read["state"] == "done" and set(read["result"]["read"]) == {"circle/square/triangle", "red/green/blue/yellow",
                                                                         "small/large"}
@@ -303,7 +303,7 @@ def test_a_get_never_writes_into_the_run_folder(client):
     assert sorted(p.relative_to(client.run) for p in client.run.rglob("*")) == before
 
 
-def test_job_ids_are_unguessable_and_a_stranger_s_id_finds_nothing(client):
+def test_job_ids_are_unguessable_and_a_stranger_s_id_finds_nothing(client, shapes_classifier):
     key = client.post("/api/jobs/read", json={"seed": 1}).json()["job"]
     assert len(key) >= 16 and not key.isdigit()
     for guess in ("1", "2", "3"):

@@ -78,7 +78,7 @@ def tile_sources(browser) -> list[str]:
     return browser.execute_script("return [...document.querySelectorAll('#grid img.tile')].map(t => t.src)")
 
 
-def test_the_page_in_a_real_browser(server, browser, tmp_path):
+def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier):
     from selenium.webdriver.common.by import By
 
     browser.get(server)

@@ -42,7 +42,7 @@ def test_a_damaged_metrics_log_loses_only_its_damaged_lines(tiny_run, runner, tm
     assert r.exit_code == 0 and "curves.png" in r.stdout, r.output
 
 
-def test_decompression_bombs_are_one_line_everywhere(tiny_run, runner, tmp_path, monkeypatch):
+def test_decompression_bombs_are_one_line_everywhere(tiny_run, runner, tmp_path, monkeypatch, shapes_classifier):
     import shutil
 
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)

@@ -224,7 +224,7 @@ def test_arithmetic_with_defined_concepts(tiny_run, runner, tmp_path):
     assert len(list((tmp_path / "p").glob("result-*.png"))) == 3  # the result and two noisy variants
 
 
-def test_arithmetic_probe_reports_each_attribute(tiny_run, runner, tmp_path):
+def test_arithmetic_probe_reports_each_attribute(tiny_run, runner, tmp_path, shapes_classifier):
     r = invoke(
         runner,
         "arithmetic",

@@ -91,7 +91,7 @@ def test_arithmetic_and_its_probe(concept_run, runner, tmp_path):
     _check(r, dc.z_separability(concept_run, samples=1024), tmp_path, picture=False)
 
 
-def test_evaluate(tiny_run, runner, tmp_path):
+def test_evaluate(tiny_run, runner, tmp_path, shapes_classifier):
     r = invoke(runner, "evaluate", tiny_run, "--n", "64", "--json", tmp_path / "cli.json", "--device", "cpu")
     _check(r, dc.evaluate(tiny_run, n=64), tmp_path, picture=False)
 

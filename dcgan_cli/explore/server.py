@@ -83,6 +83,9 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
             pass
         finally:
             signal.signal(signal.SIGTERM, previous)
+            # Stopping has begun: a second Ctrl-C now (while the cleanup runs, or the interpreter exits)
+            # would only turn a clean stop into exit code 130, so it is ignored until the process ends.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
     finally:
         shutil.rmtree(uploads, ignore_errors=True)
     say("stopped; this session's uploads and results are deleted")
