@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pytest
+import torch
 from PIL import Image
 
 from dcgan_cli.paper.ablate import ablate
@@ -58,14 +59,19 @@ def test_a_second_run_folder_reuses_the_data_sets_classifier(concept_run, tmp_pa
     assert list((other / "concepts").glob("*.safetensors"))  # the bank is the checkpoint's own, in its run folder
 
 
-def test_ablate_forgets_a_colour(concept_run, runner, tmp_path):
+def test_ablate_drops_a_colour_and_weighs_it_against_random_maps(concept_run, runner, tmp_path):
     result = ablate(concept_run, "red", n=1024)
     assert result.share_before > 0.15 and result.share_after < result.share_before / 2, result.lines()
+    # this small G loses red to as many random maps too: the control says so rather than calling it forgotten
+    assert result.share_random < result.share_before / 2
+    assert result.verdict == "not forgotten: as many random maps did as much"
+    assert result.lines()[0].startswith(f"red: {result.verdict} (seen in")
     assert 0 < len(result.dropped) < result.maps and result.classifier["reused"]
     r = invoke(runner, "ablate", concept_run, "--concept", "red", "--bank", "1024", "--n", "8", "--out", tmp_path / "f.png",
                "--json", tmp_path / "f.json", "--device", "cpu")
     assert r.exit_code == 0, r.output
     rep = json.loads((tmp_path / "f.json").read_text())
+    assert rep["verdict"] == result.verdict
     assert rep["dropped"] == result.dropped and rep["share_after"] == result.share_after
     w, h = Image.open(tmp_path / "f.png").size
     assert w > 8 * 128 and 2 * 128 < h < 3 * 128 + 100  # intact row over ablated row, tiles of 128 px, labelled
@@ -84,3 +90,19 @@ def test_each_anchored_result_is_drawn_beside_its_anchor(concept_run):
     paper = arithmetic(concept_run, EXPR, samples=1024, method="paper")
     assert paper.anchor_images is None
     assert anchored.figure().height > paper.figure().height  # a row of anchors under each row of results
+
+
+@pytest.mark.parametrize("before, after, random, verdict", [
+    (0.40, 0.05, 0.38, "forgotten"),
+    (0.40, 0.28, 0.38, "partly forgotten"),
+    (0.40, 0.30, 0.31, "not forgotten: as many random maps did as much"),  # the layer lost capacity, not the concept
+    (0.415, 0.502, 0.323, "not forgotten: seen at least as often as before"),  # random maps lowered it, these did not
+    (0.498, 0.508, 0.713, "not forgotten: seen at least as often as before"),
+    (0.40, 0.41, 0.39, "not forgotten: seen at least as often as before"),
+])
+def test_ablate_says_whether_the_concept_was_forgotten(before, after, random, verdict):
+    from dcgan_cli.paper.ablate import AblateResult
+
+    r = AblateResult(concept="red", dropped=[1], maps=8, share_before=before, share_after=after, share_random=random,
+                     n=2048, before=torch.zeros(0), after=torch.zeros(0))
+    assert r.verdict == verdict and r.lines()[0].startswith(f"red: {verdict} (")

@@ -368,3 +368,78 @@ def test_more_like_this_stays_near_its_seed_and_reads_what_it_shows(concept_run,
     assert "steps of radius 0.2 around seed 7" in r.stdout and (tmp_path / "near.png").is_file()
     bad = invoke(runner, "sample", concept_run, "--around", "7", "--radius", "1.5", "--device", "cpu")
     assert bad.exit_code == 2 and "--radius must be 0 to 1" in bad.output
+
+
+def test_samples_asked_for_by_what_they_show(concept_run, runner, tmp_path):
+    """`sample --label "red square"`: the first seeds whose samples the classifier reads so, said with their
+    share of the seeds searched; the labels of the seeds are cached, so a second ask reads them."""
+    from dcgan_cli.core.model import z_from_seeds
+
+    from .conftest import concept_attributes
+
+    r = invoke(runner, "sample", concept_run, "--label", "red square", "--n", "32", "--out", tmp_path / "rs.png",
+               "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    share = re.search(r"samples read as red square: ([\d,]+) of seeds 0-4,095 \(([\d.]+)%\)", r.stdout)
+    truth = concept_attributes(z_from_seeds(_cfg(concept_run), list(range(4096))))
+    drawn = 100 * float(((truth[0] == 1) & (truth[1] == 0)).mean())  # what G draws there, by construction: ~8%
+    assert share and drawn / 2 < float(share.group(2)) < 2 * drawn, (drawn, r.stdout)
+    seeds = [int(s) for s in re.search(r"--seeds ([\d,]+)", r.stdout).group(1).split(",")]
+    assert len(seeds) == 32 and seeds == sorted(seeds) and Image.open(tmp_path / "rs.png").size[0] > 0
+    shape, colour, _ = concept_attributes(z_from_seeds(_cfg(concept_run), seeds))
+    # what G drew for those seeds, by construction (its shapes are ambiguous near the argmax's edges: the
+    # classifier reads ~73% of them as built), against a third and a quarter by chance
+    assert (shape == 1).mean() >= 0.5 and (colour == 0).mean() >= 0.75, (shape, colour)
+    cache = list((concept_run / "concepts").glob("*-seeds-*.safetensors"))
+    assert len(cache) == 1
+    stamp = cache[0].stat().st_mtime_ns
+    again = invoke(runner, "sample", concept_run, "--label", "large blue", "--n", "4", "--format", "npz",
+                   "--out", tmp_path / "lb.npz", "--device", "cpu")
+    assert again.exit_code == 0 and "samples read as large blue" in again.stdout, again.output
+    assert cache[0].stat().st_mtime_ns == stamp  # read from the cache, not labelled again
+
+
+def _cfg(run):
+    from dcgan_cli.core.checkpoint import load_checkpoint
+
+    return load_checkpoint(run).model_config
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--label", "red - square"], "not an expression"),
+    (["--label", "purple"], "unknown concept word 'purple'"),
+    (["--label", "red", "--seeds", "1,2"], "rather than --seeds"),
+    (["--label", "red", "--around", "3"], "give one of them"),
+])
+def test_a_label_that_cannot_be_asked_is_one_line(concept_run, runner, args, fragment):
+    r = invoke(runner, "sample", concept_run, *args, "--device", "cpu")
+    assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
+
+
+def test_a_walk_from_a_class_to_a_class(concept_run, runner, tmp_path):
+    """`interpolate --from circle --to triangle --rows 2`: row i from the i-th circle seed to the i-th triangle seed."""
+    from dcgan_cli import interpolate
+    from dcgan_cli.core.model import z_from_seeds
+    from dcgan_cli.core.seeds import Label
+
+    from .conftest import concept_attributes
+
+    walk = interpolate(concept_run, pairs=[(Label("circle", i), Label("triangle", i)) for i in range(2)], steps=3)
+    starts, ends = [row[0] for row in walk.seeds], [row[1] for row in walk.seeds]
+    assert len(set(starts)) == 2 and len(set(ends)) == 2
+    cfg = _cfg(concept_run)
+    assert list(concept_attributes(z_from_seeds(cfg, starts))[0]) == [0, 0]
+    assert list(concept_attributes(z_from_seeds(cfg, ends))[0]) == [2, 2]
+    assert any("samples read as circle" in n for n in walk.notes)
+    r = invoke(runner, "interpolate", concept_run, "--from", "circle", "--to", "7", "--rows", "2", "--steps", "3",
+               "--out", tmp_path / "w.png", "--device", "cpu")
+    assert r.exit_code == 0 and "samples read as circle" in r.stdout and (tmp_path / "w.png").is_file(), r.output
+
+
+def test_a_truncated_grid_says_its_psi_on_the_picture(tiny_run):
+    """A --trunc grid carries a title band naming psi; an untruncated one does not."""
+    from dcgan_cli import sample
+
+    plain, truncated = sample(tiny_run, [0, 1, 2, 3]), sample(tiny_run, [0, 1, 2, 3], trunc=0.7)
+    assert truncated.title() == "truncation psi 0.7" and plain.title() is None
+    assert truncated.figure().height > plain.figure().height and truncated.figure().width == plain.figure().width

@@ -80,3 +80,19 @@ def test_probe_errors_are_one_line(tiny_run, runner, monkeypatch):
 def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tiny_run, runner, tmp_path, command):
     r = invoke(runner, command, tiny_run, "--json", tmp_path, "--device", "cpu")
     assert r.exit_code == 2 and f"--json {tmp_path} is a folder" in r.output
+
+
+@pytest.mark.parametrize("trained, control, n_test, verdict", [
+    ([0.931, 0.925, 0.935], [0.924, 0.930, 0.918], 1000, "no difference"),  # MNIST's 0.7 points: within chance
+    ([0.95, 0.96, 0.955], [0.80, 0.81, 0.79], 1000, "trained D is better"),
+    ([0.70, 0.71], [0.90, 0.91], 2000, "trained D is worse"),
+])
+def test_probe_says_whether_a_gap_is_more_than_chance(trained, control, n_test, verdict):
+    from dcgan_cli.paper.probe import ProbeResult, ProbeRow
+
+    rows = [ProbeRow("trained D", 10, trained, [1.0] * len(trained)), ProbeRow("random D", 10, control, [1.0] * len(control))]
+    result = ProbeResult(target="digit", classes=["0", "1"], labels_per_class=10, n_train=20, n_test=n_test, rows=rows)
+    (v,) = result.versus()
+    assert v["verdict"] == verdict and v["margin"] > 0
+    assert any(line.startswith("trained D vs random D:") and line.endswith(verdict) for line in result.lines())
+    assert result.to_dict()["versus"][0]["verdict"] == verdict

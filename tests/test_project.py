@@ -137,7 +137,7 @@ def test_interpolate_between_an_image_and_a_z_file(tiny_run, own, runner, tmp_pa
     assert torch.allclose(walk.frames[0, 0], found.found.images[0], atol=1e-5)  # the same projection as `dcgan project`
     assert torch.allclose(walk.frames[0, -1], found.found.images[1], atol=1e-5)  # the z file's own picture
     r = invoke(runner, "interpolate", tiny_run, "--from", own[0], "--to", "3", "--rows", "2", "--device", "cpu")
-    assert r.exit_code == 2 and "--rows needs seeds at both ends" in r.output
+    assert r.exit_code == 2 and "--rows needs seeds or words at both ends" in r.output
 
 
 def test_a_z_file_of_another_generator_is_refused(tiny_run, concept_run, own, runner, tmp_path):

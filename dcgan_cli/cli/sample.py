@@ -31,6 +31,10 @@ Radius = Annotated[float, typer.Option(
 Read = Annotated[bool, typer.Option(
     "--read", help="Also print what the data set's attribute classifier reads in each sample (trained once on first use, "
     "then cached).", rich_help_panel="Reading")]
+Label = Annotated[str | None, typer.Option(
+    "--label", help="Samples the data set's classifier reads as these words ('seven', 'red square'): the first --n seeds "
+    "that read so (default 64), found once in the cached labels of seeds 0-4095 (more when needed).",
+    rich_help_panel="Reading", show_default=False)]
 DataRoot = Annotated[Path | None, typer.Option(
     "--data-root", help="Where the data set's files are, for --read when its cache is gone.", rich_help_panel="Reading")]
 
@@ -50,15 +54,17 @@ def check_target(fmt: str, out: Path | None) -> None:
 def sample(
     ckpt: Ckpt = None, n: N = None, seeds: Seeds = None, out_path: Out = None, individual: Individual = None,
     nrow: Nrow = None, fmt: Fmt = "grid", trunc: Trunc = 1.0, scale: Scale = None, labels: Labels = True,
-    around: Around = None, radius: Radius = RADIUS, read: Read = False, data_root: DataRoot = None, ema: Ema = None,
-    device_name: Device = "auto",
+    around: Around = None, radius: Radius = RADIUS, read: Read = False, label: Label = None, data_root: DataRoot = None,
+    ema: Ema = None, device_name: Device = "auto",
 ):
     """Generate images, each from its own seed (default seeds 0-63). Example: dcgan sample runs/demo --seeds 0-15"""
     from ..latent.sample import sample as draw
 
     check_target(fmt, out_path)
+    if label is not None and seeds is not None:
+        raise UsageError("--label finds the seeds; give --n (how many) rather than --seeds")
     with progress("generating, then reading" if read else "generating") as bar:
-        result = draw(ckpt, resolve_seeds(n, seeds, 64), fmt=fmt, nrow=nrow, individual=individual, trunc=trunc, scale=scale,
-                      labels=labels, ema=ema, around=around, radius=radius, read=read, device=device(device_name),
+        result = draw(ckpt, resolve_seeds(n, seeds, 64), label=label, fmt=fmt, nrow=nrow, individual=individual, trunc=trunc,
+                      scale=scale, labels=labels, ema=ema, around=around, radius=radius, read=read, device=device(device_name),
                       data_root=data_root, on_progress=bar)
     emit(result, out=out_path)

@@ -100,9 +100,9 @@ def enlarged(images: torch.Tensor, min_cell: int = MIN_CELL) -> list[Image.Image
 MIN_CAPTIONED = 64  # a caption under a tile needs about this much width to be read
 
 
-def captioned_grid(images: torch.Tensor, captions: list[str], nrow: int | None = None) -> Image.Image:
+def captioned_grid(images: torch.Tensor, captions: list[str], nrow: int | None = None, title: str | None = None) -> Image.Image:
     """(B, C, S, S) in [-1, 1], shown at their own size, each with its caption centred below it
-    (e.g. "seed 12"); nrow per row (default: square-ish)."""
+    (e.g. "seed 12"); nrow per row (default: square-ish); `title` in a band above (e.g. the truncation)."""
     from PIL import ImageFont
 
     ncol = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
@@ -110,12 +110,15 @@ def captioned_grid(images: torch.Tensor, captions: list[str], nrow: int | None =
     cell = tiles[0].width
     font = ImageFont.load_default(size=max(10, min(16, cell // 8)))
     gap, pad, band = 4, 4, font.size + 6
+    top = band + gap if title else 0
     nrows = math.ceil(len(tiles) / ncol)
-    out = Image.new("RGB", (2 * pad + ncol * cell + (ncol - 1) * gap, 2 * pad + nrows * (cell + band) + (nrows - 1) * gap),
-                    BACKGROUND)
+    out = Image.new("RGB", (2 * pad + ncol * cell + (ncol - 1) * gap,
+                            2 * pad + top + nrows * (cell + band) + (nrows - 1) * gap), BACKGROUND)
     draw = ImageDraw.Draw(out)
+    if title:
+        draw.text((pad, pad + band // 2), title, fill=INK, font=font, anchor="lm")
     for k, (tile, text) in enumerate(zip(tiles, captions)):
-        x, y = pad + (k % ncol) * (cell + gap), pad + (k // ncol) * (cell + band + gap)
+        x, y = pad + (k % ncol) * (cell + gap), pad + top + (k // ncol) * (cell + band + gap)
         out.paste(tile, (x, y))
         draw.text((x + cell // 2, y + cell + band // 2), text, fill=INK, font=font, anchor="mm")
     return out

@@ -7,8 +7,18 @@ One rule for every command that draws samples: `--seeds` names them (a range 0-6
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from .errors import UsageError
+
+
+@dataclass(frozen=True)
+class Label:
+    """A seed named by what its sample shows: the `index`-th seed (from 0) whose sample the data set's
+    classifier reads as `phrase` ("seven", "red square"); latent/labelled.py finds it."""
+
+    phrase: str
+    index: int = 0
 
 MAX_SEED = 2**63 - 1
 MAX_IMAGES = 100_000  # per command: beyond it a grid or a search is no longer something to look at

@@ -14,7 +14,7 @@ from ..core.errors import UsageError
 from ..core.generation import check_truncation, generate, truncate
 from ..core.model import Generator, z_from_seeds
 from ..core.results import Result, shown
-from ..core.seeds import MAX_SEED, seeds_label
+from ..core.seeds import MAX_SEED, Label, seeds_label
 
 MAX_FRAMES = 10_000
 
@@ -182,7 +182,7 @@ def default_method(ckpt: Checkpoint) -> str:
 def interpolate(
     ckpt: Checkpoint | str | None,
     *,
-    pairs: list[tuple[int | Path, int | Path]] | None = None,
+    pairs: list[tuple[int | Label | Path, int | Label | Path]] | None = None,
     through: list[int] | None = None,
     steps: int = 9,
     method: str | None = None,
@@ -193,7 +193,8 @@ def interpolate(
 ) -> Interpolation:
     """Rows walking between pairs of ends, or one path through several seeds (`gif`: also an animation).
 
-    An end is a seed, an image file (projected into this G first) or a z file `dcgan project` wrote for this G."""
+    An end is a seed, a Label (the i-th seed whose sample the data set's classifier reads as its words), an
+    image file (projected into this G first) or a z file `dcgan project` wrote for this G."""
     if gif is not None:
         from ..core.files import check_image_path
 
@@ -211,8 +212,10 @@ def interpolate(
         raise UsageError("give seed pairs or a --through path, not both")
     if pairs is not None and not 1 <= len(pairs) * steps <= MAX_FRAMES:
         raise UsageError(f"{len(pairs)} rows of {steps} frames is more than {MAX_FRAMES:,} frames; ask for fewer")
-    G = c.generator(device, ema=ema)
     notes: list[str] = []
+    if pairs is not None and any(isinstance(e, Label) for p in pairs for e in p):
+        pairs = _seeds_for_labels(c, pairs, notes, trunc=trunc, ema=ema, device=device)
+    G = c.generator(device, ema=ema)
     if through is not None:
         frames, rows, loops = interpolate_through(G, through, steps, method, trunc)[None], [list(through)], True
     elif all(isinstance(e, int) for p in pairs for e in p):
@@ -230,6 +233,23 @@ def interpolate(
                          "and its pictures show how close each reconstruction is)")
     return Interpolation(frames=frames, method=method, seeds=rows, loops=loops, steps=steps, checkpoint_path=c.path,
                          step=c.step, gif=gif, trunc=trunc, notes=notes)
+
+
+def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw) -> list[tuple]:
+    """Each Label end replaced by its seed (the index-th whose sample reads as the words); a note per phrase."""
+    from .labelled import seeds_showing
+
+    wanted: dict[str, int] = {}
+    for e in (e for p in pairs for e in p if isinstance(e, Label)):
+        wanted[e.phrase] = max(wanted.get(e.phrase, 0), e.index + 1)
+    seeds = {}
+    for phrase, n in wanted.items():
+        found = seeds_showing(c, phrase, n, **kw)
+        if len(found.seeds) < n:
+            raise UsageError(f"{found.line()}: fewer than the {n} rows asked; ask for --rows {len(found.seeds)} or fewer")
+        seeds[phrase] = found.seeds
+        notes.append(f"{found.line()}; used: seed {', '.join(map(str, found.seeds[:8]))}{' ...' if n > 8 else ''}")
+    return [tuple(seeds[e.phrase][e.index] if isinstance(e, Label) else e for e in p) for p in pairs]
 
 
 def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:

@@ -24,6 +24,7 @@ from ..core.pixels import to_hwc_uint8, to_model_range
 from ..core.progress import Progress
 from ..core.results import Result
 from ..core.seeds import MAX_SEED, seeds_label
+from .labelled import SeedsShowing, seeds_showing
 
 MAX_GRID = 4096  # beyond it a grid is no longer a picture to look at: write png or npz files
 
@@ -48,6 +49,7 @@ class Samples(Result):
     labels: bool = True  # each grid tile captioned with its seed (where tiles are 64 px or more)
     around: tuple[int, float] | None = None  # (base seed, radius): each seed a small step around the base (--around)
     readings: list[dict[str, tuple[str, float]]] | None = None  # what the attribute classifier reads, per seed (--read)
+    label: SeedsShowing | None = None  # --label: the seeds were found by what the classifier reads in them
 
     def images(self) -> torch.Tensor:
         """(len(seeds), C, H, W) in [-1, 1]: image i comes from seeds[i] alone (png, npz: as their files hold it)."""
@@ -59,8 +61,15 @@ class Samples(Result):
         if factor > 1:  # nearest: a pixel of the model stays a square block, nothing is invented
             images = torch.nn.functional.interpolate(images, scale_factor=factor, mode="nearest")
         if self.labels and images.shape[-1] >= MIN_CAPTIONED:
-            return captioned_grid(images, [self.tile_name(s) for s in self.seeds], self.nrow)
+            return captioned_grid(images, [self.tile_name(s) for s in self.seeds], self.nrow, self.title())
         return grid_image(images, self.nrow)
+
+    def title(self) -> str | None:
+        """What the picture needs said on it: the truncation, what the seeds were chosen for."""
+        parts = [f"truncation psi {self.trunc:g}"] if self.trunc != 1.0 else []
+        if self.label is not None:
+            parts.append(f"seeds read as {' '.join(self.label.phrase.lower().split())}")
+        return ", ".join(parts) or None
 
     def tile_name(self, seed: int) -> str:
         return f"seed {seed}" if self.around is None else f"near {self.around[0]}, #{seed}"
@@ -68,6 +77,7 @@ class Samples(Result):
     def default_name(self) -> str:
         trunc = f"-trunc{self.trunc:g}" if self.trunc != 1.0 else ""
         near = f"around-{self.around[0]}-r{self.around[1]:g}-" if self.around is not None else ""
+        near += f"{'-'.join(self.label.want.split())}-" if self.label is not None else ""
         return f"{near}seeds-{seeds_label(self.seeds)}{trunc}" + {"grid": ".png", "png": "", "npz": ".npz"}[self.fmt]
 
     def to_dict(self) -> dict[str, Any]:
@@ -75,6 +85,9 @@ class Samples(Result):
                "format": self.fmt, "truncation": self.trunc, "seeds": self.seeds}
         if self.around is not None:
             out["around"] = {"seed": self.around[0], "radius": self.around[1]}
+        if self.label is not None:
+            out["label"] = {"asked": self.label.phrase, "read_as": self.label.want, "found": self.label.found,
+                            "searched": self.label.searched}
         if self.readings is not None:
             out["read"] = [{"seed": s, "attributes": {a: {"value": v, "p": p} for a, (v, p) in r.items()}}
                            for s, r in zip(self.seeds, self.readings)]
@@ -85,6 +98,9 @@ class Samples(Result):
 
         near = f", steps of radius {self.around[1]:g} around seed {self.around[0]}" if self.around is not None else ""
         head = [f"{len(self.seeds)} images from {self.checkpoint_path} (step {self.step}, {self.generator_name}{near})"]
+        if self.label is not None:
+            head.append(f"{self.label.line()}; these are the first {len(self.seeds)}: --seeds {','.join(map(str, self.seeds))}"
+                        if len(self.seeds) <= 32 else f"{self.label.line()}; these are the first {len(self.seeds)}")
         return head + [f"seed {s}: {describe(r)}" for s, r in zip(self.seeds, self.readings or [])]
 
     def save(self, target: Path) -> list[Path]:
@@ -119,13 +135,42 @@ def sample(
     read: bool = False,
     device: torch.device | str = "cpu",
     data_root: Path | None = None,
+    label: str | None = None,
     on_progress: Progress | None = None,
 ) -> Samples:
     """The samples of `seeds` (the EMA generator when the checkpoint has one, unless `ema` is False).
 
     They are generated here (for png and npz a batch at a time, kept as uint8, so a long list of seeds
     never sits in memory as floats); `result.images()` is the tensor, `result.write(out)` writes the grid, folder or .npz. `read`:
-    also what the data set's attribute classifier reads in each (`result.readings`)."""
+    also what the data set's attribute classifier reads in each (`result.readings`). `label` ("seven", "red
+    square"): instead of `seeds` themselves, the first len(seeds) seeds whose samples the classifier reads so."""
+    _check_options(seeds, fmt, nrow, individual, trunc, scale, around, radius)
+    c = as_checkpoint(ckpt)
+    found = None
+    if label is not None:
+        if around is not None:
+            raise UsageError("--label finds seeds by what they show; --around steps around one seed: give one of them")
+        found = seeds_showing(c, label, len(seeds), trunc=trunc, ema=ema, device=device, data_root=data_root,
+                              on_progress=on_progress)
+        seeds = found.seeds
+    G = c.generator(device, ema=ema)
+    which = c.generator_name(ema)
+    near = (around, radius) if around is not None else None
+    result = Samples(checkpoint_path=c.path, step=c.step, seeds=list(seeds), generator_name=which, fmt=fmt, nrow=nrow,
+                     individual=individual, trunc=trunc, scale=scale, labels=labels, around=near,
+                     drawn=_draw(G, list(seeds), trunc, near, fmt, on_progress), label=found)
+    if read:
+        from ..attributes.reading import MAX_READ, read_images
+
+        if len(seeds) > MAX_READ:
+            raise UsageError(f"--read reads at most {MAX_READ:,} seeds at a time, got {len(seeds):,}")
+        result.readings = read_images(c, result.images(), device=device, data_root=data_root, on_progress=on_progress)
+    return result
+
+
+def _check_options(seeds: list[int], fmt: str, nrow: int | None, individual: Path | None, trunc: float, scale: int | None,
+                   around: int | None, radius: float) -> None:
+    """Every option refused before any work."""
     from ..core.files import check_folder_path
 
     if fmt not in SAMPLE_FORMATS:
@@ -145,20 +190,6 @@ def sample(
             raise UsageError(f"--around must be a seed from 0 to 2^63-1, got {around}")
         if not 0.0 <= radius <= 1.0:
             raise UsageError(f"--radius must be 0 to 1 (0: the --around seed itself; 1: unrelated samples), got {radius}")
-    c = as_checkpoint(ckpt)
-    G = c.generator(device, ema=ema)
-    which = c.generator_name(ema)
-    near = (around, radius) if around is not None else None
-    result = Samples(checkpoint_path=c.path, step=c.step, seeds=list(seeds), generator_name=which, fmt=fmt, nrow=nrow,
-                     individual=individual, trunc=trunc, scale=scale, labels=labels, around=near,
-                     drawn=_draw(G, list(seeds), trunc, near, fmt, on_progress))
-    if read:
-        from ..attributes.reading import MAX_READ, read_images
-
-        if len(seeds) > MAX_READ:
-            raise UsageError(f"--read reads at most {MAX_READ:,} seeds at a time, got {len(seeds):,}")
-        result.readings = read_images(c, result.images(), device=device, data_root=data_root, on_progress=on_progress)
-    return result
 
 
 def _draw(G: Generator, seeds: list[int], trunc: float, around: tuple[int, float] | None, fmt: str,

@@ -51,8 +51,29 @@ class AblateResult(Result):
     classifier: dict[str, Any] = field(default_factory=dict)  # the data set's classifier: accuracy, cache, reused
     notes: list[str] = field(default_factory=list)
 
+    @property
+    def margin(self) -> float:
+        """Two standard errors of the difference between the two dropped shares, over n samples (add-one
+        smoothed)."""
+        n = max(1, self.n)
+        a, r = ((p * n + 1) / (n + 2) for p in (self.share_after, self.share_random))  # a share of 0 still has an error
+        return 2 * ((a * (1 - a) + r * (1 - r)) / n) ** 0.5
+
+    @property
+    def verdict(self) -> str:
+        """Forgotten only when dropping the concept's maps lowers its share, and lowers it more than dropping
+        as many random maps: a drop that random maps match is the layer losing capacity, not the concept."""
+        fell = self.share_after < self.share_before - self.margin
+        below_random = self.share_after < self.share_random - self.margin
+        if fell and below_random:
+            return "forgotten" if self.share_after <= self.share_before / 2 else "partly forgotten"
+        if fell:
+            return "not forgotten: as many random maps did as much"
+        return "not forgotten: seen at least as often as before"
+
     def to_dict(self) -> dict[str, Any]:
-        return {"checkpoint": str(self.checkpoint_path), "step": self.step, "concept": self.concept, "dropped": self.dropped,
+        return {"checkpoint": str(self.checkpoint_path), "step": self.step, "concept": self.concept, "verdict": self.verdict,
+                "dropped": self.dropped,
                 "maps": self.maps, "share_before": self.share_before, "share_after": self.share_after,
                 "share_random_control": self.share_random, "n": self.n, "seeds": self.seeds, "classifier": self.classifier}
 
@@ -68,9 +89,10 @@ class AblateResult(Result):
 
     def lines(self) -> list[str]:
         c = shown(self.concept)
-        return [f"dropped {len(self.dropped)} of {self.maps} maps of G's second-highest layer",
-                f"{c}: seen in {self.share_before:.1%} of {self.n} samples before, {self.share_after:.1%} after "
-                f"({self.share_random:.1%} after dropping as many random maps)",
+        return [f"{c}: {self.verdict} (seen in {self.share_before:.1%} of {self.n} samples before, "
+                f"{self.share_after:.1%} after; {self.share_random:.1%} after dropping as many random maps; "
+                f"differences under {self.margin:.1%} are within chance)",
+                f"dropped {len(self.dropped)} of {self.maps} maps of G's second-highest layer",
                 "picture: the seeds intact (top row) and with the maps dropped (bottom row)", *self.notes]
 
 

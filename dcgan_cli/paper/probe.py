@@ -68,10 +68,27 @@ class ProbeResult(Result):
     checkpoint_path: Path | None = None
     step: int = 0
 
+    def versus(self) -> list[dict[str, Any]]:
+        """The trained D against each control: the gap in accuracy, the margin chance alone reaches (two
+        standard errors: the repeats' spread and the test set's size), and what that means."""
+        trained = next((r for r in self.rows if r.representation == "trained D"), None)
+        out = []
+        for r in self.rows if trained is not None else []:
+            if r is trained:
+                continue
+            k = max(1, min(len(trained.accuracies), len(r.accuracies)))
+            var = (trained.spread**2 + r.spread**2) / k
+            var += sum(a * (1 - a) for a in (trained.accuracy, r.accuracy)) / max(1, self.n_test)
+            gap, margin = trained.accuracy - r.accuracy, 2 * var**0.5
+            verdict = ("no difference" if abs(gap) <= margin else "trained D is better" if gap > 0 else "trained D is worse")
+            out.append({"control": r.representation, "gap": gap, "margin": margin, "verdict": verdict})
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["checkpoint_path"] = str(self.checkpoint_path) if self.checkpoint_path else None
         d["rows"] = [asdict(r) | {"accuracy": r.accuracy, "error": 1 - r.accuracy, "spread": r.spread} for r in self.rows]
+        d["versus"] = self.versus()
         return d
 
     def lines(self) -> list[str]:
@@ -85,6 +102,9 @@ class ProbeResult(Result):
             out.append(
                 f"  {r.representation:10s} {r.dim:6d} features  accuracy {r.accuracy:.2%}{spread}  (error {1 - r.accuracy:.2%})"
             )
+        for v in self.versus():
+            out.append(f"trained D vs {v['control']}: {100 * v['gap']:+.1f} points, chance reaches ±{100 * v['margin']:.1f}: "
+                       f"{v['verdict']}")
         accs = [r.accuracy for r in self.rows]
         if len(accs) > 1 and max(accs) - min(accs) < 0.01:
             out.append(f"the representations tie (within {max(accs) - min(accs):.1%}): this target is too easy to tell them "
