@@ -25,7 +25,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.transforms.v2.functional import gaussian_blur
 
 from ..core.defaults import ATTRIBUTE_IMAGES
 from ..core.errors import DcganError
@@ -142,6 +141,8 @@ def degrade(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     """
     b = x.shape[0]
     sigma = float(torch.empty(1).uniform_(0.1, 1.2, generator=g))
+    from torchvision.transforms.v2.functional import gaussian_blur  # here: torchvision takes 1.5 s to import (see images.py)
+
     x = gaussian_blur(x, [5, 5], [sigma, sigma])
     # Drawn on the CPU from the seeded generator, so a GPU run degrades exactly as a CPU run does.
     x = x + (torch.randn(x.shape, generator=g) * torch.rand(b, 1, 1, 1, generator=g) * 0.2).to(x.device)

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw
-from torchvision.utils import make_grid
 
 from .files import check_image_path, write_atomic
 from .pixels import to_hwc_uint8
@@ -19,7 +18,11 @@ from .pixels import to_hwc_uint8
 
 def grid_image(images: torch.Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
     """Tile (B, C, H, W) images in [-1, 1] into one PIL image, nrow per row (default: square-ish)."""
+    # imported here: torchvision takes 1.5 s to import, which a command that draws no plain grid need not pay
+    from torchvision.utils import make_grid
+
     nrow = nrow or max(1, math.ceil(math.sqrt(images.shape[0])))
+
     grid = make_grid(images.detach().float().cpu().clamp(-1, 1), nrow=nrow, padding=padding, normalize=True, value_range=(-1, 1))
     arr = (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()  # (H, W, 3): make_grid repeats grey to RGB
     return Image.fromarray(arr)
