@@ -408,6 +408,7 @@ def _cfg(run):
 @pytest.mark.parametrize("args, fragment", [
     (["--label", "red - square"], "not an expression"),
     (["--label", "purple"], "unknown concept word 'purple'"),
+    (["--label", "circle square"], "names two of circle, square, triangle"),
     (["--label", "red", "--seeds", "1,2"], "rather than --seeds"),
     (["--label", "red", "--around", "3"], "give one of them"),
 ])

@@ -48,11 +48,17 @@ def check_labels(ckpt: Checkpoint, data: ImageData) -> None:
                          "pass the data set it was trained on")
 
 
-def bank_path(ckpt: Checkpoint, classifier_key: str, n: int, seed: int, uses_ema: bool) -> Path:
-    key = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, classifier_key, n, seed, uses_ema]
-    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
+def concepts_file(ckpt: Checkpoint, kind: str, *key) -> Path:
+    """Where something labelled from this checkpoint's samples is cached: its run's concepts/ folder,
+    named by the checkpoint and a digest of what else it depends on (`key`)."""
+    ident = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, *key]
+    digest = hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:12]
     folder = ckpt.run.concepts if ckpt.run is not None else RunFolder(ckpt.path.parent).concepts
-    return folder / f"{ckpt.path.stem}-bank-{digest}.safetensors"
+    return folder / f"{ckpt.path.stem}-{kind}-{digest}.safetensors"
+
+
+def bank_path(ckpt: Checkpoint, classifier_key: str, n: int, seed: int, uses_ema: bool) -> Path:
+    return concepts_file(ckpt, "bank", classifier_key, n, seed, uses_ema)
 
 
 def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int = 0, attr_images: int = MAX_IMAGES,

@@ -9,20 +9,18 @@ this phrase or another, reads the cache.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from ..attributes.bank import concepts_file
 from ..attributes.classifier import AttributeModel, dataset_classifier, labels_problem, training_label
 from ..attributes.expectations import Attribute, Want, attributes_of, describe
 from ..core.checkpoint import Checkpoint
 from ..core.errors import DcganError, UsageError
 from ..core.generation import BATCH, check_truncation, seed_batches
 from ..core.progress import Progress, phase
-from ..core.runs import RunFolder
 from ..core.tensor_cache import read_cached, write_cached
 from ..data import checkpoint_data
 from ..vector_arithmetic.expression import (
@@ -63,14 +61,11 @@ def phrase_want(phrase: str, dataset: str, label_names: list[str], attrs: list[A
                          "not an expression; dcgan arithmetic takes expressions")
     vocab = vocabulary(dataset, label_names)
     phrase_constraints(terms, vocab, dataset)  # unknown words: one line with the known ones
+    groups = [a for w in terms[0].words for a, attr in enumerate(attrs) if not attr.free and vocab[w][0] in attr.columns]
+    twice = next((a for a in groups if groups.count(a) > 1), None)
+    if twice is not None:
+        raise UsageError(f"--label {phrase!r} names two of {', '.join(attrs[twice].values)}; a sample shows one of them")
     return term_wants(terms, vocab, attrs)[0]
-
-
-def _cache_path(c: Checkpoint, classifier: AttributeModel, uses_ema: bool, trunc: float) -> Path:
-    key = [c.path.name, c.step, c.path.stat().st_size, classifier.key, uses_ema, trunc]
-    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:12]
-    folder = c.run.concepts if c.run is not None else RunFolder(c.path.parent).concepts
-    return folder / f"{c.path.stem}-seeds-{digest}.safetensors"
 
 
 def seed_probabilities(c: Checkpoint, classifier: AttributeModel, upto: int, *, trunc: float = 1.0,
@@ -78,7 +73,7 @@ def seed_probabilities(c: Checkpoint, classifier: AttributeModel, upto: int, *, 
                        on_progress: Progress | None = None) -> torch.Tensor:
     """(upto, A): the classifier's label probabilities for the samples of seeds 0..upto-1 (cached, extended)."""
     uses_ema = ema is not False and c.has_ema
-    path = _cache_path(c, classifier, uses_ema, trunc)
+    path = concepts_file(c, "seeds", classifier.key, uses_ema, trunc)
     width = len(classifier.label_names)
     cached = read_cached(path, lambda t, meta: t["probs"].ndim == 2 and t["probs"].shape[1] == width)
     probs = cached[0]["probs"] if cached is not None else torch.empty(0, width)
