@@ -1,7 +1,10 @@
 """`dcgan explore` in a real headless Chromium (Debian's chromium + chromium-driver, driven by Selenium):
-the page loads, a click enlarges a sample, the truncation slider changes the grid, an expression
-gives a verdict, a walk's t slider changes the frame. Screenshots land in the test's tmp folder."""
+the page loads, a click enlarges a sample, the truncation slider redraws the grid while it is held,
+the arrow keys page through seeds, a concept slider moves what the classifier reads, an expression
+gives a verdict, a walk's t slider changes the frame. Screenshots of every panel land in the test's
+tmp folder, or in $DCGAN_SCREENSHOTS (docs/explorer/ holds the ones the README shows)."""
 
+import os
 import shutil
 import socket
 import threading
@@ -78,19 +81,78 @@ def tile_sources(browser) -> list[str]:
     return browser.execute_script("return [...document.querySelectorAll('#grid img.tile')].map(t => t.src)")
 
 
-def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier):
+def shoot(browser, tmp_path, panel: str) -> None:
+    """A screenshot of one panel of the page, named for it."""
     from selenium.webdriver.common.by import By
+
+    folder = os.environ.get("DCGAN_SCREENSHOTS") or tmp_path
+    os.makedirs(folder, exist_ok=True)
+    el = browser.find_element(By.ID, panel)
+    browser.execute_script("arguments[0].scrollIntoView()", el)
+    el.screenshot(os.path.join(folder, f"{panel}.png"))
+
+
+def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     browser.get(server)
     before = wait_for(lambda: tile_sources(browser), what="the sample grid")
     assert len(before) == 64
     tiles = browser.find_elements(By.CSS_SELECTOR, "#grid img.tile")
-    browser.save_screenshot(str(tmp_path / "grid.png"))
+    captions = browser.execute_script("return [...document.querySelectorAll('#grid figcaption')].map(c => c.textContent)")
+    assert captions[:2] == ["seed 0", "seed 1"]  # the seed written under every tile, not only on hover
+    assert tiles[0].size["width"] >= 96
+
+    # dragging the truncation slider redraws the grid while the mouse is still held
+    slider = browser.find_element(By.ID, "trunc")
+    hold = ActionChains(browser).click_and_hold(slider).move_by_offset(-slider.size["width"] // 3, 0)
+    hold.perform()
+    held = wait_for(lambda: (lambda now: now if len(now) == 64 and now[0] != before[0] else None)(tile_sources(browser)),
+                    what="the grid redrawn while the slider is held")
+    assert float(browser.find_element(By.ID, "trunc").get_attribute("value")) < 1
+    ActionChains(browser).release().perform()
+    wait_for(lambda: browser.execute_script("return !document.querySelector('#status.busy')"), what="the redraw")
+    browser.execute_script("const s = document.getElementById('trunc'); s.value = '1'; s.dispatchEvent(new Event('input'));")
+    wait_for(lambda: tile_sources(browser) == before, what="the grid at truncation 1 again")
+    assert held != before
+
+    # the arrow keys page through seeds
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_RIGHT)
+    wait_for(lambda: browser.find_element(By.ID, "seeds").get_attribute("value") == "64-127", what="the next page")
+    wait_for(lambda: browser.execute_script("return document.querySelector('#grid figcaption').textContent") == "seed 64",
+             what="seeds 64-127 drawn")
+    browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ARROW_LEFT)
+    wait_for(lambda: tile_sources(browser) == before, what="seeds 0-63 again")
+    shoot(browser, tmp_path, "samples-panel")
+    tiles = browser.find_elements(By.CSS_SELECTOR, "#grid img.tile")
 
     tiles[5].click()  # enlarge one: its seed and its picture
     wait_for(lambda: browser.find_element(By.ID, "detail-panel").is_displayed(), what="the detail panel")
     assert browser.find_element(By.ID, "detail-seed").text == "seed 5"
     assert browser.find_element(By.ID, "detail-img").get_attribute("src") == before[5]
+
+    # a concept slider: toward "square", what the classifier reads goes up; away from it, down
+    browser.execute_script("document.getElementById('concept').value = 'square'")
+    browser.find_element(By.ID, "steer").click()
+    wait_for(lambda: browser.find_element(By.ID, "steer-box").is_displayed(), timeout=300, what="the concept slider")
+    reading = browser.find_element(By.ID, "steer-read")
+
+    def square_at(position: str) -> int:
+        browser.execute_script(f"const s = document.getElementById('steer-pos'); s.value = '{position}';"
+                               "s.dispatchEvent(new Event('input'));")
+        return int(reading.text.rsplit("square ", 1)[1].split("%")[0])
+
+    at_sample = square_at("8")
+    assert reading.text.startswith("the sample:")
+    shown = browser.find_element(By.ID, "detail-img").get_attribute("src")
+    more, less = square_at("16"), square_at("0")
+    assert more >= 80 and more >= at_sample >= less, (less, at_sample, more)
+    assert browser.find_element(By.ID, "detail-img").get_attribute("src") != shown
+    square_at("16")
+    assert reading.text.startswith("more square:")
+    shoot(browser, tmp_path, "detail-panel")
 
     # the truncation slider: the grid is drawn again, closer to the mean
     browser.execute_script("const s = document.getElementById('trunc'); s.value = '0.3'; s.dispatchEvent(new Event('input'));"
@@ -109,7 +171,7 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier
     assert browser.find_element(By.ID, "arith-figure").is_displayed()
     results = browser.find_elements(By.CSS_SELECTOR, "#arith-results img")
     assert len(results) >= 1
-    browser.save_screenshot(str(tmp_path / "arithmetic.png"))
+    shoot(browser, tmp_path, "arith-panel")
 
     # a result becomes an end of a walk; the t slider moves through its frames
     results[0].click()
@@ -119,6 +181,14 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier
     browser.execute_script("const t = document.getElementById('t'); t.value = '8'; t.dispatchEvent(new Event('input'));")
     assert browser.find_element(By.ID, "frame").get_attribute("src") != frame
     assert browser.find_element(By.ID, "t-value").text == "1.00"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#strip figure")) == 9  # the walk as a strip, its frame marked
+    assert browser.find_elements(By.CSS_SELECTOR, "#strip figure.current img")[0].get_attribute("src") == \
+        browser.find_element(By.ID, "frame").get_attribute("src")
+    shoot(browser, tmp_path, "interp-panel")
+    tables = browser.find_elements(By.CSS_SELECTOR, "#config table caption")
+    assert [t.text for t in tables][:3] == ["checkpoint", "model", "train"]
+    assert "/" not in browser.find_element(By.ID, "run-name").text
+    shoot(browser, tmp_path, "run-panel")
     assert "failed" not in (browser.find_element(By.ID, "status").get_attribute("class") or "")
     logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not logs, logs

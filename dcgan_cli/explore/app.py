@@ -48,15 +48,16 @@ def _ema(q) -> bool | None:
     return {"ema": True, "g": False}.get(str(q.get("generator", "")).lower())
 
 
-async def _answer(fn, *args, **kwargs) -> Response:
+async def _answer(explorer: Explorer, fn, *args, **kwargs) -> Response:
+    """fn's answer as JSON, or its one-line error; either with no absolute path of this machine in it."""
     try:
-        return JSONResponse(await run_in_threadpool(fn, *args, **kwargs))
+        return JSONResponse(explorer.public(await run_in_threadpool(fn, *args, **kwargs)))
     except TooLarge as e:
-        return JSONResponse({"error": str(e)}, status_code=413)
+        return JSONResponse({"error": explorer.public(str(e))}, status_code=413)
     except UsageError as e:
-        return JSONResponse({"error": str(e)}, status_code=400)
+        return JSONResponse({"error": explorer.public(str(e))}, status_code=400)
     except DcganError as e:
-        return JSONResponse({"error": str(e)}, status_code=422)
+        return JSONResponse({"error": explorer.public(str(e))}, status_code=422)
 
 
 async def _body(request: Request) -> dict:
@@ -97,6 +98,12 @@ def _job(explorer: Explorer, kind: str, p: dict):
         seed, trunc, around = _seed(p), float(p.get("trunc", 1.0)), _seed(p, "around", None)
         radius = float(p.get("radius", RADIUS))
         return lambda on_progress: explorer.read(ckpt, seed, trunc, ema, around, radius, on_progress)
+    if kind == "steer":
+        ref, concept, trunc = str(p.get("ref", "")), str(p.get("concept", "")), float(p.get("trunc", 1.0))
+        return lambda on_progress: explorer.steer(ckpt, ref, concept, trunc, ema, on_progress)
+    if kind == "label":
+        phrase, n, trunc = str(p.get("phrase", "")), int(p.get("n", 32)), float(p.get("trunc", 1.0))
+        return lambda on_progress: explorer.label_seeds(ckpt, phrase, n, trunc, ema, on_progress)
     if kind == "neighbours":
         seed = _seed(p)
         return lambda on_progress: explorer.neighbours(ckpt, seed, ema, on_progress=on_progress)
@@ -119,7 +126,7 @@ class _Routes:
         return FileResponse(ASSETS / "index.html")
 
     async def overview(self, request: Request) -> Response:
-        return await _answer(self.explorer.overview, request.query_params.get("ckpt"))
+        return await _answer(self.explorer, self.explorer.overview, request.query_params.get("ckpt"))
 
     async def samples(self, request: Request) -> Response:
         from ..core.seeds import parse_seeds
@@ -130,7 +137,7 @@ class _Routes:
             seeds = parse_seeds(q.get("seeds") or "0-63")
             return self.explorer.samples(q.get("ckpt"), seeds, _number(q, "trunc", float, 1.0), _ema(q),
                                          _number(q, "around", int, None), _number(q, "radius", float, RADIUS))
-        return await _answer(call)
+        return await _answer(self.explorer, call)
 
     async def interpolate(self, request: Request) -> Response:
         q = request.query_params
@@ -140,7 +147,7 @@ class _Routes:
         def call():
             return self.explorer.interpolate(q.get("ckpt"), q.get("a", ""), q.get("b", ""), _number(q, "steps", int, 9),
                                              q.get("method") or None, _number(q, "trunc", float, 1.0), _ema(q))
-        return await _answer(call)
+        return await _answer(self.explorer, call)
 
     async def export(self, request: Request) -> Response:
         """POST /api/export: the walk's files into RUN/interpolate/, as `dcgan interpolate` writes them."""
@@ -152,10 +159,10 @@ class _Routes:
             return JSONResponse({"error": f"a field of the request is not a number ({e})"}, status_code=400)
         except UsageError as e:
             return JSONResponse({"error": str(e)}, status_code=400)
-        return await _answer(self.explorer.interpolate, *args, export=True)
+        return await _answer(self.explorer, self.explorer.interpolate, *args, export=True)
 
     async def start(self, request: Request) -> Response:
-        """POST /api/jobs/{kind}: read, neighbours, arithmetic, project."""
+        """POST /api/jobs/{kind}: read, steer, label, neighbours, arithmetic, project."""
         kind = request.path_params["kind"]
         try:
             work = _job(self.explorer, kind, await _body(request))
@@ -165,7 +172,7 @@ class _Routes:
             return JSONResponse({"error": str(e)}, status_code=400)
         if work is None:
             return JSONResponse({"error": f"no job {kind!r}"}, status_code=404)
-        return JSONResponse({"job": self.jobs.submit(kind, work)})
+        return JSONResponse({"job": self.jobs.submit(kind, work, public=self.explorer.public)})
 
     async def job(self, request: Request) -> Response:
         found = self.jobs.get(request.path_params["key"])
@@ -187,7 +194,7 @@ class _Routes:
                     return too_big
         except ClientDisconnect:  # the page went away mid-upload: nobody to answer, nothing kept
             return Response(status_code=400)
-        return await _answer(self.explorer.upload, request.headers.get("x-filename", "upload.png"), bytes(data))
+        return await _answer(self.explorer, self.explorer.upload, request.headers.get("x-filename", "upload.png"), bytes(data))
 
     async def run_file(self, request: Request) -> Response:
         try:

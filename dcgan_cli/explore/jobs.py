@@ -21,9 +21,10 @@ class Jobs:
         self._jobs: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
-    def submit(self, what: str, fn: Callable[..., dict]) -> str:
+    def submit(self, what: str, fn: Callable[..., dict], public: Callable[[Any], Any] = lambda x: x) -> str:
         """Start fn(on_progress=...) in the background; the id polls its state. Ids are unguessable: knowing
-        one is having started the job (the page that holds this launch's token)."""
+        one is having started the job (the page that holds this launch's token). `public` rewrites the
+        result, phases and errors for the page (no absolute paths)."""
         key = secrets.token_urlsafe(12)
         job = {"id": key, "what": what, "state": "queued", "phase": "", "done": 0, "total": 0, "result": None, "error": None}
         with self._lock:
@@ -32,18 +33,18 @@ class Jobs:
                 del self._jobs[old]
 
         def progress(done: int, total: int | None, what: str = "") -> None:  # the library's Progress
-            job.update(phase=str(what or job["phase"]), done=int(done), total=int(total or 0))
+            job.update(phase=public(str(what or job["phase"])), done=int(done), total=int(total or 0))
 
         def run() -> None:
             job["state"] = "running"
             try:
-                job["result"] = fn(on_progress=progress)
+                job["result"] = public(fn(on_progress=progress))
                 job["state"] = "done"
             except DcganError as e:
-                job["error"], job["state"] = str(e), "failed"
+                job["error"], job["state"] = public(str(e)), "failed"
             except Exception as e:  # a bug: the page says so in one line, the terminal keeps the trace
                 traceback.print_exc()
-                job["error"], job["state"] = f"{type(e).__name__}: {e}", "failed"
+                job["error"], job["state"] = public(f"{type(e).__name__}: {e}"), "failed"
 
         self._pool.submit(run)
         return key

@@ -144,6 +144,32 @@ class Explorer:
             self._latents[key] = path
         return key
 
+    def public(self, value: Any) -> Any:
+        """An answer as the page may show it: every absolute path of this machine in it written relative
+        (to the run folder, as "RUN/...", this session's folder, the data cache, the home folder)."""
+        if isinstance(value, dict):
+            return {k: self.public(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.public(v) for v in value]
+        if not isinstance(value, str) or "/" not in value and "\\" not in value:
+            return value
+        for prefix, name in self._prefixes():
+            value = value.replace(prefix, name)
+        return value
+
+    def _prefixes(self) -> list[tuple[str, str]]:
+        from ..data.cache import default_cache_root
+
+        out = []
+        for run in {c.run.path for c in list(self._loaded.values()) if c.run is not None}:
+            shown_as = f"{self._runs_folder.name}/{run.name}" if self._runs_folder is not None else run.name
+            out += [(str(run.resolve()), shown_as), (str(run.absolute()), shown_as)]
+        if self._runs_folder is not None:
+            out += [(str(self._runs_folder.resolve()), self._runs_folder.name)]
+        out += [(str(self.uploads.resolve()), "(this session's folder)"), (str(self.uploads), "(this session's folder)"),
+                (str(default_cache_root().resolve()), "(the data cache)"), (str(Path.home()), "~")]
+        return sorted(set(out), key=lambda p: -len(p[0]))  # the longest first: a run inside the home folder is the run
+
     # --- the run
 
     def overview(self, ckpt: str | None = None) -> dict[str, Any]:
@@ -156,12 +182,27 @@ class Explorer:
         ds = c.dataset
         words = sorted(vocabulary((ds.name or ""), list(ds.label_names or [])))
         return {
-            "run": str(c.run.path) if c.run is not None else None,
+            "run": c.run.path.name if c.run is not None else None,
             "checkpoints": [{"name": n} for n in sorted(self.files)],
             "default": self.default, "chosen": ckpt or self.default, "has_ema": c.has_ema, "size": c.model_config.size,
-            "methods": list(ARITHMETIC_METHODS), "words": words, "info": info(c).to_dict(),
+            "methods": list(ARITHMETIC_METHODS), "words": words, "concepts": self.concepts(c), "info": info(c).to_dict(),
             "pictures": self.pictures(ckpt),
         }
+
+    def concepts(self, c: Checkpoint) -> list[str]:
+        """What a concept slider can move toward: the values of the data set's labels (none without)."""
+        from ..attributes.expectations import attributes_of
+        from ..core.errors import DcganError
+        from ..data import checkpoint_data
+        from ..latent.steer import concept_words
+
+        if not c.dataset.label_names:
+            return []
+        try:  # the groups of labels (one shape of three) are the data's: read from its cache
+            data = checkpoint_data(c, "train")
+        except DcganError:
+            return []
+        return concept_words(attributes_of(data.label_names, data.groups))
 
     def pictures(self, ckpt: str | None = None) -> list[str]:
         """The run's pictures (progress grids, curves, evaluation figures), relative to the run folder."""
@@ -212,6 +253,34 @@ class Explorer:
                    device=self.device, on_progress=on_progress)
         return {"lines": r.lines(), "read": r.to_dict()["read"][0]["attributes"]}
 
+    def steer(self, ckpt: str | None, ref: str, concept: str, trunc: float = 1.0, ema: bool | None = None,
+              on_progress=None) -> dict[str, Any]:
+        """A concept slider's pictures for a seed's sample or a z of this session, each with its reading."""
+        from ..latent.steer import steer
+        from ..projection.zfiles import generator_fingerprint, load_latents
+
+        c = self.checkpoint(ckpt)
+        end = self.end(ref)
+        if isinstance(end, int):
+            s = steer(c, concept, seed=end, trunc=trunc, ema=ema, bank_samples=self.bank_samples, device=self.device,
+                      on_progress=on_progress)
+        else:
+            z = load_latents(end, nz=c.model_config.nz, fingerprint=generator_fingerprint(c.generator("cpu", ema=ema)),
+                             flag="the slider's sample").z[0]
+            s = steer(c, concept, z=z, ema=ema, bank_samples=self.bank_samples, device=self.device, on_progress=on_progress)
+        return s.to_dict() | {"frames": png(s.images)}
+
+    def label_seeds(self, ckpt: str | None, phrase: str, n: int = 32, trunc: float = 1.0, ema: bool | None = None,
+                    on_progress=None) -> dict[str, Any]:
+        """The first n seeds whose samples the classifier reads as `phrase` ("show me sevens")."""
+        from ..latent.labelled import seeds_showing
+
+        if not 1 <= n <= MAX_TILES:
+            raise UsageError(f"ask for 1 to {MAX_TILES} samples at a time, got {n}")
+        found = seeds_showing(self.checkpoint(ckpt), phrase, n, trunc=trunc, ema=ema, device=self.device,
+                              on_progress=on_progress)
+        return {"seeds": found.seeds, "lines": [found.line()]}
+
     def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = 5, on_progress=None) -> dict:
         from ..search.nn_search import nn_search
 
@@ -233,7 +302,7 @@ class Explorer:
 
             target = output_path(c.path, c.step, "interpolate", r.default_name())
             r.gif = target.with_suffix(".gif")
-            out["written"] = [str(p) for p in r.write(target)]
+            out["written"] = [str(p) for p in r.write(target)]  # public() makes them relative to the run
         return out
 
     def arithmetic(self, ckpt: str | None, expression: str, method: str | None = None, ema: bool | None = None,

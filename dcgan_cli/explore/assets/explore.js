@@ -1,11 +1,12 @@
 // The explorer page: every control calls one route, and every route one library call (see app.py).
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { chosen: null, around: null, frames: [], playing: null };
+const state = { chosen: null, around: null, frames: [], playing: null, steer: null };
 // This launch's token, from the URL `dcgan explore` printed: every API call carries it (app.py's Guard).
 const TOKEN = new URLSearchParams(location.search).get("token") || sessionStorage.getItem("dcgan-token") || "";
 sessionStorage.setItem("dcgan-token", TOKEN);
 const HEADERS = { "X-Dcgan-Token": TOKEN };
+const MAX_SEED = 2n ** 63n - 1n;
 
 function status(text, kind) {
   const s = $("status");
@@ -48,6 +49,30 @@ function fail(e) { status(String(e.message || e), "failed"); }
 
 function img(b64) { return "data:image/png;base64," + b64; }
 
+function figure(src, caption, cls) {
+  const box = document.createElement("figure");
+  const el = document.createElement("img");
+  el.src = src;
+  el.alt = caption;
+  if (cls) el.className = cls;
+  const cap = document.createElement("figcaption");
+  cap.textContent = caption;
+  box.append(el, cap);
+  return [box, el];
+}
+
+// --- samples: the grid redraws while a slider is dragged; a redraw asked for while one is
+// drawing waits, and only the newest ask is drawn (requests coalesce, the newest wins)
+const redraw = { busy: false, again: false };
+
+async function liveSamples() {
+  if (redraw.busy) { redraw.again = true; return; }
+  redraw.busy = true;
+  try {
+    do { redraw.again = false; await showSamples(); } while (redraw.again);
+  } finally { redraw.busy = false; }
+}
+
 async function showSamples() {
   const p = common();
   p.set("trunc", $("trunc").value);
@@ -63,26 +88,72 @@ async function showSamples() {
   const grid = $("grid");
   grid.replaceChildren();
   data.seeds.forEach((seed, i) => {
-    const el = document.createElement("img");
-    el.src = img(data.images[i]);
-    el.className = "tile";
+    const [box, el] = figure(img(data.images[i]), data.names[i], "tile");
     el.dataset.seed = seed;
     el.title = data.names[i];
-    el.alt = data.names[i];
+    if (state.chosen && state.chosen.seed === seed && state.chosen.around === state.around) el.classList.add("chosen");
     el.addEventListener("click", () => choose(seed, el, data.names[i]));
-    grid.appendChild(el);
+    grid.appendChild(box);
   });
   $("grid-caption").textContent = `${data.lines[0]} (${Math.round(performance.now() - t0)} ms)`;
-  if (state.chosen !== null && state.around === null) refreshDetail();
+  if (state.chosen !== null) await refreshDetail();
 }
 
+// The seeds box as a page: "a-b" (or one seed) -> [first, count]; a list has no next page.
+function page() {
+  const m = /^\s*(\d+)\s*(?:-\s*(\d+))?\s*$/.exec($("seeds").value);
+  if (!m) return null;
+  const lo = BigInt(m[1]), hi = BigInt(m[2] || m[1]);
+  return hi >= lo ? [lo, hi - lo + 1n] : null;
+}
+
+function setPage(lo, n) {
+  if (lo < 0n) lo = 0n;
+  if (lo + n - 1n > MAX_SEED) lo = MAX_SEED - n + 1n;
+  $("seeds").value = n === 1n ? String(lo) : `${lo}-${lo + n - 1n}`;
+  return showSamples();
+}
+
+async function stepPage(dir) {
+  const p = page() || [0n, 64n];
+  await setPage(p[0] + BigInt(dir) * p[1], p[1]);
+}
+
+async function randomPage() {
+  const n = (page() || [0n, 64n])[1];
+  await setPage(BigInt(Math.floor(Math.random() * 1e9)) * n, n);
+}
+
+async function findLabel() {
+  const phrase = $("label-phrase").value.trim();
+  if (!phrase) { status("type what to show, e.g. a class word of this data set", "failed"); return; }
+  const n = Number((page() || [0n, 32n])[1] > 256n ? 256n : (page() || [0n, 32n])[1]);
+  const r = await job("label", { phrase, n, trunc: $("trunc").value });
+  state.around = null;
+  $("seeds").value = r.seeds.join(",");
+  await showSamples();
+  $("grid-caption").textContent = r.lines.join(" ") + " \u2014 " + $("grid-caption").textContent;
+}
+
+// --- one sample
+
 async function refreshDetail() {
+  const c = state.chosen;
   const p = common();
   p.set("trunc", $("trunc").value);
-  p.set("seeds", String(state.chosen.seed));
-  if (state.chosen.around !== null) { p.set("around", state.chosen.around); p.set("radius", state.chosen.radius); }
+  p.set("seeds", String(c.seed));
+  if (c.around !== null) { p.set("around", c.around); p.set("radius", c.radius); }
   const data = await getJSON("/api/samples?" + p);
   $("detail-img").src = img(data.images[0]);
+  $("detail-seed").textContent = data.names[0];
+}
+
+function clearDetail() {
+  $("read-lines").textContent = "";
+  $("neighbours-lines").textContent = "";
+  $("neighbours-img").hidden = true;
+  $("steer-box").hidden = true;
+  state.steer = null;
 }
 
 function choose(seed, el, name) {
@@ -92,14 +163,74 @@ function choose(seed, el, name) {
   $("detail-panel").hidden = false;
   $("detail-seed").textContent = name;
   $("detail-img").src = el.src;
-  $("read-lines").textContent = "";
-  $("neighbours-lines").textContent = "";
-  $("neighbours-img").hidden = true;
+  clearDetail();
+}
+
+async function stepSeed(dir) {
+  const c = state.chosen;
+  if (!c) return;
+  const next = BigInt(c.seed) + BigInt(dir);
+  if (next < 0n || next > BigInt(Number.MAX_SAFE_INTEGER)) return;  // a page's numbers are exact to 2^53
+  c.seed = Number(next);
+  document.querySelectorAll("#grid img.chosen").forEach((x) => x.classList.remove("chosen"));
+  const tile = [...document.querySelectorAll("#grid img.tile")].find((t) => t.dataset.seed === String(c.seed) && c.around === state.around);
+  if (tile) tile.classList.add("chosen");
+  clearDetail();
+  await refreshDetail();
 }
 
 function useAs(which) {
   if (state.chosen.around !== null) { status("a sample around a seed has no seed of its own: pick one from the seed grid", "failed"); return; }
-  $(which).value = "seed:" + state.chosen.seed;
+  setEnd(which, "seed:" + state.chosen.seed);
+}
+
+// --- a concept slider: the pictures of the whole path are made once, so dragging only shows them
+
+async function steer() {
+  const c = state.chosen;
+  if (c.around !== null) { status("a concept slider starts from a seed: pick one from the seed grid", "failed"); return; }
+  const concept = $("concept").value;
+  const r = await job("steer", { ref: "seed:" + c.seed, concept, trunc: $("trunc").value });
+  state.steer = r;
+  const s = $("steer-pos");
+  s.max = String(r.positions.length - 1);
+  s.value = String((r.positions.length - 1) / 2);
+  const strip = $("steer-strip");
+  strip.replaceChildren();
+  r.frames.forEach((b64, i) => {
+    const [box, el] = figure(img(b64), r.reads[i]);
+    el.addEventListener("click", () => { s.value = String(i); showSteer(); });
+    strip.appendChild(box);
+  });
+  $("steer-box").hidden = false;
+  $("read-lines").textContent = r.lines.join("\n");
+  showSteer();
+}
+
+function showSteer() {
+  const r = state.steer;
+  if (!r) return;
+  const i = Number($("steer-pos").value);
+  $("detail-img").src = img(r.frames[i]);
+  const at = r.positions[i];
+  $("steer-value").textContent = (at > 0 ? "+" : "") + at.toFixed(2);
+  $("steer-read").textContent = `${at === 0 ? "the sample" : (at > 0 ? "more " : "less ") + r.concept}: `
+    + `the classifier reads ${r.reads[i]} (${r.concept} ${Math.round(100 * r.probs[i])}%), |z moved| ${r.distances[i].toFixed(2)}`;
+  [...$("steer-strip").children].forEach((box, k) => box.classList.toggle("current", k === i));
+}
+
+// --- interpolation: the walk's strip, its current frame enlarged
+
+function setEnd(which, value) {
+  $(which).value = value;
+  clearWalk();
+}
+
+function clearWalk() {  // a walk shown between ends that changed would be a walk between other ends
+  state.frames = [];
+  $("frame").hidden = true;
+  $("strip").replaceChildren();
+  $("interp-lines").textContent = "";
 }
 
 function walkParams() {
@@ -119,6 +250,14 @@ async function walk() {
   $("t").value = "0";
   $("interp-lines").textContent = data.lines.join("\n");
   $("frame").hidden = false;
+  const strip = $("strip");
+  strip.replaceChildren();
+  const n = data.frames.length;
+  data.frames.forEach((b64, i) => {
+    const [box, el] = figure(img(b64), "t " + (i / (n - 1)).toFixed(2));
+    el.addEventListener("click", () => { $("t").value = String(i); showFrame(); });
+    strip.appendChild(box);
+  });
   showFrame();
 }
 
@@ -128,6 +267,7 @@ function showFrame() {
   if (!n) return;
   $("frame").src = img(state.frames[i]);
   $("t-value").textContent = (i / (n - 1)).toFixed(2);
+  [...$("strip").children].forEach((box, k) => box.classList.toggle("current", k === i));
 }
 
 function play() {
@@ -151,20 +291,21 @@ async function exportWalk() {
   $("interp-lines").textContent = data.lines.concat(data.written.map((w) => "wrote " + w)).join("\n");
 }
 
+// --- arithmetic and your image
+
 async function arithmetic() {
   $("verdict").textContent = "";
   const r = await job("arithmetic", { expression: $("expr").value, method: $("method").value, anchor: $("anchor").value });
   $("verdict").textContent = r.lines.join("\n");
   $("arith-figure").src = img(r.figure);
-  $("arith-figure").hidden = false;
+  $("arith-figure").hidden = $("arith-figure-title").hidden = $("arith-results-title").hidden = false;
   const box = $("arith-results");
   box.replaceChildren();
   r.results.forEach((b64, i) => {
-    const el = document.createElement("img");
-    el.src = img(b64);
-    el.title = `result ${i + 1}: click to use it as A (z:${r.ids[i]})`;
-    el.addEventListener("click", () => { $("end-a").value = "z:" + r.ids[i]; $("anchor").value = "z:" + r.ids[i]; status(`result ${i + 1} is A and the anchor`); });
-    box.appendChild(el);
+    const [fig, el] = figure(img(b64), `result ${i + 1}`, "tile");
+    el.title = `result ${i + 1}: click to use it as A and the anchor (z:${r.ids[i]})`;
+    el.addEventListener("click", () => { setEnd("end-a", "z:" + r.ids[i]); $("anchor").value = "z:" + r.ids[i]; status(`result ${i + 1} is A and the anchor`); });
+    box.appendChild(fig);
   });
 }
 
@@ -178,8 +319,42 @@ async function projectUpload() {
   $("project-lines").textContent = r.lines.join("\n") + `\n\nits z is z:${r.id}: use it as A, B or the anchor`;
   $("project-figure").src = img(r.figure);
   $("project-figure").hidden = false;
-  $("end-a").value = "z:" + r.id;
+  setEnd("end-a", "z:" + r.id);
   $("anchor").value = "z:" + r.id;
+}
+
+// --- the run: its settings as tables, its pictures at their size with captions
+
+function table(title, rows) {
+  const t = document.createElement("table");
+  const cap = document.createElement("caption");
+  cap.textContent = title;
+  t.appendChild(cap);
+  for (const [k, v] of rows) {
+    const tr = t.insertRow();
+    tr.insertCell().textContent = k;
+    tr.insertCell().textContent = v === null || v === undefined ? "\u2014" : typeof v === "object" ? JSON.stringify(v) : String(v);
+  }
+  return t;
+}
+
+function showConfig(info) {
+  const top = Object.entries(info).filter(([, v]) => v === null || typeof v !== "object" || Array.isArray(v));
+  const tables = [table("checkpoint", top.concat(Object.entries(info.parameters || {}).map(([k, v]) => [k + " parameters", v.toLocaleString()])))];
+  for (const section of ["model", "train", "dataset", "metrics"]) {
+    const rows = Object.entries(info[section] || {}).filter(([k]) => k !== "groups");
+    if (rows.length) tables.push(table(section, rows.map(([k, v]) => [k, Array.isArray(v) ? v.join(", ") : v])));
+  }
+  $("config").replaceChildren(...tables);
+}
+
+const KINDS = [[/^progress\/.*\.gif$/i, "training progress, one frame per saved grid"], [/^progress\//i, "samples of fixed seeds during training"],
+  [/curves/i, "training curves"], [/real.*fake|fake.*real/i, "real images beside generated ones"], [/evaluat/i, "an evaluation"],
+  [/interpolat/i, "an interpolation"], [/arithmetic/i, "vector arithmetic"], [/nn.?search|nearest/i, "nearest training images"]];
+
+function caption(rel) {
+  const kind = KINDS.find(([re]) => re.test(rel));
+  return kind ? `${rel}: ${kind[1]}` : rel;
 }
 
 async function showRun() {
@@ -189,16 +364,19 @@ async function showRun() {
   $("run-name").textContent = run.run || "";
   $("generator").disabled = !run.has_ema;
   $("words").textContent = run.words.length ? "words: " + run.words.join(", ") : "this data set has no labels: define concepts by seeds with the CLI's --define";
-  $("config").textContent = JSON.stringify(run.info, null, 1);
+  $("concept").replaceChildren(...run.concepts.map((w) => Object.assign(document.createElement("option"), { value: w, textContent: w })));
+  $("concept-box").hidden = $("label-box").hidden = !run.concepts.length;
+  showConfig(run.info);
   $("pictures").replaceChildren();
   for (const rel of run.pictures) {
+    const href = "/files/" + rel.split("/").map(encodeURIComponent).join("/") + "?" + p;
     const a = document.createElement("a");
-    a.href = "/files/" + rel.split("/").map(encodeURIComponent).join("/") + "?" + p;
+    a.href = href;
     a.target = "_blank";
-    if (/\.mp4$/i.test(rel)) { a.textContent = rel; } else {
-      const el = document.createElement("img");
-      el.src = a.href; el.alt = rel; el.title = rel; el.loading = "lazy";
-      a.appendChild(el);
+    if (/\.mp4$/i.test(rel)) { a.textContent = caption(rel); } else {
+      const [box, el] = figure(href, caption(rel));
+      el.loading = "lazy";
+      a.appendChild(box);
     }
     $("pictures").appendChild(a);
   }
@@ -223,13 +401,22 @@ async function load() {
 
 function on(id, event, fn) { $(id).addEventListener(event, () => fn().catch(fail)); }
 
-$("trunc").addEventListener("input", () => { $("trunc-value").textContent = Number($("trunc").value).toFixed(2); });
-$("radius").addEventListener("input", () => { $("radius-value").textContent = Number($("radius").value).toFixed(2); });
-on("trunc", "change", showSamples);
-on("radius", "change", showSamples);
+$("trunc").addEventListener("input", () => { $("trunc-value").textContent = Number($("trunc").value).toFixed(2); liveSamples().catch(fail); });
+$("radius").addEventListener("input", () => { $("radius-value").textContent = Number($("radius").value).toFixed(2); liveSamples().catch(fail); });
 on("show-seeds", "click", showSamples);
-on("ckpt", "change", async () => { await showRun(); await showSamples(); });
-on("generator", "change", showSamples);
+$("seeds").addEventListener("keydown", (e) => { if (e.key === "Enter") showSamples().catch(fail); });
+on("prev-page", "click", () => stepPage(-1));
+on("next-page", "click", () => stepPage(1));
+on("random-page", "click", randomPage);
+on("find-label", "click", findLabel);
+$("label-phrase").addEventListener("keydown", (e) => { if (e.key === "Enter") findLabel().catch(fail); });
+document.addEventListener("keydown", (e) => {
+  if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+  const act = { ArrowLeft: () => stepPage(-1), ArrowRight: () => stepPage(1), r: randomPage }[e.key];
+  if (act && state.around === null) { e.preventDefault(); act().catch(fail); }
+});
+on("ckpt", "change", async () => { await showRun(); clearDetail(); await showSamples(); });
+on("generator", "change", async () => { clearDetail(); await showSamples(); });
 on("more-like", "click", async () => {
   if (state.chosen.around !== null) { status("already around a seed: move the radius", ""); return; }
   state.around = state.chosen.seed;
@@ -238,8 +425,12 @@ on("more-like", "click", async () => {
   await showSamples();
 });
 on("back-to-seeds", "click", async () => { state.around = null; $("around-box").hidden = true; $("back-to-seeds").hidden = true; await showSamples(); });
+on("prev-seed", "click", () => stepSeed(-1));
+on("next-seed", "click", () => stepSeed(1));
 $("use-a").addEventListener("click", () => useAs("end-a"));
 $("use-b").addEventListener("click", () => useAs("end-b"));
+$("end-a").addEventListener("input", clearWalk);
+$("end-b").addEventListener("input", clearWalk);
 on("read", "click", async () => {
   const c = state.chosen;
   const r = await job("read", { seed: c.seed, trunc: $("trunc").value, around: c.around, radius: c.radius });
@@ -252,6 +443,8 @@ on("neighbours", "click", async () => {
   $("neighbours-img").hidden = false;
   $("neighbours-lines").textContent = r.lines.join("\n");
 });
+on("steer", "click", steer);
+$("steer-pos").addEventListener("input", showSteer);
 on("walk", "click", walk);
 $("t").addEventListener("input", showFrame);
 $("play").addEventListener("click", play);
