@@ -13,6 +13,7 @@ import itertools
 import re
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +242,12 @@ class Explorer:
 
         if not 1 <= len(seeds) <= MAX_TILES:
             raise UsageError(f"ask for 1 to {MAX_TILES} samples at a time, got {len(seeds)}")
-        r = sample(self.checkpoint(ckpt), seeds, trunc=trunc, ema=ema, around=around, radius=radius, device=self.device)
+        c = self.checkpoint(ckpt)
+        started = time.perf_counter()
+        r = sample(c, seeds, trunc=trunc, ema=ema, around=around, radius=radius, device=self.device)
+        model_ms = 1000 * (time.perf_counter() - started)  # what a frame of a dragged slider costs in G
         return {"seeds": r.seeds, "names": [r.tile_name(s) for s in r.seeds], "images": png(r.images()),
-                "lines": r.lines()}
+                "lines": r.lines(), "model_ms": round(model_ms, 1)}
 
     def read(self, ckpt: str | None, seed: int, trunc: float = 1.0, ema: bool | None = None,
              around: int | None = None, radius: float = RADIUS, on_progress=None) -> dict[str, Any]:

@@ -123,7 +123,7 @@ def curves(run: RunFolder) -> Path:
         ax.set_yscale("log")
         ax.legend(loc="upper right")
     axes[-1].set_xlabel("step")
-    fig.suptitle(str(run.path))
+    fig.suptitle(run.path.resolve().name)  # the run, not where this machine keeps it
     # Fixed margins in inches rather than tight_layout, which measures every label first: that took 40% of
     # writing the plot, which a run writes whenever it ends.
     height = fig.get_figheight()

@@ -95,7 +95,7 @@ async function showSamples() {
     el.addEventListener("click", () => choose(seed, el, data.names[i]));
     grid.appendChild(box);
   });
-  $("grid-caption").textContent = `${data.lines[0]} (${Math.round(performance.now() - t0)} ms)`;
+  $("grid-caption").textContent = `${data.lines[0]}; G drew them in ${Math.round(data.model_ms)} ms, shown in ${Math.round(performance.now() - t0)} ms`;
   if (state.chosen !== null) await refreshDetail();
 }
 
@@ -203,7 +203,7 @@ async function steer() {
     strip.appendChild(box);
   });
   $("steer-box").hidden = false;
-  $("read-lines").textContent = r.lines.join("\n");
+  $("steer-lines").textContent = r.lines.join("\n");
   showSteer();
 }
 
@@ -214,8 +214,9 @@ function showSteer() {
   $("detail-img").src = img(r.frames[i]);
   const at = r.positions[i];
   $("steer-value").textContent = (at > 0 ? "+" : "") + at.toFixed(2);
+  const also = r.reads[i].startsWith(r.concept + " ") ? "" : ` (${r.concept} ${Math.round(100 * r.probs[i])}%)`;
   $("steer-read").textContent = `${at === 0 ? "the sample" : (at > 0 ? "more " : "less ") + r.concept}: `
-    + `the classifier reads ${r.reads[i]} (${r.concept} ${Math.round(100 * r.probs[i])}%), |z moved| ${r.distances[i].toFixed(2)}`;
+    + `the classifier reads ${r.reads[i]}${also}; z moved ${r.distances[i].toFixed(2)} of a typical |z|`;
   [...$("steer-strip").children].forEach((box, k) => box.classList.toggle("current", k === i));
 }
 
