@@ -74,18 +74,6 @@ def save_gif(frames: list[Image.Image], path: Path, duration_ms: int = 120, loop
     return save_pil(first, path, save_all=True, append_images=rest, duration=duration_ms, loop=0 if loop else 1)
 
 
-def caption_below(img: Image.Image, captions: list[str], cell: int, padding: int = 2, nrow: int | None = None) -> Image.Image:
-    """Add a strip of text under each column of a one-row grid (used for nn-search distances)."""
-    ncol = nrow or len(captions)
-    band = 12
-    out = Image.new("RGB", (img.width, img.height + band), (0, 0, 0))
-    out.paste(img, (0, 0))
-    draw = ImageDraw.Draw(out)
-    for i, text in enumerate(captions[:ncol]):
-        draw.text((padding + i * (cell + padding), img.height), text, fill=(255, 255, 255))
-    return out
-
-
 MIN_CELL = 128  # on-screen size of a tile: a 32 px model's image is enlarged 4x (nearest: pixels stay pixels)
 BACKGROUND, INK = (255, 255, 255), (20, 20, 20)
 
@@ -155,6 +143,38 @@ def labelled_grid(rows: list[torch.Tensor], row_labels: list[str], col_labels: l
         draw.text((pad, y + cell // 2), label, fill=INK, font=font, anchor="lm")
         for j, tile in enumerate(row):
             out.paste(tile, (left + j * (cell + gap), y))
+    return out
+
+
+def captioned_table(rows: list[torch.Tensor], captions: list[list[str]], row_labels: list[str], col_labels: list[str], *,
+                    title: str, min_cell: int = MIN_CELL, marked: int | None = 0) -> Image.Image:
+    """A table of pictures to read at a glance (nn-search's): a title, a header over every column, each
+    row named on its left, every tile (enlarged to at least min_cell) captioned below. Column
+    `marked` (the queries) is set off from the rest by a wider gap."""
+    from PIL import ImageFont
+
+    tiles = [enlarged(r, min_cell) for r in rows]
+    cell = tiles[0][0].width
+    font = ImageFont.load_default(size=16)
+    small = ImageFont.load_default(size=14)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    gap, pad, line = 6, 10, 24
+    left = pad + max((int(probe.textlength(t, font=font)) for t in row_labels), default=0) + pad
+    ncol = max(len(r) for r in tiles)
+    xs = [left + j * (cell + gap) + (3 * gap if marked is not None and j > marked else 0) for j in range(ncol)]
+    top = pad + 2 * line
+    width = max(xs[-1] + cell + pad, int(probe.textlength(title, font=font)) + 2 * pad)
+    out = Image.new("RGB", (width, top + len(tiles) * (cell + line + gap) + pad), BACKGROUND)
+    draw = ImageDraw.Draw(out)
+    draw.text((pad, pad), title, fill=INK, font=font)
+    for x, text in zip(xs, col_labels):
+        draw.text((x + cell // 2, top - line // 2), text, fill=INK, font=font, anchor="mm")
+    for i, (label, row, texts) in enumerate(zip(row_labels, tiles, captions)):
+        y = top + i * (cell + line + gap)
+        draw.text((pad, y + cell // 2), label, fill=INK, font=font, anchor="lm")
+        for x, tile, text in zip(xs, row, texts):
+            out.paste(tile, (x, y))
+            draw.text((x + cell // 2, y + cell + line // 2), text, fill=INK, font=small, anchor="mm")
     return out
 
 

@@ -19,7 +19,7 @@ from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import SPLITS
 from ..core.errors import DcganError, UsageError
 from ..core.generation import generate, images_from_seeds
-from ..core.images import caption_below, grid_image
+from ..core.images import MIN_CELL, captioned_table
 from ..core.pixels import flat_model_range
 from ..core.progress import Progress
 from ..core.results import Result, shown
@@ -81,28 +81,27 @@ class SearchResult(Result):
         what = f"seeds-{seeds_label(seeds)}" if len(seeds) == len(self.query_info) else "query"
         return f"{self.split}-{what}-k{self.k}.png"
 
-    def figure(self, min_cell: int = 64) -> Image.Image:
-        """Rows of [query, neighbour 1..k], each neighbour captioned with its distance."""
+    def figure(self, min_cell: int = MIN_CELL) -> Image.Image:
+        """A title, one row per query (its seed or file on the left), the query then its k nearest
+        training images in rank order, each captioned with its distance and index in the split."""
         q, nb = self.queries, self.neighbours
-        size = q.shape[-1]
-        if any(i.get("reconstruction") for i in self.query_info):
-            min_cell = max(min_cell, 96)  # room for the caption "reconstruction"
-        scale = max(1, -(-min_cell // size))  # small images are enlarged so the captions fit
-        rows = []
-        for r in range(q.shape[0]):
+        rows, captions, names = [], [], []
+        for r, info in enumerate(self.query_info):
             neigh = flat_model_range(self.data.images[nb.indices[r].numpy()]).float().view(-1, *q.shape[1:])  # rank order
-            row = torch.cat([q[r : r + 1].float(), neigh])
-            if scale > 1:
-                row = torch.nn.functional.interpolate(row, scale_factor=scale, mode="nearest")
-            img = grid_image(row, nrow=row.shape[0])
-            first = "reconstruction" if self.query_info[r].get("reconstruction") else "query"
-            rows.append(caption_below(img, [first, *[f"{d:.1f}" for d in nb.distances[r].tolist()]], cell=size * scale))
-        out = Image.new("RGB", (rows[0].width, sum(r.height for r in rows)))
-        y = 0
-        for r in rows:
-            out.paste(r, (0, y))
-            y += r.height
-        return out
+            rows.append(torch.cat([q[r : r + 1].float(), neigh]))
+            names.append(self._name(info))
+            first = "its reconstruction" if info.get("reconstruction") else "generated" if "seed" in info else "query"
+            captions.append([first, *[f"{d:.1f}  #{i}" for d, i in zip(nb.distances[r].tolist(), nb.indices[r].tolist())]])
+        title = (f"nearest {self.split} images of {self.data.name} to each sample (squared L2 in [-1, 1] pixels), "
+                 f"step {self.step}")
+        headers = ["sample", *[f"nearest {j + 1}" for j in range(nb.indices.shape[1])]]
+        return captioned_table(rows, captions, names, headers, title=title, min_cell=min_cell)
+
+    @staticmethod
+    def _name(info: dict[str, Any]) -> str:
+        if "seed" in info:
+            return f"seed {info['seed']}"
+        return shown(Path(info["path"]).name)[:24] if "path" in info else f"query {info['index']}"
 
     def to_dict(self) -> dict[str, Any]:
         data, nb = self.data, self.neighbours
@@ -125,8 +124,7 @@ class SearchResult(Result):
     def lines(self) -> list[str]:
         out = [f"nearest {self.split} images of {self.data.name} (squared L2, [-1, 1] pixels): index (distance)"]
         for q, idx, dist in zip(self.query_info, self.neighbours.indices.tolist(), self.neighbours.distances.tolist()):
-            label = f"seed {q['seed']}" if "seed" in q else shown(Path(q["path"]).name) if "path" in q else f"query {q['index']}"
-            label += " (its reconstruction by G)" if q.get("reconstruction") else ""
+            label = self._name(q) + (" (its reconstruction by G)" if q.get("reconstruction") else "")
             out.append(f"  {label}: " + ", ".join(f"{i} ({d:.1f})" for i, d in zip(idx, dist)))
         if self.memorization:
             out.append(self.memorization["verdict"])

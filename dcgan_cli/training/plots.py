@@ -39,7 +39,7 @@ def progress_gif(run: RunFolder, duration_ms: int = 400) -> Path:
     frames = []
     for step, path in grids:
         frame = _enlarge(read_picture(path))
-        ImageDraw.Draw(frame).text((4, 4), f"step {step}", fill=(255, 255, 0))
+        _label(frame, f"step {step}", (6, 6))
         frames.append(frame)
     if video_available():  # an MP4 beside the GIF where an encoder is installed (the video extra)
         save_mp4(frames, run.plots / "progress.mp4", fps=max(1, 1000 // duration_ms))
@@ -56,14 +56,25 @@ def real_vs_fake(run: RunFolder, real_u8: np.ndarray) -> Path:
         raise DcganError(f"{run.path} has no sample grids yet")
     real = _enlarge(grid_image(to_model_range(np.asarray(real_u8[:64])), nrow=8))
     fake = _enlarge(read_picture(grids[-1][1]))
-    band = 16
+    band = 26
     out = Image.new("RGB", (real.width + fake.width + 8, max(real.height, fake.height) + band), (0, 0, 0))
     out.paste(real, (0, band))
     out.paste(fake, (real.width + 8, band))
-    draw = ImageDraw.Draw(out)
-    draw.text((4, 2), "real", fill=(255, 255, 255))
-    draw.text((real.width + 12, 2), f"generated, step {grids[-1][0]}", fill=(255, 255, 255))
+    _label(out, "real", (4, 2), box=False)
+    _label(out, f"generated, step {grids[-1][0]}", (real.width + 12, 2), box=False)
     return save_pil(out, run.plots / "real-vs-fake.png")
+
+
+def _label(img: Image.Image, text: str, at: tuple[int, int], box: bool = True) -> None:
+    """Text a person reads at the picture's size (16 px or more), on a dark box where it lies over pictures."""
+    from PIL import ImageFont
+
+    font = ImageFont.load_default(size=max(16, img.width // 32))
+    draw = ImageDraw.Draw(img)
+    if box:
+        x0, y0, x1, y1 = draw.textbbox(at, text, font=font)
+        draw.rectangle((x0 - 4, y0 - 3, x1 + 4, y1 + 3), fill=(0, 0, 0))
+    draw.text(at, text, fill=(255, 255, 0) if box else (255, 255, 255), font=font)
 
 
 def smooth(values: list[float], weight: float = 0.9) -> list[float]:

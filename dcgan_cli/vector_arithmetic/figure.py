@@ -61,7 +61,7 @@ def _layout(result: Any, anchors, min_cell: int) -> _Layout:
     size = result.result_images.shape[-1]
     cell = size * max(1, math.ceil(min_cell / size))
     gap, op_w, pad = max(4, cell // 16), max(24, cell // 2), 8
-    font = ImageFont.load_default(size=max(11, cell // 6))
+    font = ImageFont.load_default(size=max(16, cell // 6))  # footnotes and headers at the captions' size
     rows = max([len(e) for e in result.exemplar_images] + [1])
     line = font.size + 6
     top = pad + 4 * line  # caption: phrase and the context the term was taken in, each may wrap once
@@ -70,12 +70,12 @@ def _layout(result: Any, anchors, min_cell: int) -> _Layout:
     thumb = cell // 2 if anchors is not None else 0
     res_h = cell + (thumb + line if anchors is not None else 0) + gap
     col_h = rows * (cell + gap) + 2 * gap + cell + line
-    return _Layout(cell, gap, op_w, pad, font, ImageFont.load_default(size=max(10, cell // 7)), line, top,
+    return _Layout(cell, gap, op_w, pad, font, ImageFont.load_default(size=max(14, cell // 7)), line, top,
                    top + rows * (cell + gap) + 2 * gap, res_cols, res_h, thumb,
                    max(col_h, math.ceil(n / res_cols) * res_h + line))
 
 
-def figure(result: Any, min_cell: int = 64) -> Image.Image:
+def figure(result: Any, min_cell: int = 96) -> Image.Image:
     """An ArithmeticResult drawn (result.py calls this; the figure reads its fields and decides nothing)."""
     # Anchored results each start from their own anchor: it is shown under the result, half size.
     anchored = METHODS[result.method].from_anchors
