@@ -123,7 +123,8 @@ def main() -> None:
 
     args.out.mkdir(parents=True, exist_ok=True)
     uploads = Path(tempfile.mkdtemp(prefix="explore-tour-"))
-    print(f"cpu: {os.cpu_count()} cores; flags: {' '.join(sorted(set(re.findall(r'avx[^ ]*', Path('/proc/cpuinfo').read_text()))))}")
+    flags = sorted(set(re.findall(r"avx[^ \n]*", Path("/proc/cpuinfo").read_text())))
+    print(f"cpu: {os.cpu_count()} cores; flags: {' '.join(flags)}")
     b = chromium()
     try:
         t0 = time.perf_counter()
@@ -146,7 +147,8 @@ def main() -> None:
         timed(b, f"concept slider '{args.concept}' (first use)", "steer",
               lambda: b.find_element(By.ID, "steer-box").is_displayed())
         for pos in ("0", "8", "16"):
-            b.execute_script(f"const s = document.getElementById('steer-pos'); s.value = '{pos}'; s.dispatchEvent(new Event('input'));")
+            b.execute_script(f"const s = document.getElementById('steer-pos'); s.value = '{pos}';"
+                             "s.dispatchEvent(new Event('input'));")
             print(f"  slider at {pos}/16: {b.find_element(By.ID, 'steer-read').text}")
         shoot(b, args.out, "detail-panel")
 
