@@ -56,6 +56,51 @@ def test_help_lists_the_choices(runner):
     assert "pip install 'dcgan-cli[explore]'" in r.output  # the extra it needs, not eaten as markup
 
 
+COMMAND_NAMES = ["train", "sample", "info", "interpolate", "arithmetic", "nn-search", "project", "plot", "evaluate", "probe",
+                 "ablate", "explain", "explore", "data prepare", "data info"]
+
+
+@pytest.mark.parametrize("command", COMMAND_NAMES)
+def test_help_says_what_goes_in_each_flag_and_its_default(runner, command):
+    r = runner.invoke(dcgan_app, [*command.split(), "--help"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    assert not re.search(r"<(bool|int|float|str|path|file|directory)>", r.output), r.output  # Typer's type names
+    rows = re.findall(r"│\s+(--[a-z0-9-]+)(?:\s+--no-[a-z0-9-]+)?\s+(\S*)\s+(.*?)\s*│", r.output)
+    assert rows, r.output
+    metavar = {flag: mv for flag, mv, _ in rows}
+    if "--seeds" in metavar:
+        assert metavar["--seeds"] == "0-63|3,7,9"
+    if "--device" in metavar:
+        assert metavar["--device"] == "auto|cpu|cuda[:N]|mps"
+    assert metavar.get("--help", "") in ("", "Show")  # a flag has no type
+
+
+def test_every_option_with_a_value_says_its_default():
+    """In --help, each option shows [default: X] or says "default" in its words, or is an output or
+    a choice a user makes (--json, --gif, --define...), whose absence is plain."""
+    import typer.main
+
+    from dcgan_cli.cli import app
+
+    optional_outputs = {"--json", "--gif", "--individual", "--query", "--define", "--anchor", "--images", "--real",
+                        "--through", "--ckpt", "--concept", "--dataset", "--size", "--label", "--from", "--to",
+                        "--install-completion", "--show-completion"}
+    missing = []
+
+    def walk(cmd, path):
+        for name, sub in getattr(cmd, "commands", {}).items():
+            walk(sub, [*path, name])
+        for p in getattr(cmd, "params", []):
+            if p.param_type_name != "option" or set(p.opts) & optional_outputs:
+                continue
+            shown = p.show_default not in (False, None) and p.default is not None
+            if not shown and "default" not in (p.help or "").lower():
+                missing.append(f"{' '.join(path)} {p.opts[0]}")
+
+    walk(typer.main.get_command(app), [])
+    assert not missing, missing
+
+
 @pytest.mark.slow
 def test_python_api_example_in_the_readme_runs(monkeypatch, tmp_path, shapes_classifier):
     readme = (ROOT / "README.md").read_text()

@@ -20,7 +20,7 @@ def ablate(
     ckpt: Ckpt = None, concept: Concept = ..., n: N = None, seeds: Seeds = None, bank: Bank = 2048, out_path: Out = None,
     json_path: JsonPath = None, ema: Ema = None, data_root: Root = None, cache_dir: Cache = None, device_name: Device = "auto",
 ):
-    """Forgetting to draw (paper 6.3.1): drop the G feature maps that carry a concept, with and without, side by side.
+    """Forgetting to draw (paper 6.3.1): drop the G feature maps that carry a concept, with and without (seeds 0-15).
     Example: dcgan ablate runs/demo --concept triangle"""
     from ..paper.ablate import ablate as forget
 

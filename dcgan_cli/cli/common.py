@@ -26,10 +26,12 @@ Ckpt = Annotated[
 CkptOption = Annotated[
     Path | None, typer.Option("--ckpt", help="The checkpoint, as an option (same as the first argument).", show_default=False)
 ]
-N = Annotated[int | None, typer.Option("--n", help="Images from seeds 0..N-1 (short for --seeds 0-(N-1)).", show_default=False)]
-Seeds = Annotated[
-    str | None, typer.Option("--seeds", help="Seeds: a range 0-63, a list 3,7,9, or both. Not with --n.", show_default=False)
-]
+N = Annotated[int | None, typer.Option(
+    "--n", help="Images from seeds 0..N-1 (short for --seeds 0-(N-1); default: the command's seeds, in its first line).",
+    show_default=False)]
+Seeds = Annotated[str | None, typer.Option(
+    "--seeds", help="Seeds: a range 0-63, a list 3,7,9, or both; not with --n (default: the command's, in its first line).",
+    show_default=False)]
 Out = Annotated[
     Path | None,
     typer.Option("--out", "--outdir", help="File to write (default: in the run folder, named by the parameters).",

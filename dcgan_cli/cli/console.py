@@ -127,7 +127,22 @@ def _did_you_mean(message: str) -> str:
 
 
 class OneLineErrors(TyperGroup):
-    """Typer's own usage errors (a bad choice, a missing value) as one line, like ours, exit code 2."""
+    """Typer's own usage errors (a bad choice, a missing value) as one line, like ours, exit code 2;
+    and `--help` type columns that say what goes there (help.py)."""
+
+    def get_command(self, ctx, cmd_name: str):
+        from .help import describe_flags
+
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            describe_flags(command, ctx)
+        return command
+
+    def format_help(self, ctx, formatter) -> None:
+        from .help import describe_flags
+
+        describe_flags(self, ctx)
+        super().format_help(ctx, formatter)
 
     def main(self, *args, standalone_mode: bool = True, **kwargs):
         from typer import _click

@@ -19,7 +19,8 @@ RealSplit = Annotated[Split, typer.Option(help="The real data split to compare w
 Metrics = Annotated[str, typer.Option(help="Comma-separated: fid, kid, pr (precision and recall).")]
 N = Annotated[int | None, typer.Option(
     "--n", help="Images per side: generated from seeds 0..N-1, real a fixed random subset. "
-    "[default: 10000 on a GPU (the standard protocol), 2048 elsewhere (a first look)]", show_default=False)]
+    "(default: 10,000 on a GPU, the standard protocol; 2,048 "
+    "elsewhere, a first look; a split holding fewer is said)", show_default=False)]
 FeatureSpace = Annotated[Features | None, typer.Option(
     help="Feature space (default: domain for labelled data sets, else inception).", show_default=False)]
 BatchSize = Annotated[int, typer.Option(help="Images per feature batch.")]

@@ -25,7 +25,8 @@ Scale = Annotated[int | None, typer.Option(
 Labels = Annotated[bool, typer.Option(
     "--labels/--no-labels", help="Caption each grid tile with its seed (tiles of 64 px or more); --no-labels for a plain grid.")]
 Around = Annotated[int | None, typer.Option(
-    help="More like this: each --seeds seed is a small step around this seed's z instead of a sample of its own.")]
+    help="More like this: each --seeds seed is a small step around this seed's z instead of a sample of its own "
+    "(default: none, each seed its own sample).")]
 Radius = Annotated[float, typer.Option(
     help="With --around: how far each step goes (0: the seed itself; 1: unrelated).")]
 Read = Annotated[bool, typer.Option(
@@ -36,7 +37,8 @@ Label = Annotated[str | None, typer.Option(
     "that read so (default 64), found once in the cached labels of seeds 0-4095 (more when needed).",
     rich_help_panel="Reading", show_default=False)]
 DataRoot = Annotated[Path | None, typer.Option(
-    "--data-root", help="Where the data set's files are, for --read when its cache is gone.", rich_help_panel="Reading")]
+    "--data-root", help="Where the data set's files are, for --read when its cache is gone "
+    "(default $DCGAN_DATA or ~/.cache/dcgan/data).", rich_help_panel="Reading")]
 
 
 def check_target(fmt: str, out: Path | None) -> None:
