@@ -81,6 +81,8 @@ def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int =
     if cached is not None:
         return SampleBank(cached[0]["z"], cached[0]["probs"], classifier, path)
     z = sample_z(ckpt.model_config, n, torch.Generator().manual_seed(seed))
-    probs = classifier.predict(generate(ckpt.generator(device, ema=ema), z, on_progress=report("labelling generated samples")))
+    G = ckpt.generator(device, ema=ema)
+    probs = classifier.predict(generate(G, z, on_progress=report(f"labelling {n:,} generated samples, once per checkpoint "
+                                                                  "(then cached)")))
     write_cached(path, {"z": z, "probs": probs}, {"classifier": classifier.key, "checkpoint": str(ckpt.path)}, what="sample bank")
     return SampleBank(z, probs, classifier, path)

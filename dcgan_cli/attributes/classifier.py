@@ -178,11 +178,12 @@ def train_attribute_model(
     y_all = torch.from_numpy(np.asarray(labels)).float()
     cols, free = group_columns(label_names, groups or [])
     net.train()
+    per_epoch = len(range(0, len(train_idx) - 1, batch_size))
     for epoch in range(epochs):
-        if on_progress is not None:
-            on_progress(epoch, epochs)
         perm = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
-        for i in range(0, len(perm) - 1, batch_size):
+        for b, i in enumerate(range(0, len(perm) - 1, batch_size)):
+            if on_progress is not None:  # by batch: the time left is known within seconds of the start
+                on_progress(epoch * per_epoch + b, epochs * per_epoch)
             idx = np.sort(perm[i : i + batch_size])
             x = to_model_range(torch.from_numpy(np.array(images[idx])).to(device))
             half = len(idx) // 2  # half of each batch degraded, half clean
@@ -191,6 +192,8 @@ def train_attribute_model(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+    if on_progress is not None:
+        on_progress(epochs * per_epoch, epochs * per_epoch)
     model = AttributeModel(net.eval(), label_names, 0.0, n_test, list(groups or []))
     probs = model.predict(to_model_range(images[test_idx]))
     model.accuracy = float(((probs > 0.5).float() == y_all[test_idx]).float().mean())

@@ -54,6 +54,8 @@ def note(text: str) -> None:
 
 
 def _duration(seconds: float) -> str:
+    if seconds < 0.5:
+        return "<1 s"
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
@@ -63,7 +65,7 @@ class Reporter:
     def __init__(self, bar: Progress | None, description: str):
         self.bar, self.description = bar, description
         self.task = bar.add_task(description, total=None, info="") if bar is not None else None
-        self._last_tenth, self._done, self._info = -1, 0, ""
+        self._last_tenth, self._done, self._info, self._estimated = -1, 0, "", False
         self._t0 = time.perf_counter()
 
     def update(self, done: int, total: int | None, info: str = "", *, line: bool | None = None,
@@ -75,17 +77,19 @@ class Reporter:
             self.bar.update(self.task, completed=done, total=total, info=shown_info)
             return
         if info != self._info or done < self._done:  # a new phase: its own clock and estimate
-            self._t0, self._last_tenth, self._info = time.perf_counter(), -1, info
+            self._t0, self._last_tenth, self._info, self._estimated = time.perf_counter(), -1, info, False
         self._done = done
-        if line is None:  # by default a plain line about every 10%, and at the end
+        elapsed = time.perf_counter() - self._t0
+        # how long is left, once there is a rate to tell it by: 5% done, or 2 s of work
+        can_estimate = bool(total) and 0 < done < total and (done >= total / 20 or elapsed >= 2) and elapsed > 0.5
+        if line is None:  # by default a plain line about every 10%, at the end, and once the time left is known
             tenth = int(10 * done / total) if total else 0
-            line = tenth != self._last_tenth or done == total
+            line = tenth != self._last_tenth or done == total or (can_estimate and not self._estimated)
             self._last_tenth = tenth
         if line:
             of = f"/{total}" if total else ""
-            elapsed = time.perf_counter() - self._t0
-            left = (f", ~{_duration(elapsed * (total - done) / done)} left"
-                    if total and total / 20 <= done < total and done > 0 and elapsed > 1 else "")
+            left = f", ~{_duration(elapsed * (total - done) / done)} left" if can_estimate else ""
+            self._estimated = self._estimated or bool(left)
             note(f"{self.description}: {done}{of} ({_duration(elapsed)}{left}){' ' + shown_info if shown_info else ''}")
 
     def __call__(self, done: int, total: int | None, what: str = "") -> None:  # the library's Progress

@@ -25,7 +25,7 @@ from ..core.defaults import BANK_SAMPLES
 from ..core.errors import UsageError
 from ..core.generation import check_truncation, generate, truncate
 from ..core.model import z_from_seeds
-from ..core.progress import Progress, phase
+from ..core.progress import Progress
 from ..data import checkpoint_data
 from ..vector_arithmetic.edits import SMOOTH, STEP, guide_for, value_log_probs
 from ..vector_arithmetic.methods import typical_norm
@@ -128,10 +128,7 @@ def steer(c: Checkpoint, concept: str, *, seed: int | None = None, z: torch.Tens
     bank = sample_bank(c, data, n=bank_samples, device=device, ema=ema, on_progress=on_progress)
     attrs = attributes_of(data.label_names, data.groups)
     a, v = _find(attrs, concept)
-    report = phase(on_progress, "training the guide on z (once per bank)")
-    if report is not None:
-        report(0, 1)
-    guide = guide_for(bank, attrs)
+    guide = guide_for(bank, attrs, on_progress=on_progress)
     for p in guide.parameters():
         p.requires_grad_(False)
     start = truncate(z_from_seeds(cfg, [seed])[0], trunc) if z is None else z.float().view(-1)

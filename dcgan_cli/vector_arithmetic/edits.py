@@ -33,6 +33,7 @@ from torch import nn
 from ..attributes.bank import SampleBank
 from ..attributes.expectations import Attribute, Want, expected_values
 from ..core.errors import UsageError
+from ..core.progress import Progress, phase
 from ..core.tensor_cache import read_cached, write_cached
 from .methods import EXEMPLARS, Concept, Inputs, Plan, _anchors, _Matcher, too_few, typical_norm
 
@@ -62,9 +63,11 @@ def value_log_probs(logits: torch.Tensor, attr: Attribute) -> torch.Tensor:
     return torch.log_softmax(logits[:, list(attr.columns)], 1)
 
 
-def train_guide(bank: SampleBank, attrs: list[Attribute], seed: int = 0, epochs: int = 30) -> ZClassifier:
+def train_guide(bank: SampleBank, attrs: list[Attribute], seed: int = 0, epochs: int = 30,
+                on_progress: Progress | None = None) -> ZClassifier:
     """Fit the z classifier to the bank's soft labels (cross-entropy per attribute); its own seed."""
     z, probs = bank.z.float(), bank.probs.float()
+    per_epoch = math.ceil(len(z) / 256)
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         guide = ZClassifier(z.shape[1], probs.shape[1])
@@ -73,17 +76,27 @@ def train_guide(bank: SampleBank, attrs: list[Attribute], seed: int = 0, epochs:
         for epoch in range(epochs):
             for group in opt.param_groups:
                 group["lr"] = 2e-3 * (0.5 + 0.5 * math.cos(math.pi * epoch / epochs))
-            for idx in torch.randperm(len(z), generator=g).split(256):
+            for b, idx in enumerate(torch.randperm(len(z), generator=g).split(256)):
+                if on_progress is not None:
+                    on_progress(epoch * per_epoch + b, epochs * per_epoch)
                 logits = guide(z[idx])
                 loss = sum(-(a.value_probs(probs[idx]) * value_log_probs(logits, a)).sum(1).mean() for a in attrs)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+    if on_progress is not None:
+        on_progress(epochs * per_epoch, epochs * per_epoch)
     return guide.eval()
 
 
-def guide_for(bank: SampleBank, attrs: list[Attribute]) -> ZClassifier:
-    """The bank's z classifier: from its cache beside the bank, or trained now (seconds) and kept."""
+def guide_label(bank: SampleBank) -> str:
+    """What first use is doing while the guide trains, said before it starts."""
+    return f"training the guide on z, once per bank (30 epochs of its {len(bank.z):,} z; then cached)"
+
+
+def guide_for(bank: SampleBank, attrs: list[Attribute], on_progress: Progress | None = None) -> ZClassifier:
+    """The bank's z classifier: from its cache beside the bank, or trained now and kept (a minute on 2 CPU cores
+    for 16,384 z); `on_progress` hears of it only when it trains."""
     key = hashlib.sha256(json.dumps([bank.path.name, GUIDE_VERSION, [a.name for a in attrs]]).encode()).hexdigest()[:12]
     path = bank.path.with_name(f"{bank.path.stem}-guide-{key}.safetensors")
     found = read_cached(path, lambda t, meta: meta.get("key") == key)
@@ -94,7 +107,7 @@ def guide_for(bank: SampleBank, attrs: list[Attribute]) -> ZClassifier:
             return guide.eval()
         except RuntimeError:
             pass
-    guide = train_guide(bank, attrs)
+    guide = train_guide(bank, attrs, on_progress=phase(on_progress, guide_label(bank)))
     write_cached(path, guide.state_dict(), {"key": key}, what="z classifier")
     return guide
 
@@ -213,7 +226,7 @@ def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, aske
 
 def guided_plan(inp: Inputs, seen_of=None) -> Plan:
     """Each anchor follows the z classifier's gradient toward every asked value (moved and kept)."""
-    guide = guide_for(inp.bank, inp.attrs)
+    guide = guide_for(inp.bank, inp.attrs, on_progress=inp.on_progress)
 
     def read_z(z: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():

@@ -170,7 +170,8 @@ def arithmetic(
                     device=device, data_root=data_root, cache_dir=cache_dir, on_progress=on_progress)
     G = c.generator(device, ema=ema)
     anchor_z, photos, sources = _given_anchors(c, G, ema, anchors, device)
-    inputs = Inputs(terms, c.model_config, defined, lab.bank, lab.attrs, lab.own_of, lab.wants, variants, seed, anchor_z)
+    inputs = Inputs(terms, c.model_config, defined, lab.bank, lab.attrs, lab.own_of, lab.wants, variants, seed, anchor_z,
+                    on_progress=on_progress)
 
     def seen_of(z: torch.Tensor) -> torch.Tensor:  # (B, len(attrs)) the attribute values G's images of z show
         probs = lab.bank.classifier.predict(generate(G, z).to(device))

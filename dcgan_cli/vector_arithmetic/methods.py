@@ -53,6 +53,7 @@ class Inputs:
     variants: int
     seed: int
     anchor_z: torch.Tensor | None = None  # (R, nz) given anchors (projected images, z files): the results start there
+    on_progress: object = None  # Progress: the slow first-use steps of a method (the guide on z) report here
 
 
 @dataclass
