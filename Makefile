@@ -15,12 +15,18 @@ $(VENV)/.created:
 	$(PY) -m pip install --quiet --upgrade pip
 	touch $@
 
+# Where no NVIDIA GPU is seen, the CPU-only torch (from PyTorch's CPU index when it can be reached;
+# the line it prints says which): the demo venv is then about 1 GB instead of 5.6 GB.
+$(VENV)/.torch: $(VENV)/.created scripts/install_torch.py
+	$(PY) scripts/install_torch.py
+	touch $@
+
 # The demo needs the package, matplotlib (its curves) and the explorer's server; the tests need every extra they test.
-$(VENV)/.demo: pyproject.toml $(VENV)/.created
+$(VENV)/.demo: pyproject.toml $(VENV)/.torch
 	$(PY) -m pip install --quiet -e '.[plot,explore]'
 	touch $@
 
-$(VENV)/.test: pyproject.toml $(VENV)/.created
+$(VENV)/.test: pyproject.toml $(VENV)/.torch
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $@
 

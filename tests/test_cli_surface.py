@@ -225,6 +225,19 @@ def test_a_folder_of_grey_images_trains_a_grey_model(runner, tmp_path):
     assert load_checkpoint(tmp_path / "c").model_config.nc == 3
 
 
+def test_a_folder_smaller_than_a_batch_is_refused_before_any_image_is_decoded(runner, tmp_path, monkeypatch):
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((40, 40, 3), i * 20, dtype=np.uint8)).save(folder / f"{i}.png")
+    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
+    r = runner.invoke(dcgan_app, ["train", "--dataset", "folder", "--data-root", str(folder), "--size", "32",
+                                  "--batch-size", "128", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 2, r.output
+    assert "holds 12 images, fewer than one batch of 128" in r.output and "--batch-size" in r.output
+    assert not any((tmp_path / "cache").glob("folder-*")), "decoded before refusing"
+
+
 def test_missing_query_file_says_it_does_not_exist(tiny_run, runner, tmp_path):
     r = invoke(runner, "nn-search", tiny_run, "--query", tmp_path / "nope.png", "--device", "cpu")
     assert r.exit_code == 2 and "--query" in r.output and "does not exist" in r.output

@@ -171,3 +171,20 @@ def test_arithmetic_starts_from_your_image(concept_run, tmp_path):
     assert torch.allclose(result.exemplar_images[0][0], dc.sample(concept_run, [11]).images()[0], atol=1 / 127.5)
     with pytest.raises(dc.UsageError, match="--anchor gives the anchored and edit methods"):
         arithmetic(concept_run, "red circle - red + blue", anchors=pictures, method="paper", samples=4096)
+
+
+def test_the_numbers_come_with_their_scale_and_a_foreign_background_is_named(concept_run, tmp_path):
+    # held-out real shapes projected the same way give the scale; a picture on a white ground is far from the data's
+    pictures = _pictures_of_g(concept_run, [40], tmp_path / "in")
+    white = np.full((32, 32, 3), 235, dtype=np.uint8)
+    white[8:24, 8:24] = (200, 30, 30)
+    Image.fromarray(white).save(tmp_path / "in" / "on-white.png")
+    r = project(concept_run, [*pictures, tmp_path / "in" / "on-white.png"], steps=40)
+    assert r.scale is not None and r.scale["images"] == 8 and 0 < r.scale["pixel_mse"] < 1
+    lines = r.lines()
+    assert any(line.startswith("scale: 8 held-out real images projected the same way reach pixel MSE") for line in lines)
+    background = [line for line in lines if "background" in line]
+    assert len(background) == 1 and background[0].startswith("note: on-white's background"), lines
+    assert r.to_dict()["scale"] == r.scale
+    again = project(concept_run, pictures, steps=40)  # the reference is cached: the same figures
+    assert again.scale == r.scale

@@ -113,9 +113,11 @@ def load_data(
     rebuild: bool = False,
     workers: int | None = None,
     channels: int | None = None,
+    min_count: int = 0,
     on_progress: Progress | None = None,
 ) -> ImageData:
-    """Open the cache for (data set, split, size), building it first if missing or stale."""
+    """Open the cache for (data set, split, size), building it first if missing or stale. `min_count`
+    (a training batch) is checked against the files before any is decoded."""
     if size not in SIZES:
         raise UsageError(f"--size {size} is not a size the model can make; use one of {', '.join(map(str, SIZES))}")
     if workers is not None and not 1 <= workers <= 1024:
@@ -124,6 +126,9 @@ def load_data(
     if cache_root.exists() and not cache_root.is_dir():
         raise UsageError(f"--cache-dir {cache_root} is a file; give a folder")
     source = open_source(name, root, split, download=download, work_dir=cache_root / "work", channels=channels)
+    if 0 < source.count < min_count:
+        raise UsageError(f"{name}: the {split} split holds {source.count:,} images, fewer than one batch of {min_count:,}; "
+                         f"lower --batch-size (to {source.count} or less) or add images")
     d = cache_dir_for(source, size, cache_root)
     if not rebuild and is_fresh(d, source, size):
         return open_cache(d)

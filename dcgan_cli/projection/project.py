@@ -24,8 +24,10 @@ from ..core.model import Generator
 from ..core.progress import Progress
 from ..core.results import Result, shown
 from ..data.user_images import load_images
+from ..vector_arithmetic.methods import typical_norm
 from .encoder import cached_encoder, encoder_for
 from .optimise import Projection, ProjectSettings, find_z
+from .scale import background_notes, reference
 from .zfiles import SUFFIX, generator_fingerprint, is_latent_file, load_latents, save_latents
 
 MAX_IMAGES = 1024
@@ -66,6 +68,8 @@ class ProjectionResult(Result):
     video: bool = False
     notes: list[str] = field(default_factory=list)
     streamed_to: Path | None = None  # the folder each image's files were written into as its batch finished
+    scale: dict[str, float] | None = None  # medians held-out real images reach projected the same way (scale.py)
+    prior_norm: float = 0.0  # the prior's typical |z|
 
     @property
     def names(self) -> list[str]:
@@ -95,6 +99,7 @@ class ProjectionResult(Result):
             "checkpoint": str(self.checkpoint_path), "step": self.step, "generator": self.generator_name,
             "fingerprint": self.fingerprint, "method": self.method, "settings": asdict(self.settings),
             "seconds": round(self.seconds, 3), "seconds_per_image": round(self.seconds / len(self.paths), 4),
+            "scale": self.scale, "prior_norm": self.prior_norm,
             "images": [
                 {"source": str(p), "name": n, "pixel_mse": float(f.pixel_mse[i]),
                  "feature_distance": float(f.feature_distance[i]), "z_norm": float(f.z[i].norm()),
@@ -108,9 +113,14 @@ class ProjectionResult(Result):
         f = self.found
         out = [f"{len(self.paths)} image(s) projected into {self.checkpoint_path} (step {self.step}, {self.generator_name}) "
                f"by {self.method} in {self.seconds:.1f} s"]
+        ref = self.scale
         for i, n in enumerate(self.names):
             out.append(f"{shown(n)}: pixel MSE {f.pixel_mse[i]:.4f}, feature distance {f.feature_distance[i]:.4f}, "
                        f"|z| {f.z[i].norm():.2f} (from the {f.started_from[i]} start)")
+        if ref is not None:
+            out.append(f"scale: {ref['images']} held-out real images projected the same way reach pixel MSE "
+                       f"{ref['pixel_mse']:.4f} and feature distance {ref['feature_distance']:.4f} (medians); "
+                       f"a typical |z| of the prior is {self.prior_norm:.2f}")
         return out + self.notes
 
     def save(self, target: Path) -> list[Path]:
@@ -234,11 +244,17 @@ def project(
     t0 = time.perf_counter()
     report = on_progress
     folder, on_batch = _streaming(c, loaded.paths, loaded.images, which, fingerprint, out) if stream else (None, None)
-    found = find_z(G, c.discriminator(device), loaded.images.to(device), settings, encoder=E,
+    D = c.discriminator(device)
+    found = find_z(G, D, loaded.images.to(device), settings, encoder=E,
                    frames=VIDEO_FRAMES if video else 0, on_progress=report, on_batch=on_batch)
+    seconds = time.perf_counter() - t0
+    ref = reference(c, G, D, settings, E, [which, fingerprint, steps, starts, method], device=device, data_root=data_root,
+                    cache_dir=cache_dir, on_progress=on_progress)
+    notes += background_notes(c, _names(loaded.paths), loaded.images, data_root, cache_dir)
     return ProjectionResult(checkpoint_path=c.path, step=c.step, generator_name=which, fingerprint=fingerprint,
                             paths=loaded.paths, targets=loaded.images, found=found, method=method, settings=settings,
-                            seconds=time.perf_counter() - t0, video=video, notes=notes, streamed_to=folder)
+                            seconds=seconds, video=video, notes=notes, streamed_to=folder, scale=ref,
+                            prior_norm=typical_norm(cfg))
 
 
 def _streaming(c: Checkpoint, paths: list[Path], targets: torch.Tensor, which: str, fingerprint: str, out: Path | None):

@@ -178,7 +178,7 @@ def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config
     else:
         data = load_data(tcfg.dataset, mcfg.size, root=data_root, cache_root=cache_dir, download=download,
                          channels=channels if channels is not None else (mcfg.nc if ckpt is not None else None),
-                         on_progress=on_progress)
+                         min_count=tcfg.batch_size, on_progress=on_progress)
     if data.cache_dir is not None:
         manifest = read_manifest(data.cache_dir)
         for folder in manifest.get("unreadable_folders") or []:
