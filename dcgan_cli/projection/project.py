@@ -244,17 +244,15 @@ def project(
     t0 = time.perf_counter()
     report = on_progress
     folder, on_batch = _streaming(c, loaded.paths, loaded.images, which, fingerprint, out) if stream else (None, None)
-    D = c.discriminator(device)
-    found = find_z(G, D, loaded.images.to(device), settings, encoder=E,
+    found = find_z(G, D := c.discriminator(device), loaded.images.to(device), settings, encoder=E,
                    frames=VIDEO_FRAMES if video else 0, on_progress=report, on_batch=on_batch)
     seconds = time.perf_counter() - t0
     ref = reference(c, G, D, settings, E, [which, fingerprint, steps, starts, method], device=device, data_root=data_root,
                     cache_dir=cache_dir, on_progress=on_progress)
-    notes += background_notes(c, _names(loaded.paths), loaded.images, data_root, cache_dir)
     return ProjectionResult(checkpoint_path=c.path, step=c.step, generator_name=which, fingerprint=fingerprint,
                             paths=loaded.paths, targets=loaded.images, found=found, method=method, settings=settings,
-                            seconds=seconds, video=video, notes=notes, streamed_to=folder, scale=ref,
-                            prior_norm=typical_norm(cfg))
+                            seconds=seconds, video=video, streamed_to=folder, scale=ref, prior_norm=typical_norm(cfg),
+                            notes=notes + background_notes(c, _names(loaded.paths), loaded.images, data_root, cache_dir))
 
 
 def _streaming(c: Checkpoint, paths: list[Path], targets: torch.Tensor, which: str, fingerprint: str, out: Path | None):
