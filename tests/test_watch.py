@@ -72,20 +72,22 @@ def test_diversity_and_the_collapse_warning():
     same = real[:1].repeat(64, 1, 1, 1)
     assert diversity(same + 1e-4 * torch.randn(same.shape, generator=g), real) < 0.01
     dog = Watchdog()
-    assert dog.check_diversity(0.01, 100) == (None, None)  # a fresh G draws alike images: not yet collapse
-    assert dog.check_diversity(0.03, 800) == (None, None)  # never diverse and D has not won: not learned yet, not collapse
-    assert dog.check_diversity(0.9, 900) == (None, None)
+    warning, note = dog.check_diversity(0.01, 100)  # a fresh G draws alike images: not collapse, but noted once
+    assert warning is None and "nearly alike at step 100" in note and "not learned yet" in note
+    assert dog.check_diversity(0.03, 800) == (None, None)  # never diverse and D has not won: not learned yet, said once
+    assert dog.check_diversity(0.9, 900) == (None, "diversity up to 0.90 at step 900: the samples vary now")
     warning, _ = dog.check_diversity(0.03, 1000)  # diverse once, alike now: collapse
-    assert "mode collapse at step 1000" in warning and "--ema" in warning
+    assert "mode collapse at step 1000:" in warning and "--ema" in warning
     assert dog.check_diversity(0.02, 1100) == (None, None)  # said once
-    assert dog.check_diversity(0.9, 1200) == (None, "diversity back to 0.90 at step 1200: the samples vary again")
+    assert dog.check_diversity(0.9, 1200) == (None, "diversity back to 0.90 at step 1200: the samples vary again (recovered)")
     assert dog.check_diversity(COLLAPSE_BELOW / 2, 1300)[0]  # came back
     stuck = Watchdog()
     stuck.check_window({"d_x": 0.85, "d_g_z": 0.15}, 10)
-    assert stuck.check_diversity(0.02, 15) == (None, None)  # alike, D not far ahead: not learned yet
+    assert stuck.check_diversity(0.02, 15)[0] is None  # alike, D not far ahead: not learned yet
     stuck.check_window({"d_x": 0.95, "d_g_z": 0.05}, 20)
-    assert stuck.check_diversity(0.02, 25)[0]  # never diverse, but alike while D is well ahead: collapse, however early
-
+    warning, _ = stuck.check_diversity(0.02, 25)  # never diverse, but alike while D is well ahead: collapse, however early
+    assert "mode collapse at step 25 (collapsed early, before the samples ever varied)" in warning
+    assert "recovered" in stuck.check_diversity(0.8, 30)[1]
 
 def test_d_won_is_warned_after_a_long_stretch():
     dog = Watchdog()

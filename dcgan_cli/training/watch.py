@@ -78,6 +78,7 @@ class Watchdog:
 
     def __init__(self) -> None:
         self.collapsed = False
+        self.alike_said = self.varied_said = False  # "not learned yet" and its end, each noted once
         self.peak = 0.0
         self.d_won_windows = 0
         self.d_won_said = False
@@ -93,13 +94,21 @@ class Watchdog:
             # Alike with D not ahead is "not learned yet".
             if not self.collapsed and (was_diverse or self.d_ahead or self.d_won_windows >= D_WON_WINDOWS):
                 self.collapsed = True
-                return (f"mode collapse at step {step}: the 64 fixed-seed samples are nearly alike (diversity {value:.2f} "
-                        f"of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, --label-smoothing 0.1, "
-                        "or another --seed; `dcgan evaluate` measures recall"), None
+                early = "" if was_diverse else " (collapsed early, before the samples ever varied)"
+                return (f"mode collapse at step {step}{early}: the 64 fixed-seed samples are nearly alike (diversity "
+                        f"{value:.2f} of real images'; healthy is near 1). Try --ema, a lower --lr or --d-lr, "
+                        "--label-smoothing 0.1, or another --seed; `dcgan evaluate` measures recall"), None
+            if not self.collapsed and not self.alike_said:  # said once, so a reader of the log knows it was seen
+                self.alike_said = True
+                return None, (f"the 64 fixed-seed samples are nearly alike at step {step} (diversity {value:.2f}), with D "
+                              "not ahead: not learned yet; a warning follows if they stay alike while D pulls ahead")
             return None, None
         if self.collapsed:
             self.collapsed = False
-            return None, f"diversity back to {value:.2f} at step {step}: the samples vary again"
+            return None, f"diversity back to {value:.2f} at step {step}: the samples vary again (recovered)"
+        if self.alike_said and not self.varied_said:
+            self.varied_said = True
+            return None, f"diversity up to {value:.2f} at step {step}: the samples vary now"
         return None, None
 
     def check_window(self, means: dict[str, float], step: int) -> tuple[str | None, str | None]:
