@@ -59,10 +59,13 @@ def main() -> None:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}/api/samples?token=bench&"
 
+    model_ms: dict[str, list[float]] = {}
+
     def timed(query: str) -> float:
         t0 = time.perf_counter()
         data = json.loads(urllib.request.urlopen(base + query, timeout=60).read())
         assert data["images"], data
+        model_ms.setdefault(str(len(data["images"])), []).append(data["model_ms"])
         return time.perf_counter() - t0
 
     timed("seeds=0-63")  # warm up: the checkpoint is loaded once per session
@@ -84,6 +87,8 @@ def main() -> None:
     for name, times in cases.items():
         q = statistics.quantiles(times, n=20)[-1] if len(times) >= 2 else times[0]
         print(f"| {name} | {1000 * statistics.median(times):.0f} ms | {1000 * q:.0f} ms | {len(times)} |")
+    for n, ms in sorted(model_ms.items(), key=lambda kv: int(kv[0])):  # G's share: what a dragged slider's frame costs
+        print(f"G's own time for {n} image(s): median {statistics.median(ms):.0f} ms, max {max(ms):.0f} ms ({len(ms)} calls)")
 
 
 if __name__ == "__main__":

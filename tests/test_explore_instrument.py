@@ -63,3 +63,7 @@ def test_no_answer_names_a_path_of_this_machine(client, shapes_classifier):  # n
         leaks = [s for s in _strings(answers) if root in s]
         assert not leaks, (root, leaks[:3])
     assert client.run.name in text  # the run is named, by its folder's name
+    import re
+
+    anywhere = [s for s in _strings(answers) if re.search(r"(^|[\s(=])/(tmp|home|root|usr|etc|var|opt|work)/", s)]
+    assert not anywhere, anywhere[:3]  # not even the data cache the checkpoint recorded on the machine it was trained on

@@ -31,6 +31,8 @@ MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
 MAX_UPLOADS, MAX_UPLOAD_BYTES = 32, 128 * 2**20  # per session: a page cannot fill the disk through uploads
 PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
 SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
+PICTURE_FIELDS = {"images", "frames", "figure", "results"}  # the answers' base64 PNGs
+OTHER_PATH = re.compile(r"(?<![\w.~)])/(?:[^\s/'\"()]+/)+[^\s/'\"(),;]*")  # /a/b or /a/b/c: two parts or more
 
 
 def picture(image) -> str:
@@ -148,15 +150,16 @@ class Explorer:
     def public(self, value: Any) -> Any:
         """An answer as the page may show it: every absolute path of this machine in it written relative
         (to the run folder, as "RUN/...", this session's folder, the data cache, the home folder)."""
-        if isinstance(value, dict):
-            return {k: self.public(v) for k, v in value.items()}
+        if isinstance(value, dict):  # pictures (base64, where '/' is a letter) pass as they are
+            return {k: v if k in PICTURE_FIELDS else self.public(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self.public(v) for v in value]
         if not isinstance(value, str) or "/" not in value and "\\" not in value:
             return value
         for prefix, name in self._prefixes():
             value = value.replace(prefix, name)
-        return value
+        # any other absolute path (a checkpoint's record of the machine it was trained on): its last part only
+        return OTHER_PATH.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
 
     def _prefixes(self) -> list[tuple[str, str]]:
         from ..data.cache import default_cache_root
