@@ -106,3 +106,50 @@ def test_ablate_says_whether_the_concept_was_forgotten(before, after, random, ve
     r = AblateResult(concept="red", dropped=[1], maps=8, share_before=before, share_after=after, share_random=random,
                      n=2048, before=torch.zeros(0), after=torch.zeros(0))
     assert r.verdict == verdict and r.lines()[0].startswith(f"red: {verdict} (")
+
+
+def test_a_new_bank_is_labelled_in_halves_and_a_phrase_none_shows_stops_it_after_the_first(concept_run, tmp_path,
+                                                                                              shapes_classifier):
+    from dcgan_cli.attributes.bank import sample_bank
+    from dcgan_cli.core.checkpoint import load_checkpoint, resolve_checkpoint
+    from dcgan_cli.core.errors import DcganError
+    from dcgan_cli.core.generation import generate
+    from dcgan_cli.data import checkpoint_data
+
+    run = tmp_path / "run"
+    shutil.copytree(concept_run, run, ignore=shutil.ignore_patterns("concepts"))
+    c = load_checkpoint(resolve_checkpoint(run))
+    data = checkpoint_data(c, "train")
+    seen = []
+
+    def refuse(probs):
+        seen.append(len(probs))
+        raise DcganError("none shows it")
+
+    with pytest.raises(DcganError, match="none shows it"):
+        sample_bank(c, data, n=1024, early=refuse)
+    assert seen == [512] and not list((run / "concepts").glob("*bank*"))  # stopped after half; nothing cached
+    bank = sample_bank(c, data, n=1024, early=lambda probs: seen.append(len(probs)))
+    assert seen == [512, 512]
+    # the halves label what one pass would: the same pictures, the same probabilities
+    assert torch.equal(bank.probs, bank.classifier.predict(generate(c.generator(), bank.z)))
+
+
+def test_a_later_term_no_sample_shows_is_said_after_half_the_bank(concept_run, shapes_classifier):
+    from dcgan_cli.attributes.expectations import attributes_of
+    from dcgan_cli.core.checkpoint import load_checkpoint, resolve_checkpoint
+    from dcgan_cli.core.errors import DcganError
+    from dcgan_cli.vector_arithmetic.entry import _none_show
+    from dcgan_cli.vector_arithmetic.expression import parse_expression
+
+    c = load_checkpoint(resolve_checkpoint(concept_run))
+    names = list(c.dataset.label_names)
+    attrs = attributes_of(names, [["circle", "square", "triangle"], ["red", "green", "blue", "yellow"], ["small", "large"]])
+    terms = parse_expression("red circle - circle + square")
+    own_of = {0: {0: 0, 1: 0}, 1: {0: 0}, 2: {0: 1}}  # shape circle/square as the vocabulary gives them
+    probs = torch.zeros(512, len(names))
+    probs[:, names.index("circle")] = probs[:, names.index("red")] = probs[:, names.index("small")] = 1.0
+    with pytest.raises(DcganError, match=r"'square' \(none of the first 512 of 16,384 labelled samples"):
+        _none_show(terms, own_of, attrs, 16_384)(probs)  # every sample a red circle: no square
+    probs[:8, names.index("circle")], probs[:8, names.index("square")] = 0.0, 1.0
+    _none_show(terms, own_of, attrs, 16_384)(probs)  # eight squares: the whole bank may hold enough

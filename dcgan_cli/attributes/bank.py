@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import torch
 
 from ..core.checkpoint import Checkpoint
 from ..core.errors import DcganError, UsageError
-from ..core.generation import generate
+from ..core.generation import BATCH, generate
 from ..core.model import sample_z
 from ..core.progress import Progress, phase
 from ..core.runs import RunFolder
@@ -63,8 +64,10 @@ def bank_path(ckpt: Checkpoint, classifier_key: str, n: int, seed: int, uses_ema
 
 def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int = 0, attr_images: int = MAX_IMAGES,
                 device: torch.device | str = "cpu", ema: bool | None = None,
-                on_progress: Progress | None = None) -> SampleBank:
-    """The cached bank for (checkpoint, generator, classifier, n, seed), or a new one."""
+                on_progress: Progress | None = None, early: Callable[[torch.Tensor], None] | None = None) -> SampleBank:
+    """The cached bank for (checkpoint, generator, classifier, n, seed), or a new one. A new one is
+    labelled in two halves, and `early(probs of the first half)` may raise to stop after the first:
+    a phrase no sample of it shows is said then, not after the whole bank."""
     if not MIN_SAMPLES <= n <= MAX_SAMPLES:
         raise UsageError(f"--samples must be {MIN_SAMPLES} to {MAX_SAMPLES:,}, got {n}")
     check_labels(ckpt, data)
@@ -82,7 +85,14 @@ def sample_bank(ckpt: Checkpoint, data: ImageData, *, n: int = 4096, seed: int =
         return SampleBank(cached[0]["z"], cached[0]["probs"], classifier, path)
     z = sample_z(ckpt.model_config, n, torch.Generator().manual_seed(seed))
     G = ckpt.generator(device, ema=ema)
-    probs = classifier.predict(generate(G, z, on_progress=report(f"labelling {n:,} generated samples, once per checkpoint "
-                                                                  "(then cached)")))
+    said = report(f"labelling {n:,} generated samples, once per checkpoint (then cached)")
+    half = (n // 2) // BATCH * BATCH or n  # the halves split on G's batches: the same pictures as in one go
+    parts = []
+    for lo, hi in ((0, half), (half, n)) if half < n else ((0, n),):
+        step = None if said is None else (lambda done, total, _lo=lo: said(_lo + done, n))
+        parts.append(classifier.predict(generate(G, z[lo:hi], on_progress=step)))
+        if early is not None and hi < n:
+            early(parts[0])
+    probs = torch.cat(parts)
     write_cached(path, {"z": z, "probs": probs}, {"classifier": classifier.key, "checkpoint": str(ckpt.path)}, what="sample bank")
     return SampleBank(z, probs, classifier, path)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels, sample_bank
-from ..attributes.expectations import attributes_of, judge
+from ..attributes.expectations import attributes_of, judge, match_score
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
@@ -28,7 +28,7 @@ from ..core.progress import Progress
 from ..core.seeds import check_seed, parse_seeds
 from ..data import ImageData, checkpoint_data
 from .expression import DIGIT_LABELLED, Term, parse_expression, phrase_constraints, term_wants, vocabulary
-from .methods import EXEMPLARS, Inputs
+from .methods import CONFIDENT, EXEMPLARS, Inputs, too_few
 from .result import ArithmeticResult
 from .separability import z_separability
 from .table import METHODS
@@ -111,14 +111,29 @@ def _labelled(c: Checkpoint, terms: list[Term], method: str, defined: dict[str, 
     if data is None:
         data = checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
     check_labels(c, data)
-    bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema,
-                       on_progress=on_progress)
     attrs = attributes_of(label_names, data.groups)
     known = [i for i, t in enumerate(terms) if all(w in vocab for w in t.words)]
     neutral = not METHODS[method].from_anchors
     own_of = dict(zip(known, term_wants([terms[i] for i in known], vocab, attrs, neutral=neutral)))
+    bank = sample_bank(c, data, n=samples, seed=seed, attr_images=attr_images, device=device, ema=ema,
+                       on_progress=on_progress, early=_none_show(terms, own_of, attrs, samples))
     wants = [own_of[i] for i in range(len(terms))] if len(known) == len(terms) else None
     return _Labelled(bank, attrs, own_of, wants)
+
+
+def _none_show(terms: list[Term], own_of: dict, attrs, total: int):
+    """The bank's early check: a later term that no sample of the first half shows confidently. Then
+    the whole bank would hold at most about 6 (95%), fewer than the MIN_CONTEXT a term's mean needs,
+    so it is said after half the labelling, not after all of it."""
+    def check(probs: torch.Tensor) -> None:
+        for i, t in enumerate(terms[1:], 1):
+            if i not in own_of:
+                continue
+            score = match_score(probs, own_of[i], attrs)
+            if int((score >= CONFIDENT).sum()) == 0:
+                raise too_few(t.phrase, f"none of the first {len(probs):,} of {total:,} labelled samples, best match "
+                                        f"{float(score.max()):.2f}; stopped there")
+    return check
 
 
 def _given_anchors(c: Checkpoint, G, ema, anchors: list[Path] | None, device):
