@@ -380,7 +380,7 @@ def test_samples_asked_for_by_what_they_show(concept_run, runner, tmp_path):
     r = invoke(runner, "sample", concept_run, "--label", "red square", "--n", "32", "--out", tmp_path / "rs.png",
                "--device", "cpu")
     assert r.exit_code == 0, r.output
-    share = re.search(r"samples read as red square: ([\d,]+) of seeds 0-4,095 \(([\d.]+)%\)", r.stdout)
+    share = re.search(r"samples read as red square \(80% sure or more\): ([\d,]+) of seeds 0-4,095 \(([\d.]+)%\)", r.stdout)
     truth = concept_attributes(z_from_seeds(_cfg(concept_run), list(range(4096))))
     drawn = 100 * float(((truth[0] == 1) & (truth[1] == 0)).mean())  # what G draws there, by construction: ~8%
     assert share and drawn / 2 < float(share.group(2)) < 2 * drawn, (drawn, r.stdout)

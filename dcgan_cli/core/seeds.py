@@ -74,7 +74,15 @@ def seeds_label(seeds: list[int]) -> str:
         j = i
         while j + 1 < len(seeds) and seeds[j + 1] == seeds[j] + 1:
             j += 1
-        parts.append(f"{seeds[i]}-{seeds[j]}" if j > i else str(seeds[i]))
+        parts.append((f"{seeds[i]}-{seeds[j]}" if j > i else str(seeds[i]), j - i + 1))
         i = j + 1
-    label = "_".join(parts)
-    return label if len(label) <= 60 else f"{label[:40]}-and-{len(seeds)}"
+    label = "_".join(p for p, _ in parts)
+    if len(label) <= 60:
+        return label
+    kept, count = [parts[0][0]], parts[0][1]  # whole parts only: a name never ends in half a seed
+    for text, n in parts[1:]:
+        if len("_".join(kept)) + 1 + len(text) > 40:
+            break
+        kept.append(text)
+        count += n
+    return f"{'_'.join(kept)}-and-{len(seeds) - count}-more"

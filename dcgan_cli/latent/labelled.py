@@ -16,7 +16,7 @@ import torch
 
 from ..attributes.bank import concepts_file
 from ..attributes.classifier import AttributeModel, dataset_classifier, labels_problem, training_label
-from ..attributes.expectations import Attribute, Want, attributes_of, describe
+from ..attributes.expectations import Attribute, Want, attributes_of, describe, match_score
 from ..core.checkpoint import Checkpoint
 from ..core.errors import DcganError, UsageError
 from ..core.generation import BATCH, check_truncation, seed_batches
@@ -31,6 +31,7 @@ from ..vector_arithmetic.expression import (
     term_wants,
     vocabulary,
 )
+from ..vector_arithmetic.methods import CONFIDENT
 
 FIRST_SEARCH, MOST_SEARCHED = 4096, 65_536  # seeds labelled at first ask; the most ever labelled for one phrase
 
@@ -47,7 +48,7 @@ class SeedsShowing:
 
     def line(self) -> str:
         share = f"{self.found:,} of seeds 0-{self.searched - 1:,} ({100 * self.found / self.searched:.1f}%)"
-        return f"samples read as {' '.join(self.phrase.lower().split())}: {share}"
+        return f"samples read as {' '.join(self.phrase.lower().split())} ({100 * CONFIDENT:.0f}% sure or more): {share}"
 
 
 def phrase_want(phrase: str, dataset: str, label_names: list[str], attrs: list[Attribute]) -> Want:
@@ -110,10 +111,8 @@ def seeds_showing(c: Checkpoint, phrase: str, n: int, *, trunc: float = 1.0, ema
     while True:
         probs = seed_probabilities(c, classifier, upto, trunc=trunc, ema=ema, device=device,
                                    on_progress=phase(on_progress, f"reading the samples of seeds 0-{upto - 1:,}"))
-        hits = torch.ones(upto, dtype=torch.bool)
-        for a, v in want.items():
-            hits &= attrs[a].read(probs)[0] == v
-        found = hits.nonzero().view(-1)
+        # as sure as arithmetic's matches: a blurry sample the classifier only leans on is not "a seven"
+        found = (match_score(probs, want, attrs) >= CONFIDENT).nonzero().view(-1)
         if len(found) >= n or upto >= MOST_SEARCHED:
             break
         upto = min(MOST_SEARCHED, upto * 4)
