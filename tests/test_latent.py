@@ -432,6 +432,9 @@ def test_a_walk_from_a_class_to_a_class(concept_run, runner, tmp_path):
     assert list(concept_attributes(z_from_seeds(cfg, starts))[0]) == [0, 0]
     assert list(concept_attributes(z_from_seeds(cfg, ends))[0]) == [2, 2]
     assert any("samples read as circle" in n for n in walk.notes)
+    _, names = walk.legs()  # the rows are named by the words asked, with the seeds found
+    assert names == [f"circle (seed {a}) -> triangle (seed {b})" for a, b in zip(starts, ends)]
+    assert walk.default_name() == "circle-triangle-rows2-slerp-3.png"
     r = invoke(runner, "interpolate", concept_run, "--from", "circle", "--to", "7", "--rows", "2", "--steps", "3",
                "--out", tmp_path / "w.png", "--device", "cpu")
     assert r.exit_code == 0 and "samples read as circle" in r.stdout and (tmp_path / "w.png").is_file(), r.output

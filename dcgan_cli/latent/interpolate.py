@@ -101,14 +101,18 @@ class Interpolation(Result):
     gif: Path | None = None  # also write the animation here
     trunc: float = 1.0  # truncation psi of the ends
     notes: list[str] = field(default_factory=list)
+    words: dict[int, str] = field(default_factory=dict)  # seed -> the words it was found by (--from seven)
+
+    def _end(self, e: int | str) -> str:
+        return f"{self.words[e]} (seed {e})" if isinstance(e, int) and e in self.words else _end(e)
 
     def legs(self) -> tuple[list[torch.Tensor], list[str]]:
         """The picture's rows: each seed pair's walk, or each leg of a --through path, and their names."""
         if not self.loops:
-            return list(self.frames), [f"{_end(a)} -> {_end(b)}" for a, b in self.seeds]
+            return list(self.frames), [f"{self._end(a)} -> {self._end(b)}" for a, b in self.seeds]
         path, n = self.seeds[0], self.steps - 1
         rows = [self.frames[0, i * n : i * n + self.steps] for i in range(len(path) - 1)]
-        return rows, [f"{_end(a)} -> {_end(b)}" for a, b in zip(path, path[1:])]
+        return rows, [f"{self._end(a)} -> {self._end(b)}" for a, b in zip(path, path[1:])]
 
     def figure(self):
         """Rows of frames, enlarged to be seen, named by their seeds, columns by t."""
@@ -136,7 +140,8 @@ class Interpolation(Result):
             name = f"through-{seeds_label(self.seeds[0])}"
         else:
             (a, b), rows = self.seeds[0], len(self.seeds)
-            name = f"{_stem(a)}-{_stem(b)}" + (f"-rows{rows}" if rows > 1 else "")
+            stem = {k: v.replace(" ", "-") for k, v in self.words.items()}  # --from seven: named by the words
+            name = f"{stem.get(a) or _stem(a)}-{stem.get(b) or _stem(b)}" + (f"-rows{rows}" if rows > 1 else "")
         trunc = f"-trunc{self.trunc:g}" if self.trunc != 1.0 else ""
         return f"{name}-{self.method}-{self.steps}{trunc}.png"
 
@@ -213,8 +218,9 @@ def interpolate(
     if pairs is not None and not 1 <= len(pairs) * steps <= MAX_FRAMES:
         raise UsageError(f"{len(pairs)} rows of {steps} frames is more than {MAX_FRAMES:,} frames; ask for fewer")
     notes: list[str] = []
+    words = {}
     if pairs is not None and any(isinstance(e, Label) for p in pairs for e in p):
-        pairs = _seeds_for_labels(c, pairs, notes, trunc=trunc, ema=ema, device=device)
+        pairs, words = _seeds_for_labels(c, pairs, notes, trunc=trunc, ema=ema, device=device)
     G = c.generator(device, ema=ema)
     if through is not None:
         frames, rows, loops = interpolate_through(G, through, steps, method, trunc)[None], [list(through)], True
@@ -232,11 +238,12 @@ def interpolate(
             notes.append("images were projected into this generator first (dcgan project writes their z files, "
                          "and its pictures show how close each reconstruction is)")
     return Interpolation(frames=frames, method=method, seeds=rows, loops=loops, steps=steps, checkpoint_path=c.path,
-                         step=c.step, gif=gif, trunc=trunc, notes=notes)
+                         step=c.step, gif=gif, trunc=trunc, notes=notes, words=words)
 
 
-def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw) -> list[tuple]:
-    """Each Label end replaced by its seed (the index-th whose sample reads as the words); a note per phrase."""
+def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw) -> tuple[list[tuple], dict[int, str]]:
+    """Each Label end replaced by its seed (the index-th whose sample reads as the words), with the words
+    of each such seed (for the rows' names); a note per phrase."""
     from .labelled import seeds_showing
 
     wanted: dict[str, int] = {}
@@ -249,7 +256,8 @@ def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw)
             raise UsageError(f"{found.line()}: fewer than the {n} rows asked; ask for --rows {len(found.seeds)} or fewer")
         seeds[phrase] = found.seeds
         notes.append(f"{found.line()}; used: seed {', '.join(map(str, found.seeds[:8]))}{' ...' if n > 8 else ''}")
-    return [tuple(seeds[e.phrase][e.index] if isinstance(e, Label) else e for e in p) for p in pairs]
+    words = {seeds[e.phrase][e.index]: " ".join(e.phrase.lower().split()) for p in pairs for e in p if isinstance(e, Label)}
+    return [tuple(seeds[e.phrase][e.index] if isinstance(e, Label) else e for e in p) for p in pairs], words
 
 
 def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:
