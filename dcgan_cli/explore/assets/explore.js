@@ -139,6 +139,11 @@ async function findLabel() {
 
 async function refreshDetail() {
   const c = state.chosen;
+  if (state.steer && state.steer.trunc !== $("trunc").value) {  // a slider made at another truncation: gone
+    state.steer = null;
+    $("steer-box").hidden = true;
+  }
+  if (state.steer) { showSteer(); return; }
   const p = common();
   p.set("trunc", $("trunc").value);
   p.set("seeds", String(c.seed));
@@ -190,8 +195,9 @@ async function steer() {
   const c = state.chosen;
   if (c.around !== null) { status("a concept slider starts from a seed: pick one from the seed grid", "failed"); return; }
   const concept = $("concept").value;
-  const r = await job("steer", { ref: "seed:" + c.seed, concept, trunc: $("trunc").value });
-  state.steer = r;
+  const trunc = $("trunc").value;
+  const r = await job("steer", { ref: "seed:" + c.seed, concept, trunc });
+  state.steer = Object.assign(r, { trunc });
   const s = $("steer-pos");
   s.max = String(r.positions.length - 1);
   s.value = String((r.positions.length - 1) / 2);
