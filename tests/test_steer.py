@@ -29,3 +29,15 @@ def test_an_unknown_concept_names_the_choices(ckpt, shapes_classifier):
     with pytest.raises(UsageError, match="no concept 'hexagon'.*square"):
         steer(ckpt, "hexagon", seed=0, bank_samples=2048)
 
+
+
+def test_a_free_label_slides_yes_and_no(celeba_concept_run):
+    """CelebA's labels are free yes/no ones: "Smiling" moves toward smiling and away, the others are not asked."""
+    c = load_checkpoint(resolve_checkpoint(celeba_concept_run))
+    for seed in (0, 1):
+        s = steer(c, "Smiling", seed=seed, bank_samples=2048, frames=4)
+        assert s.attribute.values == ("not Smiling", "Smiling")
+        assert s.probs[-1] > 0.8 and s.reads[-1].startswith("Smiling"), s.reads
+        assert s.probs[0] < 0.2 and s.reads[0].startswith("not Smiling"), s.reads
+    with pytest.raises(UsageError, match="no concept 'not Smiling'"):
+        steer(c, "not Smiling", seed=0, bank_samples=2048)  # "less Smiling" is the slider's other side
