@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -32,7 +33,7 @@ def requirements() -> list[str]:
     import tomllib
 
     deps = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
-    return [d for d in deps if d.replace(" ", "").split(">")[0].split("<")[0].split("=")[0] in ("torch", "torchvision")]
+    return [d for d in deps if re.match(r"[A-Za-z0-9_.-]+", d).group(0) in ("torch", "torchvision")]
 
 
 def nvidia_gpu() -> bool:

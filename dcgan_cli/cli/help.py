@@ -19,12 +19,12 @@ LONGEST = 26  # characters of choices the type column shows as they are
 BY_TYPE = {"<int>": "N", "<float>": "X", "<str>": "TEXT", "<path>": "PATH", "<file>": "FILE", "<directory>": "FOLDER"}
 
 
-def describe_flags(command, ctx=None) -> None:
+def describe_flags(command, ctx) -> None:
     """Give each option and argument of a Click command (and of a group's commands) a metavar that
     says what goes there; one that already has one keeps it. Idempotent."""
     for sub in getattr(command, "commands", {}).values():
         describe_flags(sub, ctx)
-    helper = command.get_help_option(ctx) if ctx is not None else None
+    helper = command.get_help_option(ctx)
     for param in [*getattr(command, "params", []), *([helper] if helper is not None else [])]:
         if param.metavar is not None:
             continue
@@ -33,11 +33,11 @@ def describe_flags(command, ctx=None) -> None:
             continue
         long = next((o[2:] for o in param.opts if o.startswith("--")), param.name or "")
         if param.param_type_name == "argument":  # Typer shows its name, then its type: the type column says what goes there
-            text = "RUN|CKPT" if param.name == "ckpt" else METAVARS.get(param.name or "") or BY_TYPE.get(_typer_type(param))
+            text = "RUN|CKPT" if param.name == "ckpt" else METAVARS.get(param.name or "") or BY_TYPE.get(_typer_type(param, ctx))
             if text:
                 param.display_type_rich = lambda ctx, text=text: text
             continue
-        shown = _typer_type(param)
+        shown = _typer_type(param, ctx)
         if "|" in shown and len(shown) > LONGEST:  # a long list of choices wraps mid-word in the column: into the help
             param.metavar = long.upper()
             param.help = f"{param.help or ''} One of: {shown.strip('<>').replace('|', ', ')}.".strip()
@@ -46,10 +46,7 @@ def describe_flags(command, ctx=None) -> None:
         param.metavar = METAVARS.get(long) or by_type
 
 
-def _typer_type(param) -> str:
-    try:
-        import click
-
-        return param.display_type(click.Context(click.Command("help")))
-    except Exception:  # a plain Click option (no Typer type): its own name for its type
-        return f"<{param.type.name}>"
+def _typer_type(param, ctx) -> str:
+    """Typer's `<int>`, `<path>`, `<a|b>`; a plain Click option (no Typer type) by its type's name."""
+    display = getattr(param, "display_type", None)
+    return display(ctx) if display is not None else f"<{param.type.name}>"

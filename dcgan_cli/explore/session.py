@@ -51,6 +51,19 @@ def png(images: torch.Tensor) -> list[str]:
     return [picture(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)) for a in to_hwc_uint8(images)]
 
 
+def _public(value: Any, prefixes: list[tuple[str, str]]) -> Any:
+    if isinstance(value, dict):  # pictures (base64, where '/' is a letter) pass as they are
+        return {k: v if k in PICTURE_FIELDS else _public(v, prefixes) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public(v, prefixes) for v in value]
+    if not isinstance(value, str) or "/" not in value and "\\" not in value:
+        return value
+    for prefix, name in prefixes:
+        value = value.replace(prefix, name)
+    # any other absolute path (a checkpoint's record of the machine it was trained on): its last part only
+    return OTHER_PATH.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
+
+
 class TooLarge(UsageError):
     """An upload over a cap: the server answers 413."""
 
@@ -150,16 +163,7 @@ class Explorer:
     def public(self, value: Any) -> Any:
         """An answer as the page may show it: every absolute path of this machine in it written relative
         (to the run folder, as "RUN/...", this session's folder, the data cache, the home folder)."""
-        if isinstance(value, dict):  # pictures (base64, where '/' is a letter) pass as they are
-            return {k: v if k in PICTURE_FIELDS else self.public(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.public(v) for v in value]
-        if not isinstance(value, str) or "/" not in value and "\\" not in value:
-            return value
-        for prefix, name in self._prefixes():
-            value = value.replace(prefix, name)
-        # any other absolute path (a checkpoint's record of the machine it was trained on): its last part only
-        return OTHER_PATH.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
+        return _public(value, self._prefixes())
 
     def _prefixes(self) -> list[tuple[str, str]]:
         from ..data.cache import default_cache_root

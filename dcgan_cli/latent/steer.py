@@ -27,7 +27,7 @@ from ..core.generation import check_truncation, generate, truncate
 from ..core.model import z_from_seeds
 from ..core.progress import Progress
 from ..data import checkpoint_data
-from ..vector_arithmetic.edits import SMOOTH, STEP, guide_for, value_log_probs
+from ..vector_arithmetic.edits import SMOOTH, STEP, guide_for, held_near, value_log_probs
 from ..vector_arithmetic.methods import typical_norm
 
 FRAMES = 8  # positions on each side of the start
@@ -85,9 +85,7 @@ def _path(guide, attr: Attribute, v: int, z0: torch.Tensor, cfg, toward: bool) -
         eps = torch.randn((4, z0.shape[-1]), generator=noise) * SMOOTH * cfg.z_scale
         p = value_log_probs(guide(z + eps), attr)[:, v].exp().mean()
         goal = p.clamp_min(1e-6).log() if toward else (1 - p).clamp_min(1e-6).log()
-        prior = (z.pow(2).mean() / cfg.z_scale**2 - 1).pow(2) if cfg.z_dist == "normal" else torch.zeros(())
-        stay = (z - z0).pow(2).mean() / cfg.z_scale**2
-        (grad,) = torch.autograd.grad(-goal + prior + 0.1 * stay, z)
+        (grad,) = torch.autograd.grad(-goal + held_near(z, z0[None], cfg).sum(), z)
         with torch.no_grad():
             z -= step_len * grad / grad.norm().clamp_min(1e-12)
             if cfg.z_dist == "uniform":
@@ -125,9 +123,9 @@ def steer(c: Checkpoint, concept: str, *, seed: int | None = None, z: torch.Tens
     problem = labels_problem(data)
     if problem is not None:
         raise UsageError(f"a concept slider needs labels to read; {data.name} {problem}")
-    bank = sample_bank(c, data, n=bank_samples, device=device, ema=ema, on_progress=on_progress)
     attrs = attributes_of(data.label_names, data.groups)
-    a, v = _find(attrs, concept)
+    a, v = _find(attrs, concept)  # a concept not in the labels is said before the bank is labelled
+    bank = sample_bank(c, data, n=bank_samples, device=device, ema=ema, on_progress=on_progress)
     guide = guide_for(bank, attrs, on_progress=on_progress)
     for p in guide.parameters():
         p.requires_grad_(False)
@@ -136,13 +134,14 @@ def steer(c: Checkpoint, concept: str, *, seed: int | None = None, z: torch.Tens
         raise UsageError(f"a z of this model has {cfg.nz} numbers, got {start.numel()}")
     G = c.generator(device, ema=ema)
 
-    def reads_value(z: torch.Tensor) -> torch.Tensor:
-        return attrs[a].value_probs(bank.classifier.predict(generate(G, z.to(device)).to(device)).cpu())[:, v]
+    def read(images: torch.Tensor) -> torch.Tensor:  # (B, len(values)) what the classifier reads of the attribute
+        return attrs[a].value_probs(bank.classifier.predict(images.to(device)).cpu())
 
-    sides = [_spaced(_until_read(_path(guide, attrs[a], v, start, cfg, toward=t), reads_value, t), frames) for t in (False, True)]
+    sides = [_spaced(_until_read(_path(guide, attrs[a], v, start, cfg, toward=t), lambda z: read(generate(G, z.to(device)))[:, v],
+                                 t), frames) for t in (False, True)]
     zs = torch.stack([*sides[0][::-1], start, *sides[1]])
     images = generate(G, zs.to(device))
-    values = attrs[a].value_probs(bank.classifier.predict(images.to(device)).cpu())
+    values = read(images)
     reads = [f"{attrs[a].values[int(row.argmax())]} {100 * float(row.max()):.0f}%" for row in values]
     typical = typical_norm(cfg)
     positions = [k / frames for k in range(-frames, frames + 1)]

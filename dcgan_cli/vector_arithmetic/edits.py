@@ -183,6 +183,13 @@ def _read_asked(guide: nn.Module, attrs: list[Attribute], z: torch.Tensor, asked
     return lp, worst.detach()
 
 
+def held_near(z: torch.Tensor, z0: torch.Tensor, cfg) -> torch.Tensor:
+    """(R,) what keeps an edited z (R, nz) where G was trained: |z| near the prior's shell (normal z), and
+    a pull toward where it started (z0)."""
+    prior = (z.pow(2).mean(1) / cfg.z_scale**2 - 1).pow(2) if cfg.z_dist == "normal" else torch.zeros(len(z))
+    return prior + 0.1 * (z - z0).pow(2).mean(1) / cfg.z_scale**2
+
+
 def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, asked: list[Want], cfg,
                 margin: float = MARGIN, max_steps: int = MAX_EDIT_STEPS, starts: list[Want] | None = None,
                 unsettled: set[int] = frozenset()) -> tuple[torch.Tensor, list[int]]:
@@ -214,9 +221,7 @@ def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, aske
         done |= newly
         if done.all() or step == max_steps:
             break
-        prior = (z.pow(2).mean(1) / cfg.z_scale**2 - 1).pow(2) if cfg.z_dist == "normal" else torch.zeros(len(z0))
-        stay = (z - z0).pow(2).mean(1) / cfg.z_scale**2
-        (grad,) = torch.autograd.grad((-lp + prior + 0.1 * stay).sum(), z)
+        (grad,) = torch.autograd.grad((-lp + held_near(z, z0, cfg)).sum(), z)
         with torch.no_grad():
             z -= step_len * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12) * (~done).float()[:, None]
         if cfg.z_dist == "uniform":
