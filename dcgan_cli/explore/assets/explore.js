@@ -127,7 +127,8 @@ async function randomPage() {
 async function findLabel() {
   const phrase = $("label-phrase").value.trim();
   if (!phrase) { status("type what to show, e.g. a class word of this data set", "failed"); return; }
-  const n = Number((page() || [0n, 32n])[1] > 256n ? 256n : (page() || [0n, 32n])[1]);
+  const per = (page() || [0n, 32n])[1];
+  const n = Number(per > 256n ? 256n : per);
   const r = await job("label", { phrase, n, trunc: $("trunc").value });
   state.around = null;
   $("seeds").value = r.seeds.join(",");
@@ -144,6 +145,9 @@ async function refreshDetail() {
     $("steer-box").hidden = true;
   }
   if (state.steer) { showSteer(); return; }
+  // the grid just drawn holds it when the chosen seed is on this page: no second request per redraw
+  const tile = c.around === state.around && [...document.querySelectorAll("#grid img.tile")].find((t) => t.dataset.seed === String(c.seed));
+  if (tile) { $("detail-img").src = tile.src; $("detail-seed").textContent = tile.alt; return; }
   const p = common();
   p.set("trunc", $("trunc").value);
   p.set("seeds", String(c.seed));
