@@ -56,20 +56,20 @@ def real_vs_fake(run: RunFolder, real_u8: np.ndarray) -> Path:
         raise DcganError(f"{run.path} has no sample grids yet")
     real = _enlarge(grid_image(to_model_range(np.asarray(real_u8[:64])), nrow=8))
     fake = _enlarge(read_picture(grids[-1][1]))
-    band = 26
+    band = 30  # room for the 20 px labels above the grids
     out = Image.new("RGB", (real.width + fake.width + 8, max(real.height, fake.height) + band), (0, 0, 0))
     out.paste(real, (0, band))
     out.paste(fake, (real.width + 8, band))
-    _label(out, "real", (4, 2), box=False)
-    _label(out, f"generated, step {grids[-1][0]}", (real.width + 12, 2), box=False)
+    _label(out, "real", (4, 4), box=False, size=20)
+    _label(out, f"generated, step {grids[-1][0]}", (real.width + 12, 4), box=False, size=20)
     return save_pil(out, run.plots / "real-vs-fake.png")
 
 
-def _label(img: Image.Image, text: str, at: tuple[int, int], box: bool = True) -> None:
+def _label(img: Image.Image, text: str, at: tuple[int, int], box: bool = True, size: int | None = None) -> None:
     """Text a person reads at the picture's size (16 px or more), on a dark box where it lies over pictures."""
     from PIL import ImageFont
 
-    font = ImageFont.load_default(size=max(16, img.width // 32))
+    font = ImageFont.load_default(size=size or max(16, img.width // 32))
     draw = ImageDraw.Draw(img)
     if box:
         x0, y0, x1, y1 = draw.textbbox(at, text, font=font)
