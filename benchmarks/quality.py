@@ -33,12 +33,11 @@ from pathlib import Path
 
 import torch
 
-from dcgan_cli.attributes.classifier import dataset_classifier, group_columns
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.configs import ModelConfig, TrainConfig
 from dcgan_cli.core.generation import uint8_from_seeds
-from dcgan_cli.core.pixels import to_model_range
 from dcgan_cli.data import checkpoint_data
+from dcgan_cli.evaluation.confident import confident_share
 from dcgan_cli.evaluation.evaluate import evaluate
 from dcgan_cli.training import plan_run, train
 from dcgan_cli.training.precision import cpu_flags
@@ -117,19 +116,6 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]+", "_", name)[:80]
 
 
-def confident_share(c, images_u8: torch.Tensor, data) -> float:
-    """Share of images the data set's classifier reads with p >= 0.9 in every attribute (group)."""
-    model = dataset_classifier(data)
-    p = model.predict(to_model_range(images_u8))
-    cols, free = group_columns(model.label_names, model.groups)
-    sure = torch.ones(p.shape[0], dtype=torch.bool)
-    for group in cols:
-        sure &= p[:, group].max(dim=1).values >= 0.9
-    for j in free:
-        sure &= (p[:, j] >= 0.9) | (p[:, j] <= 0.1)
-    return float(sure.float().mean())
-
-
 def run_one(name: str, v: dict, seed: int, steps: int, args) -> dict[str, dict[str, float]]:
     out = Path(args.out) / f"{args.dataset}{args.size}-{slug(name)}-{steps}-seed{seed}"
     started = (out / "checkpoints").is_dir() and any((out / "checkpoints").glob("*.safetensors"))
@@ -149,7 +135,7 @@ def run_one(name: str, v: dict, seed: int, steps: int, args) -> dict[str, dict[s
         ema = which == "EMA"
         r = evaluate(c, n=args.n, features="domain", ema=ema, device=args.device, data_root=args.data_root)
         shown = torch.from_numpy(uint8_from_seeds(c.generator(args.device, ema=ema), list(range(10**6, 10**6 + args.n))))
-        sure = confident_share(c, shown, data) if data.labels is not None else float("nan")
+        sure = confident_share(shown, data) if data.labels is not None else float("nan")
         results[which] = r.metrics | {"diversity": div[-1] if div else float("nan"), "confident": sure,
                                       "img/s": statistics.median(speed) if speed else float("nan"), "steps": c.step}
         print(f"  {out.name} {which}: " + ", ".join(f"{k} {v:.4g}" for k, v in results[which].items()), flush=True)

@@ -27,7 +27,7 @@ _API = {
     "parse_seeds": "core.seeds", "Result": "core.results", "RunFolder": "core.runs",
     "DcganError": "core.errors", "UsageError": "core.errors", "select_device": "core.device",
     "save_grid": "core.images", "save_gif": "core.images",
-    "CheckpointInfo": "core.info", "info": "core.info",
+    "CheckpointInfo": "core.info", "info": "core.info", "models": "core.info", "ModelList": "core.info",
     "load_data": "data.cache", "checkpoint_data": "data.locate", "ImageData": "data.cache",
     "dataset_classifier": "attributes.classifier", "sample_bank": "attributes.bank",
     "plan_run": "training.plan", "RunPlan": "training.plan", "train": "training.plan",
@@ -70,7 +70,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .core.device import select_device
     from .core.errors import DcganError, UsageError
     from .core.images import save_gif, save_grid
-    from .core.info import CheckpointInfo, info
+    from .core.info import CheckpointInfo, ModelList, info, models
     from .core.layers import build_configs
     from .core.model import Discriminator, Generator, sample_z, z_from_seeds
     from .core.results import Result

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import torch
 
+from .. import bundled
 from ..core.checkpoint import Checkpoint
 from ..core.errors import DcganError, UsageError
 from ..core.generation import BATCH, generate
 from ..core.model import sample_z
 from ..core.progress import Progress, phase
-from ..core.runs import RunFolder
+from ..core.runs import CONCEPTS, RunFolder
 from ..core.tensor_cache import read_cached, write_cached
 from ..data import ImageData
 from .classifier import MAX_IMAGES, AttributeModel, dataset_classifier, training_label
@@ -54,7 +55,12 @@ def concepts_file(ckpt: Checkpoint, kind: str, *key) -> Path:
     named by the checkpoint and a digest of what else it depends on (`key`)."""
     ident = [ckpt.path.name, ckpt.step, ckpt.path.stat().st_size, *key]
     digest = hashlib.sha256(json.dumps(ident).encode()).hexdigest()[:12]
-    folder = ckpt.run.concepts if ckpt.run is not None else RunFolder(ckpt.path.parent).concepts
+    if ckpt.run is not None:
+        folder = ckpt.run.concepts
+    elif bundled.is_bundled(ckpt.path):  # the package may be read-only: the user's cache
+        folder = bundled.work_folder(ckpt.path, CONCEPTS)
+    else:
+        folder = RunFolder(ckpt.path.parent).concepts
     return folder / f"{ckpt.path.stem}-{kind}-{digest}.safetensors"
 
 

@@ -6,8 +6,8 @@ Errors the user can fix arrive as DcganError and leave as one line on stderr wit
 is imported until a command runs, so `--help` starts in a fraction of a second.
 
 Conventions shared by every command:
-- the checkpoint (a .safetensors file or a run folder) is the first argument; with none, the
-  newest run under ./runs;
+- the checkpoint (a .safetensors file, a run folder or a bundled model's name: `dcgan models`) is
+  the first argument; with none, the newest run under ./runs;
 - `--seeds 0-63` or `--seeds 3,7,9` names the samples; `--n N` is short for seeds 0..N-1;
 - with no `--out`, outputs go into the run folder, `RUN/<command>/step-N-<parameters>.png`.
 
@@ -26,7 +26,7 @@ from . import data
 from .console import OneLineErrors, cli_errors, note
 
 # module (and function) name, in the order --help lists them; the command is the name with '-' for '_'
-COMMANDS = ("train", "sample", "info", "interpolate", "arithmetic", "nn_search", "project", "plot", "evaluate", "probe",
+COMMANDS = ("train", "models", "sample", "info", "interpolate", "arithmetic", "nn_search", "project", "plot", "evaluate", "probe",
             "ablate", "explain", "explore")
 
 app = typer.Typer(
@@ -38,7 +38,7 @@ app = typer.Typer(
     add_completion=True,
 )
 # `dcgan --help` groups the commands by what a user is doing, in the order of first use
-PANELS = {"train": "Train", "info": "Train", "sample": "Draw", "interpolate": "Draw", "project": "Draw",
+PANELS = {"train": "Train", "models": "Train", "info": "Train", "sample": "Draw", "interpolate": "Draw", "project": "Draw",
           "arithmetic": "Analyse", "nn_search": "Analyse", "evaluate": "Analyse", "plot": "Analyse",
           "probe": "The paper's analyses", "ablate": "The paper's analyses", "explain": "The paper's analyses",
           "explore": "Explore"}

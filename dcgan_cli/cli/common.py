@@ -21,10 +21,12 @@ Features = Literal[FEATURES]  # type: ignore[valid-type]
 
 Device = Annotated[str, typer.Option("--device", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps.")]
 Ckpt = Annotated[
-    Path | None, typer.Argument(help="Checkpoint file or run folder; default: the newest run under ./runs.", show_default=False)
+    Path | None, typer.Argument(help="Checkpoint file, run folder or bundled model (`dcgan models`); "
+                                "default: the newest run under ./runs.", show_default=False)
 ]
 CkptOption = Annotated[
-    Path | None, typer.Option("--ckpt", help="The checkpoint, as an option (same as the first argument).", show_default=False)
+    Path | None, typer.Option("--ckpt", help="The checkpoint, run folder or bundled model, as an option (same as the "
+                              "first argument).", show_default=False)
 ]
 N = Annotated[int | None, typer.Option(
     "--n", help="Images from seeds 0..N-1 (short for --seeds 0-(N-1); default: the command's seeds, in its first line).",

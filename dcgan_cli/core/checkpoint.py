@@ -23,7 +23,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as st_save
 
-from .. import __version__
+from .. import __version__, bundled
 from .configs import ModelConfig, TrainConfig
 from .errors import DcganError
 from .files import TEMP_MARK, write_bytes
@@ -107,12 +107,28 @@ def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str
     return write_bytes(Path(path), data, what="checkpoint")
 
 
+EXPORTED = ("format_version", "package_version", "model", "train", "dataset", "epoch", "step", "world_size", "metrics",
+            "best")  # what a model written for others keeps of its run's metadata: no optimiser or RNG state, no run id
+
+
+def export_model(c: Checkpoint, path: Path, *, ema: bool, provenance: dict[str, Any]) -> Path:
+    """Write `c`'s networks as a model to hand out (the bundled models): G, D and, with `ema`, the EMA
+    generator, which every command then draws with; no optimiser or RNG state, so it samples and
+    analyses but does not resume; `provenance` says how it was made."""
+    if ema and not c.has_ema:
+        raise CheckpointError(f"{c.path} holds no EMA generator to export")
+    keep = ("G/", "D/", "G_ema/") if ema else ("G/", "D/")
+    tensors = {k: v for k, v in c.tensors.items() if k.startswith(keep)}
+    meta = {k: c.meta[k] for k in EXPORTED if k in c.meta} | {"provenance": provenance}
+    return save_checkpoint(path, tensors, meta)
+
+
 # --- finding
 
 _STEP_NAME = re.compile(r"step-(\d+)\.safetensors")  # what the training loop names its checkpoints, and nothing else
 
 
-def _header_meta(path: Path) -> dict[str, Any]:
+def header_meta(path: Path) -> dict[str, Any]:
     """The dcgan-cli metadata of a file, or {} when it has none that reads."""
     try:
         meta = json.loads((read_header(path).get("__metadata__") or {})[META_KEY])
@@ -123,7 +139,7 @@ def _header_meta(path: Path) -> dict[str, Any]:
 
 def checkpoint_step(path: Path) -> int:
     """The step a checkpoint holds: its metadata's (files get renamed), else its name's, else -1."""
-    step = _header_meta(path).get("step")
+    step = header_meta(path).get("step")
     if is_int(step):
         return step
     m = _STEP_NAME.fullmatch(path.name)
@@ -140,7 +156,7 @@ def run_checkpoints(run: RunFolder) -> list[Path]:
     for p in run.checkpoint_files():
         if not _STEP_NAME.fullmatch(p.name):
             continue
-        meta = _header_meta(p)
+        meta = header_meta(p)
         theirs = meta.get("run_id")
         ds = meta.get("train", {}).get("dataset") if isinstance(meta.get("train"), dict) else None
         ours = theirs == rid if rid else (theirs is None and (dataset is None or ds in (None, dataset)))
@@ -153,7 +169,7 @@ def run_checkpoints(run: RunFolder) -> list[Path]:
 def run_best(run: RunFolder) -> Path | None:
     """RUN/best.safetensors when the run kept one (--eval-every) and it carries the run's id."""
     rid, path = run.marker_info().get("run_id"), run.best
-    return path if path.is_file() and not path.is_symlink() and rid and _header_meta(path).get("run_id") == rid else None
+    return path if path.is_file() and not path.is_symlink() and rid and header_meta(path).get("run_id") == rid else None
 
 
 def newest_checkpoint(runs_dir: Path) -> Path | None:
@@ -169,7 +185,8 @@ def newest_checkpoint(runs_dir: Path) -> Path | None:
 
 
 def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DIR, best: bool = False) -> Path:
-    """A file is itself; a run folder its highest step (`best`: its best.safetensors first); None the newest run."""
+    """A file is itself; a run folder its highest step (`best`: its best.safetensors first); None the newest run;
+    a word that is no path here, the bundled model of that name (dcgan_cli/bundled/)."""
     if target is None:
         root = Path(runs_dir)
         found = newest_checkpoint(root) if root.is_dir() else None
@@ -184,7 +201,11 @@ def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DI
             raise CheckpointError(f"checkpoint {p} is a symbolic link loop; point at the real file") from None
         if e.errno in (errno.EACCES, errno.EPERM):
             raise CheckpointError(f"checkpoint {p} cannot be read (permission denied)") from None
-        raise CheckpointError(f"checkpoint {p} does not exist; pass a .safetensors file or a run folder") from None
+        found = bundled.path_of(str(target))
+        if found is not None:  # not a path here, but the name of a model the package ships
+            return found
+        raise CheckpointError(f"checkpoint {p} does not exist; pass a .safetensors file, a run folder or "
+                              f"{bundled.names_hint()}") from None
     if stat.S_ISDIR(st.st_mode):
         run = RunFolder(p)
         ckpts = run_checkpoints(run)
@@ -194,8 +215,10 @@ def resolve_checkpoint(target: str | Path | None, runs_dir: str | Path = RUNS_DI
                 return loose[0]
             others = len(run.checkpoint_files())
             why = f"; its {others} .safetensors file(s) are not this run's checkpoints (temps or copied in)" if others else ""
+            shadowed = bundled.path_of(str(target))
+            also = f" (a path that exists wins over a name: the bundled model {target} is {shadowed})" if shadowed else ""
             raise CheckpointError(f"{p} holds no checkpoint (looked for {run.checkpoints}/step-N.safetensors){why}; "
-                                  "pass a checkpoint file")
+                                  f"pass a checkpoint file{also}")
         return (run_best(run) if best else None) or ckpts[-1]
     if not stat.S_ISREG(st.st_mode):
         raise CheckpointError(f"checkpoint {p} is not a regular file (a pipe or device?); pass a .safetensors file")
@@ -301,6 +324,7 @@ class CheckpointMeta(Record):
     opt_g_groups: list[dict] | None = None
     opt_d_groups: list[dict] | None = None
     run_id: str | None = None
+    provenance: dict | None = None  # a bundled model's: how it was made and measured (scripts/train_models.py)
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [

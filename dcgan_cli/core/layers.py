@@ -202,7 +202,36 @@ def build_configs(
     defaults = {"batch_size": DEFAULT_BATCH[chosen]} if chosen in DEFAULT_BATCH else {}
     train = _build(TrainConfig, [("data set default", defaults), (f"--recipe {recipe}", r["train"]), (cfg_where, toml_train),
                                  ("flag", {**(train_overrides or {}), "dataset": chosen, "recipe": recipe})])
+    given = {k: "flag" for k, v in (train_overrides or {}).items() if v is not None}
+    refuse_idle_settings(train, {**{k: cfg_where for k in toml_train}, **given})
     return model, train
+
+
+def _named(key: str, where: str) -> str:
+    return flag(key) if where == "flag" else f"{where}: [train] {key}"
+
+
+# Settings that only tune another one: (the tuning setting, whether it acts in this config, why not and the fix).
+IDLE_WHEN: list[tuple[str, Any, str]] = [
+    ("ema_kimg", lambda t: t.ema, "tunes the EMA generator, which is off; add --ema to keep one"),
+    ("ema_rampup", lambda t: t.ema, "tunes the EMA generator, which is off; add --ema to keep one"),
+    ("ema_decay", lambda t: t.ema, "tunes the EMA generator, which is off; add --ema to keep one"),
+    ("ema_rampup", lambda t: t.ema_kimg is not None, "ramps a half-life given in images; add --ema-kimg K"),
+    ("ema_decay", lambda t: t.ema_kimg is None, "is replaced by --ema-kimg (a half-life in images); give one of the two"),
+    ("r1_every", lambda t: t.r1 > 0, "spaces the R1 penalty, which is off; add --r1 GAMMA"),
+    ("eval_n", lambda t: t.eval_every != 0, "sizes the measurements, which --eval-every 0 turns off"),
+    ("eval_metric", lambda t: t.eval_every != 0, "chooses the best of the measurements, which --eval-every 0 turns off"),
+    ("eval_features", lambda t: t.eval_every != 0, "chooses the measurements' features, which --eval-every 0 turns off"),
+]
+
+
+def refuse_idle_settings(train: TrainConfig, given: dict[str, str]) -> None:
+    """A setting the user gave that another setting makes do nothing is an error naming both, never ignored."""
+    for key, acts, why in IDLE_WHEN:
+        if key in given and not acts(train):
+            if key.startswith("ema") and not train.ema and given.get("ema"):
+                why = "tunes the EMA generator, which --no-ema turns off; drop one of the two"
+            raise UsageError(f"{_named(key, given[key])} does nothing here: it {why}")
 
 
 def resume_configs(

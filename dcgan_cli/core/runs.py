@@ -196,8 +196,16 @@ def _is_file(p: Path) -> bool:
 def output_path(ckpt_path: Path, step: int, command: str, name: str) -> Path:
     """Where a command writes when given no --out: RUN/<command>/step-N-<name>, named by its parameters.
 
-    A checkpoint that sits in no run folder gets a folder beside it, <stem>-<command>/.
+    A checkpoint that sits in no run folder gets a folder beside it, <stem>-<command>/; a bundled
+    model, whose folder may be read-only, the working folder's NAME-<command>/ (its caches the user's).
     """
+    from .. import bundled
+
     run = RunFolder.of_checkpoint(ckpt_path)
-    base = run.path / command if run is not None else Path(ckpt_path).parent / f"{Path(ckpt_path).stem}-{command}"
+    if run is not None:
+        base = run.path / command
+    elif bundled.is_bundled(ckpt_path):
+        base = bundled.work_folder(Path(ckpt_path), command)
+    else:
+        base = Path(ckpt_path).parent / f"{Path(ckpt_path).stem}-{command}"
     return base / f"step-{step:08d}-{name}"

@@ -174,7 +174,11 @@ class Explorer:
             out += [(str(run.resolve()), shown_as), (str(run.absolute()), shown_as)]
         if self._runs_folder is not None:
             out += [(str(self._runs_folder.resolve()), self._runs_folder.name)]
-        out += [(str(self.uploads.resolve()), "(this session's folder)"), (str(self.uploads), "(this session's folder)"),
+        from .. import bundled
+
+        here = str(Path.cwd())  # a bundled model's outputs go to the working folder
+        out += [(str(bundled.MODELS_DIR), "(bundled models)"), *([(here, ".")] if len(Path(here).parts) > 2 else []),
+                (str(self.uploads.resolve()), "(this session's folder)"), (str(self.uploads), "(this session's folder)"),
                 (str(default_cache_root().resolve()), "(the data cache)"), (str(Path.home()), "~")]
         return sorted(set(out), key=lambda p: -len(p[0]))  # the longest first: a run inside the home folder is the run
 

@@ -207,6 +207,10 @@ def _resumed(resume: Path, dataset, preset, recipe, config_file, channels, model
     if preset or config_file or recipe:
         raise UsageError("--preset, --recipe and --config cannot be used with --resume: the run keeps its stored settings")
     ckpt = load_checkpoint(resume)
+    made = ckpt.meta.get("provenance")
+    if isinstance(made, dict):
+        raise UsageError(f"{resume} is a model handed out without its optimiser state, so it cannot be resumed; "
+                         f"train one like it with: {shown(str(made.get('command', 'the command in `dcgan info`')))}")
     stored = ckpt.train_config
     if dataset is not None and dataset != stored.dataset:
         raise UsageError(f"cannot change --dataset on --resume (the run has {stored.dataset!r}, you gave {dataset!r})")

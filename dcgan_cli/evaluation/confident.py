@@ -1,0 +1,24 @@
+"""How legible a generator's samples are: the share its data set's classifier reads confidently."""
+
+from __future__ import annotations
+
+import torch
+
+from ..attributes.classifier import dataset_classifier, group_columns
+from ..core.pixels import to_model_range
+
+SURE = 0.9  # a reading this sure or surer counts as confident
+
+
+def confident_share(images_u8: torch.Tensor, data) -> float:
+    """Share of uint8 images the data set's classifier reads with p >= SURE in every attribute: the
+    top value of each group (shape, colour, digit) that sure, each yes/no label that sure either way."""
+    model = dataset_classifier(data)
+    p = model.predict(to_model_range(images_u8))
+    cols, free = group_columns(model.label_names, model.groups)
+    sure = torch.ones(p.shape[0], dtype=torch.bool)
+    for group in cols:
+        sure &= p[:, group].max(dim=1).values >= SURE
+    for j in free:
+        sure &= (p[:, j] >= SURE) | (p[:, j] <= 1 - SURE)
+    return float(sure.float().mean())
