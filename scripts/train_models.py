@@ -185,6 +185,11 @@ def ship(name: str) -> Path:
                    else "the only seed trained so far (no median yet)"),
         "data": MODELS[name]["data"],
     }
+    # What seeds 0-15 draw, as mean levels (0-255) a picture: a test checks that every install draws the same.
+    from dcgan_cli.core.generation import uint8_from_seeds
+
+    drawn = uint8_from_seeds(c.generator("cpu", ema=which == "EMA"), list(range(16)))
+    provenance["drawn"] = {"seeds": "0-15", "mean_levels": [round(float(a.mean()), 3) for a in drawn]}
     out = export_model(c, MODELS_DIR / f"{name}.safetensors", ema=which == "EMA", provenance=provenance)
     print(f"shipped {out} ({out.stat().st_size / 1e6:.1f} MB): seed {seed} of {sorted(fids)}, {provenance['generator']}, "
           f"FID {fids[seed]:.4g}", flush=True)

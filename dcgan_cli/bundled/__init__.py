@@ -33,6 +33,11 @@ def path_of(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def names_a_model(arg: str | Path) -> bool:
+    """Whether a command-line word is a bundled model's name rather than a path (a path that exists wins)."""
+    return not Path(arg).exists() and path_of(str(arg)) is not None
+
+
 def is_bundled(path: str | Path) -> bool:
     """Whether `path` is one of the bundled model files (compared after resolving links)."""
     try:

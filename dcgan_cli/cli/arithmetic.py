@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from .. import bundled
 from ..core.configs import ARITHMETIC_METHODS
 from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
@@ -46,7 +47,7 @@ def checkpoint_and_expression(args: list[str], ckpt_opt: Path | None, probe: boo
         if ckpt_opt is not None:
             raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
         return Path(args[0]), args[1]
-    if len(args) == 1 and ckpt_opt is None and Path(args[0]).exists():
+    if len(args) == 1 and ckpt_opt is None and (Path(args[0]).exists() or bundled.names_a_model(args[0])):
         if probe:  # `arithmetic CKPT --probe`
             return Path(args[0]), None
         raise UsageError(

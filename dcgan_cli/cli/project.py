@@ -28,12 +28,14 @@ JsonPath = json_option("Also write the losses and distances here (projection.jso
 
 
 def checkpoint_and_images(args: list[str], ckpt_opt: Path | None) -> tuple[Path | None, list[Path]]:
-    """`[CKPT] IMAGE...`: the first argument is the checkpoint when it is a run folder or a checkpoint
-    file (not an image, not a z file)."""
+    """`[CKPT] IMAGE...`: the first argument is the checkpoint when it is a run folder, a checkpoint
+    file (not an image, not a z file) or a bundled model's name."""
+    from .. import bundled
     from ..projection.zfiles import is_latent_file  # torch: only once a command runs
 
     paths = [Path(a) for a in args]
-    first_is_ckpt = bool(paths) and (paths[0].is_dir() or (paths[0].suffix == ".safetensors" and not is_latent_file(paths[0])))
+    first_is_ckpt = bool(paths) and (paths[0].is_dir() or (paths[0].suffix == ".safetensors" and not is_latent_file(paths[0]))
+                                     or bundled.names_a_model(paths[0]))
     if first_is_ckpt:
         if ckpt_opt is not None:
             raise UsageError("give the checkpoint as the first argument or with --ckpt, not both")
