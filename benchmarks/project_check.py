@@ -2,6 +2,7 @@
 
     python benchmarks/project_check.py                       # 3 generators, 200 held-out images each
     python benchmarks/project_check.py --images 50 --only shapes32
+    python benchmarks/project_check.py --images 50 --ckpt shapes      # the bundled model
 
 Generators (trained here with the library's own calls when missing, under --out):
   shapes32  the built-in shapes at 32 px, default length;   held out: the test split (drawn with another seed)
@@ -155,10 +156,14 @@ def main() -> None:
     ap.add_argument("--data-root", type=Path, default=SHARED_MNIST)
     ap.add_argument("--out", type=Path, default=Path("runs/project_check"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--ckpt", action="append", help="check these checkpoints (a path or a bundled model's name, e.g. shapes) "
+                    "instead of --only's generators")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     rows = []
-    for name in args.only.split(","):
+    for target in args.ckpt or []:
+        rows += check(str(target), target, args.images, args.steps, args.encoder_steps, args.data_root)
+    for name in ([] if args.ckpt else args.only.split(",")):
         if GENERATORS[name]["dataset"] == "mnist" and not args.data_root.is_dir():
             print(f"  {name}: skipped, no MNIST at {args.data_root}")
             continue

@@ -204,3 +204,31 @@ def test_a_recipe_named_in_a_toml_file_is_checked_there(tmp_path):
         build_configs("shapes", config_file=cfg)
     cfg.write_text('[train]\nrecipe = "paper"\n')
     assert build_configs("shapes", config_file=cfg)[1].recipe == "paper"
+
+
+@pytest.mark.parametrize("flags, says", [
+    (["--ema-kimg", "10"], "--ema-kimg does nothing here: it tunes the EMA generator, which is off; add --ema"),
+    (["--ema-rampup", "0.05"], "--ema-rampup does nothing here: it tunes the EMA generator, which is off"),
+    (["--ema-decay", "0.99"], "--ema-decay does nothing here: it tunes the EMA generator, which is off"),
+    (["--no-ema", "--ema-kimg", "10"], "which --no-ema turns off; drop one of the two"),
+    (["--ema", "--ema-rampup", "0.05"], "--ema-rampup does nothing here: it ramps a half-life given in images; add --ema-kimg"),
+    (["--ema", "--ema-kimg", "5", "--ema-decay", "0.99"], "--ema-decay does nothing here: it is replaced by --ema-kimg"),
+    (["--r1-every", "4"], "--r1-every does nothing here: it spaces the R1 penalty, which is off; add --r1"),
+    (["--eval-every", "0", "--eval-n", "512"], "--eval-n does nothing here"),
+])
+def test_a_setting_that_another_one_makes_do_nothing_is_refused(runner, tmp_path, flags, says):
+    r = invoke(runner, "train", "--dataset", "shapes", "--max-steps", "2", "--out", tmp_path / "run", *TINY, *flags)
+    assert r.exit_code == 2 and says in r.output, r.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_toml_setting_that_does_nothing_is_refused_naming_the_file(tmp_path):
+    toml = tmp_path / "run.toml"
+    toml.write_text("[train]\nema_kimg = 10\n")
+    with pytest.raises(UsageError, match=r"run.toml: \[train\] ema_kimg does nothing here"):
+        build_configs("shapes", config_file=toml)
+
+
+def test_ema_tuning_with_the_ema_on_is_kept(tmp_path):
+    _, t = build_configs("shapes", train_overrides={"ema": True, "ema_kimg": 10.0, "ema_rampup": 0.05})
+    assert (t.ema, t.ema_kimg, t.ema_rampup) == (True, 10.0, 0.05)
