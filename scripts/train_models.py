@@ -5,6 +5,7 @@
     python scripts/train_models.py measure shapes           # evaluate every finished seed
     python scripts/train_models.py ship shapes              # the median seed's weights -> dcgan_cli/bundled/shapes.safetensors
     python scripts/train_models.py show                     # what each run folder holds so far
+    python scripts/train_models.py curve shapes             # domain FID against images seen, every seed
 
 Each model is the output of `dcgan train` with the recipe below, run as a child process so the
 command recorded in the shipped file is the one that ran. Run folders live in runs/models/NAME-seedS
@@ -44,7 +45,7 @@ EMA = ["--ema", "--ema-kimg", "10", "--ema-rampup", "0.05"]
 MODELS: dict[str, dict] = {
     "shapes": {
         "args": ["--dataset", "shapes", "--ngf", "64", "--ndf", "64", "--loss", "hinge", "--batch-size", "32", *EMA,
-                 "--kimg", "300", "--eval-every", "800", "--eval-n", str(N_EVAL)],
+                 "--kimg", "250", "--eval-every", "800", "--eval-n", str(N_EVAL)],
         "data": "the built-in shapes (dcgan_cli/data/shapes.py: drawn by the package, no licence needed)",
         "seeds": (1, 2, 3),
     },
@@ -111,7 +112,7 @@ def measure(name: str, seed: int) -> dict | None:
     from dcgan_cli.core.checkpoint import load_checkpoint, resolve_checkpoint
     from dcgan_cli.core.generation import uint8_from_seeds
     from dcgan_cli.data import checkpoint_data
-    from dcgan_cli.evaluation.confident import confident_share
+    from dcgan_cli.evaluation.confident import class_counts, confident_share
     from dcgan_cli.evaluation.evaluate import evaluate
 
     run = run_dir(name, seed)
@@ -128,8 +129,9 @@ def measure(name: str, seed: int) -> dict | None:
         r = evaluate(c, n=N_EVAL, features="domain", ema=ema, device="cpu", data_root=root)
         images = torch.from_numpy(uint8_from_seeds(c.generator("cpu", ema=ema), list(range(N_EVAL))))
         quality[which] = {k: round(float(v), 6) for k, v in r.metrics.items()} | {
-            "confident": round(confident_share(images, data), 4)}
-        print(f"{run} {which} (step {c.step}): " + ", ".join(f"{k} {v:.4g}" for k, v in quality[which].items()), flush=True)
+            "confident": round(confident_share(images, data), 4), "classes": class_counts(images, data)}
+        print(f"{run} {which} (step {c.step}): " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                                             for k, v in quality[which].items()), flush=True)
     write_json(run / "model-quality.json", quality)
     return quality
 
@@ -156,7 +158,7 @@ def ship(name: str) -> Path:
         raise SystemExit(f"no seed of {name} is measured yet: run `python scripts/train_models.py measure {name}`")
     fids = {seed: q[shown_generator(q)]["fid"] for seed, q in measured.items()}
     ordered = sorted(fids, key=fids.get)
-    seed = ordered[(len(ordered) - 1) // 2]  # the median (the better of the middle two for an even count)
+    seed = ordered[len(ordered) // 2]  # the median; of an even count the worse of the middle two, never the luckier
     q, run = measured[seed], run_dir(name, seed)
     which = shown_generator(q)
     book = ledger(run)
@@ -196,6 +198,21 @@ def ship(name: str) -> Path:
     return out
 
 
+def curve(name: str) -> None:
+    """Domain FID against images seen, every seed: what the run measured as it trained (the shown generator)."""
+    runs = {seed: run_dir(name, seed) for seed in MODELS[name]["seeds"]}
+    points: dict[int, dict[int, float]] = {}
+    for seed, run in runs.items():
+        for line in (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() else []:
+            rec = json.loads(line)
+            if "eval_fid" in rec:
+                batch = 32 if name == "shapes" else 128
+                points.setdefault(rec["step"] * batch // 1000, {})[seed] = rec["eval_fid"]
+    print(f"{name}: domain FID (N={N_EVAL}) by thousands of images seen, seeds {', '.join(map(str, runs))}")
+    for kimg in sorted(points):
+        print(f"| {kimg} | " + " | ".join(f"{points[kimg][s]:.2f}" if s in points[kimg] else "" for s in runs) + " |")
+
+
 def show() -> None:
     for name, spec in MODELS.items():
         for seed in spec["seeds"]:
@@ -209,7 +226,7 @@ def show() -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("action", choices=["all", "train", "measure", "ship", "show"])
+    ap.add_argument("action", choices=["all", "train", "measure", "ship", "show", "curve"])
     ap.add_argument("models", nargs="*", help=f"default: {', '.join(MODELS)}")
     ap.add_argument("--seeds", help="comma-separated (default: the model's own, 1,2,3)")
     ap.add_argument("--threads", type=int, help="torch threads a training process (default: torch's)")
@@ -221,6 +238,8 @@ def main() -> None:
             raise SystemExit(f"{name!r} is not a bundled model; choose from {', '.join(MODELS)}")
     if args.action == "show":
         return show()
+    if args.action == "curve":
+        return [curve(name) for name in names] and None
     for name in names:
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else list(MODELS[name]["seeds"])
         if args.action in ("all", "train"):

@@ -22,3 +22,15 @@ def confident_share(images_u8: torch.Tensor, data) -> float:
     for j in free:
         sure &= (p[:, j] >= SURE) | (p[:, j] <= 1 - SURE)
     return float(sure.float().mean())
+
+
+def class_counts(images_u8: torch.Tensor, data) -> dict[str, int]:
+    """How many images the classifier reads as each value of the data set's first attribute group (the digit,
+    the shape), counted by its top reading: whether a generator draws every class, and how evenly."""
+    model = dataset_classifier(data)
+    p = model.predict(to_model_range(images_u8))
+    cols, _ = group_columns(model.label_names, model.groups)
+    if not cols:
+        return {}
+    top = p[:, cols[0]].argmax(dim=1)
+    return {model.label_names[j]: int((top == i).sum()) for i, j in enumerate(cols[0])}
