@@ -190,6 +190,22 @@ def test_plain_progress_lines_estimate_what_is_left_per_phase(monkeypatch, capsy
     assert lines[3] == "training: 2/8 (3 s, ~9 s left) b"  # the new phase's clock, not the first's
 
 
+def test_a_resumed_run_tells_the_time_left_by_its_own_steps(monkeypatch, capsys):
+    """A run resumed at step 7,813 of 31,250: the steps saved before took no time in this process, so
+    the time left comes from the steps trained since (it once said ~13 s for half an hour's work)."""
+    from dcgan_cli.cli import console
+
+    now = [0.0]
+    monkeypatch.setattr(console.time, "perf_counter", lambda: now[0])
+    on_step = console.training_reporter(console.Reporter(None, "training"))
+    for t, step in ((0.0, 7813), (100.0, 8813), (200.0, 9813)):
+        now[0] = t
+        on_step({"step": step, "total_steps": 31250, "logged": True, "epoch": 30,
+                 "metrics": {"loss_d": 0.4, "loss_g": 2.0, "d_x": 0.9, "d_g_z": 0.1, "img_per_s": 320}})
+    lines = capsys.readouterr().err.splitlines()
+    assert "~35.7 min left" in lines[-1], lines  # 1,000 steps a 100 s; 21,437 to go
+
+
 def test_training_lines_keep_one_clock_though_the_losses_change(monkeypatch, capsys):
     """Off a terminal (make, nohup, CI) every training line tells the time left: its changing losses
     are detail, not a new phase that would restart the clock."""

@@ -67,6 +67,7 @@ class Reporter:
         self.task = bar.add_task(description, total=None, info="") if bar is not None else None
         self._last_tenth, self._done, self._info, self._estimated = -1, 0, "", False
         self._t0 = time.perf_counter()
+        self._start: int | None = None  # where this phase began: a resumed run starts at its saved step
 
     def update(self, done: int, total: int | None, info: str = "", *, line: bool | None = None,
                detail: str | None = None) -> None:
@@ -74,21 +75,28 @@ class Reporter:
         after it that changes every call without starting a phase (training's losses)."""
         shown_info = info if detail is None else " ".join(t for t in (info, detail) if t)
         if self.bar is not None:
+            if self._start is None:  # the bar's rate from this process's work, not from a resumed run's step 0
+                self._start = done
+                self.bar.reset(self.task, completed=done, total=total, info=shown_info)
             self.bar.update(self.task, completed=done, total=total, info=shown_info)
             return
-        if info != self._info or done < self._done:  # a new phase: its own clock and estimate
+        if self._start is None or info != self._info or done < self._done:  # a new phase: its own clock and estimate
             self._t0, self._last_tenth, self._info, self._estimated = time.perf_counter(), -1, info, False
+            self._start = done
         self._done = done
         elapsed = time.perf_counter() - self._t0
-        # how long is left, once there is a rate to tell it by: 5% done, or 2 s of work
-        can_estimate = bool(total) and 0 < done < total and (done >= total / 20 or elapsed >= 2) and elapsed > 0.5
+        # How long is left, by the rate of the work done in this phase of this process (a resumed run's
+        # saved steps took no time here), once there is one to tell it by: 5% of what is left, or 2 s.
+        ran = done - self._start
+        can_estimate = (bool(total) and 0 < ran and done < total and (ran >= (total - self._start) / 20 or elapsed >= 2)
+                        and elapsed > 0.5)
         if line is None:  # by default a plain line about every 10%, at the end, and once the time left is known
             tenth = int(10 * done / total) if total else 0
             line = tenth != self._last_tenth or done == total or (can_estimate and not self._estimated)
             self._last_tenth = tenth
         if line:
             of = f"/{total}" if total else ""
-            left = f", ~{_duration(elapsed * (total - done) / done)} left" if can_estimate else ""
+            left = f", ~{_duration(elapsed * (total - done) / ran)} left" if can_estimate else ""
             self._estimated = self._estimated or bool(left)
             note(f"{self.description}: {done}{of} ({_duration(elapsed)}{left}){' ' + shown_info if shown_info else ''}")
 
