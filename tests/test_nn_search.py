@@ -96,10 +96,25 @@ def test_bad_k_and_shape(random_set):
 
 
 def test_memorization_verdict():
-    close = memorization(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([10.0, 20.0, 30.0]))
-    assert close["ratio"] == pytest.approx(0.1) and "CLOSER" in close["verdict"]
-    far = memorization(torch.tensor([30.0]), torch.tensor([10.0]))
+    close = memorization(torch.arange(1.0, 33.0), torch.arange(10.0, 330.0, 10.0))
+    assert close["ratio"] == pytest.approx(0.1, rel=0.05) and "CLOSER" in close["verdict"] and "32 unseen" in close["verdict"]
+    far = memorization(torch.full((32,), 30.0), torch.full((32,), 10.0))
     assert "no sign of memorization" in far["verdict"]
+
+
+def test_too_few_unseen_images_withhold_the_verdict():
+    """Three held-out images made a 'may be memorizing' verdict once: now the count is said and no verdict given."""
+    few = memorization(torch.full((6,), 283.9), torch.tensor([445.7, 400.0, 500.0]))
+    assert few["ratio"] is None and few["count"] == 3
+    assert "no memorization verdict" in few["verdict"] and "3 unseen real image(s)" in few["verdict"] and "memorizing" not in few["verdict"]
+
+
+def test_samples_as_close_as_blurred_real_images_read_as_blur_not_copying():
+    sharp, blurred = torch.full((32,), 445.7), torch.full((32,), 250.0)
+    blurry = memorization(torch.full((32,), 283.9), sharp, blurred)
+    assert "blur" in blurry["verdict"] and "memorizing" not in blurry["verdict"] and blurry["median_blurred"] == 250.0
+    copies = memorization(torch.full((32,), 20.0), sharp, blurred)
+    assert "may be memorizing" in copies["verdict"] and "blurred ones too" in copies["verdict"]
 
 
 def test_cli_generated_queries(tiny_run, runner, tmp_path):
