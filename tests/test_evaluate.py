@@ -200,7 +200,7 @@ def test_eval_every_logs_keeps_best_and_changes_no_weight(runner, tmp_path, monk
     a, b = load_checkpoint(tmp_path / "e"), load_checkpoint(tmp_path / "plain")
     for name in ("G/main.0.weight", "D/main.0.weight", "rng/torch", "rng/noise"):
         assert torch.equal(a.tensors[name], b.tensors[name]), name  # measuring does not change the run
-    assert "step 3: fid" in r.output
+    assert "step 3: domain FID" in r.output and "(best domain KID" in r.output  # the feature space said with each distance
 
 
 def test_sample_formats_for_external_tools(tiny_run, runner, tmp_path):
@@ -263,3 +263,26 @@ def test_more_generated_than_the_real_side_holds_is_said(tiny_run, tmp_path):
     assert any(f"against {held:,} real ones" in line and f"--n {held}" in line for line in r.lines()), r.lines()
     r = evaluate(tiny_run, extractor=TinyFeatures(3 * 32 * 32), cache_dir=tmp_path / "c", metrics=("kid",), split="test", n=held)
     assert not any("real ones" in line for line in r.lines())
+
+
+def test_a_small_split_is_said_before_the_work_and_caps_the_default_n(tiny_run, tmp_path):
+    """A 97-image folder once drew 2,048 samples through Inception for 7 minutes to compare with 97."""
+    said, ex = [], TinyFeatures(3 * 32 * 32)
+    r = evaluate(tiny_run, extractor=ex, cache_dir=tmp_path / "c", metrics=("kid",), split="test", on_note=said.append)
+    assert r.protocol["n_generated"] == r.protocol["n_real"] == 1024  # the shapes test split, not the 2,048 default
+    assert ex.calls == 2 * 1024 and said == ["note: N 1024: all the test split holds (the default 2,048 would compare unequal sides)"]
+    said.clear()
+    evaluate(tiny_run, n=1100, extractor=ex, cache_dir=tmp_path / "c", metrics=("kid",), split="test", on_note=said.append)
+    assert said == ["note: the test split holds 1,024 images: 1,100 generated against 1,024 real; "
+                    "--n 1024 compares equal numbers in a fraction of the time"]
+
+
+def test_the_headline_names_the_feature_space():
+    from dcgan_cli.evaluation.evaluate import EvalResult
+
+    said = {"generated": "g", "real": "r", "resize": "none", "n_generated": 64, "n_real": 64}
+    domain = EvalResult({"fid": 9.278, "kid": 0.0796, "kid_std": 0.003}, said | {"features": "domain"})
+    assert domain.lines()[0] == "domain FID 9.278  domain KID 0.0796 ± 0.003"
+    assert domain.to_dict()["headline"] == domain.lines()[0] and domain.to_dict()["features"] == "domain"
+    inception = EvalResult({"fid": 216.7, "recall": 0.1}, said | {"features": "inception"})
+    assert inception.lines()[0] == "Inception FID 216.7  recall 0.1"

@@ -263,8 +263,11 @@ def training_reporter(bar: Reporter) -> Callable[[dict[str, Any]], None]:
         for n in s.get("notes") or []:
             note(f"note: {n}")
         if s.get("eval"):
+            from ..evaluation.evaluate import metric_name
+
             best = s.get("best")
-            note(f"step {s['step']}: " + ", ".join(f"{k} {v:.4g}" for k, v in s["eval"].items())
-                 + (f" (best {best['metric']} {best['value']:.4g} at step {best['step']})" if best else ""))
+            space = (best or {}).get("features")
+            note(f"step {s['step']}: " + ", ".join(f"{metric_name(k, space)} {v:.4g}" for k, v in s["eval"].items())
+                 + (f" (best {metric_name(best['metric'], space)} {best['value']:.4g} at step {best['step']})" if best else ""))
 
     return on_step

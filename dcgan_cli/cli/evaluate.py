@@ -9,7 +9,7 @@ import typer
 
 from ..core.files import check_file_target
 from .common import Cache, Ckpt, Device, Ema, Features, Root, Split, device, json_option
-from .console import emit, progress
+from .console import emit, note, progress
 
 Images = Annotated[Path | None, typer.Option(
     "--images", help="A folder of generated pictures instead of the checkpoint's samples.", show_default=False)]
@@ -44,5 +44,5 @@ def evaluate(
     with progress("evaluating") as bar:
         result = measure(ckpt, images=images, real=real, split=split, metrics=chosen, n=n, features=features,
                          batch_size=batch_size, ema=ema, device=device(device_name), data_root=data_root, cache_dir=cache_dir,
-                         on_progress=bar)
+                         on_progress=bar, on_note=note)
     emit(result, json_path=json_path)

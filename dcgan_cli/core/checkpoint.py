@@ -250,6 +250,7 @@ class BestRecord(Record):
     metric: str
     value: float
     step: int
+    features: str | None = None  # the feature space of an FID or KID (domain, inception); absent before 0.1.1
 
 
 @dataclass(frozen=True)

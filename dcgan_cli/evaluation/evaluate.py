@@ -14,7 +14,7 @@ import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -46,6 +46,13 @@ def default_n(device: torch.device | str) -> int:
     return STANDARD_N if torch.device(device).type == "cuda" else CPU_N
 
 NAMES = {"fid": "FID", "kid": "KID", "precision": "precision", "recall": "recall"}
+SPACES = {"domain": "domain", "inception": "Inception"}  # said before FID and KID: their values mean nothing apart from it
+
+
+def metric_name(metric: str, features: str | None) -> str:
+    """"domain FID", "Inception KID", "precision": a distance named with the feature space it was measured in."""
+    name = NAMES.get(metric, metric)
+    return f"{SPACES.get(features or '', features)} {name}" if features and metric in ("fid", "kid") else name
 
 
 @dataclass
@@ -56,11 +63,17 @@ class EvalResult(Result):
     notes: list[str] = field(default_factory=list)  # e.g. whether the feature classifier was reused
 
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": self.metrics, "protocol": self.protocol}
+        return {"headline": self.headline(), "features": self.protocol.get("features"), "metrics": self.metrics,
+                "protocol": self.protocol}
+
+    def headline(self) -> str:
+        m, space = self.metrics, self.protocol.get("features")
+        return "  ".join(f"{metric_name(k, space)} {m[k]:.4g}" + (f" ± {m['kid_std']:.2g}" if k == "kid" else "")
+                         for k in NAMES if k in m)
 
     def lines(self) -> list[str]:
         m, p = self.metrics, self.protocol
-        out = ["  ".join(f"{NAMES[k]} {m[k]:.4g}" + (f" ± {m['kid_std']:.2g}" if k == "kid" else "") for k in NAMES if k in m)]
+        out = [self.headline()]
         out += [f"{key}: {shown(p[key])}" for key in ("generated", "real", "features", "resize")]
         if p.get("n_note"):
             out.append(p["n_note"])
@@ -209,19 +222,36 @@ def evaluate(
     cache_dir: Path | None = None,
     extractor: Extractor | None = None,
     on_progress: Progress | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> EvalResult:
     """Compare generated and real images in a feature space. `ckpt` may be None only for two folders.
 
     `features` None picks domain features for a labelled data set, Inception otherwise. `n` None
-    is the standard 10,000 on a GPU and a first look of 2,048 elsewhere.
+    is the standard 10,000 on a GPU and a first look of 2,048 elsewhere, or the real split's size
+    where it holds fewer. `on_note` hears, before the work starts, what will make it long or lopsided.
     """
+    asked = n
     n, n_note = _check_request(n, batch_size, split, device)
+    on_note = on_note or (lambda text: None)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
     c = as_checkpoint(ckpt) if (ckpt is not None or images is None or real is None) else None
     data = None
     if c is not None and (real is None or features in (None, "domain")):
         data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
+    if data is not None and real is None and images is None and data.images.shape[0] < n:
+        held = int(data.images.shape[0])
+        if asked is None:  # the default was a first look, not a request: no more samples than the real side
+            n, n_note = held, f"N {held}: all the {split} split holds (the default {n:,} would compare unequal sides)"
+            on_note(f"note: {n_note}")
+        else:
+            on_note(f"note: the {split} split holds {held:,} images: {n:,} generated against {held:,} real; "
+                    f"--n {held} compares equal numbers in a fraction of the time")
     ex, notes = _extractor(extractor, features, data, device, on_progress)
+    if ex.name == "inception" and torch.device(device).type == "cpu":
+        on_note(f"note: Inception features on the CPU: {2 * n:,} images through Inception v3 at a few a second, so "
+                "minutes (the time left is shown once measured); a GPU takes seconds"
+                + (", and --features domain uses the data set's own small classifier" if data is not None and data.label_names
+                   else ""))
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
     real_u8 = None
     if real is not None:  # read (and refuse) the real folder before any generating

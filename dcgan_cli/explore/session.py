@@ -113,7 +113,10 @@ class Explorer:
         c = self._loaded[self.default]
         best = c.meta.get("best") if c.path.name == "best.safetensors" else None
         if isinstance(best, dict) and "metric" in best and "value" in best:
-            return f"{self.default}: step {c.step}, the best by {best['metric']} ({best['value']:.4g}) of the run's evaluations"
+            from ..evaluation.evaluate import metric_name
+
+            return (f"{self.default}: step {c.step}, the best by {metric_name(best['metric'], best.get('features'))} "
+                    f"({best['value']:.4g}) of the run's evaluations")
         return f"{self.default}: step {c.step}, the newest"
 
     @staticmethod

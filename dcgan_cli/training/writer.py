@@ -136,7 +136,8 @@ class RunWriter:
         )
         value = values.get(self.cfg.eval_metric)
         if value is not None and better(self.cfg.eval_metric, value, state.best.get("value")):
-            state.best = {"metric": self.cfg.eval_metric, "value": value, "step": state.step}
+            state.best = {"metric": self.cfg.eval_metric, "value": value, "step": state.step,
+                          "features": getattr(evaluator, "features", None)}
             self.save(state, self.run.best, every_rank=False)
         return values
 
