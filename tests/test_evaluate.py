@@ -270,7 +270,8 @@ def test_a_small_split_is_said_before_the_work_and_caps_the_default_n(tiny_run, 
     said, ex = [], TinyFeatures(3 * 32 * 32)
     r = evaluate(tiny_run, extractor=ex, cache_dir=tmp_path / "c", metrics=("kid",), split="test", on_note=said.append)
     assert r.protocol["n_generated"] == r.protocol["n_real"] == 1024  # the shapes test split, not the 2,048 default
-    assert ex.calls == 2 * 1024 and said == ["note: N 1024: all the test split holds (the default 2,048 would compare unequal sides)"]
+    assert ex.calls == 2 * 1024
+    assert said == ["note: N 1024: all the test split holds (the default 2,048 would compare unequal sides)"]
     said.clear()
     evaluate(tiny_run, n=1100, extractor=ex, cache_dir=tmp_path / "c", metrics=("kid",), split="test", on_note=said.append)
     assert said == ["note: the test split holds 1,024 images: 1,100 generated against 1,024 real; "

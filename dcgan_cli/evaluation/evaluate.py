@@ -72,7 +72,7 @@ class EvalResult(Result):
                          for k in NAMES if k in m)
 
     def lines(self) -> list[str]:
-        m, p = self.metrics, self.protocol
+        p = self.protocol
         out = [self.headline()]
         out += [f"{key}: {shown(p[key])}" for key in ("generated", "real", "features", "resize")]
         if p.get("n_note"):
