@@ -53,7 +53,7 @@ def main() -> None:
     out = save_pil(picture, args.out or args.run / "compare.png")
     print(f"wrote {out}")
     print(f"{args.run}: trained here by the default recipe in {how_long(run_seconds(ours))} ({mine_images:,} images); "
-          "its samples are still forming: a minute on a laptop CPU is early in a GAN's training")
+          "its samples are still forming: that is early in a GAN's training")
     print(f"{args.model}: the bundled model, {made.get('images_seen', 0):,} images in {how_long(made.get('train_seconds'))} "
           f"on {made.get('device', '?')}; made with: {made.get('command', '?')}")
     print(f"use it by name: dcgan sample {args.model} --seeds 0-63; dcgan explore {args.model}; `dcgan models` lists them all")

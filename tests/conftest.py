@@ -86,7 +86,7 @@ def tiny_run(tmp_path_factory) -> Path:
     mp = pytest.MonkeyPatch()
     mp.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
     result = CliRunner().invoke(
-        app, ["train", "--dataset", "shapes", "--epochs", "2", "--limit", "256", "--out", str(run), *TINY]
+        app, ["train", "--dataset", "shapes", "--epochs", "2", "--limit", "256", "--snap-kimg", "0.256", "--out", str(run), *TINY]
     )
     mp.undo()
     assert result.exit_code == 0, result.output

@@ -238,6 +238,19 @@ def test_a_folder_smaller_than_a_batch_is_refused_before_any_image_is_decoded(ru
     assert not any((tmp_path / "cache").glob("folder-*")), "decoded before refusing"
 
 
+def test_a_folder_smaller_than_the_default_batch_trains_with_a_batch_that_fits(runner, tmp_path, monkeypatch):
+    folder = tmp_path / "few"
+    folder.mkdir()
+    for i in range(12):
+        Image.fromarray(np.full((40, 40, 3), i * 20, dtype=np.uint8)).save(folder / f"{i}.png")
+    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
+    r = runner.invoke(dcgan_app, ["train", "--dataset", "folder", "--data-root", str(folder), "--size", "32", "--ngf", "8",
+                                  "--ndf", "8", "--max-steps", "2", "--device", "cpu", "--out", str(tmp_path / "run")])
+    assert r.exit_code == 0, r.output
+    assert "holds 12 images, fewer than the default batch of 128: training with batch 8" in r.output
+    assert load_checkpoint(tmp_path / "run").train_config.batch_size == 8
+
+
 def test_missing_query_file_says_it_does_not_exist(tiny_run, runner, tmp_path):
     r = invoke(runner, "nn-search", tiny_run, "--query", tmp_path / "nope.png", "--device", "cpu")
     assert r.exit_code == 2 and "--query" in r.output and "does not exist" in r.output

@@ -16,6 +16,20 @@ from dcgan_cli.training import fit as train
 from .conftest import TINY, invoke, start_training
 
 
+def test_snapshots_come_by_images_so_a_small_data_set_keeps_a_small_folder(runner, tmp_path):
+    """64 images at batch 32 is an epoch of 2 steps: a checkpoint and a grid each epoch once filled a folder with
+    hundreds of them. By default an epoch of under 5,000 images snapshots every whole epochs that reach 5,000."""
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "20", "--out", tmp_path / "d", *TINY)
+    assert r.exit_code == 0, r.output
+    assert [p.name for p in (tmp_path / "d" / "checkpoints").iterdir()] == ["step-00000020.safetensors"]  # the end only
+    assert [p.name for p in (tmp_path / "d" / "samples").iterdir()] == ["step-00000020.png"]
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "20", "--snap-kimg", "0.32", "--out", tmp_path / "k", *TINY)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "k" / "samples").iterdir()) == ["step-00000010.png", "step-00000020.png"]
+    r = invoke(runner, "train", "--limit", "64", "--max-steps", "20", "--snap-kimg", "0", "--out", tmp_path / "z", *TINY)
+    assert r.exit_code == 2 and "--snap-kimg" in r.output and "above 0" in r.output
+
+
 def test_train_writes_checkpoint_grid_and_metrics(tiny_run):
     ckpts = sorted((tiny_run / "checkpoints").glob("*.safetensors"))
     assert [p.name for p in ckpts] == ["step-00000008.safetensors", "step-00000016.safetensors"]

@@ -105,7 +105,7 @@ def test_a_collapsed_run_says_so_and_a_short_one_does_not(runner, tmp_path, monk
 
     values = iter([0.9, 0.01, 0.8])  # diverse, then every seed draws one picture, then varied again
     monkeypatch.setattr(loop, "diversity", lambda samples, real: next(values))
-    r = invoke(runner, "train", "--limit", "64", "--epochs", "3", "--out", tmp_path / "r", *TINY)
+    r = invoke(runner, "train", "--limit", "64", "--epochs", "3", "--snap-kimg", "0.064", "--out", tmp_path / "r", *TINY)
     assert r.exit_code == 0 and "warning: mode collapse at step 4" in r.output, r.output
     assert "note: diversity back to 0.80 at step 6" in r.output
     assert "diversity of the fixed-seed grid 0.80" in r.stdout and "img/s" in r.stdout  # the end-of-run summary

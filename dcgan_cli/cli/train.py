@@ -23,6 +23,7 @@ from ..core.configs import (
     PRECISIONS,
     PRESETS,
     RECIPE_NAMES,
+    SNAP_KIMG,
     Z_DISTS,
     ModelConfig,
     TrainConfig,
@@ -114,6 +115,8 @@ ChannelsLast = _switch("channels-last", SPEED, "NHWC memory layout (default: on 
 
 OutDir = _flag(Path, OUTPUT, "Run folder (default runs/<dataset>-<size>-<time>).", "--out")
 Resume = _flag(Path, OUTPUT, "Run folder or checkpoint to continue exactly (default: a new run).")
+SnapKimg = _flag(float, OUTPUT, "A checkpoint and a sample grid every this many thousand images (default: each epoch, "
+                 f"or whole epochs of at least {SNAP_KIMG} thousand images on a small data set).")
 Keep = _flag(int, OUTPUT, f"Checkpoints kept in the run folder (default {T.keep}).")
 LogEvery = _flag(int, OUTPUT, f"Write metrics (and, off a terminal, a progress line) every N steps (default {T.log_every}).")
 Tensorboard = _switch("tensorboard", OUTPUT, "Also write TensorBoard events into RUN/tensorboard/ "
@@ -135,7 +138,7 @@ def train(
     eval_every: EvalEvery = None, eval_n: EvalN = None, eval_features: EvalFeatures = None, eval_metric: EvalMetric = None,
     nproc: Nproc = None, sync_bn: SyncBn = None, precision: Precision = None, compile_: Compile = None,
     channels_last: ChannelsLast = None,
-    out_dir: OutDir = None, resume: Resume = None, keep: Keep = None, log_every: LogEvery = None,
+    out_dir: OutDir = None, resume: Resume = None, snap_kimg: SnapKimg = None, keep: Keep = None, log_every: LogEvery = None,
     tensorboard: Tensorboard = None, device_name: Device = "auto",
 ):
     """Train a DCGAN. Example: dcgan train --dataset shapes --max-steps 800 --out runs/demo
@@ -156,7 +159,8 @@ def train(
                     instance_noise=instance_noise, ema=ema, ema_decay=ema_decay, ema_kimg=ema_kimg, ema_rampup=ema_rampup,
                     eval_every=eval_every, eval_n=eval_n, eval_features=eval_features,
                     eval_metric=eval_metric, sync_bn=sync_bn, precision=precision, compile=compile_,
-                    channels_last=channels_last, keep=keep, log_every=log_every, tensorboard=tensorboard, limit=limit)
+                    channels_last=channels_last, snap_kimg=snap_kimg, keep=keep, log_every=log_every, tensorboard=tensorboard,
+                    limit=limit)
     with TrainingSession(device(device_name), on_note=note) as session:
         if not session.world.main:
             follow(session.world.rank)

@@ -202,6 +202,7 @@ class _Loop:
         self.state, self.nets, self.writer, self.batches, self.cfg = state, nets, writer, batches, cfg
         self.total_steps, self.world, self.device = total_steps, world, device
         self.spe = writer.steps_per_epoch
+        self.snap = cfg.snapshot_steps(self.spe, world.size)  # an epoch, or whole epochs of at least SNAP_KIMG
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         # Several processes agree on stopping at a collective; on CUDA not every step, as each
         # agreement waits for the GPU.
@@ -244,7 +245,7 @@ class _Loop:
                     evaluated = None
                     if w.main and evaluator is not None and (s.step % self.cfg.eval_every == 0 or s.step == self.total_steps):
                         evaluated = w.measure(s, evaluator)
-                    if s.step % spe == 0 or s.step >= self.total_steps:
+                    if s.step % self.snap == 0 or s.step >= self.total_steps:
                         if w.main:
                             said = w.grid(s)
                             warnings += filter(None, said[:1])

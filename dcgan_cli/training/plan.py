@@ -176,9 +176,13 @@ def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config
         # The stored data root is never followed: the cache that matches the run's data fingerprint is.
         data = checkpoint_data(ckpt, "train", cache_dir=cache_dir, on_progress=on_progress)
     else:
+        # A batch no flag or file asked for may shrink to fit a small data set (97 photos), said in a note.
+        chosen = ckpt is None and train.get("batch_size") is None and config_file is None
         data = load_data(tcfg.dataset, mcfg.size, root=data_root, cache_root=cache_dir, download=download,
                          channels=channels if channels is not None else (mcfg.nc if ckpt is not None else None),
-                         min_count=tcfg.batch_size, on_progress=on_progress)
+                         min_count=2 if chosen else tcfg.batch_size, on_progress=on_progress)
+        if chosen:
+            tcfg = _batch_that_fits(tcfg, int(data.images.shape[0]), notes)
     if data.cache_dir is not None:
         manifest = read_manifest(data.cache_dir)
         for folder in manifest.get("unreadable_folders") or []:
@@ -229,6 +233,17 @@ def _resumed(resume: Path, dataset, preset, recipe, config_file, channels, model
             "continue it into a new folder with --out NEW_FOLDER"
         )
     return ckpt, mcfg, tcfg, run
+
+
+def _batch_that_fits(tcfg: TrainConfig, count: int, notes: list[str]) -> TrainConfig:
+    """The default batch, or the largest power of two that a data set smaller than it fills."""
+    n = count if tcfg.limit is None else min(tcfg.limit, count)
+    if n >= tcfg.batch_size:
+        return tcfg
+    batch = 2 ** int(math.log2(max(2, n)))
+    notes.append(f"the data set holds {n:,} images, fewer than the default batch of {tcfg.batch_size}: "
+                 f"training with batch {batch} (--batch-size sets another)")
+    return replace(tcfg, batch_size=batch)
 
 
 def _check_extras(tcfg: TrainConfig, data: ImageData, notes: list[str]) -> None:
