@@ -89,6 +89,24 @@ def test_diversity_and_the_collapse_warning():
     assert "mode collapse at step 25 (collapsed early, before the samples ever varied)" in warning
     assert "recovered" in stuck.check_diversity(0.8, 30)[1]
 
+
+def test_a_wavering_grid_tells_one_story():
+    """A face folder's grid went 0.38, 0.43, 0.38: collapse, recovered, collapse again; and 'back to 0.42
+    (recovered)' was followed by 'up to 0.41: the samples vary now'. Between the bars nothing new is said."""
+    from dcgan_cli.training.watch import RECOVER_ABOVE
+
+    dog = Watchdog()
+    dog.check_diversity(0.9, 10)
+    said = [dog.check_diversity(v, step) for step, v in ((129, 0.38), (165, 0.43), (201, 0.38), (240, 0.45))]
+    assert "mode collapse at step 129" in said[0][0] and said[1:] == [(None, None)] * 3
+    assert "recovered" in dog.check_diversity(RECOVER_ABOVE + 0.1, 300)[1]
+    fresh = Watchdog()
+    fresh.check_diversity(0.05, 10)  # not learned yet
+    fresh.check_window({"d_x": 0.95, "d_g_z": 0.05}, 20)
+    assert "mode collapse" in fresh.check_diversity(0.05, 30)[0]
+    assert "recovered" in fresh.check_diversity(0.6, 81)[1]
+    assert fresh.check_diversity(0.7, 84) == (None, None)  # no second "the samples vary now"
+
 def test_d_won_is_warned_after_a_long_stretch():
     dog = Watchdog()
     won = {"d_x": 0.995, "d_g_z": 0.004}

@@ -14,6 +14,8 @@ import torch
 COLLAPSE_BELOW = (
     0.4  # diversity ratio under which the grid is called collapsed (calibrated by eye on shapes grids: 0.32 was one blob)
 )
+# Recovery needs this much: a grid that wavers around COLLAPSE_BELOW (0.38, 0.43, 0.38) tells one story, not three.
+RECOVER_ABOVE = 0.5
 D_WON_X, D_WON_GZ, D_WON_WINDOWS = 0.98, 0.02, 3  # D(x) above, D(G(z)) below, for this many log windows
 D_AHEAD_X, D_AHEAD_GZ = 0.9, 0.1  # the last window's D(x) above, D(G(z)) below: alike samples then are collapse
 
@@ -74,7 +76,9 @@ class Watchdog:
 
     A fresh G draws near-constant images, and a short run may end before it learns to vary them:
     that is "not learned yet", not collapse. Collapse is diversity lost after the grid was once
-    diverse, or alike samples while D is well ahead (G then gets little gradient to vary them), at any point."""
+    diverse, or alike samples while D is well ahead (G then gets little gradient to vary them), at any point.
+    Collapse is called below COLLAPSE_BELOW and over only above RECOVER_ABOVE, so a wavering grid
+    does not flap between the two."""
 
     def __init__(self) -> None:
         self.collapsed = False
@@ -103,8 +107,10 @@ class Watchdog:
                 return None, (f"the 64 fixed-seed samples are nearly alike at step {step} (diversity {value:.2f}), with D "
                               "not ahead: not learned yet; a warning follows if they stay alike while D pulls ahead")
             return None, None
+        if value < RECOVER_ABOVE:  # between the two bars: whatever was said last still holds
+            return None, None
         if self.collapsed:
-            self.collapsed = False
+            self.collapsed, self.varied_said = False, True
             return None, f"diversity back to {value:.2f} at step {step}: the samples vary again (recovered)"
         if self.alike_said and not self.varied_said:
             self.varied_said = True
