@@ -262,7 +262,10 @@ def test_a_run_asked_to_stop_saves_and_resumes_exactly(tmp_path):
     full = dc.train(plan(tmp_path / "full"), device="cpu")
     calls = []
     stopped = dc.train(plan(tmp_path / "cut"), device="cpu", should_stop=lambda: calls.append(1) or len(calls) > 3)
-    assert stopped.interrupted and stopped.step == 3 and "resume with: dcgan train --resume" in stopped.lines()[1]
+    assert stopped.interrupted and stopped.step == 3 and "resume with: dcgan train --resume" in stopped.lines()[-1]
+    # what was trained is drawn: the grid of the saved step and the plots, as a finished run leaves them
+    assert [p.name for p in (tmp_path / "cut" / "samples").iterdir()] == ["step-00000003.png"]
+    assert (tmp_path / "cut" / "plots" / "curves.png").is_file() and "pictures: " in stopped.lines()[1]
     resumed = dc.train(dc.plan_run(resume=tmp_path / "cut"), device="cpu")
     a, b = dc.load_checkpoint(full.checkpoint), dc.load_checkpoint(resumed.checkpoint)
     assert resumed.step == full.step == 6 and all(torch.equal(a.tensors[k], b.tensors[k]) for k in a.tensors)

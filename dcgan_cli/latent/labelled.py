@@ -54,7 +54,7 @@ class SeedsShowing:
 def phrase_want(phrase: str, dataset: str, label_names: list[str], attrs: list[Attribute]) -> Want:
     """'red square' -> {colour: red, shape: square}. One phrase, no operators; unknown words get a hint."""
     try:
-        terms = parse_expression(phrase, digit_words=dataset in DIGIT_LABELLED)
+        terms = parse_expression(phrase, digit_words=dataset in DIGIT_LABELLED, vocab=vocabulary(dataset, label_names))
     except ParseError as e:
         raise UsageError(f"--label {phrase!r}: {e}") from None
     if len(terms) != 1 or terms[0].coef != 1.0:

@@ -70,9 +70,10 @@ class TrainResult(Result):
 
     def lines(self) -> list[str]:
         if self.interrupted:
-            return [f"interrupted at step {self.step}; checkpoint {self.checkpoint}",
-                    f"resume with: dcgan train --resume {self.run_dir}"]
-        out = [f"done: step {self.step}, epoch {self.epoch}; checkpoint {self.checkpoint}"]
+            return ([f"interrupted at step {self.step}; checkpoint {_here(self.checkpoint)}"]
+                    + ([f"pictures: {', '.join(str(_here(p)) for p in self.pictures.values())}"] if self.pictures else [])
+                    + [f"resume with: dcgan train --resume {_here(self.run_dir)}"])
+        out = [f"done: step {self.step}, epoch {self.epoch}; checkpoint {_here(self.checkpoint)}"]
         summary = f"{self.seconds:.0f} s at {self.images_per_s:,.0f} img/s"
         if self.diversity is not None:
             alike = " (the samples are still alike: train longer)" if self.diversity < COLLAPSE_BELOW else ""
@@ -83,7 +84,18 @@ class TrainResult(Result):
             summary += (f"; best {metric_name(self.best['metric'], self.best.get('features'))} {self.best['value']:.4g} "
                         f"at step {self.best['step']}")
         out.append(summary)
-        return out + ([f"pictures: {', '.join(map(str, self.pictures.values()))}"] if self.pictures else [])
+        return out + ([f"pictures: {', '.join(str(_here(p)) for p in self.pictures.values())}"] if self.pictures else [])
+
+
+def _here(path: Path | None) -> Path | None:
+    """A path as the user sees it: relative to the working folder when inside it (a resumed run's folder
+    comes back absolute from its checkpoint; the first run's was relative)."""
+    if path is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return Path(path)
 
 
 def fit(
@@ -223,6 +235,12 @@ class _Loop:
                 self.batches.start(order, b0)
                 for b in range(b0, spe):
                     if self.stop_asked(should_stop):
+                        if self.window.n:  # the steps since the last line, so the curves reach the step saved
+                            means = combine_windows(self.world.gather(self.window.summary()))
+                            if w.main:
+                                w.window(s, means, window_imgs, time.perf_counter() - window_t, self.batches.waited)
+                        if w.main and s.step > self.first_step and s.step % self.snap:
+                            w.grid(s)  # the grid of the step saved, as a snapshot would have drawn it
                         return self.result(interrupted=True, saved=w.save(s))
                     batch = self.batches.take(order, b, more=b + 1 < spe and s.step + 1 < self.total_steps)
                     self.window.add(self.train_on(batch))

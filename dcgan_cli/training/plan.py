@@ -318,7 +318,7 @@ def train(
                                       cache_root=plan.cache_root or default_cache_root(), device=device)
     result = fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset_meta=plan.dataset_meta, device=device,
                  resume=plan.resume, on_step=on_step, should_stop=should_stop, evaluator=evaluator, world=plan.world)
-    if plan.world.main and not result.interrupted:
+    if plan.world.main and (not result.interrupted or result.checkpoint is not None):  # a stopped run's pictures too
         from ..data.cache import real_subset
         from .plots import plot_run
 

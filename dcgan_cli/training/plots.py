@@ -125,7 +125,8 @@ def curves(run: RunFolder) -> Path:
     if div:
         ax.plot([m["step"] for m in div], [m["diversity"] for m in div], marker="o", label="diversity of the grid (1 = real)")
         ax.axhline(COLLAPSE_BELOW, color="red", linestyle=":", label="collapse warning")
-        ax.legend(loc="upper right")
+        ax.set_ylim(0, 1.7 * max(1.0, *(m["diversity"] for m in div)))  # room above the points for the legend
+        ax.legend(loc="upper right", ncol=2)
     ax.set_ylabel("diversity")
     if evals:
         ax = axes[3]

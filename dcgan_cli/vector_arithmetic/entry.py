@@ -174,7 +174,8 @@ def arithmetic(
     use, then cached), which needs the data set's labels. `probe` adds the z separability report.
     """
     c = as_checkpoint(ckpt)
-    terms = parse_expression(expression, digit_words=(c.dataset.name or "") in DIGIT_LABELLED)
+    terms = parse_expression(expression, digit_words=(c.dataset.name or "") in DIGIT_LABELLED,
+                             vocab=vocabulary((c.dataset.name or ""), c.dataset.label_names or []))
     defined = dict(defines or {})
     method = _choose_method(c, terms, method, defined, anchors)
     _check(terms, method, variants, samples, attr_images)

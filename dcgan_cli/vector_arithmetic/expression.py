@@ -54,7 +54,16 @@ CELEBA_ALIASES: dict[str, tuple[str, int]] = {
 }
 
 _NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"  # 2, 0.5, .25, 1e3: "1e308 red" is a number, not the word e308
-_TOKEN = re.compile(rf"\s*(?:(?P<op>[+-])|(?P<num>{_NUMBER})|(?P<word>[A-Za-z][A-Za-z0-9_']*)|(?P<bad>\S))")
+# A word may join parts with - or / ("t-shirt/top"); one that names no class is read as words and
+# operators again ("woman-man"). A quoted class name is one word whatever it holds ("'Ankle boot'").
+_TOKEN = re.compile(rf"""\s*(?:(?P<quoted>"[^"]*"|'[^']*')|(?P<op>[+-])|(?P<num>{_NUMBER})"""
+                    r"|(?P<word>[^\W\d_][\w']*(?:[-/][\w']+)*)|(?P<bad>\S))")
+
+
+def concept_word(name: str) -> str:
+    """A class name as one concept word: lower case, each run of spaces, hyphens, slashes and other
+    marks as one underscore ("T-shirt/top" -> "t_shirt_top", "Ankle boot" -> "ankle_boot")."""
+    return re.sub(r"[^\w']+", "_", name.strip().lower()).strip("_")
 
 
 @dataclass(frozen=True)
@@ -86,10 +95,52 @@ def _digits_as_words(tokens: list[tuple[str, str, int]]) -> list[tuple[str, str,
     return out
 
 
-def parse_expression(text: str, digit_words: bool = False) -> list[Term]:
+def _tokens(text: str, vocab: dict[str, tuple[int, int]] | None) -> list[tuple[str, str, int]]:
+    """(kind, value, column) of each token; words as concept words, a joined word that names no class
+    in `vocab` split at its hyphens into words and minus signs."""
+    out: list[tuple[str, str, int]] = []
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind is None:
+            continue
+        value, col = m.group(kind), m.start(kind) + 1
+        if kind == "quoted":
+            out.append(("word", concept_word(value[1:-1]), col) if value[1:-1].strip() else ("bad", value, col))
+        elif kind == "word" and "-" in value and (vocab is None or concept_word(value) not in vocab):
+            for k, part in enumerate(value.split("-")):
+                if k:
+                    out.append(("op", "-", col - 1))
+                if part:
+                    out.append(("word", concept_word(part), col))
+                col += len(part) + 1
+        else:
+            out.append((kind, concept_word(value) if kind == "word" else value, col))
+    return out
+
+
+def _joined(words: list[str], vocab: dict[str, tuple[int, int]] | None) -> list[str]:
+    """Runs of words that together name a class ("ankle boot" -> "ankle_boot"), longest first."""
+    if vocab is None:
+        return words
+    out, i = [], 0
+    while i < len(words):
+        for j in range(len(words), i + 1, -1):
+            if "_".join(words[i:j]) in vocab:
+                out.append("_".join(words[i:j]))
+                i = j
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+def parse_expression(text: str, digit_words: bool = False, vocab: dict[str, tuple[int, int]] | None = None) -> list[Term]:
     """'smiling woman - 0.5 woman + man' -> terms. Errors name the 1-based column. With `digit_words`
-    (a data set labelled by digits) a lone digit is the class: '7 - 1 + 0'."""
-    tokens = [(m.lastgroup, m.group(m.lastgroup), m.start(m.lastgroup) + 1) for m in _TOKEN.finditer(text) if m.lastgroup]
+    (a data set labelled by digits) a lone digit is the class: '7 - 1 + 0'. With the data set's
+    `vocab`, class names of several words, hyphens or slashes are found as written ("ankle boot",
+    "t-shirt/top"), besides their concept words ("ankle_boot") and quoted forms."""
+    tokens = _tokens(text, vocab)
     if digit_words:
         tokens = _digits_as_words(tokens)
     if not tokens:
@@ -128,7 +179,7 @@ def parse_expression(text: str, digit_words: bool = False) -> list[Term]:
         while i < len(tokens) and tokens[i][0] == "word":
             words.append(tokens[i][1].lower())
             i += 1
-        terms.append(Term(sign * coef, tuple(words), start))
+        terms.append(Term(sign * coef, tuple(_joined(words, vocab)), start))
         if i == len(tokens):
             return terms
         kind, value, col = tokens[i]
@@ -140,9 +191,17 @@ def parse_expression(text: str, digit_words: bool = False) -> list[Term]:
         i += 1
 
 
+# Fashion-MNIST's class names as its documentation writes them, for the short names the loader gives.
+FASHION_ALIASES = {"t_shirt_top": "tshirt", "t_shirt": "tshirt", "ankle_boot": "boot", "trousers": "trouser"}
+
+
 def vocabulary(dataset: str, label_names: list[str]) -> dict[str, tuple[int, int]]:
-    """word -> (label column, value). Every label name (lower case) means 'this label is on'."""
-    vocab: dict[str, tuple[int, int]] = {name.lower(): (j, 1) for j, name in enumerate(label_names)}
+    """word -> (label column, value). Every label name, as its concept word, means 'this label is on'."""
+    vocab: dict[str, tuple[int, int]] = {concept_word(name): (j, 1) for j, name in enumerate(label_names)}
+    if dataset == "fashion-mnist":
+        for word, name in FASHION_ALIASES.items():
+            if name in vocab:
+                vocab.setdefault(word, vocab[name])
     if dataset == "celeba":
         for word, (attr, value) in CELEBA_ALIASES.items():
             if attr in label_names:
@@ -173,7 +232,9 @@ def phrase_constraints(terms: list[Term], vocab: dict[str, tuple[int, int]], dat
                 model = f"this model was trained on {dataset}, whose labels give" if dataset else "the known words are"
                 elsewhere = _labelled_by(w)
                 needs = f" ({w!r} needs a model trained on {' or '.join(elsewhere)})" if elsewhere else ""
-                raise UsageError(f"unknown concept word {w!r}{hint or ';'} {model}: {', '.join(sorted(vocab))}{needs}")
+                joined = ("; a class name of several words is written as it is, with _ for its spaces and marks, or quoted"
+                          if any("_" in k for k in vocab) and dataset != "celeba" else "")
+                raise UsageError(f"unknown concept word {w!r}{hint or ';'} {model}: {', '.join(sorted(vocab))}{needs}{joined}")
     named = sorted({vocab[w][0] for t in terms for w in t.words})
     out = []
     for t in terms:
