@@ -41,8 +41,6 @@ demo-run:
 	$(PY) -m dcgan_cli train --dataset shapes --device cpu --out $(RUN) $(TRAIN_ARGS)
 	$(PY) -m dcgan_cli sample $(RUN) --device cpu --seeds 0-63 --out $(RUN)/samples.png
 	$(PY) -m dcgan_cli interpolate $(RUN) --device cpu --rows 4 --steps 9 --out $(RUN)/interpolation.png --gif $(RUN)/interpolation.gif
-	$(PY) -m dcgan_cli sample shapes --device cpu --seeds 0-63 --out $(RUN)/bundled-shapes-samples.png
-	$(PY) -m dcgan_cli interpolate shapes --device cpu --rows 4 --steps 9 --out $(RUN)/bundled-shapes-interpolation.png
 	$(PY) scripts/demo_compare.py $(RUN) --model shapes
 
 # The bundled models (dcgan_cli/bundled/): each seed trained by `dcgan train`, measured, the median shipped.

@@ -2,6 +2,10 @@
 
     python scripts/demo_compare.py runs/demo --model shapes     # writes runs/demo/compare.png and prints how each was made
 
+Beside the comparison it draws the bundled model's own pictures, as the demo drew its run's: 64 samples
+(RUN/bundled-shapes-samples.png) and four walks (RUN/bundled-shapes-interpolation.png), in this one process
+(each `dcgan` command would import torch again: the demo's extra steps stay within seconds).
+
 `make demo` calls it after training its minute-long run, so a new user sees at once what the tool's
 own recipe draws after a minute and what the same tool draws after a long run.
 """
@@ -14,6 +18,7 @@ from pathlib import Path
 import dcgan_cli as dc
 from dcgan_cli.core.checkpoint import as_checkpoint
 from dcgan_cli.core.images import labelled_grid, save_pil
+from dcgan_cli.latent.interpolate import seed_rows
 
 
 def run_seconds(c) -> float | None:
@@ -40,6 +45,7 @@ def main() -> None:
     ap.add_argument("--model", default="shapes")
     ap.add_argument("--seeds", type=int, default=12, help="seeds 0..N-1 from each")
     ap.add_argument("--out", type=Path, help="default: RUN/compare.png")
+    ap.add_argument("--no-pictures", action="store_true", help="only the comparison, not the bundled model's own pictures")
     args = ap.parse_args()
     ours, theirs = as_checkpoint(args.run), dc.load_checkpoint(args.model)
     made = theirs.meta.get("provenance") or {}
@@ -52,6 +58,11 @@ def main() -> None:
                             title="the same seeds from two generators trained by `dcgan train`")
     out = save_pil(picture, args.out or args.run / "compare.png")
     print(f"wrote {out}")
+    if not args.no_pictures:
+        for kind, result in (("samples", dc.sample(theirs, list(range(64)))),
+                             ("interpolation", dc.interpolate(theirs, pairs=seed_rows(0, 1, 4), steps=9))):
+            for path in result.save(args.run / f"bundled-{args.model}-{kind}.png"):
+                print(f"wrote {path}")
     print(f"{args.run}: trained here by the default recipe in {how_long(run_seconds(ours))} ({mine_images:,} images); "
           "its samples are still forming: that is early in a GAN's training")
     print(f"{args.model}: the bundled model, {made.get('images_seen', 0):,} images in {how_long(made.get('train_seconds'))} "
