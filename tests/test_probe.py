@@ -62,6 +62,19 @@ def test_probe_command_reports_trained_random_and_pixels(tiny_run, runner, tmp_p
     assert out["rows"][2]["dim"] == 3 * 32 * 32
 
 
+def test_every_phase_of_the_probe_names_itself_and_its_unit(tiny_run):
+    """The probe was silent for six minutes between "1/6" and "2/6": each fit is now heard, under its own name."""
+    from dcgan_cli.paper.probe import probe
+
+    heard = []
+    probe(tiny_run, labels_per_class=10, test_n=100, on_progress=lambda done, total, what="": heard.append((done, total, what)))
+    phases = list(dict.fromkeys(what for _, _, what in heard))
+    assert "images: features (trained D) of the labelled images" in phases
+    assert "fits: a linear probe on 3,072 features (pixels)" in phases, phases
+    fits = [(d, t) for d, t, what in heard if what.startswith("fits:") and what.endswith("(trained D)")]
+    assert fits[0][0] == 0 and fits[-1][0] == fits[-1][1]  # said before the first fit, and at the end
+
+
 def test_probe_errors_are_one_line(tiny_run, runner, monkeypatch):
     r = invoke(runner, "probe", tiny_run, "--target", "hexagon", "--device", "cpu")
     assert r.exit_code == 2 and "--target 'hexagon' is not a label of shapes" in r.output

@@ -29,7 +29,7 @@ from torch import nn
 from ..core.defaults import ATTRIBUTE_IMAGES
 from ..core.errors import DcganError
 from ..core.pixels import to_model_range
-from ..core.progress import Progress
+from ..core.progress import Progress, phase
 from ..core.tensor_cache import read_cached, write_cached
 from ..data.cache import ImageData, default_cache_root
 
@@ -251,7 +251,7 @@ def labels_problem(data: ImageData) -> str | None:
 def training_label(data: ImageData, max_images: int = MAX_IMAGES) -> str:
     """What first use is doing, said before it starts: the one-time training of the data set's classifier."""
     n = min(int(data.images.shape[0]), max_images)
-    return (f"training the {data.name} {data.size} px classifier, once for this data set "
+    return (f"batches training the {data.name} {data.size} px classifier, once for this data set "
             f"({n:,} images x {epochs_for(n)} epochs; then cached)")
 
 
@@ -289,8 +289,9 @@ def dataset_classifier(data: ImageData, *, max_images: int = MAX_IMAGES, device:
                               list(data.groups), key, path, True)
     d = torch.device(device)
     with torch.random.fork_rng(devices=[d.index or 0] if d.type == "cuda" else []):
-        model = train_attribute_model(data.images, data.labels, data.label_names, groups=data.groups,
-                                      max_images=max_images, device=device, on_progress=on_progress)
+        # Named here, so every first use says what the wait is (a caller's own name for it wins).
+        model = train_attribute_model(data.images, data.labels, data.label_names, groups=data.groups, max_images=max_images,
+                                      device=device, on_progress=phase(on_progress, training_label(data, max_images)))
     write_cached(path, model.net.state_dict(), {"key": key, "accuracy": model.accuracy, "heldout": model.heldout,
                                                 "data": data.name, "fingerprint": data.fingerprint}, what="attribute classifier")
     model.key, model.path = key, path

@@ -25,7 +25,7 @@ from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.errors import UsageError
 from ..core.model import Discriminator
 from ..core.pixels import flat_model_range, to_model_range
-from ..core.progress import Progress
+from ..core.progress import Progress, phase
 from ..core.results import Result, shown
 from ..core.seeds import check_seed
 from ..data import ImageData, checkpoint_data, load_data
@@ -228,26 +228,25 @@ def probe_features(
     train_u8 = train.images[np.sort(rows_train[used])]  # sorted reads; rows_train is increasing, so the order holds
     test_u8 = test.images[rows_test]
 
-    def features(kind: str, images: np.ndarray) -> np.ndarray:
+    def features(kind: str, images: np.ndarray, which: str) -> np.ndarray:
         if kind == "pixels":
             return flat_model_range(images).numpy().astype(np.float32)
         D = ckpt.discriminator(device) if kind == "trained D" else _random_d(ckpt, seed)
-        return d_representation(D, images, device=device)
+        return d_representation(D, images, device=device,
+                                on_progress=phase(on_progress, f"images: features ({kind}) of the {which} images"))
 
     rows_out = []
-    total = len(representations) * (1 + repeats)
-    for i, kind in enumerate(representations):
-        x_train, x_test = features(kind, train_u8), features(kind, test_u8)
-        if on_progress is not None:
-            on_progress(i * (1 + repeats) + 1, total)
+    for kind in representations:
+        x_train, x_test = features(kind, train_u8, "labelled"), features(kind, test_u8, "test")
         accs, cs = [], []
         for r, idx in enumerate(draws):
             sel = [where[int(k)] for k in idx]
-            acc, c = linear_probe(x_train[sel], y_train[idx], x_test, y_test, seed=seed + r)
+            # Each phase names itself and its unit: a fit on 10,000+ features takes minutes.
+            what = (f"fits: a linear probe on {x_train.shape[1]:,} features ({kind})"
+                    + (f", draw {r + 1} of {len(draws)}" if len(draws) > 1 else ""))
+            acc, c = linear_probe(x_train[sel], y_train[idx], x_test, y_test, seed=seed + r, on_progress=phase(on_progress, what))
             accs.append(acc)
             cs.append(c)
-            if on_progress is not None:
-                on_progress(i * (1 + repeats) + 2 + r, total)
         rows_out.append(ProbeRow(kind, int(x_train.shape[1]), accs, cs))
     return ProbeResult(target=name, classes=classes, labels_per_class=labels_per_class,
                        n_train=int(np.mean([len(d) for d in draws])), n_test=int(len(y_test)), rows=rows_out,
