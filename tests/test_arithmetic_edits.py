@@ -86,6 +86,11 @@ def test_what_the_edits_cannot_serve_is_one_line(concept_run, runner, tmp_path):
     r = invoke(runner, "arithmetic", bare, "a - b + c", "--define", "a=1", "--method", "boundary", "--device", "cpu")
     assert r.exit_code == 2 and "--method boundary moves z by what a guide on z learned from the data set's labels" in r.output
     assert len(r.output.strip().splitlines()) == 1
+    # every phrase defined by seeds: the results are drawn, and the output says nothing checked them
+    r = invoke(runner, "arithmetic", bare, "a - b + c", "--define", "a=1", "--define", "b=2", "--define", "c=3",
+               "--method", "mean", "--device", "cpu", "--out", tmp_path / "abc.png")
+    assert r.exit_code == 0, r.output
+    assert "results not checked: every phrase was defined by seeds" in r.output
 
 
 def test_guided_edits_start_from_your_own_image(concept_run, tmp_path):

@@ -188,3 +188,17 @@ def test_the_numbers_come_with_their_scale_and_a_foreign_background_is_named(con
     assert r.to_dict()["scale"] == r.scale
     again = project(concept_run, pictures, steps=40)  # the reference is cached: the same figures
     assert again.scale == r.scale
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_a_colour_picture_turned_grey_for_a_grey_model_is_said(tmp_path, suffix):
+    """A JPEG's draft decode made it grey before the check, so a colour photo went into a grey model unsaid."""
+    from dcgan_cli.data.user_images import load_images
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / f"rgb{suffix}")
+    Image.fromarray(rng.integers(0, 255, (64, 64), dtype=np.uint8)).save(tmp_path / f"grey{suffix}")
+    loaded = load_images([tmp_path / f"rgb{suffix}", tmp_path / f"grey{suffix}"], 64, 1)
+    assert loaded.images.shape == (2, 1, 64, 64)
+    grey = [n for n in loaded.notes if "colour turned grey" in n]
+    assert len(grey) == 1 and f"rgb{suffix}" in grey[0] and f"grey{suffix}" not in grey[0], loaded.notes

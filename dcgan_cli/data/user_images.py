@@ -23,14 +23,15 @@ class UserImages:
     notes: list[str] = field(default_factory=list)  # one per conversion worth knowing, naming the files
 
 
-def _conversions(img, size: int, channels: int) -> list[str]:
-    """What converting `img` as the data set was will do to it, in words (empty: nothing surprising)."""
+def _conversions(img, size: int, channels: int, mode: str) -> list[str]:
+    """What converting `img` (a file of `mode` as stored: a JPEG's draft decodes it grey already) as the
+    data set was will do to it, in words (empty: nothing surprising)."""
     said = []
-    if "A" in img.mode or (img.mode == "P" and "transparency" in img.info):
+    if "A" in mode or (mode == "P" and "transparency" in img.info):
         said.append("transparent pixels laid over black")
-    if channels == 1 and img.mode not in ("L", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "LA"):
+    if channels == 1 and mode not in ("L", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "LA"):
         said.append("colour turned grey, as the data set's images were")
-    if channels == 3 and img.mode in ("L", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "LA"):
+    if channels == 3 and mode in ("L", "1", "I", "I;16", "I;16B", "I;16L", "I;16N", "F", "LA"):
         said.append("grey repeated to RGB")
     w, h = img.size
     if w != h:
@@ -70,9 +71,10 @@ def load_images(paths: list[Path], size: int, channels: int, flag: str = "--quer
                     if 2 * min(img.size) < size:
                         raise UsageError(f"{said} is {img.size[0]}x{img.size[1]}, too small for the model's "
                                          f"{size}x{size} (at least {(size + 1) // 2}x{(size + 1) // 2}); give a larger image")
+                    stored = img.mode
                     img.draft("RGB" if channels == 3 else "L", (size, size))  # JPEG: decode near the size needed
                     upright = ImageOps.exif_transpose(img)
-                    for what in _conversions(upright, size, channels):
+                    for what in _conversions(upright, size, channels, stored):
                         notes.setdefault(what, []).append(p.name)
                     arrays.append(crop_resize(upright, size, channels))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):

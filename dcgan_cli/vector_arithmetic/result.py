@@ -135,6 +135,9 @@ class ArithmeticResult(Result):
             seen = ", ".join(f"{k} ({v:.2f})" for k, v in j.first_labels.items()) or "no attribute above 0.5"
             why = "its terms cancel" if self.plan.expected else "some phrase is defined by seeds, not by the vocabulary"
             out.append(f"result shows: {shown(seen)} (nothing to expect: {why})")
+        else:  # every phrase was defined by seeds and no classifier read the results
+            out.append("results not checked: every phrase was defined by seeds, so no classifier read the results "
+                       "(on a data set without labels none can); look at the pictures")
         if self.classifier:
             out.append(f"attribute model: {self.classifier['accuracy']:.1%} accuracy on {self.classifier['heldout']} held-out "
                        f"real images ({'reused the cached' if self.classifier['reused'] else 'trained now, cached in'} "
