@@ -31,7 +31,7 @@ args = p.parse_args()
 torch.set_num_threads(1)
 world, device = distributed.start(torch.device("cpu"))
 model = ModelConfig(size=32, nc=3, ngf=8, ndf=8)
-cfg = TrainConfig(max_steps=args.steps, batch_size=8, seed=3, log_every=2, keep=10)
+cfg = TrainConfig(max_steps=args.steps, batch_size=8, seed=3, log_every=2, keep=10, snap_kimg=0.08)  # a snapshot each epoch
 images = np.random.default_rng(0).integers(0, 256, size=(80, 3, 32, 32), dtype=np.uint8)  # 5 global batches an epoch
 
 seen = {"G": None, "D": None, "steps": 0}

@@ -181,7 +181,7 @@ def test_a_lone_checkpoint_writes_beside_itself(tiny_run, runner, tmp_path):
 
 
 def test_max_steps_trains_exactly_that_many(runner, tmp_path):
-    r = invoke(runner, "train", "--limit", "256", "--max-steps", "21", "--out", tmp_path / "r", *TINY)
+    r = invoke(runner, "train", "--limit", "256", "--max-steps", "21", "--snap-kimg", "0.256", "--out", tmp_path / "r", *TINY)
     assert r.exit_code == 0, r.output
     c = load_checkpoint(tmp_path / "r")
     assert c.step == 21 and c.epoch == 2  # 8 steps per epoch: two whole epochs done

@@ -225,33 +225,20 @@ def evaluate(
     on_note: Callable[[str], None] | None = None,
 ) -> EvalResult:
     """Compare generated and real images in a feature space. `ckpt` may be None only for two folders.
-
-    `features` None picks domain features for a labelled data set, Inception otherwise. `n` None
-    is the standard 10,000 on a GPU and a first look of 2,048 elsewhere, or the real split's size
-    where it holds fewer. `on_note` hears, before the work starts, what will make it long or lopsided.
-    """
-    asked = n
+    `features` None picks domain features for a labelled data set, Inception otherwise. `n` None is the
+    standard 10,000 on a GPU, a first look of 2,048 elsewhere, or the real split's size where it holds
+    fewer. `on_note` hears, before the work starts, what will make it long or lopsided."""
+    asked, on_note = n, on_note or (lambda text: None)
     n, n_note = _check_request(n, batch_size, split, device)
-    on_note = on_note or (lambda text: None)
     cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
     c = as_checkpoint(ckpt) if (ckpt is not None or images is None or real is None) else None
-    data = None
-    if c is not None and (real is None or features in (None, "domain")):
-        data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir)
-    if data is not None and real is None and images is None and data.images.shape[0] < n:
-        held = int(data.images.shape[0])
-        if asked is None:  # the default was a first look, not a request: no more samples than the real side
-            n, n_note = held, f"N {held}: all the {split} split holds (the default {n:,} would compare unequal sides)"
-            on_note(f"note: {n_note}")
-        else:
-            on_note(f"note: the {split} split holds {held:,} images: {n:,} generated against {held:,} real; "
-                    f"--n {held} compares equal numbers in a fraction of the time")
+    needs_data = c is not None and (real is None or features in (None, "domain"))
+    data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir) if needs_data else None
+    if data is not None and real is None and images is None:
+        n, n_note = _fit_the_split(data, split, n, n_note, asked is None, on_note)
     ex, notes = _extractor(extractor, features, data, device, on_progress)
     if ex.name == "inception" and torch.device(device).type == "cpu":
-        on_note(f"note: Inception features on the CPU: {2 * n:,} images through Inception v3 at a few a second, so "
-                "minutes (the time left is shown once measured); a GPU takes seconds"
-                + (", and --features domain uses the data set's own small classifier" if data is not None and data.label_names
-                   else ""))
+        on_note(_inception_on_cpu(2 * n, data))
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
     real_u8 = None
     if real is not None:  # read (and refuse) the real folder before any generating
@@ -262,9 +249,8 @@ def evaluate(
     floor = None
     if real_u8 is not None:
         if ex.name == "domain" and real_u8.shape[1:] != fake_u8.shape[1:]:
-            raise UsageError(
-                f"--real pictures are {real_u8.shape[-1]} px; domain features need the model's {c.model_config.size} px"
-            )
+            raise UsageError(f"--real pictures are {real_u8.shape[-1]} px; domain features need the model's "
+                             f"{c.model_config.size} px")
         real_feats = extract(ex, real_u8, batch_size=batch_size, on_progress=phase(on_progress, "features of real images"))
         protocol["real"] = f"folder {real}: {real_how}"
     else:
@@ -272,16 +258,41 @@ def evaluate(
         real_feats, floor = _real_side(data, n, ex, cache_root, batch_size, metrics, protocol, on_progress)
         protocol["real"] = (f"{data.name} {split} split ({data.images.shape[0]} images at {data.size} px)"
                             f", {real_feats.shape[0]} drawn with seed {REAL_SUBSET_SEED}")
-    protocol |= {"n_generated": int(fake.shape[0]), "n_real": int(real_feats.shape[0]),
-                 "split": split if real is None else None,
-                 "kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)",
-                 "precision_recall": "k-NN manifolds, k = 3"}
+    protocol |= PROTOCOL | {"n_generated": int(fake.shape[0]), "n_real": int(real_feats.shape[0]),
+                            "split": split if real is None else None}
     if fake.shape[0] < 4 or real_feats.shape[0] < 4:
         raise DcganError("too few images to compare; at least 4 on each side")
     notes += _unequal_sides(fake.shape[0], real_feats.shape[0])
     protocol |= {"n_note": n_note} if n_note else {}
     measured = compute(real_feats, fake, metrics) | ({"fid_floor": floor} if floor is not None else {})
     return EvalResult(metrics=measured, protocol=protocol, notes=notes)
+
+
+PROTOCOL = {"kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)",
+            "precision_recall": "k-NN manifolds, k = 3"}
+
+
+def _inception_on_cpu(images: int, data: ImageData | None) -> str:
+    return (f"note: Inception features on the CPU: {images:,} images through Inception v3 at a few a second, so minutes "
+            "(the time left is shown once measured); a GPU takes seconds"
+            + (", and --features domain uses the data set's own small classifier" if data is not None and data.label_names
+               else ""))
+
+
+def _fit_the_split(data: ImageData, split: str, n: int, n_note: str | None, default: bool,
+                   on_note: Callable[[str], None]) -> tuple[int, str | None]:
+    """(N, its note) against a real split smaller than N, said before the work: a default N shrinks
+    to the split (it was a first look, not a request); an asked one stays, with the cheaper choice named."""
+    held = int(data.images.shape[0])
+    if held >= n:
+        return n, n_note
+    if default:
+        n_note = f"N {held}: all the {split} split holds (the default {n:,} would compare unequal sides)"
+        on_note(f"note: {n_note}")
+        return held, n_note
+    on_note(f"note: the {split} split holds {held:,} images: {n:,} generated against {held:,} real; "
+            f"--n {held} compares equal numbers in a fraction of the time")
+    return n, n_note
 
 
 def _unequal_sides(n_fake: int, n_real: int) -> list[str]:

@@ -193,6 +193,12 @@ def check_settings(steps: int, starts: int) -> None:
         raise UsageError(f"--starts must be 1 to 64, got {starts}")
 
 
+def _no_encoder_yet(size: int) -> str:
+    return ("note: no encoder for this generator yet: started from random z only (--train-encoder trains one once for "
+            "better starts: measured 1-7 min on 2 CPU cores for a 32 px model" + (f"; this {size} px one takes longer)"
+                                                                                   if size > 32 else ")"))
+
+
 def project(
     ckpt: Checkpoint | str | Path | None,
     images: list[Path],
@@ -237,10 +243,7 @@ def project(
     if steps == 0 and E is None:
         raise UsageError("--steps 0 uses the encoder alone, and this generator has none yet; add --train-encoder")
     if E is None and encoder:
-        size = c.model_config.size
-        notes.append("note: no encoder for this generator yet: started from random z only (--train-encoder trains one "
-                     "once for better starts: measured 1-7 min on 2 CPU cores for a 32 px model"
-                     + (f"; this {size} px one takes longer)" if size > 32 else ")"))
+        notes.append(_no_encoder_yet(cfg.size))
     method = "encoder alone" if steps == 0 else "encoder + optimisation" if E is not None else "optimisation"
     settings = ProjectSettings(steps=steps, starts=starts)
     t0 = time.perf_counter()
