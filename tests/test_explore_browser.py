@@ -81,15 +81,15 @@ def tile_sources(browser) -> list[str]:
     return browser.execute_script("return [...document.querySelectorAll('#grid img.tile')].map(t => t.src)")
 
 
-def shoot(browser, tmp_path, panel: str) -> None:
-    """A screenshot of one panel of the page, named for it."""
+def shoot(browser, tmp_path, panel: str, name: str | None = None) -> None:
+    """A screenshot of one panel of the page, named for it (or `name`)."""
     from selenium.webdriver.common.by import By
 
     folder = os.environ.get("DCGAN_SCREENSHOTS") or tmp_path
     os.makedirs(folder, exist_ok=True)
     el = browser.find_element(By.ID, panel)
     browser.execute_script("arguments[0].scrollIntoView()", el)
-    el.screenshot(os.path.join(folder, f"{panel}.png"))
+    el.screenshot(os.path.join(folder, f"{name or panel}.png"))
 
 
 def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier):
@@ -160,7 +160,14 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier
     after = wait_for(lambda: (lambda now: now if len(now) == 64 and now[0] != before[0] else None)(tile_sources(browser)),
                      what="the grid at truncation 0.3")
     assert sum(a != b for a, b in zip(after, before)) > 32
-    assert browser.find_element(By.ID, "trunc-value").text == "0.30"
+    assert browser.find_element(By.ID, "trunc-num").get_attribute("value") == "0.30"
+    # typed to the hundredth in the number field beside the slider (a short drag once jumped from 1.00 to 0.65)
+    typed = browser.find_element(By.ID, "trunc-num")
+    typed.send_keys(Keys.CONTROL, "a")
+    typed.send_keys("0.97", Keys.TAB)
+    wait_for(lambda: browser.find_element(By.ID, "trunc").get_attribute("value") == "0.97", what="the slider set by typing")
+    browser.execute_script("const s = document.getElementById('trunc'); s.value = '0.3'; s.dispatchEvent(new Event('input'));")
+    wait_for(lambda: browser.execute_script("return !document.querySelector('#status.busy')"), what="the redraw")
 
     # arithmetic: type, press the button, the verdict lines appear with the figure
     expr = browser.find_element(By.ID, "expr")
@@ -185,6 +192,21 @@ def test_the_page_in_a_real_browser(server, browser, tmp_path, shapes_classifier
     assert browser.find_elements(By.CSS_SELECTOR, "#strip figure.current img")[0].get_attribute("src") == \
         browser.find_element(By.ID, "frame").get_attribute("src")
     shoot(browser, tmp_path, "interp-panel")
+
+    # a walk's end in words, as `dcgan interpolate --from square` takes it; a bad end says so beside the panel
+    end_a = browser.find_element(By.ID, "end-a")
+    end_a.clear()
+    end_a.send_keys("frobnicate")
+    browser.find_element(By.ID, "walk").click()
+    error = wait_for(lambda: (lambda e: e if e and e[0].is_displayed() else None)(
+        browser.find_elements(By.CSS_SELECTOR, "#interp-panel .panel-error")), what="the error in the panel")[0]
+    assert "frobnicate" in error.text and "unknown concept word" in error.text, error.text
+    shoot(browser, tmp_path, "interp-panel", "interp-panel-error")
+    end_a.clear()
+    end_a.send_keys("square")
+    browser.find_element(By.ID, "walk").click()
+    wait_for(lambda: "square" in browser.find_element(By.ID, "interp-lines").text, timeout=300, what="the walk from a square")
+    assert not error.is_displayed()  # the panel's next action clears its error
     tables = browser.find_elements(By.CSS_SELECTOR, "#config table caption")
     assert [t.text for t in tables][:3] == ["checkpoint", "model", "train"]
     assert "/" not in browser.find_element(By.ID, "run-name").text

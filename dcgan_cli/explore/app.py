@@ -105,8 +105,8 @@ def _job(explorer: Explorer, kind: str, p: dict):
         phrase, n, trunc = str(p.get("phrase", "")), int(p.get("n", 32)), float(p.get("trunc", 1.0))
         return lambda on_progress: explorer.label_seeds(ckpt, phrase, n, trunc, ema, on_progress)
     if kind == "neighbours":
-        seed = _seed(p)
-        return lambda on_progress: explorer.neighbours(ckpt, seed, ema, on_progress=on_progress)
+        seed, trunc = _seed(p), float(p.get("trunc", 1.0))
+        return lambda on_progress: explorer.neighbours(ckpt, seed, ema, on_progress=on_progress, trunc=trunc)
     if kind == "arithmetic":
         expr, method, anchor = str(p.get("expression", "")), p.get("method") or None, p.get("anchor") or None
         return lambda on_progress: explorer.arithmetic(ckpt, expr, method, ema, anchor, on_progress)

@@ -24,7 +24,7 @@ from ..core.defaults import BANK_SAMPLES, RADIUS
 from ..core.errors import UsageError
 from ..core.results import shown
 from ..core.runs import RunFolder
-from ..core.seeds import MAX_SEED
+from ..core.seeds import MAX_SEED, Label
 
 MAX_TILES = 256
 MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
@@ -148,14 +148,23 @@ class Explorer:
         with self._lock:
             return self._loaded.setdefault(name, c)
 
-    def end(self, ref: str) -> int | Path:
-        """An interpolation end or anchor as the page names it: 'seed:N' or 'z:ID' (a z this session made)."""
-        kind, _, value = str(ref).partition(":")
+    def end(self, ref: str, words: bool = False) -> int | Path | Label:
+        """An interpolation end or anchor as the page names it: 'seed:N' or 'z:ID' (a z this session made),
+        or a seed's number; with `words` (a walk's ends, as `dcgan interpolate --from` takes them) also
+        words ('trouser', 'red square') for the first seed that reads so. Never a path: the page names no
+        files of this machine."""
+        text = str(ref).strip()
+        kind, _, value = text.partition(":")
+        if re.fullmatch(r"[0-9]{1,19}", text) and int(text) <= MAX_SEED:
+            return int(text)
         if kind == "seed" and re.fullmatch(r"[0-9]{1,19}", value) and int(value) <= MAX_SEED:
             return int(value)
         if kind == "z" and value in self._latents:
             return self._latents[value]
-        raise UsageError(f"{ref!r} is not a seed (seed:N) or a picture of this session (z:ID)")
+        if words and not value and re.fullmatch(r"[^\W\d_][\w' /-]*", text):
+            return Label(text)
+        said = ", words the data set's labels use (seven, red square)" if words else ""
+        raise UsageError(f"{ref!r} is not a seed (7 or seed:7){said} or a picture of this session (z:ID)")
 
     def _keep(self, path: Path) -> str:
         with self._lock:
@@ -299,11 +308,18 @@ class Explorer:
                               on_progress=on_progress)
         return {"seeds": found.seeds, "lines": [found.line()]}
 
-    def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = 5, on_progress=None) -> dict:
+    def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = 5, on_progress=None,
+                   trunc: float = 1.0) -> dict:
+        """The training images nearest the sample the page shows: the seed's, at the page's truncation."""
+        from ..core.generation import check_truncation, images_from_seeds
         from ..search.nn_search import nn_search
 
-        r = nn_search(self.checkpoint(ckpt), [seed], k=k, holdout=0, ema=ema, device=self.device, on_progress=on_progress)
-        return {"figure": picture(r.figure()), "lines": r.lines()}
+        check_truncation(trunc)
+        c = self.checkpoint(ckpt)
+        query = [seed] if trunc == 1.0 else images_from_seeds(c.generator(self.device, ema=ema), [seed], trunc=trunc)
+        r = nn_search(c, query, k=k, holdout=0, ema=ema, device=self.device, on_progress=on_progress)
+        lines = r.lines() if trunc == 1.0 else [f"seed {seed} at truncation {trunc:.2f}:", *r.lines()]
+        return {"figure": picture(r.figure()), "lines": lines}
 
     def interpolate(self, ckpt: str | None, a: str, b: str, steps: int = 9, method: str | None = None,
                     trunc: float = 1.0, ema: bool | None = None, export: bool = False) -> dict[str, Any]:
@@ -312,8 +328,8 @@ class Explorer:
         if not 2 <= steps <= 64:
             raise UsageError(f"steps must be 2 to 64, got {steps}")
         c = self.checkpoint(ckpt)
-        r = interpolate(c, pairs=[(self.end(a), self.end(b))], steps=steps, method=method, trunc=trunc, ema=ema,
-                        device=self.device)
+        ends = (self.end(a, words=True), self.end(b, words=True))
+        r = interpolate(c, pairs=[ends], steps=steps, method=method, trunc=trunc, ema=ema, device=self.device)
         out: dict[str, Any] = {"frames": png(r.frames[0]), "lines": r.lines(), "method": r.method}
         if export:  # the files `dcgan interpolate` writes, in the run folder where it writes them
             from ..core.runs import output_path

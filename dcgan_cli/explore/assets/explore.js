@@ -45,7 +45,31 @@ async function job(kind, payload) {
   }
 }
 
-function fail(e) { status(String(e.message || e), "failed"); }
+// An error is said in the header and beside the control that raised it: a panel lower on the page
+// would otherwise fail out of view.
+function fail(e, el) {
+  const text = String(e.message || e);
+  status(text, "failed");
+  const section = el && el.closest ? el.closest("section") : null;
+  if (!section) return;
+  let box = section.querySelector(".panel-error");
+  if (!box) {
+    box = document.createElement("p");
+    box.className = "panel-error";
+    box.setAttribute("role", "alert");
+  }
+  (el.closest(".controls, label") || el).after(box);
+  box.textContent = text;
+  box.hidden = false;
+}
+
+function clearError(el) {  // a new action: the last one's error is no longer the news
+  const box = el.closest("section") && el.closest("section").querySelector(".panel-error");
+  if (box) box.hidden = true;
+  if ($("status").className === "failed") status("");
+}
+
+function failedAt(id) { return (e) => fail(e, $(id)); }
 
 function img(b64) { return "data:image/png;base64," + b64; }
 
@@ -410,21 +434,29 @@ async function load() {
   await showSamples();
 }
 
-function on(id, event, fn) { $(id).addEventListener(event, () => fn().catch(fail)); }
+function on(id, event, fn) { $(id).addEventListener(event, () => { clearError($(id)); fn().catch(failedAt(id)); }); }
 
-$("trunc").addEventListener("input", () => { $("trunc-value").textContent = Number($("trunc").value).toFixed(2); liveSamples().catch(fail); });
-$("radius").addEventListener("input", () => { $("radius-value").textContent = Number($("radius").value).toFixed(2); liveSamples().catch(fail); });
+function setTrunc(value) {  // the slider and the number field are one setting
+  const typed = value === "" ? NaN : Number(value);
+  const v = Number.isFinite(typed) ? Math.min(1.5, Math.max(0, typed)) : Number($("trunc").value);  // a cleared field keeps it
+  $("trunc").value = String(v);
+  $("trunc-num").value = v.toFixed(2);
+  liveSamples().catch(failedAt("trunc"));
+}
+$("trunc").addEventListener("input", () => setTrunc($("trunc").value));
+$("trunc-num").addEventListener("change", () => setTrunc($("trunc-num").value));
+$("radius").addEventListener("input", () => { $("radius-value").textContent = Number($("radius").value).toFixed(2); liveSamples().catch(failedAt("radius")); });
 on("show-seeds", "click", showSamples);
-$("seeds").addEventListener("keydown", (e) => { if (e.key === "Enter") showSamples().catch(fail); });
+$("seeds").addEventListener("keydown", (e) => { if (e.key === "Enter") showSamples().catch(failedAt("seeds")); });
 on("prev-page", "click", () => stepPage(-1));
 on("next-page", "click", () => stepPage(1));
 on("random-page", "click", randomPage);
 on("find-label", "click", findLabel);
-$("label-phrase").addEventListener("keydown", (e) => { if (e.key === "Enter") findLabel().catch(fail); });
+$("label-phrase").addEventListener("keydown", (e) => { if (e.key === "Enter") findLabel().catch(failedAt("label-phrase")); });
 document.addEventListener("keydown", (e) => {
   if (e.target.closest("input, select, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
   const act = { ArrowLeft: () => stepPage(-1), ArrowRight: () => stepPage(1), r: randomPage }[e.key];
-  if (act && state.around === null) { e.preventDefault(); act().catch(fail); }
+  if (act && state.around === null) { e.preventDefault(); act().catch(failedAt("seeds")); }
 });
 on("ckpt", "change", async () => { await showRun(); clearDetail(); await showSamples(); });
 on("generator", "change", async () => { clearDetail(); await showSamples(); });
@@ -449,7 +481,7 @@ on("read", "click", async () => {
 });
 on("neighbours", "click", async () => {
   if (state.chosen.around !== null) { status("nearest images are searched for seeds: pick one from the seed grid", "failed"); return; }
-  const r = await job("neighbours", { seed: state.chosen.seed });
+  const r = await job("neighbours", { seed: state.chosen.seed, trunc: $("trunc").value });
   $("neighbours-img").src = img(r.figure);
   $("neighbours-img").hidden = false;
   $("neighbours-lines").textContent = r.lines.join("\n");
@@ -461,6 +493,6 @@ $("t").addEventListener("input", showFrame);
 $("play").addEventListener("click", play);
 on("export", "click", exportWalk);
 on("run-arith", "click", arithmetic);
-$("expr").addEventListener("keydown", (e) => { if (e.key === "Enter") arithmetic().catch(fail); });
+$("expr").addEventListener("keydown", (e) => { if (e.key === "Enter") arithmetic().catch(failedAt("expr")); });
 on("project", "click", projectUpload);
-load().catch(fail);
+load().catch((e) => fail(e));
