@@ -287,3 +287,11 @@ def test_the_headline_names_the_feature_space():
     assert domain.to_dict()["headline"] == domain.lines()[0] and domain.to_dict()["features"] == "domain"
     inception = EvalResult({"fid": 216.7, "recall": 0.1}, said | {"features": "inception"})
     assert inception.lines()[0] == "Inception FID 216.7  recall 0.1"
+
+
+def test_domain_features_of_the_test_split_come_from_the_training_split_classifier(tiny_run, shapes_classifier,
+                                                                                   tmp_path_factory, monkeypatch):
+    """evaluate --split test once trained a classifier on the test split (4 images of a small folder)."""
+    monkeypatch.setenv("DCGAN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    test = evaluate(tiny_run, n=64, split="test", metrics=("kid",))
+    assert test.protocol["extractor"].endswith(shapes_classifier.key) and test.protocol["split"] == "test"

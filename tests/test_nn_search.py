@@ -107,7 +107,9 @@ def test_too_few_unseen_images_withhold_the_verdict():
     few = memorization(torch.full((6,), 283.9), torch.tensor([445.7, 400.0, 500.0]))
     assert few["ratio"] is None and few["count"] == 3
     assert "no memorization verdict" in few["verdict"] and "3 unseen real image(s)" in few["verdict"]
-    assert "memorizing" not in few["verdict"]
+    assert "memorizing" not in few["verdict"] and "--holdout 20 or more" in few["verdict"]
+    split_short = memorization(torch.full((3,), 283.9), torch.tensor([445.7, 400.0, 500.0]), asked=256)["verdict"]
+    assert "the test split holds no more" in split_short and "--holdout" not in split_short
 
 
 def test_samples_as_close_as_blurred_real_images_read_as_blur_not_copying():

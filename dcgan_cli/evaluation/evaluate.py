@@ -236,7 +236,10 @@ def evaluate(
     data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir) if needs_data else None
     if data is not None and real is None and images is None:
         n, n_note = _fit_the_split(data, split, n, n_note, asked is None, on_note)
-    ex, notes = _extractor(extractor, features, data, device, on_progress)
+    # The classifier behind domain features learns from the training split whichever split is compared.
+    labelled = data if data is None or split == "train" else checkpoint_data(c, "train", data_root=data_root,
+                                                                              cache_dir=cache_dir)
+    ex, notes = _extractor(extractor, features, labelled, device, on_progress)
     if ex.name == "inception" and torch.device(device).type == "cpu":
         on_note(_inception_on_cpu(2 * n, data))
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}

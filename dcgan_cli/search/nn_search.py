@@ -39,7 +39,7 @@ BLUR_SIGMA = 1.5  # pixels: the blur of the unseen real images that tells blur f
 
 
 def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor,
-                 blurred_nearest: torch.Tensor | None = None) -> dict[str, Any]:
+                 blurred_nearest: torch.Tensor | None = None, asked: int | None = None) -> dict[str, Any]:
     """Compare nearest-training distances of generated vs unseen real images (Lorenz report).
 
     A ratio of medians below 1 means generated samples sit closer to the training set than
@@ -55,9 +55,10 @@ def memorization(gen_nearest: torch.Tensor, real_nearest: torch.Tensor,
         out["median_blurred"] = float(blurred_nearest.median())
     over = f"{int(gen_nearest.numel())} generated, {count} unseen real images"
     if count < MIN_HELDOUT:
+        fix = ("the test split holds no more: add images the model never saw to it" if asked is not None and count < asked
+               else f"pass --holdout {MIN_HELDOUT} or more")
         out["verdict"] = (f"no memorization verdict: {count} unseen real image(s) compared (median {g:.1f} vs {r:.1f}), "
-                          f"too few for a ratio of medians to mean anything (at least {MIN_HELDOUT}); "
-                          f"pass --holdout {MIN_HELDOUT} or more, or add images the model never saw to the test split")
+                          f"too few for a ratio of medians to mean anything (at least {MIN_HELDOUT}); {fix}")
         return out
     if r == 0:
         out["verdict"] = "the unseen real images duplicate training images (median distance 0): the comparison says nothing"
@@ -240,7 +241,7 @@ def _memorization(c: Checkpoint, G, data: ImageData, split: str, norms, holdout:
     d_real = nearest(real, train.images, 1, chunk_size=chunk_size, device=device, norms=tn).distances[:, 0]
     d_blur = nearest(_blurred(real, take.shape[1:]), train.images, 1, chunk_size=chunk_size, device=device,
                      norms=tn).distances[:, 0]
-    return memorization(d_gen, d_real, d_blur)
+    return memorization(d_gen, d_real, d_blur, asked=holdout)
 
 
 def _blurred(flat: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
