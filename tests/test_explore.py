@@ -275,6 +275,18 @@ def test_a_foreign_host_header_is_answered_with_nothing(client):
     assert client.get("/api/run", headers={"Host": "localhost:8765"}).status_code == 200
 
 
+
+def test_a_host_whose_port_is_not_ascii_digits_is_a_bad_request():
+    """'127.0.0.1:²' passed str.isdigit() and failed int(): an HTTP 500 with a traceback, even for GET /."""
+    from dcgan_cli.explore.app import Guard
+
+    guard = Guard(None, token=TOKEN, host="127.0.0.1", port=8765)
+    for raw in ("127.0.0.1:\u00b2".encode("utf-8"), b"127.0.0.1:\xb2", b"localhost:87a5", b"127.0.0.1:\xd9\xa1"):
+        scope = {"type": "http", "path": "/", "method": "GET", "headers": [(b"host", raw)], "query_string": b""}
+        code, why = guard.refusal(scope)
+        assert code == 400 and "port" in why, raw
+
+
 def test_every_api_route_needs_the_launch_token(client):
     for path in ("/api/run", "/api/samples?seeds=1", "/files/run.json", "/api/job/x"):
         r = client.get(path, headers={"X-Dcgan-Token": ""})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import parse_qs
@@ -215,16 +216,27 @@ class Guard:
 
     def _host_ok(self, value: str) -> bool:
         name, _, port = value.rpartition(":") if not value.endswith("]") else (value, "", "")
-        if not name or (port and not port.isdigit()):
+        if not name:
             name, port = value, ""
+        if port and not re.fullmatch(r"[0-9]{1,5}", port):  # ASCII digits only: "²" passes isdigit() and fails int()
+            raise ValueError(f"the Host header's port {port!r} is not a number")
         if port and int(port) != self.port:
             return False
         return self.hosts is None or name.strip("[]").lower() in self.hosts
 
+    def _origin_ok(self, origin: str) -> bool:
+        try:
+            return self._host_ok(origin.split("://", 1)[-1])
+        except ValueError:
+            return False
+
     def refusal(self, scope) -> tuple[int, str] | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        if not self._host_ok(headers.get("host", "")):
-            return 421, "this server answers only to its own address (127.0.0.1, localhost or the --host it was given)"
+        try:
+            if not self._host_ok(headers.get("host", "")):
+                return 421, "this server answers only to its own address (127.0.0.1, localhost or the --host it was given)"
+        except ValueError as e:
+            return 400, str(e)
         path = scope.get("path", "")
         if not (path.startswith("/api/") or path.startswith("/files/")):
             return None  # the page and its assets hold no data of the run
@@ -234,7 +246,7 @@ class Guard:
             return 403, "this page's token is missing or wrong: open the URL `dcgan explore` printed"
         if scope.get("method") != "GET":
             origin = headers.get("origin")
-            if "x-dcgan-token" not in headers or (origin is not None and not self._host_ok(origin.split("://", 1)[-1])):
+            if "x-dcgan-token" not in headers or (origin is not None and not self._origin_ok(origin)):
                 return 403, "a request that changes something must come from this page (its origin and token header)"
         return None
 
