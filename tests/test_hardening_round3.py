@@ -63,6 +63,15 @@ def test_a_doctored_z_file_far_off_the_prior_is_refused(tiny_run, runner, tmp_pa
     far = save_latents(tmp_path / "far.z.safetensors", torch.full((1, c.model_config.nz), 1e30), fingerprint=fp)
     r = invoke(runner, "interpolate", tiny_run, "--from", far, "--to", "3", "--out", tmp_path / "w.png", "--device", "cpu")
     one_line_error(r, 2, "far.z.safetensors holds z of norm", "project the image again")
+    # the limit is the one the message states, 100x this prior's typical |z| (it was 10,000x under a "100x" message)
+    nz = c.model_config.nz
+    for times, refused in ((1000, True), (150, True), (50, False)):
+        z = torch.full((1, nz), 1.0) * times  # norm = times * sqrt(nz), the prior's typical |z| times `times`
+        path = save_latents(tmp_path / f"x{times}.z.safetensors", z, fingerprint=fp)
+        r = invoke(runner, "interpolate", tiny_run, "--from", path, "--to", "3", "--out", tmp_path / "w.png", "--device", "cpu")
+        assert (r.exit_code == 2) is refused, (times, r.output)
+        if refused:
+            assert f"{times:,}x this generator's typical |z|" in r.output and "at most 100x" in r.output, r.output
 
 
 def test_a_z_file_of_whole_numbers_is_refused_for_its_type_not_its_shape(tiny_run, runner, tmp_path):

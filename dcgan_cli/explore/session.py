@@ -293,7 +293,7 @@ class Explorer:
                       on_progress=on_progress)
         else:
             z = load_latents(end, nz=c.model_config.nz, fingerprint=generator_fingerprint(c.generator("cpu", ema=ema)),
-                             flag="the slider's sample").z[0]
+                             flag="the slider's sample", z_scale=c.model_config.z_scale).z[0]
             s = steer(c, concept, z=z, ema=ema, bank_samples=self.bank_samples, device=self.device, on_progress=on_progress)
         return s.to_dict() | {"frames": png(s.images)}
 

@@ -303,7 +303,7 @@ def latent_ends(c: Checkpoint, G: Generator, which: str, refs: list[str | int | 
             out[i] = LatentEnd(z_from_seeds(G.cfg, [ref])[0], f"seed {ref}")
         elif is_latent_file(ref):
             fingerprint = fingerprint or generator_fingerprint(G)
-            lf = load_latents(ref, nz=G.cfg.nz, fingerprint=fingerprint, flag=flag)
+            lf = load_latents(ref, nz=G.cfg.nz, fingerprint=fingerprint, flag=flag, z_scale=G.cfg.z_scale)
             out[i] = LatentEnd(lf.z[0], f"{lf.label} (z file)")
         else:
             pictures.append((i, Path(ref)))
