@@ -57,7 +57,7 @@ def _check(terms: list[Term], method: str, variants: int, samples: int, attr_ima
         raise UsageError(f"the expression has {len(terms)} terms; at most {MAX_TERMS} (each is a column of the figure)")
     for t in terms:
         if not math.isfinite(t.coef) or abs(t.coef) > 1e6:
-            raise UsageError(f"the coefficient {t.coef:g} of {t.phrase!r} is out of range; use numbers up to 1e6")
+            raise UsageError(f"the coefficient {t.coef:.15g} of {t.phrase!r} is out of range; use numbers up to 1,000,000")
     if not 0 <= variants <= 1024 or not MIN_SAMPLES <= samples <= MAX_SAMPLES or attr_images < 20:
         raise UsageError("--variants must be 0 to 1024, --samples 16 to 1,000,000 and --attr-images at least 20")
     if METHODS[method].from_anchors and terms[0].coef != 1:
