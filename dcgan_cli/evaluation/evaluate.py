@@ -228,18 +228,14 @@ def evaluate(
     `features` None picks domain features for a labelled data set, Inception otherwise. `n` None is the
     standard 10,000 on a GPU, a first look of 2,048 elsewhere, or the real split's size where it holds
     fewer. `on_note` hears, before the work starts, what will make it long or lopsided."""
-    asked, on_note = n, on_note or (lambda text: None)
+    asked, on_note, cache_root = n, on_note or (lambda text: None), Path(cache_dir or default_cache_root())
     n, n_note = _check_request(n, batch_size, split, device)
-    cache_root = Path(cache_dir) if cache_dir is not None else default_cache_root()
     c = as_checkpoint(ckpt) if (ckpt is not None or images is None or real is None) else None
     needs_data = c is not None and (real is None or features in (None, "domain"))
     data = checkpoint_data(c, split, data_root=data_root, cache_dir=cache_dir) if needs_data else None
     if data is not None and real is None and images is None:
         n, n_note = _fit_the_split(data, split, n, n_note, asked is None, on_note)
-    # The classifier behind domain features learns from the training split whichever split is compared.
-    labelled = data if data is None or split == "train" else checkpoint_data(c, "train", data_root=data_root,
-                                                                              cache_dir=cache_dir)
-    ex, notes = _extractor(extractor, features, labelled, device, on_progress)
+    ex, notes = _extractor(extractor, features, _training_split(c, data, split, data_root, cache_dir), device, on_progress)
     if ex.name == "inception" and torch.device(device).type == "cpu":
         on_note(_inception_on_cpu(2 * n, data))
     protocol: dict[str, Any] = {"features": ex.name, "extractor": ex.key, "resize": ex.resize}
@@ -273,6 +269,11 @@ def evaluate(
 
 PROTOCOL = {"kid": "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, N/2)",
             "precision_recall": "k-NN manifolds, k = 3"}
+
+
+def _training_split(c: Checkpoint | None, data: ImageData | None, split: str, data_root, cache_dir) -> ImageData | None:
+    """The data the classifier behind domain features learns from: the training split, whichever is compared."""
+    return data if data is None or split == "train" else checkpoint_data(c, "train", data_root=data_root, cache_dir=cache_dir)
 
 
 def _inception_on_cpu(images: int, data: ImageData | None) -> str:
