@@ -315,3 +315,11 @@ def test_the_run_says_what_auto_chose_and_the_checkpoint_records_it(runner, tmp_
     r = invoke(runner, "train", "--resume", tmp_path / "b", "--max-steps", "3", "--device", "cpu")
     assert r.exit_code == 0, r.output
     assert load_checkpoint(tmp_path / "b").train_config.precision == "bf16"
+
+
+def test_a_new_run_inside_another_run_folder_is_refused(tiny_run, runner):
+    """`--out RUN/checkpoints` once nested a new run inside another run's checkpoints/, said by nothing."""
+    for inside in (tiny_run / "checkpoints", tiny_run / "samples" / "deeper"):
+        r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--out", inside, *TINY)
+        assert r.exit_code == 2 and "is inside the run folder" in r.output and str(tiny_run.name) in r.output, r.output
+    assert not (tiny_run / "samples" / "deeper").exists()

@@ -5,6 +5,7 @@ metadata, its validation, where it lies) is core/checkpoint.py's.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -110,6 +111,10 @@ def restore_training(ckpt: Checkpoint, G, D, opt_g, opt_d, z_stream: torch.Gener
 
 
 def refuse_a_run_in(run: RunFolder) -> None:
-    """A new run never writes into a folder that holds another run's checkpoints."""
+    """A new run never writes into a folder that holds another run's checkpoints, nor inside another run's
+    folder (`--out runs/a/checkpoints` once nested a run in another's checkpoints/)."""
     if run_checkpoints(run):
         raise UsageError(f"{run.path} already holds a run; continue it with --resume {run.path} or pick another --out")
+    for parent in Path(run.path).resolve().parents:
+        if RunFolder(parent).is_run():
+            raise UsageError(f"--out {run.path} is inside the run folder {parent}; give a folder outside it")
