@@ -323,3 +323,26 @@ def test_a_new_run_inside_another_run_folder_is_refused(tiny_run, runner):
         r = invoke(runner, "train", "--limit", "64", "--max-steps", "1", "--out", inside, *TINY)
         assert r.exit_code == 2 and "is inside the run folder" in r.output and str(tiny_run.name) in r.output, r.output
     assert not (tiny_run / "samples" / "deeper").exists()
+
+
+def test_resuming_a_run_on_a_read_only_file_system_names_the_fix(tiny_run, runner, tmp_path, monkeypatch):
+    """It said "Read-only file system: .../.lock" with no way forward (as root, permissions cannot make it so)."""
+    import errno
+    import os
+    import shutil
+
+    from dcgan_cli.core import runs
+
+    copy = tmp_path / "ro"
+    shutil.copytree(tiny_run, copy)
+    real_open = os.open
+
+    def read_only(path, *args, **kwargs):
+        if str(path).endswith(".lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(runs.os, "open", read_only)
+    r = invoke(runner, "train", "--resume", copy, "--epochs", "3", "--device", "cpu")
+    assert r.exit_code == 2 and "is on a read-only file system" in r.output and "--out NEW" in r.output, r.output
+    assert "Traceback" not in r.output

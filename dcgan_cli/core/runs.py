@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DcganError
+from .errors import DcganError, UsageError
 
 CHECKPOINTS = "checkpoints"
 SAMPLES = "samples"
@@ -151,8 +151,15 @@ class RunFolder:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold the folder for this process until the block ends; a second run fails at once."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            if e.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+                raise
+            why = "is on a read-only file system" if e.errno == errno.EROFS else "cannot be written here (permission denied)"
+            raise UsageError(f"the run folder {self.path} {why}; copy it somewhere writable and --resume the copy, "
+                             "or continue into a new folder with --out NEW") from None
         try:
             if not _try_lock(fd):
                 owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
