@@ -122,9 +122,10 @@ def _joined(words: list[str], vocab: dict[str, tuple[int, int]] | None) -> list[
     """Runs of words that together name a class ("ankle boot" -> "ankle_boot"), longest first."""
     if vocab is None:
         return words
+    longest = max((k.count("_") + 1 for k in vocab), default=1)  # a run longer than any class name joins nothing
     out, i = [], 0
     while i < len(words):
-        for j in range(len(words), i + 1, -1):
+        for j in range(min(len(words), i + longest), i + 1, -1):
             if "_".join(words[i:j]) in vocab:
                 out.append("_".join(words[i:j]))
                 i = j
