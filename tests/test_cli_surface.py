@@ -225,11 +225,16 @@ def test_a_folder_of_grey_images_trains_a_grey_model(runner, tmp_path):
     assert load_checkpoint(tmp_path / "c").model_config.nc == 3
 
 
-def test_a_folder_smaller_than_a_batch_is_refused_before_any_image_is_decoded(runner, tmp_path, monkeypatch):
-    folder = tmp_path / "few"
+def _twelve_pictures(folder):
+    """A folder of 12 flat 40 px pictures: fewer than one default batch."""
     folder.mkdir()
     for i in range(12):
         Image.fromarray(np.full((40, 40, 3), i * 20, dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_a_folder_smaller_than_a_batch_is_refused_before_any_image_is_decoded(runner, tmp_path, monkeypatch):
+    folder = _twelve_pictures(tmp_path / "few")
     monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
     r = runner.invoke(dcgan_app, ["train", "--dataset", "folder", "--data-root", str(folder), "--size", "32",
                                   "--batch-size", "128", "--out", str(tmp_path / "run")])
@@ -239,10 +244,7 @@ def test_a_folder_smaller_than_a_batch_is_refused_before_any_image_is_decoded(ru
 
 
 def test_a_folder_smaller_than_the_default_batch_trains_with_a_batch_that_fits(runner, tmp_path, monkeypatch):
-    folder = tmp_path / "few"
-    folder.mkdir()
-    for i in range(12):
-        Image.fromarray(np.full((40, 40, 3), i * 20, dtype=np.uint8)).save(folder / f"{i}.png")
+    folder = _twelve_pictures(tmp_path / "few")
     monkeypatch.setenv("DCGAN_CACHE", str(tmp_path / "cache"))
     r = runner.invoke(dcgan_app, ["train", "--dataset", "folder", "--data-root", str(folder), "--size", "32", "--ngf", "8",
                                   "--ndf", "8", "--max-steps", "2", "--device", "cpu", "--out", str(tmp_path / "run")])
