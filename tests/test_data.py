@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import os
 import struct
 import sys
 
@@ -265,3 +266,22 @@ def test_celeba_download_without_gdown_says_how(runner, tmp_path, monkeypatch):
     r = invoke(runner, "data", "prepare", "--dataset", "celeba", "--size", "64", "--data-root", tmp_path / "d", "--download",
                "--cache-dir", tmp_path / "c")
     assert r.exit_code == 1 and "pip install 'dcgan-cli[celeba]'" in r.output and "list_eval_partition.txt" in r.output, r.output
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="only Linux file systems take names that are not UTF-8")
+def test_a_class_folder_named_in_bytes_that_are_not_utf8_is_read_and_shown_escaped(tmp_path, runner):
+    root = tmp_path / "old-archive"
+    for cls in (b"bad\xff\xfe", b"good"):
+        folder = os.path.join(os.fsencode(root), cls)
+        os.makedirs(folder)
+        for i in range(20):
+            Image.fromarray(RNG.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(os.fsdecode(os.path.join(folder, b"%d.png" % i)))
+    with open(os.path.join(os.fsencode(root), b"bad\xff\xfe", b"broken\xe9.png"), "wb") as f:
+        f.write(b"not a png")
+    d = load_data("folder", 32, root=root, cache_root=tmp_path / "c")
+    assert d.label_names == ["bad\\xff\\xfe", "good"]
+    r = invoke(runner, "train", "--dataset", "folder", "--data-root", root, "--size", "32", "--cache-dir", tmp_path / "c",
+               "--max-steps", "1", "--batch-size", "16", "--out", tmp_path / "r", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    assert "broken\\xe9.png" in r.output
+    assert load_checkpoint(tmp_path / "r").dataset.label_names == ["bad\\xff\\xfe", "good"]

@@ -19,15 +19,23 @@ from .runs import output_path
 if TYPE_CHECKING:
     from PIL import Image
 
-# C0 and C1 controls, and the Unicode bidi and zero-width controls (U+061C, U+200B-U+200F, U+202A-U+202E,
-# U+2060-U+2069, U+FEFF): a folder named green\u202etxt.exe must not show as greenexe.txt.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+# C0 and C1 controls, the line and paragraph separators (U+2028, U+2029: a terminal or page breaks the line
+# there), the Unicode bidi and zero-width controls (U+061C, U+200B-U+200F, U+202A-U+202E, U+2060-U+2069, U+FEFF:
+# a folder named green\u202etxt.exe must not show as greenexe.txt) and lone surrogates, which is how Python
+# holds the bytes of a file name that is not UTF-8 (a terminal cannot print them at all).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]")
+
+
+def _escaped(char: str) -> str:
+    if "\udc80" <= char <= "\udcff":  # a byte of a name that is not UTF-8 (os.fsdecode's surrogateescape): show the byte
+        return f"\\x{ord(char) - 0xDC00:02x}"
+    return char.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def shown(text: Any) -> str:
     """Text from a file (metadata, labels, paths) made safe for a terminal and the page: control characters
     (escape sequences that could retitle the window or fake lines) and bidi overrides become visible escapes."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+    return _CONTROL.sub(lambda m: _escaped(m.group()), str(text))
 
 
 class Result:

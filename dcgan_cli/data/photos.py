@@ -94,19 +94,19 @@ def folder_source(root: Path, split: str) -> Source:
     if not files:
         raise DataError(f"folder: {root} holds no images ({', '.join(IMAGE_EXTENSIONS)}); pass a folder that does")
     rel = [p.relative_to(root) for p in files]
-    classes = sorted({r.parts[0] for r in rel if len(r.parts) > 1})
+    classes = sorted({readable(r.parts[0]) for r in rel if len(r.parts) > 1})
     # A stable 1-in-50 holdout by file name gives nn-search its unseen images; folders have no test split.
-    in_test = [int(hashlib.md5(str(r).encode()).hexdigest(), 16) % 50 == 0 for r in rel]
+    in_test = [int(hashlib.md5(os.fsencode(r)).hexdigest(), 16) % 50 == 0 for r in rel]
     keep = [i for i, t in enumerate(in_test) if t == (split == "test")]
     if not keep:
         raise DataError(f"folder: {root} has no images in the {split} split (1 in 50 images is held out as test)")
     labels = None
     if classes:
-        cls_of = [classes.index(r.parts[0]) if len(r.parts) > 1 else -1 for r in rel]
+        cls_of = [classes.index(readable(r.parts[0])) if len(r.parts) > 1 else -1 for r in rel]
         if min(cls_of) < 0:
             raise DataError(f"folder: {root} mixes loose images with class subfolders; move the loose ones into a subfolder")
         labels = one_hot(np.array([cls_of[i] for i in keep]), len(classes))
-    items = [str(rel[i]) for i in keep]
+    keep_files = [files[i] for i in keep]
     return Source(
         name="folder",
         split=split,
@@ -114,12 +114,18 @@ def folder_source(root: Path, split: str) -> Source:
         label_names=classes,
         groups=[classes] if classes else [],
         labels=labels,
-        **files_identity([files[i] for i in keep]),
-        location=str(root),
-        items=items,
-        load_item=lambda i: Image.open(root / items[i]),
+        **files_identity(keep_files),
+        location=readable(root),
+        items=[readable(rel[i]) for i in keep],
+        load_item=lambda i: Image.open(keep_files[i]),
         unreadable=unreadable,
     )
+
+
+def readable(name: str | Path) -> str:
+    """A file name as text: a name that is not UTF-8 (common in old archives) keeps its bytes as visible
+    escapes (bad\\xff) for labels, manifests and messages; the file itself is still opened by its real path."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _images_under(root: Path) -> tuple[list[Path], list[str]]:
@@ -127,7 +133,7 @@ def _images_under(root: Path) -> tuple[list[Path], list[str]]:
     dropped in silence: a class folder without read permission would otherwise vanish)."""
     unreadable: list[str] = []
     files = []
-    for folder, dirs, names in os.walk(root, onerror=lambda e: unreadable.append(str(Path(e.filename).relative_to(root)))):
+    for folder, dirs, names in os.walk(root, onerror=lambda e: unreadable.append(readable(Path(e.filename).relative_to(root)))):
         dirs.sort()
         for name in names:
             p = Path(folder) / name

@@ -99,7 +99,7 @@ def files_fingerprint(paths: list[Path]) -> str:
             st = p.stat()
         except OSError as e:
             raise DataError(f"{p} cannot be read ({e.strerror or e})") from None
-        h.update(f"{p.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(os.fsencode(p.name) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()[:16]
 
 
