@@ -68,13 +68,14 @@ def test_strings_from_files_reach_the_terminal_escaped(tiny_run, runner, tmp_pat
     meta = {
         **c.meta,
         "dataset": {**c.meta["dataset"], "name": "\x1b]0;pwned\x07\x1b[2J",
-                    "label_names": ["[bold]red", *c.dataset.label_names[1:]]},
+                    "label_names": ["[bold]red", "line\u2028break\u2029", *c.dataset.label_names[2:]]},
     }
     path = forge_checkpoint(folder / "step-00000016.safetensors", c.tensors, meta)
     r = invoke(runner, "info", path)
     assert r.exit_code == 0, r.output
     assert "\x1b" not in r.stdout and "\\x1b]0;pwned\\x07" in r.stdout
     assert "[/y]" in r.stdout and "[bold]red" in r.stdout  # markup stays literal
+    assert "\u2028" not in r.stdout and "line\\u2028break\\u2029" in r.stdout
 
 
 @pytest.mark.parametrize("command", [["probe", "{run}", "--seed", "-1"], ["explain", "{run}", "--seed", str(2**40)],
@@ -223,3 +224,16 @@ def test_training_lines_keep_one_clock_though_the_losses_change(monkeypatch, cap
                              "img_per_s": 3000}})
     lines = capsys.readouterr().err.splitlines()
     assert "~75 s left" in lines[1] and "~50 s left" in lines[2], lines  # 25 s for a quarter, one clock throughout
+
+
+def test_a_run_folder_named_with_control_characters_plots_without_printing_them(tiny_run, runner, tmp_path):
+    import shutil
+    import warnings
+
+    run = tmp_path / "run\x1b]0;pwned\x07"
+    shutil.copytree(tiny_run, run)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = invoke(runner, "plot", run)
+    assert r.exit_code == 0 and "curves.png" in r.stdout, r.output
+    assert "\x1b" not in r.output and not [w for w in caught if "\x1b" in str(w.message) or "\x07" in str(w.message)]

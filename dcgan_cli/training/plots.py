@@ -20,7 +20,7 @@ from ..core.errors import DcganError
 from ..core.files import OutputError, write_atomic
 from ..core.images import read_picture, save_gif, save_mp4, save_pil, video_available
 from ..core.records import is_number
-from ..core.results import Result
+from ..core.results import Result, shown
 from ..core.runs import RunFolder
 from .watch import COLLAPSE_BELOW
 
@@ -135,7 +135,7 @@ def curves(run: RunFolder) -> Path:
         ax.set_yscale("log")
         ax.legend(loc="upper right")
     axes[-1].set_xlabel("step")
-    fig.suptitle(run.path.resolve().name)  # the run, not where this machine keeps it
+    fig.suptitle(shown(run.path.resolve().name))  # the run, not where this machine keeps it; controls as escapes
     # Fixed margins in inches rather than tight_layout, which measures every label first: that took 40% of
     # writing the plot, which a run writes whenever it ends.
     height = fig.get_figheight()
