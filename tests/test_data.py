@@ -275,7 +275,8 @@ def test_a_class_folder_named_in_bytes_that_are_not_utf8_is_read_and_shown_escap
         folder = os.path.join(os.fsencode(root), cls)
         os.makedirs(folder)
         for i in range(20):
-            Image.fromarray(RNG.integers(0, 256, (36, 36, 3), dtype=np.uint8)).save(os.fsdecode(os.path.join(folder, b"%d.png" % i)))
+            picture = Image.fromarray(RNG.integers(0, 256, (36, 36, 3), dtype=np.uint8))
+            picture.save(os.fsdecode(os.path.join(folder, b"%d.png" % i)))
     with open(os.path.join(os.fsencode(root), b"bad\xff\xfe", b"broken\xe9.png"), "wb") as f:
         f.write(b"not a png")
     d = load_data("folder", 32, root=root, cache_root=tmp_path / "c")

@@ -114,3 +114,25 @@ def test_world_from_torchrun_environment():
             from_env(bad)
     assert rank_seed(7, 0) == 7 and len({rank_seed(7, r) for r in range(8)}) == 8
     assert train_args(["dcgan", "train", "--nproc", "2", "--max-steps", "3", "--nproc=4"]) == ["--max-steps", "3"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_the_moment_training_starts_under_nproc_stops_every_rank_quietly(tmp_path):
+    """Ctrl-C reaches every process of the terminal's group at once, maybe while a rank is still planning:
+    no rank may die of it and leave the other in a collective (gloo's 'Connection closed by peer')."""
+    import signal
+
+    from .conftest import StderrLines
+
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "train", "--nproc", "2", "--dataset", "shapes", "--max-steps",
+                             "300", "--limit", "128", "--out", str(run), *TINY], stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, env=env, start_new_session=True)
+    err = StderrLines(proc)
+    err.wait_for("training shapes")
+    os.killpg(proc.pid, signal.SIGINT)
+    rest = err.rest(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in rest and "Connection closed" not in rest, rest[-3000:]
+    assert "interrupted at step" in proc.stdout.read() + rest
+    assert load_checkpoint(run).step >= 0 and "resume with: dcgan train --resume" in rest

@@ -353,6 +353,25 @@ def test_a_bad_job_body_is_a_one_line_400(client, body):
     assert r.status_code == 400 and "\n" not in r.json()["error"], r.text
 
 
+@pytest.mark.parametrize("kind, body, field", [
+    ("label", {"phrase": "square", "n": 2.9}, "n"), ("label", {"phrase": "square", "n": True}, "n"),
+    ("label", {"phrase": "square", "n": "٣"}, "n"), ("label", {"phrase": ["square"]}, "phrase"),
+    ("read", {"seed": 1, "trunc": True}, "trunc"), ("read", {"seed": 1, "radius": "nan"}, "radius"),
+    ("steer", {"ref": "seed:1", "concept": 5}, "concept"), ("arithmetic", {"expression": "square", "method": 3}, "method"),
+])
+def test_a_job_field_of_the_wrong_type_is_a_400_naming_it(client, kind, body, field):
+    r = client.post(f"/api/jobs/{kind}", json=body)
+    assert r.status_code == 400 and r.json()["error"].startswith(f"{field} must be "), r.text
+
+
+@pytest.mark.parametrize("steps", [9.7, True, "9.7", "٩"])
+def test_a_walk_s_steps_must_be_a_whole_number(client, steps):
+    r = client.post("/api/export", json={"a": "seed:1", "b": "seed:2", "steps": steps})
+    assert r.status_code == 400 and r.json()["error"].startswith("steps must be a whole number"), r.text
+    r = client.get("/api/interpolate", params={"a": "seed:1", "b": "seed:2", "steps": str(steps)})
+    assert r.status_code == 400 and r.json()["error"].startswith("steps must be a whole number"), r.text
+
+
 @pytest.mark.parametrize("path", ["/files/x%00.txt", "/files/" + "a" * 5000 + ".png"])
 def test_odd_file_names_are_a_404(client, path):
     r = client.get(path)
@@ -386,3 +405,36 @@ def test_the_checkpoint_list_follows_the_disk(concept_run, tmp_path):
         assert r.status_code == 400 and "no checkpoint 'step-00000300.safetensors' in this run" in r.json()["error"]
         assert "dcgan" not in r.json()["error"]  # the page's words, not the command line's
         assert c.get("/api/samples", params={"seeds": "1", "ckpt": "step-00000900.safetensors"}).status_code == 200
+
+
+def test_names_reach_the_page_with_controls_escaped_and_no_absolute_path(tiny_run, runner, tmp_path, monkeypatch):
+    import shutil
+
+    from dcgan_cli.core.checkpoint import load_checkpoint
+    from dcgan_cli.explore.session import Explorer
+
+    from .conftest import forge_checkpoint
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run, ignore=shutil.ignore_patterns("checkpoints"))
+    (run / "checkpoints").mkdir()
+    c = load_checkpoint(tiny_run)
+    labels = ["green\u202etxt.exe", *c.dataset.label_names[1:]]
+    forge_checkpoint(run / "checkpoints" / "step-00000016.safetensors", c.tensors,
+                     {**c.meta, "dataset": {**c.meta["dataset"], "label_names": labels}})
+    picture = tmp_path / "up" / "ok64.png"
+    picture.parent.mkdir()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(picture)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    r = invoke(runner, "project", run, str(picture.resolve()), "--steps", "5", "--device", "cpu")
+    assert r.exit_code == 0, r.output
+    (tmp_path / "session").mkdir()
+    with page_client(Explorer(run, tmp_path / "session", device="cpu")) as client:
+        overview = client.get("/api/run")
+        assert overview.status_code == 200 and "\u202e" not in overview.text and "\\\\u202e" in overview.text
+        assert "green\\\\u202etxt.exe" in json.dumps(overview.json()["info"])  # as the terminal shows it
+        listed = [p for p in overview.json()["pictures"] if p.startswith("project/")]
+        record = client.get("/files/" + listed[0].rsplit("/", 1)[0] + "/projection.json")
+        assert record.status_code == 200, record.text
+        assert str(tmp_path) not in record.text and record.json()["images"][0]["source"] == "ok64.png"

@@ -107,15 +107,15 @@ def test_an_optimizer_tensor_of_the_wrong_shape_is_refused_on_resume(tiny_run, r
     one_line(r, 1, f"optimizer tensor {key} has shape (3,)")
 
 
-def test_compile_without_a_compiler_says_so(runner, tmp_path, monkeypatch):
-    import shutil
-
-    monkeypatch.delenv("CXX", raising=False)
-    monkeypatch.setattr(shutil, "which", lambda name: None)
+def test_compile_without_a_working_compiler_says_so_before_training(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("CXX", "/nonexistent/g++")  # the compiler torch.compile would call, though g++ may be installed
+    monkeypatch.setenv("CC", "/nonexistent/gcc")
     r = invoke(
         runner, "train", "--dataset", "shapes", "--max-steps", "1", "--limit", "64", "--compile", *TINY, "--out", tmp_path / "r"
     )
-    one_line(r, 2, "--compile on the CPU needs a C++ compiler")
+    one_line(r, 2, "--compile on the CPU needs a C++ compiler (torch.compile builds its kernels with it) and "
+                   "CXX=/nonexistent/g++ is not a working C++ compiler")
+    assert not (tmp_path / "r" / "checkpoints").exists()
 
 
 def test_every_write_stays_under_the_named_cache_folder(runner, tmp_path):

@@ -441,6 +441,28 @@ def test_a_walk_from_a_class_to_a_class(concept_run, runner, tmp_path):
     assert r.exit_code == 0 and "samples read as circle" in r.stdout and (tmp_path / "w.png").is_file(), r.output
 
 
+def test_the_ends_of_a_walk_between_words_are_two_samples_each_showing_its_own_word(concept_run):
+    """From 'circle' to 'large': a circle that is not large to a large shape that is not a circle, never one
+    seed twice; from 'circle' to 'circle': two different circles."""
+    from dcgan_cli import interpolate
+    from dcgan_cli.core.checkpoint import load_checkpoint
+    from dcgan_cli.core.model import z_from_seeds
+    from dcgan_cli.core.seeds import Label
+    from dcgan_cli.latent.labelled import seeds_showing
+
+    from .conftest import concept_attributes
+
+    walk = interpolate(concept_run, pairs=[(Label("circle"), Label("large"))], steps=3)
+    (a, b), = walk.seeds
+    c = load_checkpoint(concept_run)
+    circles, larges = seeds_showing(c, "circle", 100), seeds_showing(c, "large", 100)  # the classifier's readings
+    assert a != b and a in circles.seeds and larges.leans(a) is False and b in larges.seeds and circles.leans(b) is False
+    assert walk.default_name() == "circle-large-slerp-3.png" and any("ends used: seed" in n for n in walk.notes)
+    walk = interpolate(concept_run, pairs=[(Label("circle"), Label("circle"))], steps=3)
+    (a, b), = walk.seeds
+    assert a != b and list(concept_attributes(z_from_seeds(_cfg(concept_run), [a, b]))[0]) == [0, 0]
+
+
 def test_a_truncated_grid_says_its_psi_on_the_picture(tiny_run):
     """A --trunc grid carries a title band naming psi; an untruncated one does not."""
     from dcgan_cli import sample

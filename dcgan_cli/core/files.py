@@ -180,3 +180,22 @@ def why_missing(path: Path) -> str:
         if e.errno in (errno.EACCES, errno.EPERM):
             return "cannot be read (permission denied)"
     return "does not exist"
+
+
+def recorded_paths(paths: list[str | Path]) -> list[str]:
+    """Paths as a record written beside the outputs keeps them: relative to the working folder when all are
+    inside it, else relative to the folder they share (one file: its name), so that no absolute path of this
+    machine travels with the record and two inputs of one name stay apart (a/x.png, b/x.png)."""
+    resolved = [Path(p).resolve() for p in paths]
+    if not resolved:
+        return []
+    for base in (Path.cwd().resolve(), Path(os.path.commonpath([p.parent for p in resolved]))):
+        try:
+            return [str(p.relative_to(base)) for p in resolved]
+        except ValueError:
+            continue
+    return [p.name for p in resolved]
+
+
+def recorded_path(path: str | Path) -> str:
+    return recorded_paths([path])[0]

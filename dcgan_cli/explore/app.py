@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import re
 import secrets
 from pathlib import Path
@@ -39,10 +40,9 @@ def _number(q, name: str, kind, default):
     raw = q.get(name)
     if raw in (None, ""):
         return default
-    try:
-        return kind(raw)
-    except ValueError:
-        raise UsageError(f"{name} must be a number, got {raw!r}") from None
+    if kind is int:
+        return _whole({name: raw}, name, default)
+    return _real({name: raw}, name, default)
 
 
 def _ema(q) -> bool | None:
@@ -80,6 +80,41 @@ def _no_constant(name: str):
     raise ValueError(f"{name} is not a number here")
 
 
+_ASCII_WHOLE, _ASCII_NUMBER = re.compile(r"[0-9]{1,19}"), re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
+def _whole(p: dict, name: str, default: int) -> int:
+    """A whole-number field of a JSON body: 9, 9.0 or "9" (a form's value); never 9.7, true or "٩"."""
+    value = p.get(name, default)
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        value = int(value)
+    elif isinstance(value, str) and _ASCII_WHOLE.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise UsageError(f"{name} must be a whole number, got {str(value)[:40]!r}")
+    return value
+
+
+def _real(p: dict, name: str, default: float) -> float:
+    """A number field of a JSON body: 0.7 or "0.7" (a form's value); never true, NaN or a word."""
+    value = p.get(name, default)
+    if isinstance(value, str) and _ASCII_NUMBER.fullmatch(value.strip()):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UsageError(f"{name} must be a number, got {str(value)[:40]!r}")
+    return float(value)
+
+
+def _text(p: dict, name: str, default: str | None = "") -> str | None:
+    """A text field of a JSON body; left out or empty, the default."""
+    value = p.get(name)
+    if value in (None, ""):
+        return default
+    if not isinstance(value, str):
+        raise UsageError(f"{name} must be text, got {str(value)[:40]!r}")
+    return value
+
+
 def _seed(p: dict, name: str = "seed", default: int | None = 0) -> int | None:
     """A seed field of a JSON body: a whole number 0 to 2^63-1 (not 1.9, not -1, not true)."""
     from ..core.seeds import MAX_SEED
@@ -94,25 +129,25 @@ def _seed(p: dict, name: str = "seed", default: int | None = 0) -> int | None:
 
 def _job(explorer: Explorer, kind: str, p: dict):
     """The work of POST /api/jobs/KIND as fn(on_progress), its fields read now (a bad one fails the request)."""
-    ckpt, ema = p.get("ckpt"), _ema(p)
+    ckpt, ema = _text(p, "ckpt", None), _ema(p)
     if kind == "read":
-        seed, trunc, around = _seed(p), float(p.get("trunc", 1.0)), _seed(p, "around", None)
-        radius = float(p.get("radius", RADIUS))
+        seed, trunc, around = _seed(p), _real(p, "trunc", 1.0), _seed(p, "around", None)
+        radius = _real(p, "radius", RADIUS)
         return lambda on_progress: explorer.read(ckpt, seed, trunc, ema, around, radius, on_progress)
     if kind == "steer":
-        ref, concept, trunc = str(p.get("ref", "")), str(p.get("concept", "")), float(p.get("trunc", 1.0))
+        ref, concept, trunc = _text(p, "ref"), _text(p, "concept"), _real(p, "trunc", 1.0)
         return lambda on_progress: explorer.steer(ckpt, ref, concept, trunc, ema, on_progress)
     if kind == "label":
-        phrase, n, trunc = str(p.get("phrase", "")), int(p.get("n", 32)), float(p.get("trunc", 1.0))
+        phrase, n, trunc = _text(p, "phrase"), _whole(p, "n", 32), _real(p, "trunc", 1.0)
         return lambda on_progress: explorer.label_seeds(ckpt, phrase, n, trunc, ema, on_progress)
     if kind == "neighbours":
-        seed, trunc = _seed(p), float(p.get("trunc", 1.0))
+        seed, trunc = _seed(p), _real(p, "trunc", 1.0)
         return lambda on_progress: explorer.neighbours(ckpt, seed, ema, on_progress=on_progress, trunc=trunc)
     if kind == "arithmetic":
-        expr, method, anchor = str(p.get("expression", "")), p.get("method") or None, p.get("anchor") or None
+        expr, method, anchor = _text(p, "expression"), _text(p, "method", None), _text(p, "anchor", None)
         return lambda on_progress: explorer.arithmetic(ckpt, expr, method, ema, anchor, on_progress)
     if kind == "project":
-        upload = str(p.get("upload", ""))
+        upload = _text(p, "upload")
         return lambda on_progress: explorer.project(ckpt, upload, ema, on_progress)
     return None
 
@@ -154,8 +189,8 @@ class _Routes:
         """POST /api/export: the walk's files into RUN/interpolate/, as `dcgan interpolate` writes them."""
         try:
             p = await _body(request)
-            args = (p.get("ckpt"), str(p.get("a", "")), str(p.get("b", "")), int(p.get("steps", 9)), p.get("method") or None,
-                    float(p.get("trunc", 1.0)), _ema(p))
+            args = (_text(p, "ckpt", None), _text(p, "a"), _text(p, "b"), _whole(p, "steps", 9), _text(p, "method", None),
+                    _real(p, "trunc", 1.0), _ema(p))
         except (TypeError, ValueError, OverflowError) as e:
             return JSONResponse({"error": f"a field of the request is not a number ({e})"}, status_code=400)
         except UsageError as e:

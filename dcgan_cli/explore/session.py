@@ -7,8 +7,6 @@ pictures are served only from inside the run folder.
 
 from __future__ import annotations
 
-import base64
-import io
 import itertools
 import re
 import stat
@@ -25,45 +23,13 @@ from ..core.errors import UsageError
 from ..core.results import shown
 from ..core.runs import RunFolder
 from ..core.seeds import MAX_SEED, Label
+from .answers import picture, png, public_answer
 
 MAX_TILES = 256
 MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
 MAX_UPLOADS, MAX_UPLOAD_BYTES = 32, 128 * 2**20  # per session: a page cannot fill the disk through uploads
 PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
 SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
-PICTURE_FIELDS = {"images", "frames", "figure", "results"}  # the answers' base64 PNGs
-OTHER_PATH = re.compile(r"(?<![\w.~)])/(?:[^\s/'\"()]+/)+[^\s/'\"(),;]*")  # /a/b or /a/b/c: two parts or more
-
-
-def picture(image) -> str:
-    """A PIL picture (a result's figure) as base64 PNG, for an <img src="data:...">."""
-    buf = io.BytesIO()
-    image.save(buf, format="PNG")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def png(images: torch.Tensor) -> list[str]:
-    """(B, C, H, W) in [-1, 1] -> one base64 PNG per image."""
-    from PIL import Image
-
-    from ..core.pixels import to_hwc_uint8
-
-    return [picture(Image.fromarray(a[..., 0] if a.shape[-1] == 1 else a)) for a in to_hwc_uint8(images)]
-
-
-def _public(value: Any, prefixes: list[tuple[str, str]]) -> Any:
-    if isinstance(value, dict):  # pictures (base64, where '/' is a letter) pass as they are
-        return {k: v if k in PICTURE_FIELDS else _public(v, prefixes) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_public(v, prefixes) for v in value]
-    if not isinstance(value, str) or "/" not in value and "\\" not in value:
-        return value
-    for prefix, name in prefixes:
-        value = value.replace(prefix, name)
-    # any other absolute path (a checkpoint's record of the machine it was trained on): its last part only
-    return OTHER_PATH.sub(lambda m: "…/" + m.group(0).rstrip("/").rsplit("/", 1)[-1], value)
-
-
 class TooLarge(UsageError):
     """An upload over a cap: the server answers 413."""
 
@@ -175,7 +141,7 @@ class Explorer:
     def public(self, value: Any) -> Any:
         """An answer as the page may show it: every absolute path of this machine in it written relative
         (to the run folder, as "RUN/...", this session's folder, the data cache, the home folder)."""
-        return _public(value, self._prefixes())
+        return public_answer(value, self._prefixes())
 
     def _prefixes(self) -> list[tuple[str, str]]:
         from ..data.cache import default_cache_root
@@ -287,6 +253,8 @@ class Explorer:
         from ..projection.zfiles import generator_fingerprint, load_latents
 
         c = self.checkpoint(ckpt)
+        if "\\" in concept:  # a concept whose name holds controls: the page had it escaped
+            concept = {shown(w): w for w in self.concepts(c)}.get(concept, concept)
         end = self.end(ref)
         if isinstance(end, int):
             s = steer(c, concept, seed=end, trunc=trunc, ema=ema, bank_samples=self.bank_samples, device=self.device,

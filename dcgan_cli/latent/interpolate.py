@@ -242,22 +242,65 @@ def interpolate(
 
 
 def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw) -> tuple[list[tuple], dict[int, str]]:
-    """Each Label end replaced by its seed (the index-th whose sample reads as the words), with the words
-    of each such seed (for the rows' names); a note per phrase."""
-    from .labelled import seeds_showing
+    """Each Label end replaced by a seed whose sample reads as its words, with the words of each such seed
+    (for the rows' names); a note per phrase. The two ends of a walk are two samples: from 'circle' to
+    'large' starts at a circle that is not large and ends at a large shape that is not a circle where the
+    samples hold such seeds, and a walk from a word to itself runs between two samples of it."""
+    from .labelled import MOST_SEARCHED, seeds_showing
 
-    wanted: dict[str, int] = {}
+    rows: dict[str, int] = {}
     for e in (e for p in pairs for e in p if isinstance(e, Label)):
-        wanted[e.phrase] = max(wanted.get(e.phrase, 0), e.index + 1)
-    seeds = {}
-    for phrase, n in wanted.items():
-        found = seeds_showing(c, phrase, n, **kw)
-        if len(found.seeds) < n:
-            raise UsageError(f"{found.line()}: fewer than the {n} rows asked; ask for --rows {len(found.seeds)} or fewer")
-        seeds[phrase] = found.seeds
-        notes.append(f"{found.line()}; used: seed {', '.join(map(str, found.seeds[:8]))}{' ...' if n > 8 else ''}")
-    words = {seeds[e.phrase][e.index]: " ".join(e.phrase.lower().split()) for p in pairs for e in p if isinstance(e, Label)}
-    return [tuple(seeds[e.phrase][e.index] if isinstance(e, Label) else e for e in p) for p in pairs], words
+        rows[e.phrase] = max(rows.get(e.phrase, 0), e.index + 1)
+    found = {}
+    for phrase, n in rows.items():  # twice the rows: a walk from a word to itself takes two samples a row
+        found[phrase] = f = seeds_showing(c, phrase, min(2 * n, MOST_SEARCHED), **kw)
+        if len(f.seeds) < n:
+            raise UsageError(f"{f.line()}: fewer than the {n} rows asked; ask for --rows {len(f.seeds)} or fewer")
+        notes.append(f.line())
+    out = [_pair_ends(a, b, found, notes) for a, b in pairs]
+    words = {s: " ".join(e.phrase.lower().split()) for p, q in zip(pairs, out) for e, s in zip(p, q) if isinstance(e, Label)}
+    walks = [" to ".join(f"seed {s}" if isinstance(e, Label) else shown(getattr(e, "name", e)) for e, s in zip(p, q))
+             for p, q in zip(pairs, out)]
+    notes.append(f"ends used: {'; '.join(walks[:4])}{' ...' if len(walks) > 4 else ''}")
+    return out, words
+
+
+def _pair_ends(a, b, found: dict, notes: list[str]) -> tuple:
+    """One row's two ends as seeds (a Label's from its phrase's seeds; a seed or a file as it is), never one sample twice."""
+    seeds_of = {phrase: f.seeds for phrase, f in found.items()}
+
+    def others(e, than):  # the searched seeds of e's phrase that the classifier does not lean on as `than`'s phrase
+        if not isinstance(than, Label) or than.phrase == e.phrase:
+            return seeds_of[e.phrase]
+        return [s for s in found[e.phrase].every if found[than.phrase].leans(s) is False]
+
+    if isinstance(a, Label) and isinstance(b, Label) and a.phrase == b.phrase:
+        mine = seeds_of[a.phrase]
+        if len(mine) < 2 * a.index + 2:
+            raise UsageError(f"a walk from {a.phrase!r} to {b.phrase!r} needs two samples of it per row; {len(mine)} were "
+                             "found: ask for fewer --rows, or give one end as a seed")
+        return mine[2 * a.index], mine[2 * a.index + 1]
+    ends = []
+    for e, other in ((a, b), (b, a)):
+        if not isinstance(e, Label):
+            ends.append(e)
+            continue
+        apart = others(e, other)
+        if len(apart) > e.index:
+            ends.append(apart[e.index])
+            continue
+        ends.append(seeds_of[e.phrase][e.index])
+        notes.append(f"too few seeds read as {e.phrase!r} without also reading as {other.phrase!r}: "
+                     f"this end reads as both")
+    if ends[0] == ends[1]:  # a word whose first sample is the other end's seed: the word's next sample
+        i = 1 if isinstance(b, Label) else 0
+        e = (a, b)[i]
+        nxt = [s for s in seeds_of[e.phrase][e.index:] if s != ends[1 - i]]
+        if not nxt:
+            raise UsageError(f"only seed {ends[i]} of the seeds searched reads as {e.phrase!r}, and it is the other end "
+                             "too: give that end as another seed or word")
+        ends[i] = nxt[0]
+    return tuple(ends)
 
 
 def seed_rows(from_seed: int, to_seed: int, rows: int) -> list[tuple[int, int]]:

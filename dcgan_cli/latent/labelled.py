@@ -45,6 +45,12 @@ class SeedsShowing:
     seeds: list[int]
     found: int  # how many of the searched seeds read so (at least len(seeds))
     searched: int
+    every: tuple[int, ...] = ()  # all the searched seeds that read so, in order
+    leaning: frozenset[int] = frozenset()  # the searched seeds the classifier leans on as the phrase (over 50%)
+
+    def leans(self, seed: int) -> bool | None:
+        """Whether the classifier leans toward the phrase for seed's sample; None beyond the searched seeds."""
+        return seed in self.leaning if seed < self.searched else None
 
     def line(self) -> str:
         share = f"{self.found:,} of seeds 0-{self.searched - 1:,} ({100 * self.found / self.searched:.1f}%)"
@@ -112,14 +118,16 @@ def seeds_showing(c: Checkpoint, phrase: str, n: int, *, trunc: float = 1.0, ema
         probs = seed_probabilities(c, classifier, upto, trunc=trunc, ema=ema, device=device,
                                    on_progress=phase(on_progress, f"reading the samples of seeds 0-{upto - 1:,}"))
         # as sure as arithmetic's matches: a blurry sample the classifier only leans on is not "a seven"
-        found = (match_score(probs, want, attrs) >= CONFIDENT).nonzero().view(-1)
+        score = match_score(probs, want, attrs)
+        found = (score >= CONFIDENT).nonzero().view(-1)
         if len(found) >= n or upto >= MOST_SEARCHED:
             break
         upto = min(MOST_SEARCHED, upto * 4)
     asked = describe(want, attrs)
     if not len(found):
         raise DcganError(f"no sample of seeds 0-{upto - 1:,} reads as {asked!r}; they read as {_commonest(probs, attrs)}")
-    return SeedsShowing(phrase, asked, found[:n].tolist(), len(found), upto)
+    leaning = frozenset((score > 0.5).nonzero().view(-1).tolist())
+    return SeedsShowing(phrase, asked, found[:n].tolist(), len(found), upto, tuple(found.tolist()), leaning)
 
 
 def _commonest(probs: torch.Tensor, attrs: list[Attribute]) -> str:

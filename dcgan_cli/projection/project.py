@@ -20,6 +20,7 @@ import torch
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.errors import UsageError
+from ..core.files import recorded_path, recorded_paths
 from ..core.model import Generator
 from ..core.progress import Progress
 from ..core.results import Result, shown
@@ -94,18 +95,18 @@ class ProjectionResult(Result):
         return _default_name(self.names)
 
     def to_dict(self) -> dict[str, Any]:
-        f = self.found
+        f, sources = self.found, recorded_paths(self.paths)
         return {
-            "checkpoint": str(self.checkpoint_path), "step": self.step, "generator": self.generator_name,
+            "checkpoint": recorded_path(self.checkpoint_path), "step": self.step, "generator": self.generator_name,
             "fingerprint": self.fingerprint, "method": self.method, "settings": asdict(self.settings),
             "seconds": round(self.seconds, 3), "seconds_per_image": round(self.seconds / len(self.paths), 4),
             "scale": self.scale, "prior_norm": self.prior_norm,
             "images": [
-                {"source": str(p), "name": n, "pixel_mse": float(f.pixel_mse[i]),
+                {"source": sources[i], "name": n, "pixel_mse": float(f.pixel_mse[i]),
                  "feature_distance": float(f.feature_distance[i]), "z_norm": float(f.z[i].norm()),
                  "started_from": f.started_from[i],
                  "z_file": f"{n}{SUFFIX}", "reconstruction": f"{n}-reconstruction.png", "picture": f"{n}-projection.png"}
-                for i, (p, n) in enumerate(zip(self.paths, self.names))
+                for i, n in enumerate(self.names)
             ],
         }
 

@@ -277,14 +277,18 @@ def _keep_the_best_of_a_long_run(tcfg: TrainConfig, data: ImageData, new: bool, 
 
 
 def cpp_compiler() -> str | None:
-    """The C++ compiler torch.compile's CPU backend would call ($CXX, else g++, c++ or clang++), or None."""
+    """The C++ compiler torch.compile's CPU backend will call, checked as it checks one (`$CXX --version`; $CXX
+    alone when set, else g++, clang++ on macOS), or None: said before training, not in an InductorError after."""
     import os
-    import shutil
+    import subprocess
+    import sys
 
-    for name in (os.environ.get("CXX"), "g++", "c++", "clang++"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
+    cxx = os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")
+    try:
+        subprocess.run([cxx, "--version"], check=True, capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return cxx
 
 
 def _new_run_folder(path: Path, claimed: bool = False) -> RunFolder:
@@ -308,8 +312,11 @@ def train(
     """Run a plan: train into its run folder (locked while it runs), measuring quality if asked, and
     draw the run's pictures (curves, progress animation, real vs fake) when it ends."""
     if plan.train.compile and torch.device(device).type == "cpu" and cpp_compiler() is None:
-        raise UsageError("--compile on the CPU needs a C++ compiler (torch.compile builds its kernels with it): install g++ "
-                         "(apt-get install g++) or set CXX, or leave --compile out")
+        import os
+
+        cxx = f"CXX={os.environ['CXX']} is not a working C++ compiler" if os.environ.get("CXX") else "no C++ compiler (g++) found"
+        raise UsageError(f"--compile on the CPU needs a C++ compiler (torch.compile builds its kernels with it) and {cxx}: "
+                         "install g++ (apt-get install g++) or set CXX to one, or train without --compile")
     evaluator = None
     if plan.train.eval_every and plan.world.main:
         from ..evaluation.evaluate import TrainingEvaluator

@@ -22,14 +22,28 @@ class TrainingSession:
 
     def __init__(self, device: torch.device, *, on_note: Callable[[str], None] = lambda text: None):
         self.on_note = on_note
-        self.world, self.device = distributed.start(device)
+        # Under torchrun a Ctrl-C reaches every rank at once, maybe while one still plans: each rank takes it
+        # as "stop" from before the process group forms (whose start waits for every rank), so that no rank
+        # dies of it and leaves the others in a collective; the loop then agrees to stop and saves.
+        self._stop = GracefulStop(data_parallel=True, on_note=on_note).__enter__() if distributed.from_env().active else None
+        try:
+            self.world, self.device = distributed.start(device)
+        except BaseException:
+            self._release()
+            raise
         self._plan: RunPlan | None = None
 
     def __enter__(self) -> TrainingSession:
         return self
 
     def __exit__(self, *exc) -> None:
+        self._release()
         distributed.stop()
+
+    def _release(self) -> None:
+        if self._stop is not None:
+            self._stop.__exit__()
+            self._stop = None
 
     def plan(self, **options: Any) -> RunPlan:
         """`plan_run(**options)` for this process; its notes and its one-line description are told."""
@@ -44,6 +58,8 @@ class TrainingSession:
         """Train the plan. A second Ctrl-C while the first waits for its step raises KeyboardInterrupt;
         `abort_note()` then says what is left on disk."""
         assert self._plan is not None, "plan() first"
+        if self._stop is not None:
+            return train(self._plan, device=self.device, on_step=on_step, should_stop=self._stop)
         with GracefulStop(data_parallel=self.world.active, on_note=self.on_note) as stop:
             return train(self._plan, device=self.device, on_step=on_step, should_stop=stop)
 

@@ -7,10 +7,17 @@ const TOKEN = new URLSearchParams(location.search).get("token") || sessionStorag
 sessionStorage.setItem("dcgan-token", TOKEN);
 const HEADERS = { "X-Dcgan-Token": TOKEN };
 const MAX_SEED = 2n ** 63n - 1n;
+// Controls in names from files (bidi overrides, zero-width marks, line separators, escapes) shown as
+// visible escapes, as the terminal shows them (core/results.py's shown): a class folder named
+// green\u202etxt.exe must not read as greenexe.txt. Newlines and tabs stay: the panels print lines.
+const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]/g;
+function shown(text) {
+  return String(text).replace(CONTROL, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+}
 
 function status(text, kind) {
   const s = $("status");
-  s.textContent = text;
+  s.textContent = shown(text);
   s.className = kind || "";
 }
 
@@ -59,7 +66,7 @@ function fail(e, el) {
     box.setAttribute("role", "alert");
   }
   (el.closest(".controls, label") || el).after(box);
-  box.textContent = text;
+  box.textContent = shown(text);
   box.hidden = false;
 }
 
@@ -77,10 +84,10 @@ function figure(src, caption, cls) {
   const box = document.createElement("figure");
   const el = document.createElement("img");
   el.src = src;
-  el.alt = caption;
+  el.alt = shown(caption);
   if (cls) el.className = cls;
   const cap = document.createElement("figcaption");
-  cap.textContent = caption;
+  cap.textContent = shown(caption);
   box.append(el, cap);
   return [box, el];
 }
@@ -114,12 +121,12 @@ async function showSamples() {
   data.seeds.forEach((seed, i) => {
     const [box, el] = figure(img(data.images[i]), data.names[i], "tile");
     el.dataset.seed = seed;
-    el.title = data.names[i];
+    el.title = shown(data.names[i]);
     if (state.chosen && state.chosen.seed === seed && state.chosen.around === state.around) el.classList.add("chosen");
     el.addEventListener("click", () => choose(seed, el, data.names[i]));
     grid.appendChild(box);
   });
-  $("grid-caption").textContent = `${data.lines[0]}; G drew them in ${Math.round(data.model_ms)} ms, shown in ${Math.round(performance.now() - t0)} ms`;
+  $("grid-caption").textContent = shown(`${data.lines[0]}; G drew them in ${Math.round(data.model_ms)} ms, shown in ${Math.round(performance.now() - t0)} ms`);
   if (state.chosen !== null) await refreshDetail();
 }
 
@@ -157,7 +164,7 @@ async function findLabel() {
   state.around = null;
   $("seeds").value = r.seeds.join(",");
   await showSamples();
-  $("grid-caption").textContent = r.lines.join(" ") + " \u2014 " + $("grid-caption").textContent;
+  $("grid-caption").textContent = shown(r.lines.join(" ")) + " \u2014 " + $("grid-caption").textContent;
 }
 
 // --- one sample
@@ -178,7 +185,7 @@ async function refreshDetail() {
   if (c.around !== null) { p.set("around", c.around); p.set("radius", c.radius); }
   const data = await getJSON("/api/samples?" + p);
   $("detail-img").src = img(data.images[0]);
-  $("detail-seed").textContent = data.names[0];
+  $("detail-seed").textContent = shown(data.names[0]);
 }
 
 function clearDetail() {
@@ -194,7 +201,7 @@ function choose(seed, el, name) {
   el.classList.add("chosen");
   state.chosen = { seed, around: state.around, radius: $("radius").value };
   $("detail-panel").hidden = false;
-  $("detail-seed").textContent = name;
+  $("detail-seed").textContent = shown(name);
   $("detail-img").src = el.src;
   clearDetail();
 }
@@ -237,7 +244,7 @@ async function steer() {
     strip.appendChild(box);
   });
   $("steer-box").hidden = false;
-  $("steer-lines").textContent = r.lines.join("\n");
+  $("steer-lines").textContent = shown(r.lines.join("\n"));
   showSteer();
 }
 
@@ -283,7 +290,7 @@ async function walk() {
   state.frames = data.frames;
   $("t").max = String(data.frames.length - 1);
   $("t").value = "0";
-  $("interp-lines").textContent = data.lines.join("\n");
+  $("interp-lines").textContent = shown(data.lines.join("\n"));
   $("frame").hidden = false;
   const strip = $("strip");
   strip.replaceChildren();
@@ -323,7 +330,7 @@ async function exportWalk() {
   const r = await fetch("/api/export", { method: "POST", body: JSON.stringify(body), headers: { ...HEADERS, "Content-Type": "application/json" } });
   const data = await r.json();
   if (!r.ok) throw new Error(data.error || r.statusText);
-  $("interp-lines").textContent = data.lines.concat(data.written.map((w) => "wrote " + w)).join("\n");
+  $("interp-lines").textContent = shown(data.lines.concat(data.written.map((w) => "wrote " + w)).join("\n"));
 }
 
 // --- arithmetic and your image
@@ -331,7 +338,7 @@ async function exportWalk() {
 async function arithmetic() {
   $("verdict").textContent = "";
   const r = await job("arithmetic", { expression: $("expr").value, method: $("method").value, anchor: $("anchor").value });
-  $("verdict").textContent = r.lines.join("\n");
+  $("verdict").textContent = shown(r.lines.join("\n"));
   $("arith-figure").src = img(r.figure);
   $("arith-figure").hidden = $("arith-figure-title").hidden = $("arith-results-title").hidden = false;
   const box = $("arith-results");
@@ -351,7 +358,7 @@ async function projectUpload() {
   const u = await up.json();
   if (!up.ok) throw new Error(u.error);
   const r = await job("project", { upload: "z:" + u.id });
-  $("project-lines").textContent = r.lines.join("\n") + `\n\nits z is z:${r.id}: use it as A, B or the anchor`;
+  $("project-lines").textContent = shown(r.lines.join("\n") + `\n\nits z is z:${r.id}: use it as A, B or the anchor`);
   $("project-figure").src = img(r.figure);
   $("project-figure").hidden = false;
   setEnd("end-a", "z:" + r.id);
@@ -363,12 +370,12 @@ async function projectUpload() {
 function table(title, rows) {
   const t = document.createElement("table");
   const cap = document.createElement("caption");
-  cap.textContent = title;
+  cap.textContent = shown(title);
   t.appendChild(cap);
   for (const [k, v] of rows) {
     const tr = t.insertRow();
-    tr.insertCell().textContent = k;
-    tr.insertCell().textContent = v === null || v === undefined ? "\u2014" : typeof v === "object" ? JSON.stringify(v) : String(v);
+    tr.insertCell().textContent = shown(k);
+    tr.insertCell().textContent = shown(v === null || v === undefined ? "\u2014" : typeof v === "object" ? JSON.stringify(v) : String(v));
   }
   return t;
 }
@@ -396,10 +403,10 @@ async function showRun() {
   const p = common();
   const run = await getJSON("/api/run?" + p);
   p.set("token", TOKEN);  // the pictures are fetched by <img>, which sends no header
-  $("run-name").textContent = run.run || "";
+  $("run-name").textContent = shown(run.run || "");
   $("generator").disabled = !run.has_ema;
-  $("words").textContent = run.words.length ? "words: " + run.words.join(", ") : "this data set has no labels: define concepts by seeds with the CLI's --define";
-  $("concept").replaceChildren(...run.concepts.map((w) => Object.assign(document.createElement("option"), { value: w, textContent: w })));
+  $("words").textContent = shown(run.words.length ? "words: " + run.words.join(", ") : "this data set has no labels: define concepts by seeds with the CLI's --define");
+  $("concept").replaceChildren(...run.concepts.map((w) => Object.assign(document.createElement("option"), { value: w, textContent: shown(w) })));
   $("concept-box").hidden = $("label-box").hidden = !run.concepts.length;
   showConfig(run.info);
   $("pictures").replaceChildren();
@@ -408,7 +415,7 @@ async function showRun() {
     const a = document.createElement("a");
     a.href = href;
     a.target = "_blank";
-    if (/\.mp4$/i.test(rel)) { a.textContent = caption(rel); } else {
+    if (/\.mp4$/i.test(rel)) { a.textContent = shown(caption(rel)); } else {
       const [box, el] = figure(href, caption(rel));
       el.loading = "lazy";
       a.appendChild(box);
@@ -422,13 +429,13 @@ async function load() {
   const run = await showRun();
   for (const c of run.checkpoints) {
     const o = document.createElement("option");
-    o.value = c.name; o.textContent = c.name;
+    o.value = c.name; o.textContent = shown(c.name);
     if (c.name === run.default) o.selected = true;
     $("ckpt").appendChild(o);
   }
   for (const m of run.methods) {
     const o = document.createElement("option");
-    o.value = m; o.textContent = m;
+    o.value = m; o.textContent = shown(m);
     $("method").appendChild(o);
   }
   await showSamples();
@@ -477,14 +484,14 @@ $("end-b").addEventListener("input", clearWalk);
 on("read", "click", async () => {
   const c = state.chosen;
   const r = await job("read", { seed: c.seed, trunc: $("trunc").value, around: c.around, radius: c.radius });
-  $("read-lines").textContent = r.lines.slice(1).join("\n");
+  $("read-lines").textContent = shown(r.lines.slice(1).join("\n"));
 });
 on("neighbours", "click", async () => {
   if (state.chosen.around !== null) { status("nearest images are searched for seeds: pick one from the seed grid", "failed"); return; }
   const r = await job("neighbours", { seed: state.chosen.seed, trunc: $("trunc").value });
   $("neighbours-img").src = img(r.figure);
   $("neighbours-img").hidden = false;
-  $("neighbours-lines").textContent = r.lines.join("\n");
+  $("neighbours-lines").textContent = shown(r.lines.join("\n"));
 });
 on("steer", "click", steer);
 $("steer-pos").addEventListener("input", showSteer);
