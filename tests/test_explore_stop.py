@@ -66,3 +66,33 @@ def test_a_dropped_upload_and_a_second_ctrl_c_mid_job_are_quiet(concept_run, tmp
     out = seen + rest
     assert proc.returncode == 0 and "Traceback" not in out and "Exception" not in out, out
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
+
+
+@pytest.mark.slow
+def test_two_ctrl_c_a_moment_apart_while_a_job_runs_stop_it_quietly(concept_run, tmp_path):
+    port = _port()
+    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "explore", str(concept_run), "--port", str(port),
+                             "--no-browser", "--device", "cpu"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        first = proc.stdout.readline()
+        token = re.search(r"\?token=([\w-]+)", first).group(1)
+        while True:
+            try:
+                _ask(port, token, "/api/run")
+                break
+            except OSError:
+                time.sleep(0.05)  # polling until it listens
+        key = _ask(port, token, "/api/jobs/label", {"phrase": "red square", "n": 256})["job"]
+        while _ask(port, token, f"/api/job/{key}")["state"] == "queued":
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.02)  # the second press 20 ms after the first (the gap itself is the case, not a wait)
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    out = first + out
+    assert proc.returncode == 0 and "Traceback" not in out and "Error" not in out and "stopped" in out, out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]

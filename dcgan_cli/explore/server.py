@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -71,18 +72,15 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
         what = explorer.run.path if explorer.run else explorer.files[explorer.default]
         say(f"exploring {what} ({explorer.describe_default()}) "
             f"at {url} (Ctrl-C stops)")
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+        server = _server_class()(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                                      timeout_graceful_shutdown=5))
         if open_browser:
             threading.Timer(1.0, _open, (url,)).start()
-        # uvicorn shuts down on SIGINT and SIGTERM, then raises the signal again under the handler
-        # that was there before it: for SIGTERM that is ours, so the uploads are deleted below too.
-        previous = signal.signal(signal.SIGTERM, _terminated)
         try:
             server.run()
-        except (KeyboardInterrupt, _Terminated):  # stopping is what the signal was for
+        except KeyboardInterrupt:  # a Ctrl-C before the server took the signals: stopping is what it was for
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
             # Stopping has begun: a second Ctrl-C now (while the cleanup runs, or the interpreter exits)
             # would only turn a clean stop into exit code 130, so it is ignored until the process ends.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -97,12 +95,28 @@ def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, ope
         os._exit(0)
 
 
-class _Terminated(Exception):
-    pass
+def _server_class():  # uvicorn is an extra: imported when the explorer starts
+    import uvicorn
 
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopping on SIGINT and SIGTERM without raising the signal again once stopped, and
+        taking a second Ctrl-C as the same request: uvicorn's re-raise inside the closing event loop and its
+        forced exit printed KeyboardInterrupt and CancelledError tracebacks. The uploads are deleted after
+        it returns; the jobs are threads, so the stop never waits for one."""
 
-def _terminated(signum, frame) -> None:
-    raise _Terminated()
+        @contextlib.contextmanager
+        def capture_signals(self):
+            previous = {s: signal.signal(s, self.handle_exit) for s in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for s, handler in previous.items():
+                    signal.signal(s, handler)
+
+        def handle_exit(self, sig, frame) -> None:
+            self.should_exit = True
+
+    return Server
 
 
 def _open(url: str) -> None:
