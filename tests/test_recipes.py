@@ -197,6 +197,24 @@ def test_a_long_run_keeps_its_best_and_the_analyses_use_it(runner, tmp_path, sha
     assert load_checkpoint(run).path.name == "step-00000004.safetensors"  # a resume continues from the newest
 
 
+def test_the_analyses_say_they_use_the_best_and_a_damaged_best_is_said_once_and_replaced(runner, tmp_path):
+    run = tmp_path / "r"
+    r = invoke(runner, "train", "--dataset", "shapes", "--limit", "64", "--max-steps", "4", "--eval-every", "2", "--eval-n",
+               "16", *TINY, "--out", run)
+    assert r.exit_code == 0, r.output
+    for args in (["interpolate", run, "--steps", "3"], ["nn-search", run, "--n", "2", "--k", "1"]):
+        r = invoke(runner, *args, "--device", "cpu")
+        assert r.exit_code == 0 and f"using {run / 'best.safetensors'}: step " in r.output, r.output
+        assert "the best by domain FID" in r.output
+    (run / "best.safetensors").write_bytes((run / "best.safetensors").read_bytes()[:300])  # cut short
+    r = invoke(runner, "sample", run, "--seeds", "0-3", "--out", tmp_path / "s.png", "--device", "cpu")
+    assert r.exit_code == 0 and r.output.count("best.safetensors cannot be read (damaged or cut short)") == 1, r.output
+    assert "step-00000004.safetensors" in r.output
+    r = invoke(runner, "train", "--resume", run, "--max-steps", "6", "--device", "cpu")
+    assert r.exit_code == 0 and r.output.count("cannot be read (damaged or cut short): the best so far") == 1, r.output
+    assert load_checkpoint(run / "best.safetensors").meta["best"]["step"] == 6  # measured anew, whatever it scored
+
+
 def test_a_recipe_named_in_a_toml_file_is_checked_there(tmp_path):
     cfg = tmp_path / "r.toml"
     cfg.write_text('[train]\nrecipe = "fancy"\n')

@@ -8,7 +8,7 @@ import typer
 
 from ..core.files import check_outputs
 from ..core.seeds import resolve_seeds
-from .common import Cache, Ckpt, Device, Ema, N, Out, Root, Seeds, device, json_option
+from .common import Cache, Ckpt, Device, Ema, N, Out, Root, Seeds, device, json_option, say_which_checkpoint
 from .console import emit, progress
 
 Concept = Annotated[str, typer.Option(help="A label of the data set to make G forget, e.g. triangle or red.")]
@@ -22,6 +22,7 @@ def ablate(
 ):
     """Forgetting to draw (paper 6.3.1): drop the G feature maps that carry a concept, with and without (seeds 0-15).
     Example: dcgan ablate runs/demo --concept triangle"""
+    say_which_checkpoint(ckpt)
     from ..paper.ablate import ablate as forget
 
     check_outputs(out_path, json_path)

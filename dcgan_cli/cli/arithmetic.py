@@ -12,7 +12,7 @@ from ..core.configs import ARITHMETIC_METHODS
 from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
 from ..core.files import check_outputs
-from .common import Cache, CkptOption, Device, Ema, Out, Root, device, json_option, seed_option
+from .common import Cache, CkptOption, Device, Ema, Out, Root, device, json_option, say_which_checkpoint, seed_option
 from .console import emit, progress
 
 Args = Annotated[list[str] | None, typer.Argument(
@@ -78,6 +78,7 @@ def arithmetic(
 
     check_outputs(out_path, json_path)
     ckpt, expression = checkpoint_and_expression(list(args or []), ckpt_opt, probe)
+    say_which_checkpoint(ckpt)
     common = dict(samples=samples, attr_images=attr_images, seed=seed, ema=ema, device=device(device_name),
                   data_root=data_root, cache_dir=cache_dir)
     with progress("probing z" if expression is None else "arithmetic") as bar:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..core.files import check_file_target
-from .common import Cache, Ckpt, Device, Ema, Features, Root, Split, device, json_option
+from .common import Cache, Ckpt, Device, Ema, Features, Root, Split, device, json_option, say_which_checkpoint
 from .console import emit, note, progress
 
 Images = Annotated[Path | None, typer.Option(
@@ -36,6 +36,7 @@ def evaluate(
 
     Two folders with no checkpoint: dcgan evaluate --images fakes/ --real reals/ --features inception
     """
+    say_which_checkpoint(ckpt)
     from ..evaluation.evaluate import evaluate as measure
     from ..evaluation.evaluate import parse_metrics
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..core.files import check_outputs
-from .common import Cache, Ckpt, Device, Out, Root, device, json_option, seed_option
+from .common import Cache, Ckpt, Device, Out, Root, device, json_option, say_which_checkpoint, seed_option
 from .console import emit
 
 N = Annotated[int, typer.Option("--n", help="Real test images to choose from.")]
@@ -23,6 +23,7 @@ def explain(
 ):
     """What D looks at (paper fig. 5): guided backpropagation of D's last-block features on real images, trained vs random D.
     Example: dcgan explain runs/demo"""
+    say_which_checkpoint(ckpt)
     from ..paper.explain import explain as run_explain
 
     check_outputs(out_path, json_path)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .common import Ckpt, Device, device
+from .common import Ckpt, Device, device, say_which_checkpoint
 from .console import say
 
 Host = Annotated[str, typer.Option(
@@ -25,4 +25,5 @@ def explore(ckpt: Ckpt = None, host: Host = "127.0.0.1", port: Port = 8765, brow
     """
     from ..explore.server import serve
 
+    say_which_checkpoint(ckpt)
     serve(ckpt, host=host, port=port, open_browser=browser, device=device(device_name), say=say)

@@ -12,7 +12,7 @@ from ..core.configs import PATH_METHODS
 from ..core.errors import UsageError
 from ..core.files import check_outputs
 from ..core.seeds import MAX_SEED, Label, parse_seeds
-from .common import Ckpt, Device, Ema, Out, Trunc, device
+from .common import Ckpt, Device, Ema, Out, Trunc, device, say_which_checkpoint
 from .console import emit
 
 Steps = Annotated[int, typer.Option(help="Frames per path, ends included.")]
@@ -69,6 +69,7 @@ def interpolate(
     device_name: Device = "auto",
 ):
     """Walk through latent space between seeds. Example: dcgan interpolate runs/demo --steps 9 --rows 4 --gif walk.gif"""
+    say_which_checkpoint(ckpt)
     from ..latent.interpolate import interpolate as walk
 
     check_outputs(out_path)

@@ -10,7 +10,7 @@ import typer
 from ..core.errors import UsageError
 from ..core.files import check_outputs
 from ..core.seeds import resolve_seeds
-from .common import Cache, Ckpt, Device, Ema, N, Out, Root, Seeds, Split, device, json_option
+from .common import Cache, Ckpt, Device, Ema, N, Out, Root, Seeds, Split, device, json_option, say_which_checkpoint
 from .console import emit, progress
 
 K = Annotated[int, typer.Option("--k", help="Neighbours per query.")]
@@ -35,6 +35,7 @@ def nn_search(
 
     Example: dcgan nn-search runs/demo --n 8 --k 5 --json nn.json
     """
+    say_which_checkpoint(ckpt)
     from ..search.nn_search import nn_search as search
 
     check_outputs(out_path, json_path)

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..core.files import check_file_target
-from .common import Cache, Ckpt, Dataset, Device, Root, device, json_option, seed_option
+from .common import Cache, Ckpt, Dataset, Device, Root, device, json_option, say_which_checkpoint, seed_option
 from .console import emit, progress
 
 ProbeDataset = Annotated[Dataset | None, typer.Option(
@@ -29,6 +29,7 @@ def probe(
 ):
     """Is D a good representation? The paper's linear probe of D's features, against pixels and a random D.
     Example: dcgan probe runs/mnist --labels-per-class 100"""
+    say_which_checkpoint(ckpt)
     from ..paper.probe import probe as run_probe
 
     check_file_target(json_path, "--json")

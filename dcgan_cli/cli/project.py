@@ -9,7 +9,7 @@ import typer
 
 from ..core.errors import UsageError
 from ..core.files import check_folder_path, check_outputs
-from .common import Cache, CkptOption, Device, Ema, Root, device, json_option
+from .common import Cache, CkptOption, Device, Ema, Root, device, json_option, say_which_checkpoint
 from .console import emit, progress
 
 Args = Annotated[list[str] | None, typer.Argument(
@@ -59,6 +59,7 @@ def project(
     if out_path is not None:
         check_folder_path(out_path, "--out")  # before minutes of work, not after
     ckpt, images = checkpoint_and_images(args or [], ckpt_opt)
+    say_which_checkpoint(ckpt)
     with progress("projecting") as bar:
         result = find(ckpt, images, steps=steps, starts=starts, encoder=encoder, train=train_encoder,
                       encoder_steps=encoder_steps, video=video, ema=ema, device=device(device_name), data_root=data_root,

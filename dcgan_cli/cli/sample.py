@@ -11,7 +11,7 @@ from ..core.defaults import RADIUS, SAMPLE_FORMATS
 from ..core.errors import UsageError
 from ..core.files import check_folder_path, check_image_path
 from ..core.seeds import resolve_seeds
-from .common import Ckpt, Device, Ema, N, Out, Seeds, Trunc, device
+from .common import Ckpt, Device, Ema, N, Out, Seeds, Trunc, device, say_which_checkpoint
 from .console import emit, progress
 
 Individual = Annotated[Path | None, typer.Option(help="Also write each image to this folder as seed-N.png.",
@@ -60,6 +60,7 @@ def sample(
     ema: Ema = None, device_name: Device = "auto",
 ):
     """Generate images, each from its own seed (default seeds 0-63). Example: dcgan sample runs/demo --seeds 0-15"""
+    say_which_checkpoint(ckpt)
     from ..latent.sample import sample as draw
 
     check_target(fmt, out_path)

@@ -166,6 +166,16 @@ def run_best(run: RunFolder) -> Path | None:
     return path if path.is_file() and not path.is_symlink() and rid and header_meta(path).get("run_id") == rid else None
 
 
+def damaged_best(run: RunFolder) -> str | None:
+    """Why the run's best.safetensors, there as a file, is not used (one line), or None when it is fine or absent."""
+    path = run.best
+    if not path.exists() or run_best(run) is not None:
+        return None
+    meta = header_meta(path)
+    why = "is another run's" if meta.get("run_id") else "cannot be read (damaged or cut short)"
+    return f"{path} {why}; the newest checkpoint serves instead"
+
+
 def newest_checkpoint(runs_dir: Path) -> Path | None:
     """The newest run under runs_dir (by its latest checkpoint's time), and in it the highest step."""
     best: tuple[int, Path] | None = None

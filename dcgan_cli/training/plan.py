@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..attributes.classifier import classes_to_learn, labels_problem
-from ..core.checkpoint import Checkpoint, load_checkpoint, run_checkpoints
+from ..core.checkpoint import Checkpoint, damaged_best, load_checkpoint, run_best, run_checkpoints
 from ..core.configs import LONG_RUN_EVALS, LONG_RUN_STEPS, ModelConfig, TrainConfig
 from ..core.errors import UsageError
 from ..core.layers import FAMILY_RECIPES, build_configs, family, recipe_words, resume_configs
@@ -227,6 +227,13 @@ def _resumed(resume: Path, dataset, preset, recipe, config_file, channels, model
         notes.append(f"continuing from {ckpt.path} (step {ckpt.step}) in a new run folder {run.path}")
     elif home is not None:
         run = home
+        best = ckpt.meta.get("best")
+        if isinstance(best, dict) and best and run_best(run) is None:
+            why = damaged_best(run) or f"{run.best} is missing"
+            value = best.get("value")
+            shown_value = f"{value:.4g}" if isinstance(value, (int, float)) else "?"
+            notes.append(f"{why.split(';')[0]}: the best so far ({best.get('metric')} {shown_value} at step {best.get('step')}) "
+                         "is forgotten, and the next measurement keeps a new best.safetensors")
     else:
         raise UsageError(
             f"{ckpt.path} is not inside a run folder (RUN/checkpoints/), so there is nowhere safe to write; "

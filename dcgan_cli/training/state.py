@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..core.checkpoint import Checkpoint
+from ..core.checkpoint import Checkpoint, run_best
 from ..core.configs import ModelConfig, TrainConfig
 from ..core.model import Discriminator, Generator
 from .distributed import World, rank_seed
@@ -53,7 +53,9 @@ class TrainingState:
             restore_training(resume, G, D, opt_g, opt_d, state.z_stream, device, G_ema, rank=world.rank)
             state.amp.load(resume.meta.get("scalers"), str(resume.path))
             state.step, state.last = resume.step, dict(resume.metrics)
-            state.best = dict(resume.meta.get("best") or {}) if same_run else {}
+            # a best whose file is gone or damaged is forgotten, so that the next measurement keeps a new one
+            kept = same_run and resume.run is not None and run_best(resume.run) is not None
+            state.best = dict(resume.meta.get("best") or {}) if kept else {}
         memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         G.to(device, memory_format=memory_format).train()
         D.to(device, memory_format=memory_format).train()
