@@ -412,10 +412,28 @@ def _cfg(run):
     (["--label", "circle square"], "names two of circle, square, triangle"),
     (["--label", "red", "--seeds", "1,2"], "rather than --seeds"),
     (["--label", "red", "--around", "3"], "give one of them"),
+    (["--label", ""], "--label is empty: name a kind of sample in this model's words, e.g. one of blue, circle"),
+    (["--label", "   "], "--label is empty"),
+    (["--label", "green green"], "--label 'green green' names 'green' twice; name it once"),
 ])
 def test_a_label_that_cannot_be_asked_is_one_line(concept_run, runner, args, fragment):
     r = invoke(runner, "sample", concept_run, *args, "--device", "cpu")
     assert r.exit_code == 2 and fragment in r.output and "Traceback" not in r.output, r.output
+
+
+@pytest.mark.parametrize("ends, fragment", [
+    (["--from", "green green", "--to", "circle"], "--from 'green green' names 'green' twice"),
+    (["--from", "3", "--to", "circle square"], "--to 'circle square' names two of circle, square, triangle"),
+])
+def test_a_walk_s_word_errors_name_the_flag_given(concept_run, runner, ends, fragment):
+    r = invoke(runner, "interpolate", concept_run, *ends, "--device", "cpu")
+    assert r.exit_code == 2 and fragment in r.output and "--label" not in r.output, r.output
+
+
+def test_no_sample_sure_enough_says_which_bar_they_missed(tiny_run, runner):
+    r = invoke(runner, "sample", tiny_run, "--label", "red", "--n", "2", "--device", "cpu")
+    assert r.exit_code == 1 and "reads as 'red' 80% sure or more (the bar a sample must pass" in r.output, r.output
+    assert "likeliest reading, sure or not" in r.output
 
 
 def test_a_walk_from_a_class_to_a_class(concept_run, runner, tmp_path):

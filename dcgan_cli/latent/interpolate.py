@@ -249,11 +249,15 @@ def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw)
     from .labelled import MOST_SEARCHED, seeds_showing
 
     rows: dict[str, int] = {}
-    for e in (e for p in pairs for e in p if isinstance(e, Label)):
-        rows[e.phrase] = max(rows.get(e.phrase, 0), e.index + 1)
+    flags: dict[str, str] = {}  # the option each phrase came from, for its errors
+    for p in pairs:
+        for e, flag in zip(p, ("--from", "--to")):
+            if isinstance(e, Label):
+                rows[e.phrase] = max(rows.get(e.phrase, 0), e.index + 1)
+                flags.setdefault(e.phrase, flag)
     found = {}
     for phrase, n in rows.items():  # twice the rows: a walk from a word to itself takes two samples a row
-        found[phrase] = f = seeds_showing(c, phrase, min(2 * n, MOST_SEARCHED), **kw)
+        found[phrase] = f = seeds_showing(c, phrase, min(2 * n, MOST_SEARCHED), flag=flags[phrase], **kw)
         if len(f.seeds) < n:
             raise UsageError(f"{f.line()}: fewer than the {n} rows asked; ask for --rows {len(f.seeds)} or fewer")
         notes.append(f.line())

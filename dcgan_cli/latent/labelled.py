@@ -57,21 +57,28 @@ class SeedsShowing:
         return f"samples read as {' '.join(self.phrase.lower().split())} ({100 * CONFIDENT:.0f}% sure or more): {share}"
 
 
-def phrase_want(phrase: str, dataset: str, label_names: list[str], attrs: list[Attribute]) -> Want:
+def phrase_want(phrase: str, dataset: str, label_names: list[str], attrs: list[Attribute], flag: str = "--label") -> Want:
     """'red square' -> {colour: red, shape: square}. One phrase, no operators; unknown words get a hint."""
-    try:
-        terms = parse_expression(phrase, digit_words=dataset in DIGIT_LABELLED, vocab=vocabulary(dataset, label_names))
-    except ParseError as e:
-        raise UsageError(f"--label {phrase!r}: {e}") from None
-    if len(terms) != 1 or terms[0].coef != 1.0:
-        raise UsageError(f"--label {phrase!r}: name one kind of sample in words (e.g. 'seven', 'red square'), "
-                         "not an expression; dcgan arithmetic takes expressions")
     vocab = vocabulary(dataset, label_names)
+    if not phrase.strip():
+        raise UsageError(f"{flag} is empty: name a kind of sample in this model's words, e.g. one of "
+                         f"{', '.join(sorted(vocab)[:8])}{' ...' if len(vocab) > 8 else ''}")
+    try:
+        terms = parse_expression(phrase, digit_words=dataset in DIGIT_LABELLED, vocab=vocab)
+    except ParseError as e:
+        raise UsageError(f"{flag} {phrase!r}: {e}") from None
+    if len(terms) != 1 or terms[0].coef != 1.0:
+        raise UsageError(f"{flag} {phrase!r}: name one kind of sample in words (e.g. 'seven', 'red square'), "
+                         "not an expression; dcgan arithmetic takes expressions")
     phrase_constraints(terms, vocab, dataset)  # unknown words: one line with the known ones
-    groups = [a for w in terms[0].words for a, attr in enumerate(attrs) if not attr.free and vocab[w][0] in attr.columns]
+    words = terms[0].words
+    again = next((w for i, w in enumerate(words) if w in words[:i]), None)
+    if again is not None:
+        raise UsageError(f"{flag} {phrase!r} names {again!r} twice; name it once")
+    groups = [a for w in words for a, attr in enumerate(attrs) if not attr.free and vocab[w][0] in attr.columns]
     twice = next((a for a in groups if groups.count(a) > 1), None)
     if twice is not None:
-        raise UsageError(f"--label {phrase!r} names two of {', '.join(attrs[twice].values)}; a sample shows one of them")
+        raise UsageError(f"{flag} {phrase!r} names two of {', '.join(attrs[twice].values)}; a sample shows one of them")
     return term_wants(terms, vocab, attrs)[0]
 
 
@@ -100,18 +107,19 @@ def seed_probabilities(c: Checkpoint, classifier: AttributeModel, upto: int, *, 
 
 def seeds_showing(c: Checkpoint, phrase: str, n: int, *, trunc: float = 1.0, ema: bool | None = None,
                   device: torch.device | str = "cpu", data_root: Path | None = None,
-                  on_progress: Progress | None = None) -> SeedsShowing:
+                  on_progress: Progress | None = None, flag: str = "--label") -> SeedsShowing:
     """The first `n` seeds whose samples the data set's classifier reads as `phrase` (fewer when seeds
-    0..MOST_SEARCHED-1 hold fewer; none is an error that says what the samples do read as)."""
+    0..MOST_SEARCHED-1 hold fewer; none is an error that says what the samples do read as). `flag` is
+    the option the phrase came from, named in the errors."""
     check_truncation(trunc)
     if not 1 <= n <= MOST_SEARCHED:
-        raise UsageError(f"--n must be 1 to {MOST_SEARCHED:,} with --label, got {n}")
+        raise UsageError(f"--n must be 1 to {MOST_SEARCHED:,} with {flag}, got {n}")
     data = checkpoint_data(c, "train", data_root=data_root)
     problem = labels_problem(data)
     if problem is not None:
-        raise UsageError(f"--label needs labels to find samples by; {data.name} {problem}")
+        raise UsageError(f"{flag} needs labels to find samples by; {data.name} {problem}")
     attrs = attributes_of(data.label_names, data.groups)
-    want = phrase_want(phrase, data.name, data.label_names, attrs)
+    want = phrase_want(phrase, data.name, data.label_names, attrs, flag)
     classifier = dataset_classifier(data, device=device, on_progress=phase(on_progress, training_label(data)))
     upto = FIRST_SEARCH
     while True:
@@ -125,7 +133,9 @@ def seeds_showing(c: Checkpoint, phrase: str, n: int, *, trunc: float = 1.0, ema
         upto = min(MOST_SEARCHED, upto * 4)
     asked = describe(want, attrs)
     if not len(found):
-        raise DcganError(f"no sample of seeds 0-{upto - 1:,} reads as {asked!r}; they read as {_commonest(probs, attrs)}")
+        raise DcganError(f"no sample of seeds 0-{upto - 1:,} reads as {asked!r} {CONFIDENT:.0%} sure or more (the bar a sample "
+                         f"must pass to be shown as one); by each sample's likeliest reading, sure or not, they read as "
+                         f"{_commonest(probs, attrs)}")
     leaning = frozenset((score > 0.5).nonzero().view(-1).tolist())
     return SeedsShowing(phrase, asked, found[:n].tolist(), len(found), upto, tuple(found.tolist()), leaning)
 
