@@ -72,3 +72,5 @@ def test_explain_command_writes_the_figure_and_refuses_bad_counts(tiny_run, runn
     assert w > 4 * 96 and h > 6 * 96  # 2 features x (images, trained D, random D), tiles of 96 px or more, labelled
     r = invoke(runner, "explain", tiny_run, "--features", "0", "--device", "cpu")
     assert r.exit_code == 2 and "--features must be 1 to" in r.output
+    r = invoke(runner, "explain", tiny_run, "--n", "4", "--device", "cpu")  # the default --per 8 cannot fill a row
+    assert r.exit_code == 2 and "--n 4 gives 4 image(s); give --per 4 or fewer" in r.output, r.output

@@ -148,7 +148,12 @@ def explain(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int
     if not 1 <= n <= 100_000:
         raise UsageError(f"--n must be 1 to 100,000, got {n}")
     data = checkpoint_data(c, "test", data_root=data_root, cache_dir=cache_dir)
-    rows = np.sort(np.random.default_rng(seed).permutation(data.images.shape[0])[:n])
+    held = data.images.shape[0]
+    if per > min(n, held):
+        why = (f"the test split of {data.name} holds {held:,} image(s)" if held < n else f"--n {n} gives {n} image(s)")
+        raise UsageError(f"--per {per} asks for more images a row than there are: {why}; give --per {min(n, held)} or fewer"
+                         + (", or a model of a data set with a larger test split" if held < n else ", or a larger --n"))
+    rows = np.sort(np.random.default_rng(seed).permutation(held)[:n])
     images = to_model_range(torch.from_numpy(np.ascontiguousarray(data.images[rows]))).to(device)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
