@@ -4,6 +4,7 @@
     python benchmarks/train_speed.py --preset paper64 --device cpu --steps 12 --variants fp32,bf16
     python benchmarks/train_speed.py --preset paper64 --device cpu --steps 12 --variants fp32,auto --rounds 3
     python benchmarks/train_speed.py --preset shapes32 --device cpu --steps 60 --nproc 1,2
+    python benchmarks/train_speed.py --preset cifar32 --device cpu --batch-size 32 --steps 40 --variants fp32,fp32+sn --rounds 3
     python benchmarks/train_speed.py --preset paper64 --device cuda --batch-size 128 --steps 200 \
         --variants fp32,bf16,bf16+cl+compile
 
@@ -40,14 +41,15 @@ def settings(variant: str) -> dict:
     out = {"precision": parts[0], "channels_last": "cl" in parts[1:], "compile": "compile" in parts[1:]}
     if parts[0] == "auto" and "cl" not in parts[1:]:
         out["channels_last"] = None
-    unknown = set(parts[1:]) - {"cl", "compile"}
+    unknown = set(parts[1:]) - {"cl", "compile", "sn"}
     if parts[0] not in ("auto", "fp32", "bf16", "fp16") or unknown:
-        raise SystemExit(f"variant {variant!r}: use auto|fp32|bf16|fp16, then +cl and/or +compile")
+        raise SystemExit(f"variant {variant!r}: use auto|fp32|bf16|fp16, then +cl, +compile and/or +sn")
     return out
 
 
 def run(preset: str, device: torch.device, steps: int, batch: int, variant: str, world=None) -> tuple[float, float]:
-    mcfg = ModelConfig(**PRESETS[preset])
+    # +sn: spectral norm in D instead of its batch norm (the model's --spectral-norm), to price it per image
+    mcfg = ModelConfig(**PRESETS[preset], spectral_norm="sn" in variant.split("+")[1:])
     world = world or distributed.World()
     images, _ = make_shapes(batch * 4 * world.size, mcfg.size, seed=0)
     if mcfg.nc == 1:
@@ -84,7 +86,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--batch-size", type=int, default=64, help="per process")
-    ap.add_argument("--variants", default="fp32,fp32+cl", help="comma-separated: fp32|bf16|fp16 [+cl] [+compile]")
+    ap.add_argument("--variants", default="fp32,fp32+cl", help="comma-separated: fp32|bf16|fp16 [+cl] [+compile] [+sn]")
     ap.add_argument("--nproc", default="1", help="comma-separated process counts, e.g. 1,2")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run the variants this many times, alternating (fp32, auto, fp32, auto, ...), and report "

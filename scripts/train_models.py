@@ -212,7 +212,7 @@ def curve(name: str) -> None:
         for line in (run / "metrics.jsonl").read_text().splitlines() if (run / "metrics.jsonl").is_file() else []:
             rec = json.loads(line)
             if "eval_fid" in rec:
-                batch = 32 if name == "shapes" else 128
+                batch = 32 if name.startswith("shapes") else 128
                 points.setdefault(rec["step"] * batch // 1000, {})[seed] = rec["eval_fid"]
     print(f"{name}: domain FID (N={N_EVAL}) by thousands of images seen, seeds {', '.join(map(str, runs))}")
     for kimg in sorted(points):
