@@ -203,8 +203,14 @@ def start_training(run: Path, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 120
-    while not (run / "metrics.jsonl").exists() and time.time() < deadline:
-        time.sleep(0.05)
+    while not (run / "metrics.jsonl").exists():
+        ended = proc.poll()
+        if ended is not None or time.time() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            why = f"it ended with exit code {ended}" if ended is not None else "in 120 s"
+            raise AssertionError(f"the training child logged no first line ({why}): {(out + err)[-2000:]}")
+        time.sleep(0.05)  # polling for the file the child writes, not a guess at how long it takes
     return proc
 
 

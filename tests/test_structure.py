@@ -90,6 +90,28 @@ def test_no_import_cycle_in_the_package():
     assert cycles(import_graph()) == []
 
 
+def package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Package -> the other packages its modules import (lazy imports included, as import_graph reads them)."""
+    def package(module: str) -> str:
+        return module.split(".")[1] if module.count(".") else module
+
+    out: dict[str, set[str]] = {}
+    for name, deps in graph.items():
+        out.setdefault(package(name), set()).update(package(d) for d in deps)
+    return {k: v - {k} for k, v in out.items()}
+
+
+def test_no_cycle_between_packages():
+    """Two capabilities that import each other, even from different modules and inside functions, are one
+    capability in two folders: the helper they share belongs in a package below both."""
+    assert cycles(package_graph(import_graph())) == []
+
+
+def test_the_package_check_catches_siblings_that_import_each_other():
+    graph = {"dcgan_cli.a.x": {"dcgan_cli.b.y"}, "dcgan_cli.b.y": {"dcgan_cli.a.z"}, "dcgan_cli.a.z": set()}
+    assert cycles(graph) == [] and cycles(package_graph(graph)) == [["a", "b"]]
+
+
 # Who may import whom: core < data < attributes < the capabilities < explore and the CLI. A layer imports
 # only layers below it (the capabilities may use one another, without cycles); nothing below the CLI
 # imports it, and nothing but the CLI imports the explorer.

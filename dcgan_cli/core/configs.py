@@ -36,7 +36,6 @@ LOSSES = ("nonsaturating", "hinge")  # the GAN objective: Goodfellow et al.'s no
 LR_SCHEDULES = ("constant", "linear", "cosine")  # both learning rates, as a function of step / total steps
 AUGMENTS = ("translation", "color", "cutout")  # DiffAugment (Zhao et al. 2020), on real and fake alike
 RECIPE_NAMES = ("default", "paper")  # what each sets: core/layers.py
-DEFAULT_EPOCHS = 5
 # A run this long (a GPU run) may pass its best and get worse (StudioGAN's DCGAN on CIFAR-10 does after
 # 42k steps), so without --eval-every it measures quality LONG_RUN_EVALS times and keeps the best.
 LONG_RUN_STEPS = 20_000
@@ -118,7 +117,7 @@ class TrainConfig(Settings):
     _what = "training settings"
 
     dataset: str = "shapes"
-    epochs: int | None = None  # None: DEFAULT_EPOCHS, or as many as max_steps needs
+    epochs: int | None = None  # None: as many as max_steps or the --kimg length needs
     max_steps: int | None = None  # train exactly this many steps in all
     batch_size: int = 128
     lr: float = 2e-4

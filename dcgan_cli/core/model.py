@@ -193,6 +193,11 @@ def sample_z(cfg: ModelConfig, n: int, generator: torch.Generator | None = None)
     return torch.randn(n, cfg.nz, generator=generator) * cfg.z_scale
 
 
+def typical_norm(cfg: ModelConfig) -> float:
+    """E||z|| under the prior: sqrt(nz) * std for normal z, sqrt(nz / 3) * half-width for uniform."""
+    return cfg.z_scale * (cfg.nz if cfg.z_dist == "normal" else cfg.nz / 3) ** 0.5
+
+
 def z_from_seeds(cfg: ModelConfig, seeds: list[int]) -> torch.Tensor:
     """One latent vector per seed (len(seeds), nz): any image can be made again from its seed alone."""
     rows = [sample_z(cfg, 1, torch.Generator().manual_seed(int(s))) for s in seeds]

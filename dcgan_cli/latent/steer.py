@@ -24,11 +24,10 @@ from ..core.checkpoint import Checkpoint
 from ..core.defaults import BANK_SAMPLES
 from ..core.errors import UsageError
 from ..core.generation import check_truncation, generate, truncate
-from ..core.model import z_from_seeds
+from ..core.model import typical_norm, z_from_seeds
 from ..core.progress import Progress
 from ..data import checkpoint_data
 from ..vector_arithmetic.edits import SMOOTH, STEP, guide_for, held_near, value_log_probs
-from ..vector_arithmetic.methods import typical_norm
 
 FRAMES = 8  # positions on each side of the start
 MAX_STEPS = 120  # guide steps each way at most (1.2 of the prior's typical |z| when every step counts)

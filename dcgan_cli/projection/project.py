@@ -21,11 +21,10 @@ import torch
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.errors import UsageError
 from ..core.files import recorded_path, recorded_paths
-from ..core.model import Generator
+from ..core.model import Generator, typical_norm
 from ..core.progress import Progress
 from ..core.results import Result, shown
 from ..data.user_images import load_images
-from ..vector_arithmetic.methods import typical_norm
 from .encoder import cached_encoder, encoder_for
 from .optimise import Projection, ProjectSettings, find_z
 from .scale import background_notes, reference

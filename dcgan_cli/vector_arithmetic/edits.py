@@ -33,9 +33,10 @@ from torch import nn
 from ..attributes.bank import SampleBank
 from ..attributes.expectations import Attribute, Want, expected_values
 from ..core.errors import UsageError
+from ..core.model import typical_norm
 from ..core.progress import Progress, phase
 from ..core.tensor_cache import read_cached, write_cached
-from .methods import EXEMPLARS, Concept, Inputs, Plan, _anchors, _Matcher, too_few, typical_norm
+from .methods import EXEMPLARS, Concept, Inputs, Plan, _anchors, _Matcher, too_few
 
 MARGIN = 0.9  # probability the guide must give every asked value before an edit stops
 SMOOTH = 0.7  # the guide is read around z (noise of this std, 4 draws): an edit must hold in a neighbourhood, not at a point

@@ -23,7 +23,7 @@ import torch
 from ..attributes.bank import SampleBank
 from ..attributes.expectations import Attribute, Want, describe, expected_values, match_score
 from ..core.errors import DcganError, UsageError
-from ..core.model import z_from_seeds
+from ..core.model import typical_norm, z_from_seeds
 from .expression import Term
 
 EXEMPLARS = 3  # samples shown (and, for the paper's method, averaged) per term, as in the paper's figure 7
@@ -85,11 +85,6 @@ def sum_terms(terms: list[Term], concepts: list[Concept]) -> torch.Tensor:
     if not torch.isfinite(r).all():
         raise UsageError("the expression's coefficients are too large: the result vector is not finite")
     return r
-
-
-def typical_norm(cfg) -> float:
-    """E||z|| under the prior: sqrt(nz) * std for normal z, sqrt(nz / 3) * half-width for uniform."""
-    return cfg.z_scale * (cfg.nz if cfg.z_dist == "normal" else cfg.nz / 3) ** 0.5
 
 
 def to_prior_shell(z: torch.Tensor, cfg) -> torch.Tensor:
