@@ -1,14 +1,15 @@
-"""The three ways `dcgan arithmetic` turns an expression into latent vectors, one function each.
+"""The three methods of `dcgan arithmetic` that sum concept vectors (anchored, paper, mean), one function
+each, and what every method shares: the `Plan`, the concepts' matches and the anchors.
 
 Every method returns the same `Plan`: per term the vector it adds (and samples to show for it),
-the result vectors, and per result what each attribute should end up as. Only `arithmetic.py`
-calls them; it draws the plan and has the judge look at the results.
+the result vectors, and per result what each attribute should end up as. The other two methods,
+guided (the default, where it can serve) and boundary, edit z rather than sum means: edits.py.
 
-- anchored (default): each result starts from a concrete sample of the first term (an anchor)
-  and adds the other terms' means, each taken over samples that share the anchor's other
-  attributes. The mean of a few dozen samples carries noise of norm about sqrt(nz / k), and
-  averaging over unlike samples carries their correlated attributes along, so the paper's plain
-  sum of means moves what it should not (benchmarks/arithmetic_check.py measures the three).
+- anchored: each result starts from a concrete sample of the first term (an anchor) and adds the
+  other terms' means, each taken over samples that share the anchor's other attributes. The mean
+  of a few dozen samples carries noise of norm about sqrt(nz / k), and averaging over unlike samples
+  carries their correlated attributes along, so the paper's plain sum of means moves what it
+  should not (benchmarks/arithmetic_check.py measures the methods).
 - paper: the sum of the means of 3 exemplars per term, then uniform +-0.25 noise for the other
   results (Radford et al. 6.3.2).
 - mean: the sum of the means of every confident match, rescaled to the prior's typical norm.
