@@ -4,9 +4,10 @@
 The path follows the gradient of the guide on z (the small classifier on z that arithmetic's
 guided edit trains on the labelled bank, vector_arithmetic/edits.py), with the same pull toward
 the prior's shell and toward the start, until the classifier reads the value in G's picture with
-at least SURE (or, away from it, at most 1 - SURE) or the path is MAX_STEPS long. The slider's positions are evenly spaced steps of that path, each
-drawn by G and read by the data set's classifier, so what the page shows while a slider is dragged
-is pictures and readings already made: the slider is as quick as the browser.
+at least SURE (or, away from it, at most 1 - SURE) or the path is MAX_STEPS long. The slider's
+positions are evenly spaced steps of that path, each drawn by G and read by the data set's
+classifier, so what the page shows while a slider is dragged is pictures and readings already
+made: the slider is as quick as the browser.
 """
 
 from __future__ import annotations
