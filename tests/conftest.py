@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import gzip
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -137,6 +139,39 @@ def concept_run(tmp_path_factory, shapes_classifier) -> Path:
     return run
 
 
+# --- data sets in their real on-disk layouts
+
+def write_idx(path, array, gz=False):
+    dims = array.shape
+    magic = struct.pack(">HBB", 0, 0x08, len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
+    data = magic + array.astype(np.uint8).tobytes()
+    if gz:
+        with gzip.open(str(path) + ".gz", "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+
+
+def make_mnist(root, folder="MNIST", gz=False, n_train=40, n_test=10):
+    raw = root / folder / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)  # the same digits whichever layout they are written in
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), gz)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10, gz)
+    return root
+
+
+def one_line_error(r, code: int, *fragments: str) -> None:
+    """A command that failed as the project promises: exit `code`, one `error:` line holding every fragment, no traceback."""
+    assert r.exit_code == code, (r.exit_code, r.output)
+    assert "Traceback" not in r.output
+    errors = [line for line in r.output.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, r.output
+    for f in fragments:
+        assert f in errors[0], (f, errors[0])
+
+
 def forge_checkpoint(
     path: Path, tensors: dict[str, torch.Tensor], meta: dict | None = None, *, raw_meta: str | None = None
 ) -> Path:
@@ -241,3 +276,43 @@ def celeba_concept_run(tmp_path_factory) -> Path:
     meta = {"model": cfg.to_dict(), "train": train.to_dict(), "dataset": data.describe(), "step": 600}
     save_checkpoint(run / "checkpoints" / "step-00000600.safetensors", tensors, meta)
     return run
+
+
+# --- the explorer as its page sees it (tests/test_explore*.py)
+
+TOKEN, HERE = "launch-token", "http://127.0.0.1:8765"
+
+
+def page_client(explorer, **headers):
+    """The test client as the page is: at the server's own address, with this launch's token."""
+    from starlette.testclient import TestClient
+
+    from dcgan_cli.explore.app import create_app
+
+    return TestClient(create_app(explorer, token=TOKEN, host="127.0.0.1", port=8765), base_url=HERE,
+                      headers={"X-Dcgan-Token": TOKEN, "Origin": HERE, **headers})
+
+
+@pytest.fixture
+def client(concept_run, tmp_path):
+    from dcgan_cli.explore.session import Explorer
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    # the bank of test_arithmetic's calls (4,096 samples): built once for the session, whichever test runs first
+    with page_client(Explorer(concept_run, uploads, device="cpu", bank_samples=4096)) as c:
+        c.uploads = uploads
+        c.run = concept_run
+        yield c
+
+
+def finish(client, kind, payload, timeout=300):
+    r = client.post(f"/api/jobs/{kind}", json=payload)
+    assert r.status_code == 200, r.text
+    key, deadline = r.json()["job"], time.time() + timeout
+    while time.time() < deadline:
+        j = client.get(f"/api/job/{key}").json()
+        if j["state"] in ("done", "failed"):
+            return j
+        time.sleep(0.02)  # a job of this fixture takes tens of milliseconds
+    raise AssertionError(f"{kind} did not finish")

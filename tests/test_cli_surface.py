@@ -281,7 +281,7 @@ def test_entry_points_agree_with_the_cli(tiny_run, runner, tmp_path):
 
 
 def test_the_test_split_is_found_from_the_users_own_train_cache(runner, tmp_path):
-    from .test_data import make_mnist
+    from .conftest import make_mnist
 
     root = make_mnist(tmp_path / "m", n_train=64, n_test=16)
     r = invoke(runner, "train", "--dataset", "mnist", "--data-root", root, "--max-steps", "2", "--out", tmp_path / "r", *TINY)
@@ -297,7 +297,7 @@ def test_the_test_split_is_found_from_the_users_own_train_cache(runner, tmp_path
 def test_a_train_cache_someone_else_wrote_is_shown_not_followed(runner, tmp_path):
     import os
 
-    from .test_data import make_mnist
+    from .conftest import make_mnist
 
     root = make_mnist(tmp_path / "m", n_train=64, n_test=16)
     c = tmp_path / "shared-cache"

@@ -1,10 +1,8 @@
 """Every loader, on tiny data sets written in the real on-disk layouts."""
 
-import gzip
 import io
 import json
 import os
-import struct
 import sys
 
 import numpy as np
@@ -15,30 +13,9 @@ from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.data.cache import load_data
 from dcgan_cli.data.source import DataError
 
-from .conftest import SHARED_MNIST, TINY, invoke
+from .conftest import SHARED_MNIST, TINY, invoke, make_mnist, write_idx
 
 RNG = np.random.default_rng(0)
-
-
-def write_idx(path, array, gz=False):
-    dims = array.shape
-    magic = struct.pack(">HBB", 0, 0x08, len(dims)) + b"".join(struct.pack(">I", d) for d in dims)
-    data = magic + array.astype(np.uint8).tobytes()
-    if gz:
-        with gzip.open(str(path) + ".gz", "wb") as f:
-            f.write(data)
-    else:
-        path.write_bytes(data)
-
-
-def make_mnist(root, folder="MNIST", gz=False, n_train=40, n_test=10):
-    raw = root / folder / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(1)  # the same digits whichever layout they are written in
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 256, (n, 28, 28)), gz)
-        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10, gz)
-    return root
 
 
 def make_celeba(root, n=12):

@@ -16,44 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import invoke
-
-TOKEN, HERE = "launch-token", "http://127.0.0.1:8765"
-
-
-def page_client(explorer, **headers):
-    """The test client as the page is: at the server's own address, with this launch's token."""
-    from starlette.testclient import TestClient
-
-    from dcgan_cli.explore.app import create_app
-
-    return TestClient(create_app(explorer, token=TOKEN, host="127.0.0.1", port=8765), base_url=HERE,
-                      headers={"X-Dcgan-Token": TOKEN, "Origin": HERE, **headers})
-
-
-@pytest.fixture
-def client(concept_run, tmp_path):
-    from dcgan_cli.explore.session import Explorer
-
-    uploads = tmp_path / "uploads"
-    uploads.mkdir()
-    # the bank of test_arithmetic's calls (4,096 samples): built once for the session, whichever test runs first
-    with page_client(Explorer(concept_run, uploads, device="cpu", bank_samples=4096)) as c:
-        c.uploads = uploads
-        c.run = concept_run
-        yield c
-
-
-def finish(client, kind, payload, timeout=300):
-    r = client.post(f"/api/jobs/{kind}", json=payload)
-    assert r.status_code == 200, r.text
-    key, deadline = r.json()["job"], time.time() + timeout
-    while time.time() < deadline:
-        j = client.get(f"/api/job/{key}").json()
-        if j["state"] in ("done", "failed"):
-            return j
-        time.sleep(0.02)  # a job of this fixture takes tens of milliseconds
-    raise AssertionError(f"{kind} did not finish")
+from .conftest import TOKEN, finish, invoke, page_client
 
 
 def png_bytes(size=32, mode="RGB"):

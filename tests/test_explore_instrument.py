@@ -4,7 +4,7 @@ samples picked by a class word, and answers that name no path of this machine.""
 import json
 from pathlib import Path
 
-from .test_explore import client, finish  # noqa: F401  (the page's client fixture)
+from .conftest import finish
 
 
 def test_a_concept_slider_moves_what_the_classifier_reads(client, shapes_classifier):  # noqa: F811

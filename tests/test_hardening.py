@@ -27,17 +27,7 @@ from dcgan_cli.core.errors import DcganError
 from dcgan_cli.core.runs import RunFolder
 from dcgan_cli.data.cache import load_data, to_mode
 
-from .conftest import TINY, StderrLines, forge_checkpoint, invoke, start_training
-from .test_data import make_mnist, write_idx
-
-
-def one_line_error(r, code: int, *fragments: str) -> None:
-    assert r.exit_code == code, (r.exit_code, r.output)
-    assert "Traceback" not in r.output
-    errors = [line for line in r.output.splitlines() if line.startswith("error: ")]
-    assert len(errors) == 1, r.output
-    for f in fragments:
-        assert f in errors[0], (f, errors[0])
+from .conftest import TINY, StderrLines, forge_checkpoint, invoke, make_mnist, one_line_error, start_training, write_idx
 
 
 def doctor(tiny_run, tmp_path, name="d.safetensors", **changes):

@@ -8,13 +8,7 @@ from PIL import Image
 
 from dcgan_cli.core.checkpoint import load_checkpoint
 
-from .conftest import TINY, forge_checkpoint, invoke
-
-
-def one_line(r, code: int, fragment: str) -> None:
-    assert r.exit_code == code, r.output
-    lines = [line for line in r.output.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and fragment in lines[0] and "Traceback" not in r.output, r.output
+from .conftest import TINY, forge_checkpoint, invoke, one_line_error
 
 
 def test_plot_that_cannot_write_fails(tiny_run, runner, tmp_path):
@@ -82,7 +76,7 @@ def test_strings_from_files_reach_the_terminal_escaped(tiny_run, runner, tmp_pat
                                      ["arithmetic", "{run}", "red", "--seed", "-3"]])
 def test_seeds_out_of_range_are_one_line(tiny_run, runner, command):
     args = [str(tiny_run) if a == "{run}" else a for a in command]
-    one_line(invoke(runner, *args, "--device", "cpu"), 2, "--seed must be 0 to")
+    one_line_error(invoke(runner, *args, "--device", "cpu"), 2, "--seed must be 0 to")
 
 
 def test_nan_features_never_reach_scikit_learn():
@@ -104,7 +98,7 @@ def test_an_optimizer_tensor_of_the_wrong_shape_is_refused_on_resume(tiny_run, r
     key = next(k for k in c.tensors if k.startswith("opt_d/") and k.endswith("exp_avg"))
     path = forge_checkpoint(tmp_path / "x.safetensors", {**c.tensors, key: torch.zeros(3)}, c.meta)
     r = invoke(runner, "train", "--resume", path, "--out", tmp_path / "cont", "--epochs", "3", "--device", "cpu")
-    one_line(r, 1, f"optimizer tensor {key} has shape (3,)")
+    one_line_error(r, 1, f"optimizer tensor {key} has shape (3,)")
 
 
 def test_compile_without_a_working_compiler_says_so_before_training(runner, tmp_path, monkeypatch):
@@ -113,13 +107,13 @@ def test_compile_without_a_working_compiler_says_so_before_training(runner, tmp_
     r = invoke(
         runner, "train", "--dataset", "shapes", "--max-steps", "1", "--limit", "64", "--compile", *TINY, "--out", tmp_path / "r"
     )
-    one_line(r, 2, "--compile on the CPU needs a C++ compiler (torch.compile builds its kernels with it) and "
+    one_line_error(r, 2, "--compile on the CPU needs a C++ compiler (torch.compile builds its kernels with it) and "
                    "CXX=/nonexistent/g++ is not a working C++ compiler")
     assert not (tmp_path / "r" / "checkpoints").exists()
 
 
 def test_every_write_stays_under_the_named_cache_folder(runner, tmp_path):
-    from .test_data import make_mnist
+    from .conftest import make_mnist
 
     root = make_mnist(tmp_path / "m", gz=True, n_train=40)
     outer = tmp_path / "outer"
@@ -145,17 +139,17 @@ def test_every_write_stays_under_the_named_cache_folder(runner, tmp_path):
 )
 def test_messages_name_the_real_problem(tiny_run, runner, args, code, fragment):
     r = invoke(runner, *[str(tiny_run) if a == "{run}" else a for a in args], "--device", "cpu")
-    one_line(r, code, fragment)
+    one_line_error(r, code, fragment)
     assert len(r.output) < 800
 
 
 def test_symbolic_link_loops_are_called_loops(tiny_run, runner, tmp_path):
     loop = tmp_path / "loop.png"
     os.symlink(loop, loop)
-    one_line(invoke(runner, "nn-search", tiny_run, "--query", loop, "--device", "cpu"), 2, "symbolic link loop")
+    one_line_error(invoke(runner, "nn-search", tiny_run, "--query", loop, "--device", "cpu"), 2, "symbolic link loop")
     conf = tmp_path / "c.toml"
     os.symlink(conf, conf)
-    one_line(invoke(runner, "train", "--config", conf, "--out", tmp_path / "r"), 2, "symbolic link loop")
+    one_line_error(invoke(runner, "train", "--config", conf, "--out", tmp_path / "r"), 2, "symbolic link loop")
 
 
 def test_data_info_calls_damaged_what_train_refuses(runner, tmp_path):

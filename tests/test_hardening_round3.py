@@ -13,8 +13,7 @@ from PIL import Image
 
 from dcgan_cli.core.results import shown
 
-from .conftest import invoke
-from .test_hardening import one_line_error
+from .conftest import invoke, one_line_error
 
 
 def _picture(path, colour=(200, 40, 40), size=(32, 32)):

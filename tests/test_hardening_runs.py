@@ -57,7 +57,7 @@ def test_a_run_whose_only_file_is_a_temp_starts_afresh(runner, tmp_path):
 
 
 def test_a_checkpoint_copied_in_from_another_data_set_is_not_resumed(runner, tmp_path):
-    from .test_data import make_mnist
+    from .conftest import make_mnist
 
     digits = tmp_path / "digits"
     args = ["--dataset", "mnist", "--data-root", make_mnist(tmp_path / "m", n_train=64), "--size", "32", "--epochs", "3", *TINY]
@@ -80,7 +80,7 @@ def test_a_data_file_edited_in_place_is_read_again(tmp_path):
 
     from dcgan_cli.data.cache import load_data
 
-    from .test_data import make_mnist
+    from .conftest import make_mnist
 
     root = make_mnist(tmp_path / "m", n_train=40)
     before = np.asarray(load_data("mnist", 28, root=root, cache_root=tmp_path / "c").images).copy()

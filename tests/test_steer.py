@@ -31,6 +31,7 @@ def test_an_unknown_concept_names_the_choices(ckpt, shapes_classifier):
 
 
 
+@pytest.mark.slow  # the CelebA-shaped fixture: ~30 s, as in test_arithmetic_celeba.py
 def test_a_free_label_slides_yes_and_no(celeba_concept_run):
     """CelebA's labels are free yes/no ones: "Smiling" moves toward smiling and away, the others are not asked."""
     c = load_checkpoint(resolve_checkpoint(celeba_concept_run))

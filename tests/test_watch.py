@@ -12,8 +12,7 @@ from dcgan_cli.core.layers import build_configs
 from dcgan_cli.training import plan_run
 from dcgan_cli.training.watch import COLLAPSE_BELOW, Watchdog, diversity
 
-from .conftest import TINY, invoke
-from .test_data import make_mnist
+from .conftest import TINY, invoke, make_mnist
 
 
 def test_stabilisers_are_stored_used_and_resume_exactly(runner, tmp_path):
