@@ -346,3 +346,10 @@ def test_resuming_a_run_on_a_read_only_file_system_names_the_fix(tiny_run, runne
     r = invoke(runner, "train", "--resume", copy, "--epochs", "3", "--device", "cpu")
     assert r.exit_code == 2 and "is on a read-only file system" in r.output and "--out NEW" in r.output, r.output
     assert "Traceback" not in r.output
+
+
+def test_every_loss_the_config_accepts_has_its_d_and_g_objectives():
+    from dcgan_cli.core.configs import LOSSES
+    from dcgan_cli.training.steps import OBJECTIVES
+
+    assert tuple(OBJECTIVES) == LOSSES and all(callable(d) and callable(g) for d, g in OBJECTIVES.values())

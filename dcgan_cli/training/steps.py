@@ -41,7 +41,8 @@ def g_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     return -fake_logits.mean()
 
 
-LOSSES = {"nonsaturating": (d_loss, g_nonsaturating_loss), "hinge": (d_hinge_loss, g_hinge_loss)}
+# The (D, G) loss functions of each objective core/configs.py's LOSSES names (the one list of names).
+OBJECTIVES = {"nonsaturating": (d_loss, g_nonsaturating_loss), "hinge": (d_hinge_loss, g_hinge_loss)}
 
 
 def r1_penalty(real_in: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
@@ -74,11 +75,11 @@ def train_step(
     `instance_noise` (real, fake) is added to D's real and fake inputs in the D update.
     During the G updates D's weights need no gradient: `d_params` (D's parameters) are frozen
     there, and `d_local` (a data-parallel D's no_sync) keeps it from averaging gradients it has not got.
-    `loss` names the objective (LOSSES); `augment` is applied to every batch D sees, real and fake;
+    `loss` names the objective (OBJECTIVES); `augment` is applied to every batch D sees, real and fake;
     `r1` > 0 adds r1 / 2 times the R1 penalty on the (augmented) real batch to D's loss.
     """
     amp = precision or Precision("fp32", real.device)
-    d_objective, g_objective = LOSSES[loss]
+    d_objective, g_objective = OBJECTIVES[loss]
     seen = augment or (lambda x: x)
     with amp.autocast():
         fake = G(z_batches[0])
