@@ -27,22 +27,27 @@ def _ask(port, token, path, body=None):
     return json.loads(urllib.request.urlopen(req, timeout=60).read())
 
 
-@pytest.mark.slow
-def test_a_dropped_upload_and_a_second_ctrl_c_mid_job_are_quiet(concept_run, tmp_path):
+def _launch(run, tmp_path):
+    """`dcgan explore RUN` in a child, returned once it answers: (process, port, token, its first line)."""
     port = _port()
     env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "explore", str(concept_run), "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "explore", str(run), "--port", str(port),
                              "--no-browser", "--device", "cpu"],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    first = proc.stdout.readline()
+    token = re.search(r"\?token=([\w-]+)", first).group(1)  # printed once the server is about to listen
+    while True:
+        try:
+            _ask(port, token, "/api/run")
+            return proc, port, token, first
+        except OSError:
+            time.sleep(0.05)  # polling until it listens, not a guess at how long that takes
+
+
+@pytest.mark.slow
+def test_a_dropped_upload_and_a_second_ctrl_c_mid_job_are_quiet(concept_run, tmp_path):
+    proc, port, token, first = _launch(concept_run, tmp_path)
     try:
-        first = proc.stdout.readline()
-        token = re.search(r"\?token=([\w-]+)", first).group(1)  # printed once the server is about to listen
-        while True:
-            try:
-                _ask(port, token, "/api/run")
-                break
-            except OSError:
-                time.sleep(0.05)  # polling until it listens, not a guess at how long that takes
         with socket.create_connection(("127.0.0.1", port)) as s:  # promises 1 MB, sends 100 kB, hangs up
             s.sendall((f"POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Dcgan-Token: {token}\r\n"
                        f"Origin: http://127.0.0.1:{port}\r\nX-Filename: a.png\r\nContent-Length: 1000000\r\n\r\n").encode()
@@ -70,20 +75,8 @@ def test_a_dropped_upload_and_a_second_ctrl_c_mid_job_are_quiet(concept_run, tmp
 
 @pytest.mark.slow
 def test_two_ctrl_c_a_moment_apart_while_a_job_runs_stop_it_quietly(concept_run, tmp_path):
-    port = _port()
-    env = dict(os.environ, TMPDIR=str(tmp_path), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", "explore", str(concept_run), "--port", str(port),
-                             "--no-browser", "--device", "cpu"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    proc, port, token, first = _launch(concept_run, tmp_path)
     try:
-        first = proc.stdout.readline()
-        token = re.search(r"\?token=([\w-]+)", first).group(1)
-        while True:
-            try:
-                _ask(port, token, "/api/run")
-                break
-            except OSError:
-                time.sleep(0.05)  # polling until it listens
         key = _ask(port, token, "/api/jobs/label", {"phrase": "red square", "n": 256})["job"]
         while _ask(port, token, f"/api/job/{key}")["state"] == "queued":
             time.sleep(0.01)
