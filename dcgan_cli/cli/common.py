@@ -75,7 +75,7 @@ def device(name: str):
 def say_which_checkpoint(ckpt: Path | None) -> None:
     """Name, in one line, the checkpoint of a run folder the command uses when it is the run's kept best (the
     library's choice, made again there) or when the best is damaged and the newest serves instead."""
-    from ..core.checkpoint import damaged_best, header_meta, resolve_checkpoint, run_checkpoints
+    from ..core.checkpoint import damaged_best, header_meta, run_best, run_checkpoints
     from ..core.runs import RunFolder
     from ..evaluation.evaluate import metric_name
     from .console import note
@@ -83,14 +83,15 @@ def say_which_checkpoint(ckpt: Path | None) -> None:
     if ckpt is None or not Path(ckpt).is_dir():
         return
     run = RunFolder(Path(ckpt))
-    damaged = damaged_best(run)
-    if damaged is not None:
-        note(f"note: {damaged}")
+    kept = run_best(run)  # what resolve_checkpoint(best=True) picks first in a run folder
+    if kept is None:
+        damaged = damaged_best(run)
+        if damaged is not None:
+            note(f"note: {damaged}")
         return
-    path = resolve_checkpoint(ckpt, best=True)
-    best = header_meta(path).get("best") if path == run.best else None
+    best = header_meta(kept).get("best")
     if isinstance(best, dict) and isinstance(best.get("value"), (int, float)) and isinstance(best.get("metric"), str):
         newest = run_checkpoints(run)
         also = f"; the newest checkpoint is step {header_meta(newest[-1]).get('step')}" if newest else ""
-        note(f"using {path}: step {best.get('step')}, the best by {metric_name(best['metric'], best.get('features'))} "
+        note(f"using {kept}: step {best.get('step')}, the best by {metric_name(best['metric'], best.get('features'))} "
              f"{best['value']:.4g} of the run's evaluations{also}")
