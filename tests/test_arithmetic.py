@@ -137,10 +137,10 @@ def test_a_new_bank_is_labelled_in_halves_and_a_phrase_none_shows_stops_it_after
 
 def test_a_later_term_no_sample_shows_is_said_after_half_the_bank(concept_run, shapes_classifier):
     from dcgan_cli.attributes.expectations import attributes_of
+    from dcgan_cli.attributes.phrases import parse_expression
     from dcgan_cli.core.checkpoint import load_checkpoint, resolve_checkpoint
     from dcgan_cli.core.errors import DcganError
     from dcgan_cli.vector_arithmetic.entry import _none_show
-    from dcgan_cli.vector_arithmetic.expression import parse_expression
 
     c = load_checkpoint(resolve_checkpoint(concept_run))
     names = list(c.dataset.label_names)

@@ -108,8 +108,8 @@ def test_guided_edits_start_from_your_own_image(concept_run, tmp_path):
 def test_the_guide_is_trained_once_then_read_from_its_cache(concept_run):
     from dcgan_cli.attributes.bank import sample_bank
     from dcgan_cli.attributes.expectations import attributes_of
+    from dcgan_cli.attributes.zguide import guide_for
     from dcgan_cli.data import checkpoint_data
-    from dcgan_cli.vector_arithmetic.edits import guide_for
 
     c = load_checkpoint(concept_run)
     data = checkpoint_data(c, "train")

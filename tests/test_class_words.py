@@ -3,9 +3,9 @@
 import pytest
 
 from dcgan_cli.attributes.expectations import attributes_of
+from dcgan_cli.attributes.phrases import concept_word, parse_expression, phrase_constraints, vocabulary
 from dcgan_cli.core.errors import UsageError
 from dcgan_cli.latent.labelled import phrase_want
-from dcgan_cli.vector_arithmetic.expression import concept_word, parse_expression, phrase_constraints, vocabulary
 
 FOLDER = ["T-shirt/top", "Trouser", "Ankle boot", "Bag"]
 FASHION = ["tshirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot"]

@@ -3,9 +3,9 @@ import torch
 
 from dcgan_cli.attributes.bank import SampleBank
 from dcgan_cli.attributes.expectations import attributes_of, expected_values, match_score, verdicts
+from dcgan_cli.attributes.phrases import parse_expression, term_wants, vocabulary
 from dcgan_cli.core.errors import DcganError
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES
-from dcgan_cli.vector_arithmetic.expression import parse_expression, term_wants, vocabulary
 from dcgan_cli.vector_arithmetic.methods import _Matcher
 
 SHAPES = attributes_of(LABEL_NAMES, GROUPS)
@@ -99,7 +99,7 @@ def test_separability_tells_a_linear_attribute_from_one_z_does_not_hold():
 
 
 def test_a_number_before_an_operator_hints_at_digit_words():
-    from dcgan_cli.vector_arithmetic.expression import ParseError
+    from dcgan_cli.attributes.phrases import ParseError
 
     with pytest.raises(ParseError, match="column 3.*write digits as words"):
         parse_expression("3 - 3 + 7")

@@ -153,8 +153,8 @@ def test_a_misspelt_choice_is_answered_with_the_nearest_one(runner, tmp_path):
 
 
 def test_digits_are_the_classes_where_the_labels_are_digits():
+    from dcgan_cli.attributes.phrases import ParseError, parse_expression, phrase_constraints, vocabulary
     from dcgan_cli.data.source import DIGITS
-    from dcgan_cli.vector_arithmetic.expression import ParseError, parse_expression, phrase_constraints, vocabulary
 
     terms = parse_expression("7 - 1 + 0", digit_words=True)
     assert [(t.coef, t.words) for t in terms] == [(1.0, ("7",)), (-1.0, ("1",)), (1.0, ("0",))]

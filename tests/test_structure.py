@@ -155,6 +155,33 @@ def test_layers_import_only_downwards():
     assert wrong == []
 
 
+CAPABILITIES = LAYERS[4]
+
+
+def reached_inside(graph: dict[str, set[str]]) -> list[str]:
+    """Imports from one capability into the modules of another: a capability reaches another only through
+    that package's own `__init__` (its public names), so its modules and private names can change freely."""
+    wrong = []
+    for name, deps in graph.items():
+        mine = name.split(".")[1] if name.count(".") else ""
+        for d in deps:
+            parts = d.split(".")
+            if mine in CAPABILITIES and len(parts) > 2 and parts[1] in CAPABILITIES and parts[1] != mine:
+                wrong.append(f"{name} -> {d}")
+    return sorted(wrong)
+
+
+def test_a_capability_uses_another_only_through_its_package():
+    assert reached_inside(import_graph()) == []
+
+
+def test_the_sibling_rule_catches_a_capability_reaching_into_another():
+    graph = {"dcgan_cli.latent.steer": {"dcgan_cli.vector_arithmetic.edits", "dcgan_cli.projection", "dcgan_cli.core.model",
+                                        "dcgan_cli.latent.sample"},
+             "dcgan_cli.explore.app": {"dcgan_cli.latent.steer"}}  # the explorer is above the capabilities: not a sibling
+    assert reached_inside(graph) == ["dcgan_cli.latent.steer -> dcgan_cli.vector_arithmetic.edits"]
+
+
 def test_the_layer_rule_catches_an_upward_import():
     assert layer_of("dcgan_cli.core.model") < layer_of("dcgan_cli.attributes.bank") < layer_of("dcgan_cli.paper.probe")
     assert layer_of("dcgan_cli.paper.probe") < layer_of("dcgan_cli.explore.app") < layer_of("dcgan_cli.cli.train")

@@ -47,6 +47,9 @@ def attributes_of(label_names: list[str], groups: list[list[str]]) -> list[Attri
 
 
 Want = dict[int, int]  # attribute index -> value index
+# The match score from which a sample counts as showing a phrase: arithmetic's concepts, its boundaries' and
+# separability's training samples, and `sample --label` all use this one bar.
+CONFIDENT = 0.8
 
 
 def match_score(probs: torch.Tensor, want: Want, attrs: list[Attribute]) -> torch.Tensor:

@@ -164,9 +164,9 @@ class Explorer:
 
     def overview(self, ckpt: str | None = None) -> dict[str, Any]:
         """The chosen checkpoint (default: the newest) with its run: config, words, pictures, choices."""
+        from ..attributes.phrases import vocabulary
         from ..core.configs import ARITHMETIC_METHODS
         from ..core.info import info
-        from ..vector_arithmetic.expression import vocabulary
 
         c = self.checkpoint(ckpt)
         ds = c.dataset

@@ -227,7 +227,7 @@ def interpolate(
     elif all(isinstance(e, int) for p in pairs for e in p):
         frames, rows, loops = interpolate_seeds(G, pairs, steps, method, trunc), [list(p) for p in pairs], False
     else:
-        from ..projection.project import latent_ends
+        from ..projection import latent_ends
 
         which = c.generator_name(ema)
         ends = latent_ends(c, G, which, [e for p in pairs for e in p], flag="--from/--to", device=device)

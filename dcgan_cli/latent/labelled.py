@@ -16,14 +16,8 @@ import torch
 
 from ..attributes.bank import concepts_file
 from ..attributes.classifier import AttributeModel, dataset_classifier, labels_problem, training_label
-from ..attributes.expectations import Attribute, Want, attributes_of, describe, match_score
-from ..core.checkpoint import Checkpoint
-from ..core.errors import DcganError, UsageError
-from ..core.generation import BATCH, check_truncation, seed_batches
-from ..core.progress import Progress, phase
-from ..core.tensor_cache import read_cached, write_cached
-from ..data import checkpoint_data
-from ..vector_arithmetic.expression import (
+from ..attributes.expectations import CONFIDENT, Attribute, Want, attributes_of, describe, match_score
+from ..attributes.phrases import (
     DIGIT_LABELLED,
     ParseError,
     parse_expression,
@@ -31,7 +25,12 @@ from ..vector_arithmetic.expression import (
     term_wants,
     vocabulary,
 )
-from ..vector_arithmetic.methods import CONFIDENT
+from ..core.checkpoint import Checkpoint
+from ..core.errors import DcganError, UsageError
+from ..core.generation import BATCH, check_truncation, seed_batches
+from ..core.progress import Progress, phase
+from ..core.tensor_cache import read_cached, write_cached
+from ..data import checkpoint_data
 
 FIRST_SEARCH, MOST_SEARCHED = 4096, 65_536  # seeds labelled at first ask; the most ever labelled for one phrase
 

@@ -2,7 +2,7 @@
 "towards seven") or away from it, with what the classifier reads in every picture on the way.
 
 The path follows the gradient of the guide on z (the small classifier on z that arithmetic's
-guided edit trains on the labelled bank, vector_arithmetic/edits.py), with the same pull toward
+guided edit trains on the labelled bank, attributes/zguide.py), with the same pull toward
 the prior's shell and toward the start, until the classifier reads the value in G's picture with
 at least SURE (or, away from it, at most 1 - SURE) or the path is MAX_STEPS long. The slider's
 positions are evenly spaced steps of that path, each drawn by G and read by the data set's
@@ -12,7 +12,6 @@ made: the slider is as quick as the browser.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 from ..attributes.bank import sample_bank
 from ..attributes.classifier import labels_problem
 from ..attributes.expectations import Attribute, attributes_of
+from ..attributes.zguide import guide_for, read_around, step_up, value_log_probs
 from ..core.checkpoint import Checkpoint
 from ..core.defaults import BANK_SAMPLES
 from ..core.errors import UsageError
@@ -28,7 +28,6 @@ from ..core.generation import check_truncation, generate, truncate
 from ..core.model import typical_norm, z_from_seeds
 from ..core.progress import Progress
 from ..data import checkpoint_data
-from ..vector_arithmetic.edits import SMOOTH, STEP, guide_for, held_near, value_log_probs
 
 FRAMES = 8  # positions on each side of the start
 MAX_STEPS = 120  # guide steps each way at most (1.2 of the prior's typical |z| when every step counts)
@@ -77,19 +76,13 @@ def _find(attrs: list[Attribute], concept: str) -> tuple[int, int]:
 
 def _path(guide, attr: Attribute, v: int, z0: torch.Tensor, cfg, toward: bool) -> list[torch.Tensor]:
     """z after each of MAX_STEPS guide steps (the first is z0), toward the value or away from it."""
-    step_len = STEP * cfg.z_scale * math.sqrt(z0.shape[-1])
     z, out = z0.clone()[None].requires_grad_(True), [z0.clone()]
     noise = torch.Generator().manual_seed(0)
     for _ in range(MAX_STEPS):
         # read around z, as the guided edit does: a position must hold in a neighbourhood, not at a point
-        eps = torch.randn((4, z0.shape[-1]), generator=noise) * SMOOTH * cfg.z_scale
-        p = value_log_probs(guide(z + eps), attr)[:, v].exp().mean()
+        p = value_log_probs(read_around(guide, z, noise, cfg)[:, 0], attr)[:, v].exp().mean()
         goal = p.clamp_min(1e-6).log() if toward else (1 - p).clamp_min(1e-6).log()
-        (grad,) = torch.autograd.grad(-goal + held_near(z, z0[None], cfg).sum(), z)
-        with torch.no_grad():
-            z -= step_len * grad / grad.norm().clamp_min(1e-12)
-            if cfg.z_dist == "uniform":
-                z.clamp_(-cfg.z_scale, cfg.z_scale)
+        step_up(z, z0[None], goal[None], cfg)
         out.append(z.detach()[0].clone())
     return out
 

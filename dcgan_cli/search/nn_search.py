@@ -215,7 +215,7 @@ def _queries(c: Checkpoint, G, queries, generated: bool, project: bool, ema, dev
     elif not generated:
         q, info = load_images(list(queries), cfg.size, cfg.nc).images, [{"path": str(p)} for p in queries]
         if project:
-            from ..projection.project import latent_ends
+            from ..projection import latent_ends
 
             ends = latent_ends(c, G, c.generator_name(ema), list(queries), flag="--query", device=device)
             recon = generate(G, torch.stack([e.z for e in ends]))

@@ -79,7 +79,7 @@ class TrainResult(Result):
             alike = " (the samples are still alike: train longer)" if self.diversity < COLLAPSE_BELOW else ""
             summary += f"; diversity of the fixed-seed grid {self.diversity:.2f} (1 = as varied as the real images){alike}"
         if self.best:
-            from ..evaluation.evaluate import metric_name
+            from ..evaluation import metric_name
 
             summary += (f"; best {metric_name(self.best['metric'], self.best.get('features'))} {self.best['value']:.4g} "
                         f"at step {self.best['step']}")

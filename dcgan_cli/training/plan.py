@@ -326,7 +326,7 @@ def train(
                          "install g++ (apt-get install g++) or set CXX to one, or train without --compile")
     evaluator = None
     if plan.train.eval_every and plan.world.main:
-        from ..evaluation.evaluate import TrainingEvaluator
+        from ..evaluation import TrainingEvaluator
 
         evaluator = TrainingEvaluator(plan.data, n=plan.train.eval_n, features=plan.train.eval_features,
                                       cache_root=plan.cache_root or default_cache_root(), device=device)

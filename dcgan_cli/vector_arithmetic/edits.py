@@ -23,94 +23,18 @@ separate reading of the images.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
-
 import torch
 from torch import nn
 
 from ..attributes.bank import SampleBank
-from ..attributes.expectations import Attribute, Want, expected_values
+from ..attributes.expectations import CONFIDENT, Attribute, Want, expected_values
+from ..attributes.zguide import guide_for, read_around, step_up, value_log_probs
 from ..core.errors import UsageError
 from ..core.model import typical_norm
-from ..core.progress import Progress, phase
-from ..core.tensor_cache import read_cached, write_cached
 from .methods import EXEMPLARS, Concept, Inputs, Plan, _anchors, _Matcher, too_few
 
 MARGIN = 0.9  # probability the guide must give every asked value before an edit stops
-SMOOTH = 0.7  # the guide is read around z (noise of this std, 4 draws): an edit must hold in a neighbourhood, not at a point
 MAX_EDIT_STEPS = 300
-STEP = 0.01  # each edit step's length, as a share of the prior's typical |z|
-GUIDE_VERSION = 1  # part of a cached guide's key: change it when train_guide changes, and cached guides retrain
-
-
-class ZClassifier(nn.Module):
-    """z (B, nz) -> logits (B, A) of every label: the guide the 'guided' edit follows."""
-
-    def __init__(self, nz: int, labels: int, width: int = 256):
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(nz, width), nn.SiLU(), nn.Linear(width, width), nn.SiLU(), nn.Linear(width, labels))
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
-
-
-def value_log_probs(logits: torch.Tensor, attr: Attribute) -> torch.Tensor:
-    """(B, len(values)) log-probabilities of an attribute's values from label logits."""
-    if attr.free:
-        x = logits[:, attr.columns[0]]
-        return torch.stack([nn.functional.logsigmoid(-x), nn.functional.logsigmoid(x)], 1)
-    return torch.log_softmax(logits[:, list(attr.columns)], 1)
-
-
-def train_guide(bank: SampleBank, attrs: list[Attribute], seed: int = 0, epochs: int = 30,
-                on_progress: Progress | None = None) -> ZClassifier:
-    """Fit the z classifier to the bank's soft labels (cross-entropy per attribute); its own seed."""
-    z, probs = bank.z.float(), bank.probs.float()
-    per_epoch = math.ceil(len(z) / 256)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        guide = ZClassifier(z.shape[1], probs.shape[1])
-        opt = torch.optim.Adam(guide.parameters(), lr=2e-3, weight_decay=1e-4)
-        g = torch.Generator().manual_seed(seed)
-        for epoch in range(epochs):
-            for group in opt.param_groups:
-                group["lr"] = 2e-3 * (0.5 + 0.5 * math.cos(math.pi * epoch / epochs))
-            for b, idx in enumerate(torch.randperm(len(z), generator=g).split(256)):
-                if on_progress is not None:
-                    on_progress(epoch * per_epoch + b, epochs * per_epoch)
-                logits = guide(z[idx])
-                loss = sum(-(a.value_probs(probs[idx]) * value_log_probs(logits, a)).sum(1).mean() for a in attrs)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-    if on_progress is not None:
-        on_progress(epochs * per_epoch, epochs * per_epoch)
-    return guide.eval()
-
-
-def guide_label(bank: SampleBank) -> str:
-    """What first use is doing while the guide trains, said before it starts."""
-    return f"training the guide on z, once per bank (30 epochs of its {len(bank.z):,} z; then cached)"
-
-
-def guide_for(bank: SampleBank, attrs: list[Attribute], on_progress: Progress | None = None) -> ZClassifier:
-    """The bank's z classifier: from its cache beside the bank, or trained now and kept (a minute on 2 CPU cores
-    for 16,384 z); `on_progress` hears of it only when it trains."""
-    key = hashlib.sha256(json.dumps([bank.path.name, GUIDE_VERSION, [a.name for a in attrs]]).encode()).hexdigest()[:12]
-    path = bank.path.with_name(f"{bank.path.stem}-guide-{key}.safetensors")
-    found = read_cached(path, lambda t, meta: meta.get("key") == key)
-    if found is not None:
-        guide = ZClassifier(bank.z.shape[1], bank.probs.shape[1])
-        try:
-            guide.load_state_dict(found[0])
-            return guide.eval()
-        except RuntimeError:
-            pass
-    guide = train_guide(bank, attrs, on_progress=phase(on_progress, guide_label(bank)))
-    write_cached(path, guide.state_dict(), {"key": key}, what="z classifier")
-    return guide
 
 
 # --- what each anchor should become
@@ -164,8 +88,7 @@ def _read_asked(guide: nn.Module, attrs: list[Attribute], z: torch.Tensor, asked
     """(the log-probability the guide gives every asked value, summed per row; the lowest probability
     of a value the guide must read surely), read around z. `floor` is filled at the anchor (step 0)."""
     rows = torch.arange(len(z))
-    eps = torch.randn((4, *z.shape), generator=noise) * SMOOTH * cfg.z_scale
-    logits = guide((z[None] + eps).reshape(-1, z.shape[1])).view(4, len(z), -1)
+    logits = read_around(guide, z, noise, cfg)
     lp, worst = torch.zeros(len(z)), torch.ones(len(z))
     for a, attr in enumerate(attrs):
         want = torch.tensor([w.get(a, -1) for w in asked])
@@ -184,13 +107,6 @@ def _read_asked(guide: nn.Module, attrs: list[Attribute], z: torch.Tensor, asked
     return lp, worst.detach()
 
 
-def held_near(z: torch.Tensor, z0: torch.Tensor, cfg) -> torch.Tensor:
-    """(R,) what keeps an edited z (R, nz) where G was trained: |z| near the prior's shell (normal z), and
-    a pull toward where it started (z0)."""
-    prior = (z.pow(2).mean(1) / cfg.z_scale**2 - 1).pow(2) if cfg.z_dist == "normal" else torch.zeros(len(z))
-    return prior + 0.1 * (z - z0).pow(2).mean(1) / cfg.z_scale**2
-
-
 def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, asked: list[Want], cfg,
                 margin: float = MARGIN, max_steps: int = MAX_EDIT_STEPS, starts: list[Want] | None = None,
                 unsettled: set[int] = frozenset()) -> tuple[torch.Tensor, list[int]]:
@@ -201,9 +117,6 @@ def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, aske
     include attributes no picture settles (Attractive), and pushing those to a margin drags z off
     the prior (docs/measured.md)."""
     z = z0.clone().requires_grad_(True)
-    # Normalised gradient steps, not Adam: Adam scales every coordinate to the same step, so z
-    # drifts as far along the guide's flat directions as along the one that matters.
-    step_len = STEP * cfg.z_scale * math.sqrt(z0.shape[1])
     done = torch.zeros(len(z0), dtype=torch.bool)
     taken = torch.full((len(z0),), max_steps)
     for p in guide.parameters():
@@ -222,11 +135,7 @@ def guided_edit(guide: nn.Module, attrs: list[Attribute], z0: torch.Tensor, aske
         done |= newly
         if done.all() or step == max_steps:
             break
-        (grad,) = torch.autograd.grad((-lp + held_near(z, z0, cfg)).sum(), z)
-        with torch.no_grad():
-            z -= step_len * grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12) * (~done).float()[:, None]
-        if cfg.z_dist == "uniform":
-            z.data.clamp_(-cfg.z_scale, cfg.z_scale)
+        step_up(z, z0, lp, cfg, moving=~done)
     return z.detach(), taken.tolist()
 
 
@@ -251,7 +160,7 @@ def guided_plan(inp: Inputs, seen_of=None) -> Plan:
 # --- boundary: InterFaceGAN's linear boundaries
 
 
-def fit_boundaries(bank: SampleBank, attrs: list[Attribute], confident: float = 0.8) -> dict[tuple[int, int], tuple]:
+def fit_boundaries(bank: SampleBank, attrs: list[Attribute], confident: float = CONFIDENT) -> dict[tuple[int, int], tuple]:
     """(attribute, value) -> (unit normal (nz,), offset, typical signed distance of that value's samples)."""
     z = bank.z.float()
     out = {}

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 
 from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels, sample_bank
-from ..attributes.expectations import attributes_of, judge, match_score
+from ..attributes.expectations import CONFIDENT, attributes_of, judge, match_score
+from ..attributes.phrases import DIGIT_LABELLED, Term, parse_expression, phrase_constraints, term_wants, vocabulary
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
 from ..core.errors import UsageError
@@ -27,8 +28,7 @@ from ..core.generation import generate
 from ..core.progress import Progress
 from ..core.seeds import check_seed, parse_seeds
 from ..data import ImageData, checkpoint_data
-from .expression import DIGIT_LABELLED, Term, parse_expression, phrase_constraints, term_wants, vocabulary
-from .methods import CONFIDENT, EXEMPLARS, Inputs, too_few
+from .methods import EXEMPLARS, Inputs, too_few
 from .result import ArithmeticResult
 from .separability import z_separability
 from .table import METHODS
@@ -140,7 +140,7 @@ def _given_anchors(c: Checkpoint, G, ema, anchors: list[Path] | None, device):
     """--anchor: (R, nz) their z, (R, C, H, W) the pictures themselves (or G's drawing of a z file), their names."""
     if not anchors:
         return None, None, None
-    from ..projection.project import latent_ends
+    from ..projection import latent_ends
 
     ends = latent_ends(c, G, c.generator_name(ema), list(anchors), flag="--anchor", device=device)
     photos = torch.stack([e.target if e.target is not None else generate(G, e.z[None])[0] for e in ends])

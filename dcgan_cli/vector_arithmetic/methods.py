@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 import torch
 
 from ..attributes.bank import SampleBank
-from ..attributes.expectations import Attribute, Want, describe, expected_values, match_score
+from ..attributes.expectations import CONFIDENT, Attribute, Want, describe, expected_values, match_score
+from ..attributes.phrases import Term
 from ..core.errors import DcganError, UsageError
 from ..core.model import typical_norm, z_from_seeds
-from .expression import Term
 
 EXEMPLARS = 3  # samples shown (and, for the paper's method, averaged) per term, as in the paper's figure 7
-CONFIDENT = 0.8  # match score from which a bank sample counts as showing a phrase
 MIN_CONTEXT = 8  # samples a context mean needs before its narrowest attributes are let go
 
 

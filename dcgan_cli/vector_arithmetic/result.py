@@ -14,9 +14,9 @@ import torch
 
 from ..attributes.bank import SampleBank
 from ..attributes.expectations import Judgement
+from ..attributes.phrases import Term
 from ..core.images import save_individual
 from ..core.results import Result, shown
-from .expression import Term
 from .figure import figure
 from .methods import Concept, Plan
 from .separability import Separability

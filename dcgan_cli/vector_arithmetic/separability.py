@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels, sample_bank
-from ..attributes.expectations import Attribute, attributes_of
+from ..attributes.expectations import CONFIDENT, Attribute, attributes_of
 from ..attributes.linear import linear_probe
 from ..core.checkpoint import as_checkpoint
 from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
@@ -50,7 +50,7 @@ class Separability(Result):
         return out + self.notes
 
 
-def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float = 0.8, seed: int = 0) -> list[dict]:
+def separability(bank: SampleBank, attrs: list[Attribute], *, confidence: float = CONFIDENT, seed: int = 0) -> list[dict]:
     """Per attribute: held-out accuracy of z -> value, the majority rate, samples used and a verdict."""
     out = []
     z = bank.z.numpy()

@@ -1,6 +1,7 @@
-"""The arithmetic expression language: "smiling woman - 0.5 woman + man".
+"""Phrases in a data set's words, and the arithmetic expressions over them: "smiling woman - 0.5 woman + man".
 
-Holds the parser (terms joined by + and -, each an optional number and a phrase; errors name
+Here, below the capabilities, because arithmetic, `sample --label`, interpolate's word ends and the
+explorer all read phrases. Holds the parser (terms joined by + and -, each an optional number and a phrase; errors name
 the column), the vocabulary (a data set's labels plus plain-English aliases) and the label
 values each phrase asks for.
 """
@@ -11,8 +12,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from ..attributes.expectations import Attribute, Want
 from ..core.errors import UsageError
+from .expectations import Attribute, Want
 
 # word -> (attribute, value). CelebA's 40 attributes by plain English name.
 CELEBA_ALIASES: dict[str, tuple[str, int]] = {
