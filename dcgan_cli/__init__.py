@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 # public name -> the module that holds it, under the same name
 _API = {
-    "ModelConfig": "core.configs", "TrainConfig": "core.configs", "PRESETS": "core.configs", "build_configs": "core.layers",
+    "ModelConfig": "core.configs", "TrainConfig": "core.configs", "PRESETS": "core.configs", "build_configs": "core.recipes",
     "Checkpoint": "core.checkpoint", "load_checkpoint": "core.checkpoint",
     "Generator": "core.model", "Discriminator": "core.model", "sample_z": "core.model", "z_from_seeds": "core.model",
     "parse_seeds": "core.seeds", "Result": "core.results", "RunFolder": "core.runs",
@@ -71,8 +71,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .core.errors import DcganError, UsageError
     from .core.images import save_gif, save_grid
     from .core.info import CheckpointInfo, ModelList, info, models
-    from .core.layers import build_configs
     from .core.model import Discriminator, Generator, sample_z, z_from_seeds
+    from .core.recipes import build_configs
     from .core.results import Result
     from .core.runs import RunFolder
     from .core.seeds import parse_seeds

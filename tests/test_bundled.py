@@ -17,7 +17,7 @@ from dcgan_cli.cli import app
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.configs import MODEL_FIELDS, TRAIN_FIELDS
 from dcgan_cli.core.generation import uint8_from_seeds
-from dcgan_cli.core.layers import build_configs
+from dcgan_cli.core.recipes import build_configs
 from tests.conftest import SHARED_MNIST, invoke
 
 SHIPPED = ("mnist", "shapes")

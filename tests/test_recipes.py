@@ -13,7 +13,7 @@ import torch
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.configs import TrainConfig
 from dcgan_cli.core.errors import UsageError
-from dcgan_cli.core.layers import FAMILY_RECIPES, PAPER_TRAIN, build_configs
+from dcgan_cli.core.recipes import FAMILY_RECIPES, PAPER_TRAIN, build_configs
 from dcgan_cli.training import plan_run, train
 from dcgan_cli.training.augment import augment
 from dcgan_cli.training.steps import d_hinge_loss, ema_decay_at, g_hinge_loss, lr_factor

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from dcgan_cli.core.checkpoint import load_checkpoint
-from dcgan_cli.core.layers import build_configs
+from dcgan_cli.core.recipes import build_configs
 from dcgan_cli.training import plan_run
 from dcgan_cli.training.watch import COLLAPSE_BELOW, Watchdog, diversity
 

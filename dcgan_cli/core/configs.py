@@ -35,7 +35,7 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LOSSES = ("nonsaturating", "hinge")  # the GAN objective: Goodfellow et al.'s non-saturating form, or the hinge
 LR_SCHEDULES = ("constant", "linear", "cosine")  # both learning rates, as a function of step / total steps
 AUGMENTS = ("translation", "color", "cutout")  # DiffAugment (Zhao et al. 2020), on real and fake alike
-RECIPE_NAMES = ("default", "paper")  # what each sets: core/layers.py
+RECIPE_NAMES = ("default", "paper")  # what each sets: core/recipes.py
 # A run this long (a GPU run) may pass its best and get worse (StudioGAN's DCGAN on CIFAR-10 does after
 # 42k steps), so without --eval-every it measures quality LONG_RUN_EVALS times and keeps the best.
 LONG_RUN_STEPS = 20_000
@@ -50,6 +50,24 @@ MAX_WIDTH = 4_096
 
 T = TypeVar("T", bound="Settings")
 
+# The panels `dcgan train --help` groups its flags in, in this order.
+DATA, MODEL, SCHEDULE, STABILISE, EVAL, SPEED, OUTPUT = (
+    "Data", "Model", "Schedule", "Stabilisers", "Evaluation", "Scale and speed", "Output")
+PANELS = (DATA, MODEL, SCHEDULE, STABILISE, EVAL, SPEED, OUTPUT)
+
+
+def setting(default: Any, panel: str, help: str, *, choices: tuple[str, ...] | None = None) -> Any:
+    """A config field that is also a `dcgan train` flag: its default, --help panel and text ({default} and the
+    names recipes.flag_help fills in are filled in), and its choices. A field declared without it is set by a
+    preset, a TOML file or the run itself, not by a flag of its own."""
+    return dataclasses.field(default=default, metadata={"panel": panel, "help": help, "choices": choices})
+
+
+def flag_fields(cls: type[Settings]) -> list[dataclasses.Field]:
+    """The fields of a config that are flags, in declaration order."""
+    return [f for f in dataclasses.fields(cls) if "help" in f.metadata]
+
+
 
 class Settings(Record):
     """The run configs: strict Records (an unknown key is an error) whose problems name a flag."""
@@ -61,21 +79,24 @@ class ModelConfig(Settings):
 
     _what = "model settings"
 
-    size: int = 64  # output height = width
-    nc: int = 3  # image channels
-    nz: int = 100  # latent size
-    ngf: int = 64  # G width at the last hidden stage
-    ndf: int = 64  # D width at the first stage
-    g_act: str = "relu"
-    d_act: str = "leaky_relu"
-    batch_norm: bool = True
-    downsample: str = "strided"  # how D halves resolution: strided conv or conv + avg pool
-    projection: str = "conv"  # z -> first feature map: 1x1-input transposed conv, or Linear
-    kernel: int = 4  # 4 as in the paper, 5 as in the Keras MNIST/SVHN models
-    d_dropout: float = 0.0
-    z_dist: str = "normal"  # the prior belongs to G: sampling must draw what training drew
-    z_scale: float = 1.0  # std for normal, half-width for uniform
-    spectral_norm: bool = False  # spectral normalisation of D's weights (Miyato et al. 2018); D then has no batch norm
+    size: int = setting(64, DATA, "Image size: 28, 32, 64 or 128 (default: the preset's).")  # output height = width
+    nc: int = 3  # image channels (the --channels option of a run: the data set's by default)
+    nz: int = setting(100, MODEL, "Latent size (default {default}).")
+    ngf: int = setting(64, MODEL, "Generator width at its last hidden stage (default: the preset's).")
+    ndf: int = setting(64, MODEL, "Discriminator width at its first stage (default: the preset's).")
+    g_act: str = setting("relu", MODEL, "G's hidden activation (default {default}).", choices=G_ACTIVATIONS)
+    d_act: str = setting("leaky_relu", MODEL, "D's hidden activation (default {default}).", choices=D_ACTIVATIONS)
+    batch_norm: bool = setting(True, MODEL, "Batch norm in G and D (default: on, as the paper; off in D with --spectral-norm).")
+    # how D halves resolution: strided conv or conv + avg pool
+    downsample: str = setting("strided", MODEL, "D's downsampling (default {default}).", choices=DOWNSAMPLE)
+    projection: str = "conv"  # z -> first feature map: 1x1-input transposed conv, or Linear (presets and TOML only)
+    kernel: int = 4  # 4 as in the paper, 5 as in the Keras MNIST/SVHN models (presets and TOML only)
+    d_dropout: float = 0.0  # presets and TOML only
+    # the prior belongs to G: sampling must draw what training drew
+    z_dist: str = setting("normal", MODEL, "The latent prior (default {default}).", choices=Z_DISTS)
+    z_scale: float = setting(1.0, MODEL, "Std of a normal z, half-width of a uniform z (default {default}).")
+    # spectral normalisation of D's weights (Miyato et al. 2018); D then has no batch norm
+    spectral_norm: bool = setting(False, MODEL, "Spectral normalisation in D, replacing its batch norm (default: off).")
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         return [
@@ -116,45 +137,80 @@ class TrainConfig(Settings):
 
     _what = "training settings"
 
-    dataset: str = "shapes"
-    epochs: int | None = None  # None: as many as max_steps or the --kimg length needs
-    max_steps: int | None = None  # train exactly this many steps in all
-    batch_size: int = 128
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    g_steps: int = 1  # G updates per D update
-    seed: int = 0
-    keep: int = 3  # checkpoints kept in the run folder
-    log_every: int = 10
-    channels_last: bool | None = None  # NHWC; None: with the precision auto chooses (on where bf16 is)
-    limit: int | None = None  # train on the first N images only (quick experiments, tests)
-    ema: bool = False  # keep an exponential moving average of G's weights beside G
-    ema_decay: float = 0.999
-    eval_every: int | None = None  # measure quality every N steps (and keep best.safetensors); 0: never; None: on long runs
-    eval_n: int = 2048  # generated and real images per measurement
-    eval_features: str | None = None  # inception or domain; None: domain for labelled data
-    eval_metric: str = "fid"  # what best.safetensors is best by
-    kimg: int | None = None  # length in thousands of real images shown; None: the data set's default
-    d_lr: float | None = None  # D's learning rate (two time-scale update rule); None: lr
-    label_smoothing: float = 0.0  # one-sided: D's target for real images is 1 - this
-    instance_noise: float = 0.0  # std of Gaussian noise on D's inputs (real and fake), annealed to 0 over DEFAULT_KIMG
-    tensorboard: bool = False  # also write TensorBoard events into RUN/tensorboard/
-    precision: str = "auto"  # auto, fp32, bf16 or fp16 (autocast; fp16 with gradient scaling, CUDA only)
+    dataset: str = "shapes"  # the --dataset option of a run
+    # None: as many as max_steps or the --kimg length needs
+    epochs: int | None = setting(None, SCHEDULE, "Epochs in all (default: as many as the data set's --kimg needs).")
+    max_steps: int | None = setting(None, SCHEDULE,
+                                    "Train exactly this many steps in all (default: as many as --epochs or --kimg give).")
+    batch_size: int = setting(128, SCHEDULE,
+                              "Batch size (default: shapes {shapes_batch}, or {shapes_paper_batch} with --recipe paper; "
+                              "else {default}).")
+    lr: float = setting(2e-4, SCHEDULE, "Adam learning rate (default {default}).")
+    beta1: float = setting(0.5, SCHEDULE, "Adam beta1 (default {default}).")
+    beta2: float = setting(0.999, SCHEDULE, "Adam beta2 (default {default}).")
+    g_steps: int = setting(1, SCHEDULE, "G updates per D update (default {default}).")
+    seed: int = setting(0, SCHEDULE, "Seed for init, data order and z (default {default}).")
+    keep: int = setting(3, OUTPUT, "Checkpoints kept in the run folder (default {default}).")
+    log_every: int = setting(10, OUTPUT, "Write metrics (and, off a terminal, a progress line) every N steps "
+                             "(default {default}).")
+    # NHWC; None: with the precision auto chooses (on where bf16 is)
+    channels_last: bool | None = setting(None, SPEED, "NHWC memory layout (default: on with the bf16 that --precision "
+                                         "auto chooses).")
+    limit: int | None = setting(None, DATA, "Train on the first N images only (default: all of them).")
+    ema: bool = setting(False, STABILISE, "Keep an EMA generator beside G, used by every command when present "
+                        "(default: off).")
+    ema_decay: float = setting(0.999, STABILISE, "The EMA's decay per step (default {default}, warmed up).")
+    # measure quality every N steps (and keep best.safetensors); 0: never; None: on long runs
+    eval_every: int | None = setting(None, EVAL, "Measure FID, KID, precision and recall every N steps; keep "
+                                     "best.safetensors, which sample, explore and the analyses then use (default: "
+                                     "{long_run_evals} times in runs of {long_run_steps:,}+ steps; 0: never).")
+    eval_n: int = setting(2048, EVAL, "Images per side for --eval-every (default {default}).")
+    eval_features: str | None = setting(None, EVAL, "Feature space for --eval-every (default: domain for labelled data).",
+                                        choices=FEATURES)
+    eval_metric: str = setting("fid", EVAL, "What best.safetensors is best by (default {default}).", choices=EVAL_METRICS)
+    # length in thousands of real images shown; None: the data set's default
+    kimg: int | None = setting(None, SCHEDULE, "Thousands of images to train on (default: the recipe's or the data "
+                               "set's: shapes {shapes_kimg}, MNIST {mnist_kimg}).")
+    # D's learning rate (two time-scale update rule); None: lr
+    d_lr: float | None = setting(None, STABILISE, "D's learning rate (default: --lr; another value is the two "
+                                 "time-scale update rule).")
+    label_smoothing: float = setting(0.0, STABILISE, "One-sided label smoothing: D's target for real images is 1 - this "
+                                     "(default {default}: off).")
+    # std of Gaussian noise on D's inputs (real and fake), annealed to 0 over the data set's DEFAULT_KIMG
+    instance_noise: float = setting(0.0, STABILISE, "Std of Gaussian noise on D's inputs, annealed to 0 over the run "
+                                    "(default {default}: off).")
+    tensorboard: bool = setting(False, OUTPUT, "Also write TensorBoard events into RUN/tensorboard/ (default: off; "
+                                "metrics.jsonl always).")
+    # autocast; fp16 with gradient scaling, CUDA only
+    precision: str = setting("auto", SPEED, "auto (default: bf16 autocast + channels_last where the device computes bf16 "
+                             "natively, a CUDA card or a CPU with avx512_bf16 or AMX; fp32 elsewhere), fp32, bf16 "
+                             "(autocast) or fp16 (autocast + gradient scaling, CUDA).", choices=PRECISIONS)
     precision_auto: str | None = None  # written by the run: what auto chose and why (None when precision was given)
-    compile: bool = False  # torch.compile G and D
-    sync_bn: bool = False  # data-parallel runs: batch-norm statistics over all ranks (CUDA only)
+    compile: bool = setting(False, SPEED, "torch.compile G and D: slow first steps, faster after (default: off).")
+    sync_bn: bool = setting(False, SPEED, "Data-parallel runs on CUDA: batch-norm statistics over all processes "
+                            "(default: off).")
     recipe: str | None = None  # the --recipe layer the run was built with (None: the settings alone)
-    loss: str = "nonsaturating"
-    d_beta1: float | None = None  # D's Adam betas, if not beta1/beta2
-    d_beta2: float | None = None
-    r1: float = 0.0  # R1 penalty weight gamma (Mescheder et al. 2018) on real images; 0: off
-    r1_every: int = 16  # lazy R1: every k D steps, weighted by k (Karras et al. 2020)
-    ema_kimg: float | None = None  # EMA half-life in thousands of images (stylegan's ema_kimg); replaces ema_decay
-    ema_rampup: float | None = None  # the half-life is at most this share of the images shown so far
-    augment: str = ""  # comma-separated AUGMENTS, applied to every image D sees
-    lr_schedule: str = "constant"
-    snap_kimg: float | None = None  # checkpoint and grid every this many thousand images; None: each epoch, >= SNAP_KIMG
+    loss: str = setting("nonsaturating", SCHEDULE, "The GAN loss: nonsaturating (the paper's) or hinge (default: the "
+                        "recipe's: {shapes_loss} on shapes, else {default}).", choices=LOSSES)
+    d_beta1: float | None = setting(None, STABILISE, "D's Adam beta1 (default: --beta1).")
+    d_beta2: float | None = setting(None, STABILISE, "D's Adam beta2 (default: --beta2).")
+    # R1 penalty weight gamma (Mescheder et al. 2018) on real images
+    r1: float = setting(0.0, STABILISE, "R1 penalty weight (gamma) on real images' gradient in D (default {default}: off).")
+    # lazy R1: every k D steps, weighted by k (Karras et al. 2020)
+    r1_every: int = setting(16, STABILISE, "Lazy R1: apply it every N steps, weighted by N (default {default}).")
+    # EMA half-life in thousands of images (stylegan's ema_kimg); replaces ema_decay
+    ema_kimg: float | None = setting(None, STABILISE, "The EMA's half-life in thousands of images, replacing "
+                                     "--ema-decay (default: unset, --ema-decay holds).")
+    ema_rampup: float | None = setting(None, STABILISE, "With --ema-kimg: the half-life is at most this share of the "
+                                       "images shown so far (default: unset, no ramp).")
+    augment: str = setting("", STABILISE, "DiffAugment on every image D sees, comma-separated: {augments} "
+                           "(default '': off).")
+    lr_schedule: str = setting("constant", SCHEDULE, "Both learning rates over the run: {default} (default), or decayed "
+                               "to 0 (linear, cosine).", choices=LR_SCHEDULES)
+    # checkpoint and grid every this many thousand images; None: each epoch, >= SNAP_KIMG
+    snap_kimg: float | None = setting(None, OUTPUT, "A checkpoint and a sample grid every this many thousand images "
+                                      "(default: each epoch, or whole epochs of at least {snap_kimg} thousand images on a "
+                                      "small data set).")
 
     def _checks(self) -> list[tuple[str, bool, str]]:
         augments = [a for a in self.augment.split(",") if a]
@@ -235,7 +291,7 @@ class TrainConfig(Settings):
         if self.max_steps is not None and self.epochs is None:
             return self.max_steps
         if self.epochs is None:
-            kimg = self.kimg if self.kimg is not None else DEFAULT_KIMG.get(self.dataset, 200)
+            kimg = self.kimg if self.kimg is not None else DEFAULT_KIMG[self.dataset]
             return max(1, math.ceil(kimg * 1000 / (self.batch_size * world_size)))
         by_epochs = self.epochs * steps_per_epoch
         return by_epochs if self.max_steps is None else min(self.max_steps, by_epochs)

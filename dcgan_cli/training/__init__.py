@@ -2,5 +2,6 @@
 
 from .loop import NonFiniteLossError, TrainResult, fit
 from .plan import RunPlan, plan_run, train
+from .request import TrainRequest
 
-__all__ = ["NonFiniteLossError", "RunPlan", "TrainResult", "fit", "plan_run", "train"]
+__all__ = ["NonFiniteLossError", "RunPlan", "TrainRequest", "TrainResult", "fit", "plan_run", "train"]

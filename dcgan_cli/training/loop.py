@@ -220,7 +220,7 @@ class _Loop:
         # agreement waits for the GPU.
         self.agree_every = 1 if device.type == "cpu" else 10
         # Instance noise anneals over the data set's default length in images, whatever the batch.
-        self.noise_horizon = DEFAULT_KIMG.get(cfg.dataset, 200) * 1000 / (cfg.batch_size * world.size)
+        self.noise_horizon = DEFAULT_KIMG[cfg.dataset] * 1000 / (cfg.batch_size * world.size)
         self.window = Window(device)
         self.saved: Path | None = None
         self.started, self.first_step = time.perf_counter(), state.step

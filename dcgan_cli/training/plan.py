@@ -19,15 +19,16 @@ from ..attributes.classifier import classes_to_learn, labels_problem
 from ..core.checkpoint import Checkpoint, damaged_best, load_checkpoint, run_best, run_checkpoints
 from ..core.configs import LONG_RUN_EVALS, LONG_RUN_STEPS, ModelConfig, TrainConfig
 from ..core.errors import UsageError
-from ..core.layers import FAMILY_RECIPES, build_configs, family, recipe_words, resume_configs
 from ..core.model import parameter_count
 from ..core.progress import Progress
+from ..core.recipes import FAMILY_RECIPES, build_configs, family, recipe_words, resume_configs
 from ..core.results import shown
 from ..core.runs import RUNS_DIR, RunFolder
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
 from .distributed import World, on_main
 from .loop import TrainResult, fit
+from .request import TrainRequest
 from .snapshot import refuse_a_run_in, stored_world_size
 
 # Past this a model's weights, gradients and Adam states alone outgrow any single card.
@@ -93,45 +94,30 @@ class RunPlan:
                 f"{precision_line(resolve_precision(self.train, device))}")
 
 
-def plan_run(
-    *,
-    dataset: str | None = None,
-    preset: str | None = None,
-    recipe: str | None = None,
-    config_file: Path | None = None,
-    model: dict[str, Any] | None = None,
-    train: dict[str, Any] | None = None,
-    out: Path | None = None,
-    resume: Path | None = None,
-    data_root: Path | None = None,
-    cache_dir: Path | None = None,
-    download: bool = False,
-    channels: int | None = None,
-    runs_dir: Path = Path(RUNS_DIR),
-    on_progress: Progress | None = None,
-    world: World | None = None,
-) -> RunPlan:
+def plan_run(request: TrainRequest | None = None, *, runs_dir: Path = Path(RUNS_DIR), on_progress: Progress | None = None,
+             world: World | None = None, **asked: Any) -> RunPlan:
     """Merge the settings, open (or prepare) the data, and choose the run folder.
 
-    `model` and `train` hold flag values (None = not given). With `resume`, the stored settings
-    win; only how long to train and how often to log or keep may change. A resumed checkpoint
-    writes back only into the run folder it belongs to, or into a new `out`.
+    `request` is what the run is asked for (`dcgan train`'s flags); from Python, its fields may be given as
+    keywords instead: `plan_run(dataset="shapes", train={"max_steps": 200}, out="runs/api")`. With `resume`,
+    the stored settings win; only how long to train and how often to log or keep may change. A resumed
+    checkpoint writes back only into the run folder it belongs to, or into a new `out`.
 
     With a `world` of several processes, rank 0 plans first (preparing the data, naming the run
     folder); the other ranks then plan the same run, and an error on rank 0 stops them all.
     """
+    if request is not None and asked:
+        raise TypeError("plan_run takes a TrainRequest or its fields as keywords, not both")
+    request = request if request is not None else TrainRequest(**asked)
     world = world or World()
-    kwargs = dict(dataset=dataset, preset=preset, recipe=recipe, config_file=config_file, model=model, train=train, out=out,
-                  resume=resume, data_root=data_root, cache_dir=cache_dir, download=download, channels=channels,
-                  runs_dir=runs_dir, on_progress=on_progress)
     if not world.active:
-        plan = _plan(**kwargs)
+        plan = _plan(request, runs_dir, on_progress)
     else:
-        plan = on_main(world, _plan, **kwargs)
+        plan = on_main(world, _plan, request, runs_dir, on_progress)
         folder = world.broadcast(str(plan.run.path) if plan is not None else None)
         if not world.main:
             # The folder rank 0 chose (and will lock); only rank 0 checks it is free.
-            plan = _plan(**(kwargs | {"out": Path(folder), "on_progress": None}), claimed=True)
+            plan = _plan(replace(request, out=Path(folder)), runs_dir, None, claimed=True)
         plan = replace(plan, world=world)
     t = plan.train
     if t.max_steps is not None and t.epochs is not None:
@@ -149,22 +135,19 @@ def plan_run(
     return plan
 
 
-def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config_file: Path | None,
-          model: dict[str, Any] | None, train: dict[str, Any] | None, out: Path | None, resume: Path | None,
-          data_root: Path | None, cache_dir: Path | None, download: bool, channels: int | None, runs_dir: Path,
-          on_progress: Progress | None, claimed: bool = False) -> RunPlan:
-    model, train = dict(model or {}), dict(train or {})
+def _plan(request: TrainRequest, runs_dir: Path, on_progress: Progress | None, claimed: bool = False) -> RunPlan:
+    r = request
+    model, train = r.given()
     notes: list[str] = []
-    if resume is not None:
-        ckpt, mcfg, tcfg, run = _resumed(resume, dataset, preset, recipe, config_file, channels, model, train, out, claimed,
-                                         notes)
+    if r.resume is not None:
+        ckpt, mcfg, tcfg, run = _resumed(r, model, train, claimed, notes)
     else:
         ckpt = None
-        mcfg, tcfg = build_configs(dataset, preset=preset, recipe=recipe, config_file=config_file, model_overrides=model,
-                                   train_overrides=train)
+        mcfg, tcfg = build_configs(r.dataset, preset=r.preset, recipe=r.recipe, config_file=r.config_file,
+                                   model_overrides=model, train_overrides=train)
         run = _new_run_folder(
-            Path(out) if out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}", claimed
-        )
+            Path(r.out) if r.out is not None else runs_dir / f"{tcfg.dataset}-{mcfg.size}-{time.strftime('%Y%m%d-%H%M%S')}",
+            claimed)
     params = parameter_count(mcfg)
     if params > MAX_PARAMETERS:
         raise UsageError(
@@ -172,14 +155,14 @@ def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config
             "Adam states); lower --ngf, --ndf or --nz"
         )
 
-    if ckpt is not None and data_root is None:
+    if ckpt is not None and r.data_root is None:
         # The stored data root is never followed: the cache that matches the run's data fingerprint is.
-        data = checkpoint_data(ckpt, "train", cache_dir=cache_dir, on_progress=on_progress)
+        data = checkpoint_data(ckpt, "train", cache_dir=r.cache_dir, on_progress=on_progress)
     else:
         # A batch no flag or file asked for may shrink to fit a small data set (97 photos), said in a note.
-        chosen = ckpt is None and train.get("batch_size") is None and config_file is None
-        data = load_data(tcfg.dataset, mcfg.size, root=data_root, cache_root=cache_dir, download=download,
-                         channels=channels if channels is not None else (mcfg.nc if ckpt is not None else None),
+        chosen = ckpt is None and train.get("batch_size") is None and r.config_file is None
+        data = load_data(tcfg.dataset, mcfg.size, root=r.data_root, cache_root=r.cache_dir, download=r.download,
+                         channels=r.channels if r.channels is not None else (mcfg.nc if ckpt is not None else None),
                          min_count=2 if chosen else tcfg.batch_size, on_progress=on_progress)
         if chosen:
             tcfg = _batch_that_fits(tcfg, int(data.images.shape[0]), notes)
@@ -198,17 +181,19 @@ def _plan(*, dataset: str | None, preset: str | None, recipe: str | None, config
                 f"the data set has {data.channels} channels but the resumed model makes {mcfg.nc}; add --channels {mcfg.nc}"
             )
         mcfg = replace(mcfg, nc=data.channels)
-    root = str(data_root) if data_root else (ckpt.dataset.root if ckpt is not None else None)
+    root = str(r.data_root) if r.data_root else (ckpt.dataset.root if ckpt is not None else None)
     meta = data.describe() | {"root": root}
     _check_extras(tcfg, data, notes)
     tcfg = _keep_the_best_of_a_long_run(tcfg, data, ckpt is None, notes)
-    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes, Path(cache_dir) if cache_dir is not None else default_cache_root())
+    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes,
+                   Path(r.cache_dir) if r.cache_dir is not None else default_cache_root())
 
 
-def _resumed(resume: Path, dataset, preset, recipe, config_file, channels, model, train, out, claimed: bool,
+def _resumed(r: TrainRequest, model: dict[str, Any], train: dict[str, Any], claimed: bool,
              notes: list[str]) -> tuple[Checkpoint, ModelConfig, TrainConfig, RunFolder]:
     """A resumed run's checkpoint, configs (stored, with what may change on a resume) and run folder."""
-    if preset or config_file or recipe:
+    resume, dataset, channels, out = r.resume, r.dataset, r.channels, r.out
+    if r.preset or r.config_file or r.recipe:
         raise UsageError("--preset, --recipe and --config cannot be used with --resume: the run keeps its stored settings")
     ckpt = load_checkpoint(resume)
     made = ckpt.meta.get("provenance")

@@ -11,9 +11,11 @@ from typing import Any
 
 import torch
 
+from ..core.progress import Progress
 from . import distributed
 from .loop import TrainResult
 from .plan import RunPlan, plan_run, train
+from .request import TrainRequest
 from .stopping import GracefulStop
 
 
@@ -45,9 +47,9 @@ class TrainingSession:
             self._stop.__exit__()
             self._stop = None
 
-    def plan(self, **options: Any) -> RunPlan:
-        """`plan_run(**options)` for this process; its notes and its one-line description are told."""
-        self._plan = plan_run(world=self.world, **options)
+    def plan(self, request: TrainRequest, *, on_progress: Progress | None = None) -> RunPlan:
+        """`plan_run(request)` for this process; its notes and its one-line description are told."""
+        self._plan = plan_run(request, world=self.world, on_progress=on_progress)
         self.on_note(self._plan.recipe_line())
         for line in self._plan.notes:
             self.on_note(f"note: {line}")

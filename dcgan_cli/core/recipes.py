@@ -13,14 +13,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .configs import (
+    AUGMENTS,
     DATASETS,
     DEFAULT_BATCH,
+    DEFAULT_KIMG,
     DEFAULT_PRESET,
+    LONG_RUN_EVALS,
+    LONG_RUN_STEPS,
     MODEL_FIELDS,
     PRESET_FOR_SIZE,
     PRESETS,
     RECIPE_NAMES,
     RESUMABLE,
+    SNAP_KIMG,
     TRAIN_FIELDS,
     ModelConfig,
     Settings,
@@ -34,26 +39,20 @@ from .records import ConfigError
 T = TypeVar("T", bound=Settings)
 
 # Training recipes: layers of settings between the preset and the TOML file. `paper` is Radford
-# et al.'s procedure exactly (the dataclass defaults, restated so that no layer below changes them);
-# `default` is the recipe that measured best per minute for the data set's family (FAMILY_RECIPES,
-# docs/measured.md), and what a run without --recipe trains with.
-PAPER_TRAIN: dict[str, Any] = {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "g_steps": 1, "loss": "nonsaturating", "ema": False,
-                               "label_smoothing": 0.0, "instance_noise": 0.0, "r1": 0.0, "augment": "",
-                               "lr_schedule": "constant"}
+# et al.'s procedure exactly (the dataclass defaults, restated as a layer so that no layer below changes
+# them); `default` is the recipe that measured best per minute for the data set's family
+# (FAMILY_RECIPES, docs/measured.md), and what a run without --recipe trains with.
+PAPER_TRAIN: dict[str, Any] = {k: getattr(TrainConfig, k) for k in (
+    "lr", "beta1", "beta2", "g_steps", "loss", "ema", "label_smoothing", "instance_noise", "r1", "augment", "lr_schedule")}
 RECIPES: dict[str, dict[str, dict[str, Any]]] = {
     "default": {"model": {}, "train": {}},  # filled in per family by recipe_layer
     "paper": {"model": {"spectral_norm": False}, "train": PAPER_TRAIN},
 }
 FAMILIES = ("shapes", "small", "large")  # the built-in shapes; 28/32 px digit-like sets; 64/128 px photos
 FAMILY_RECIPES: dict[str, dict[str, Any]] = {
-    # At the demo's training time (33 s on 2 CPU cores), batch 32 with the hinge loss measured best of
-    # the variants tried, in FID, KID, recall and the share of samples read confidently, 3 seeds each
-    # (docs/measured.md); 70k images at batch 32 take about as long as the paper's 80k at batch 64.
-    "shapes": {"loss": "hinge", "batch_size": 32, "kimg": 70},
+    "shapes": {"loss": "hinge", "batch_size": 32, "kimg": 70},  # docs/measured.md, "Shapes, at the demo's training time"
     "small": {},  # not measured yet: the paper's
-    # MNIST at 64 px at pytorch/examples' length: the hinge loss had the lower FID in every seed but the
-    # classifier read fewer of its samples confidently in every seed (docs/measured.md): no clear win.
-    "large": {},
+    "large": {},  # MNIST at 64 px: no clear win for the hinge loss (docs/measured.md)
 }
 
 
@@ -73,7 +72,7 @@ def recipe_words(cfg: TrainConfig, model: ModelConfig | None = None) -> str:
     words = []
     if cfg.loss != "nonsaturating":
         words.append(f"{cfg.loss} loss")
-    if (cfg.lr, cfg.beta1, cfg.beta2) != (2e-4, 0.5, 0.999):
+    if (cfg.lr, cfg.beta1, cfg.beta2) != (PAPER_TRAIN["lr"], PAPER_TRAIN["beta1"], PAPER_TRAIN["beta2"]):
         words.append(f"lr {cfg.lr:g}, betas ({cfg.beta1:g}, {cfg.beta2:g})")
     if cfg.d_lr is not None or cfg.d_beta1 is not None or cfg.d_beta2 is not None:
         b1, b2 = (cfg.beta1 if cfg.d_beta1 is None else cfg.d_beta1), (cfg.beta2 if cfg.d_beta2 is None else cfg.d_beta2)
@@ -99,6 +98,17 @@ def recipe_words(cfg: TrainConfig, model: ModelConfig | None = None) -> str:
 
 
 assert tuple(RECIPES) == RECIPE_NAMES
+
+
+def flag_help(f: dataclasses.Field) -> str:
+    """A config field's --help text: its declared text with its default and the recipes' figures filled in."""
+    default = f.default
+    shown = f"{default:g}" if isinstance(default, float) else str(default)
+    return f.metadata["help"].format(
+        default=shown, shapes_kimg=FAMILY_RECIPES["shapes"]["kimg"], shapes_batch=FAMILY_RECIPES["shapes"]["batch_size"],
+        shapes_loss=FAMILY_RECIPES["shapes"]["loss"], shapes_paper_batch=DEFAULT_BATCH["shapes"],
+        mnist_kimg=DEFAULT_KIMG["mnist"], long_run_evals=LONG_RUN_EVALS, long_run_steps=LONG_RUN_STEPS, snap_kimg=SNAP_KIMG,
+        augments=",".join(AUGMENTS))
 
 
 def read_toml(path: Path) -> dict[str, dict[str, Any]]:
