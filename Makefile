@@ -3,9 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY = $(VENV)/bin/python
 RUN ?= runs/demo
-# The demo trains on the built-in shapes with the default recipe (70k images at batch 32 with the
-# hinge loss, 2,188 steps), which drew varied shapes in every seed measured: about half a minute of
-# training on 2 CPU cores (README, "make demo").
+# The demo trains on the built-in shapes with the default recipe (core/recipes.py); what it costs and
+# draws is in the README, "make demo".
 TRAIN_ARGS ?=
 
 .PHONY: demo demo-run test test-fast venv clean models

@@ -287,14 +287,16 @@ def test_job_ids_are_unguessable_and_a_stranger_s_id_finds_nothing(client, shape
         assert client.get(f"/api/job/{guess}").status_code == 404
 
 
-def test_uploads_are_capped_per_session(client, monkeypatch):
-    from dcgan_cli.explore import session
+def test_uploads_are_capped_per_session(concept_run, tmp_path):
+    from dcgan_cli.explore.session import Explorer, Limits
 
-    monkeypatch.setattr(session, "MAX_UPLOADS", 2)
-    for i in range(2):
-        assert client.post("/api/upload", content=png_bytes(32), headers={"x-filename": f"{i}.png"}).status_code == 200
-    r = client.post("/api/upload", content=png_bytes(32), headers={"x-filename": "third.png"})
-    assert r.status_code == 413 and "2 uploads" in r.json()["error"] and len(list(client.uploads.iterdir())) == 2
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    with page_client(Explorer(concept_run, uploads, device="cpu", limits=Limits(uploads=2))) as client:
+        for i in range(2):
+            assert client.post("/api/upload", content=png_bytes(32), headers={"x-filename": f"{i}.png"}).status_code == 200
+        r = client.post("/api/upload", content=png_bytes(32), headers={"x-filename": "third.png"})
+    assert r.status_code == 413 and "2 uploads" in r.json()["error"] and len(list(uploads.iterdir())) == 2
 
 
 def test_a_hard_link_planted_in_the_run_folder_is_not_served(client, tmp_path):

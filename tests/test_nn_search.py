@@ -34,7 +34,7 @@ def test_matches_brute_force(random_set, chunk, k, integer):
     assert torch.allclose(got.distances, ref.distances, rtol=0, atol=1e-9)
 
 
-def test_the_integer_path_is_exact_on_near_ties(monkeypatch):
+def test_the_integer_path_is_exact_on_near_ties():
     """Adversarial data: 400 copies of one picture, each one pixel level off somewhere, and float
     queries a fraction of a level away, so the rounding to uint8 reorders nearly every pair. With
     no extra candidates at first, the bound must send the search round again until it is exact."""
@@ -47,13 +47,12 @@ def test_the_integer_path_is_exact_on_near_ties(monkeypatch):
     flat[np.arange(400), rng.integers(0, 192, 400)] += rng.choice([-2, -1, 1, 2], 400)
     data = data.astype(np.uint8)
     queries = torch.from_numpy(base / 127.5 - 1 + rng.uniform(-0.006, 0.006, (9, 3, 8, 8))).float()
-    monkeypatch.setattr(nn, "_EXTRA_INT", 0)
     for k in (1, 7, 40):
-        got, ref = nearest(queries, data, k, integer=True, norms=nn.shifted_norms(data)), brute_force(queries, data, k)
+        got = nearest(queries, data, k, integer=True, norms=nn.shifted_norms(data), tuning=nn.SearchTuning(int_extra=0))
+        ref = brute_force(queries, data, k)
         assert torch.equal(got.indices, ref.indices), k
     # rows longer than int32 can hold at once are multiplied in slices, summed exactly
-    monkeypatch.setattr(nn, "_INT_SLICE", 40)
-    got = nearest(queries, data, 5, integer=True)
+    got = nearest(queries, data, 5, integer=True, tuning=nn.SearchTuning(int_slice=40))
     assert torch.equal(got.indices, brute_force(queries, data, 5).indices)
 
 

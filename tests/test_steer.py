@@ -5,7 +5,7 @@ import pytest
 
 from dcgan_cli.core.checkpoint import load_checkpoint, resolve_checkpoint
 from dcgan_cli.core.errors import UsageError
-from dcgan_cli.latent.steer import steer
+from dcgan_cli.latent.steer import Slider, steer
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def ckpt(concept_run):
 @pytest.mark.parametrize("concept", ["square", "red", "large"])
 def test_a_slider_moves_what_the_classifier_reads_in_the_asked_direction(ckpt, shapes_classifier, concept):
     for seed in (0, 1, 2):
-        s = steer(ckpt, concept, seed=seed, bank_samples=2048, frames=4)
+        s = steer(ckpt, concept, seed=seed, bank_samples=2048, slider=Slider(frames=4))
         assert len(s.positions) == len(s.probs) == len(s.reads) == s.images.shape[0] == 9
         assert s.positions[0] == -1 and s.positions[4] == 0 and s.positions[-1] == 1
         assert s.distances[4] == 0
@@ -36,7 +36,7 @@ def test_a_free_label_slides_yes_and_no(celeba_concept_run):
     """CelebA's labels are free yes/no ones: "Smiling" moves toward smiling and away, the others are not asked."""
     c = load_checkpoint(resolve_checkpoint(celeba_concept_run))
     for seed in (0, 1):
-        s = steer(c, "Smiling", seed=seed, bank_samples=2048, frames=4)
+        s = steer(c, "Smiling", seed=seed, bank_samples=2048, slider=Slider(frames=4))
         assert s.attribute.values == ("not Smiling", "Smiling")
         assert s.probs[-1] > 0.8 and s.reads[-1].startswith("Smiling"), s.reads
         assert s.probs[0] < 0.2 and s.reads[0].startswith("not Smiling"), s.reads

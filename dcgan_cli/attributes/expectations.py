@@ -50,6 +50,8 @@ Want = dict[int, int]  # attribute index -> value index
 # The match score from which a sample counts as showing a phrase: arithmetic's concepts, its boundaries' and
 # separability's training samples, and `sample --label` all use this one bar.
 CONFIDENT = 0.8
+# A reading of one value this sure or surer is sure: the "confident" quality figure and the concept sliders' ends.
+SURE = 0.9
 
 
 def match_score(probs: torch.Tensor, want: Want, attrs: list[Attribute]) -> torch.Tensor:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import CPU_N, STANDARD_N
 from ..core.files import check_file_target
 from .common import Cache, Ckpt, Device, Ema, Features, Root, Split, device, json_option, say_which_checkpoint
 from .console import emit, note, progress
@@ -19,7 +20,7 @@ RealSplit = Annotated[Split, typer.Option(help="The real data split to compare w
 Metrics = Annotated[str, typer.Option(help="Comma-separated: fid, kid, pr (precision and recall).")]
 N = Annotated[int | None, typer.Option(
     "--n", help="Images per side: generated from seeds 0..N-1, real a fixed random subset. "
-    "(default: 10,000 on a GPU, the standard protocol; 2,048 "
+    f"(default: {STANDARD_N:,} on a GPU, the standard protocol; {CPU_N:,} "
     "elsewhere, a first look; a split holding fewer is said)", show_default=False)]
 FeatureSpace = Annotated[Features | None, typer.Option(
     help="Feature space (default: domain for labelled data sets, else inception).", show_default=False)]

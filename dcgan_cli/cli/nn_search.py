@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import NN_MEMORY_MB
 from ..core.errors import UsageError
 from ..core.files import check_outputs
 from ..core.seeds import resolve_seeds
@@ -21,7 +22,7 @@ Project = Annotated[bool, typer.Option(
 SearchSplit = Annotated[Split, typer.Option(help="Search the train or the test split.")]
 Holdout = Annotated[int, typer.Option(help="Unseen real images for the memorization statistic (0: skip).")]
 ChunkSize = Annotated[int | None, typer.Option(
-    help="Training images per matrix product (default: 256 MB of float32).", show_default=False)]
+    help=f"Training images per matrix product (default: {NN_MEMORY_MB} MB of float32).", show_default=False)]
 JsonPath = json_option("Write the full report as JSON.")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ..core.defaults import RADIUS, SAMPLE_FORMATS
+from ..core.defaults import FIRST_SEARCH, MIN_CAPTIONED, MIN_CELL, RADIUS, SAMPLE_FORMATS, SAMPLE_SEEDS
 from ..core.errors import UsageError
 from ..core.files import check_folder_path, check_image_path
 from ..core.seeds import resolve_seeds
@@ -20,10 +20,11 @@ Nrow = Annotated[int | None, typer.Option(help="Images per grid row (default: sq
 Fmt = Annotated[Literal[SAMPLE_FORMATS], typer.Option(  # type: ignore[valid-type]
     "--format", help="grid: one picture; png: a folder of seed-N.png; npz: one array file (for external tools).")]
 Scale = Annotated[int | None, typer.Option(
-    "--scale", help="Enlarge the grid's tiles N times, nearest (default: to 128 px or more; 1: the model's size).",
+    "--scale", help=f"Enlarge the grid's tiles N times, nearest (default: to {MIN_CELL} px or more; 1: the model's size).",
     show_default=False)]
 Labels = Annotated[bool, typer.Option(
-    "--labels/--no-labels", help="Caption each grid tile with its seed (tiles of 64 px or more); --no-labels for a plain grid.")]
+    "--labels/--no-labels", help=f"Caption each grid tile with its seed (tiles of {MIN_CAPTIONED} px or more); "
+    "--no-labels for a plain grid.")]
 Around = Annotated[int | None, typer.Option(
     help="More like this: each --seeds seed is a small step around this seed's z instead of a sample of its own "
     "(default: none, each seed its own sample).")]
@@ -34,7 +35,7 @@ Read = Annotated[bool, typer.Option(
     "then cached).", rich_help_panel="Reading")]
 Label = Annotated[str | None, typer.Option(
     "--label", help="Samples the data set's classifier reads as these words ('seven', 'red square'): the first --n seeds "
-    "that read so (default 64), found once in the cached labels of seeds 0-4095 (more when needed).",
+    f"that read so (default {SAMPLE_SEEDS}), found once in the cached labels of seeds 0-{FIRST_SEARCH - 1} (more when needed).",
     rich_help_panel="Reading", show_default=False)]
 DataRoot = Annotated[Path | None, typer.Option(
     "--data-root", help="Where the data set's files are, for --read when its cache is gone "
@@ -67,7 +68,7 @@ def sample(
     if label is not None and seeds is not None:
         raise UsageError("--label finds the seeds; give --n (how many) rather than --seeds")
     with progress("generating, then reading" if read else "generating") as bar:
-        result = draw(ckpt, resolve_seeds(n, seeds, 64), label=label, fmt=fmt, nrow=nrow, individual=individual, trunc=trunc,
-                      scale=scale, labels=labels, ema=ema, around=around, radius=radius, read=read, device=device(device_name),
-                      data_root=data_root, on_progress=bar)
+        result = draw(ckpt, resolve_seeds(n, seeds, SAMPLE_SEEDS), label=label, fmt=fmt, nrow=nrow, individual=individual,
+                      trunc=trunc, scale=scale, labels=labels, ema=ema, around=around, radius=radius, read=read,
+                      device=device(device_name), data_root=data_root, on_progress=bar)
     emit(result, out=out_path)

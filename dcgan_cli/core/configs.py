@@ -41,7 +41,7 @@ RECIPE_NAMES = ("default", "paper")  # what each sets: core/recipes.py
 LONG_RUN_STEPS = 20_000
 LONG_RUN_EVALS = 20
 # Snapshots (a checkpoint and a grid) come each epoch, but no oftener than every SNAP_KIMG thousand
-# images: a 97-image folder at batch 32 has an epoch of 3 steps, and wrote 268 MB in 202 steps.
+# images: a small folder's epoch is a few steps, and a snapshot each would fill the disk.
 SNAP_KIMG = 5
 
 # Bounds on what a small input may ask for: beyond them a run needs more memory than any card has.
@@ -326,8 +326,7 @@ DEFAULT_KIMG = {
     "lsun": 2000,
     "folder": 500,
 }
-# Default batch size per data set, where it differs from 128: measured in benchmarks/quality.py
-# (shapes at batch 64 for 80k images drew varied shapes in 3 seeds of 3).
+# Default batch size per data set, where it differs from 128 (benchmarks/quality.py; docs/measured.md).
 DEFAULT_BATCH = {"shapes": 64}
 DEFAULT_PRESET = {
     "shapes": "shapes32",

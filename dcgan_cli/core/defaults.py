@@ -2,6 +2,14 @@
 explorer use them. Nothing here loads torch, so the CLI reads them at start."""
 
 SAMPLE_FORMATS = ("grid", "png", "npz")
+SAMPLE_SEEDS = 64  # `dcgan sample`'s seeds without --n or --seeds: 0-63, an 8 x 8 grid
 RADIUS = 0.3  # `sample --around`'s step: near enough to read as the same picture, far enough to vary
 BANK_SAMPLES = 16_384  # generated samples the arithmetic's labelled bank holds
 ATTRIBUTE_IMAGES = 30_000  # real labelled images a data set's attribute classifier learns from at most
+# `sample --label` and interpolate's word ends: seeds read at the first ask, and the most ever read for one phrase
+FIRST_SEARCH, MOST_SEARCHED = 4096, 65_536
+STANDARD_N = 10_000  # `dcgan evaluate`'s images a side on a GPU: the published protocol's count (50,000 in some papers)
+CPU_N = 2048  # ... and elsewhere: a first look in about a minute on a laptop CPU
+NN_MEMORY_MB = 256  # nn-search's float32 chunk of training images, without --chunk-size
+MIN_CELL = 128  # on-screen size of a grid tile: a 32 px model's image is enlarged 4x (nearest: pixels stay pixels)
+MIN_CAPTIONED = 64  # a caption under a tile needs about this much width to be read

@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
+from .defaults import MIN_CELL
 from .files import check_image_path, write_atomic
 from .pixels import to_hwc_uint8
 
@@ -74,7 +75,6 @@ def save_gif(frames: list[Image.Image], path: Path, duration_ms: int = 120, loop
     return save_pil(first, path, save_all=True, append_images=rest, duration=duration_ms, loop=0 if loop else 1)
 
 
-MIN_CELL = 128  # on-screen size of a tile: a 32 px model's image is enlarged 4x (nearest: pixels stay pixels)
 BACKGROUND, INK = (255, 255, 255), (20, 20, 20)
 
 
@@ -88,7 +88,6 @@ def enlarged(images: torch.Tensor, min_cell: int = MIN_CELL) -> list[Image.Image
     return tiles
 
 
-MIN_CAPTIONED = 64  # a caption under a tile needs about this much width to be read
 
 
 def captioned_grid(images: torch.Tensor, captions: list[str], nrow: int | None = None, title: str | None = None) -> Image.Image:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import torch
 
 from ..attributes.classifier import dataset_classifier, group_columns
+from ..attributes.expectations import SURE
 from ..core.pixels import to_model_range
-
-SURE = 0.9  # a reading this sure or surer counts as confident
 
 
 def confident_share(images_u8: torch.Tensor, data) -> float:

@@ -22,6 +22,7 @@ import torch
 from ..attributes.classifier import classes_to_learn, training_label
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import FEATURES
+from ..core.defaults import CPU_N, STANDARD_N
 from ..core.errors import DcganError, UsageError
 from ..core.generation import uint8_from_seeds
 from ..core.progress import Progress, phase
@@ -37,8 +38,6 @@ MAX_N = 200_000
 
 
 SMALL_N = 5000  # below it, Inception FID's bias dominates differences between models
-STANDARD_N = 10_000  # the published protocol's sample count (50,000 in some papers)
-CPU_N = 2048  # a first look in about a minute on a laptop CPU; --n 10000 for the standard protocol
 
 
 def default_n(device: torch.device | str) -> int:

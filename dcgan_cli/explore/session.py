@@ -12,6 +12,7 @@ import re
 import stat
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,18 @@ from ..core.runs import RunFolder
 from ..core.seeds import MAX_SEED, Label
 from .answers import picture, png, public_answer
 
-MAX_TILES = 256
-MAX_UPLOAD = 20 * 2**20  # bytes; Pillow's bomb check guards the decoded size
-MAX_UPLOADS, MAX_UPLOAD_BYTES = 32, 128 * 2**20  # per session: a page cannot fill the disk through uploads
+MAX_UPLOAD = 20 * 2**20  # bytes in one upload; Pillow's bomb check guards the decoded size
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one page may ask of a session: a page cannot fill the memory or the disk."""
+
+    tiles: int = 256  # samples in one ask
+    uploads: int = 32  # uploads in the session
+    upload_bytes: int = 128 * 2**20  # bytes uploaded in the session
+
+
 PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
 SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
 class TooLarge(UsageError):
@@ -44,10 +54,11 @@ class Explorer:
     """One run (or one checkpoint's run) opened for the page; `uploads` is this session's own folder."""
 
     def __init__(self, target: Path | str | None, uploads: Path, device: torch.device | str = "cpu",
-                 bank_samples: int = BANK_SAMPLES):
+                 bank_samples: int = BANK_SAMPLES, limits: Limits = Limits()):
         from ..core.checkpoint import RUNS_DIR, newest_checkpoint
 
         self.device, self.bank_samples = device, bank_samples  # the labelled bank arithmetic builds once per checkpoint
+        self.limits = limits
         self.uploads = Path(uploads)
         folder = Path(target) if target is not None else Path(RUNS_DIR)
         if folder.name == "checkpoints" and RunFolder(folder.parent).is_run():  # RUN/checkpoints means RUN
@@ -229,8 +240,8 @@ class Explorer:
                 around: int | None = None, radius: float = RADIUS) -> dict[str, Any]:
         from ..latent.sample import sample
 
-        if not 1 <= len(seeds) <= MAX_TILES:
-            raise UsageError(f"ask for 1 to {MAX_TILES} samples at a time, got {len(seeds)}")
+        if not 1 <= len(seeds) <= self.limits.tiles:
+            raise UsageError(f"ask for 1 to {self.limits.tiles} samples at a time, got {len(seeds)}")
         c = self.checkpoint(ckpt)
         started = time.perf_counter()
         r = sample(c, seeds, trunc=trunc, ema=ema, around=around, radius=radius, device=self.device)
@@ -270,8 +281,8 @@ class Explorer:
         """The first n seeds whose samples the classifier reads as `phrase` ("show me sevens")."""
         from ..latent.labelled import seeds_showing
 
-        if not 1 <= n <= MAX_TILES:
-            raise UsageError(f"ask for 1 to {MAX_TILES} samples at a time, got {n}")
+        if not 1 <= n <= self.limits.tiles:
+            raise UsageError(f"ask for 1 to {self.limits.tiles} samples at a time, got {n}")
         found = seeds_showing(self.checkpoint(ckpt), phrase, n, trunc=trunc, ema=ema, device=self.device,
                               on_progress=on_progress)
         return {"seeds": found.seeds, "lines": [found.line()]}
@@ -335,8 +346,9 @@ class Explorer:
         if len(body) > MAX_UPLOAD:
             raise TooLarge(f"the upload is {len(body) / 2**20:.0f} MB; pictures up to {MAX_UPLOAD // 2**20} MB")
         with self._lock:
-            if self._uploaded[0] >= MAX_UPLOADS or self._uploaded[1] + len(body) > MAX_UPLOAD_BYTES:
-                raise TooLarge(f"this session has had its {MAX_UPLOADS} uploads or {MAX_UPLOAD_BYTES // 2**20} MB; "
+            cap = self.limits
+            if self._uploaded[0] >= cap.uploads or self._uploaded[1] + len(body) > cap.upload_bytes:
+                raise TooLarge(f"this session has had its {cap.uploads} uploads or {cap.upload_bytes // 2**20} MB; "
                                "restart dcgan explore for more")
             self._uploaded[0] += 1
             self._uploaded[1] += len(body)

@@ -246,7 +246,8 @@ def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw)
     (for the rows' names); a note per phrase. The two ends of a walk are two samples: from 'circle' to
     'large' starts at a circle that is not large and ends at a large shape that is not a circle where the
     samples hold such seeds, and a walk from a word to itself runs between two samples of it."""
-    from .labelled import MOST_SEARCHED, seeds_showing
+    from ..core.defaults import MOST_SEARCHED
+    from .labelled import seeds_showing
 
     rows: dict[str, int] = {}
     flags: dict[str, str] = {}  # the option each phrase came from, for its errors

@@ -26,13 +26,12 @@ from ..attributes.phrases import (
     vocabulary,
 )
 from ..core.checkpoint import Checkpoint
+from ..core.defaults import FIRST_SEARCH, MOST_SEARCHED
 from ..core.errors import DcganError, UsageError
 from ..core.generation import BATCH, check_truncation, seed_batches
 from ..core.progress import Progress, phase
 from ..core.tensor_cache import read_cached, write_cached
 from ..data import checkpoint_data
-
-FIRST_SEARCH, MOST_SEARCHED = 4096, 65_536  # seeds labelled at first ask; the most ever labelled for one phrase
 
 
 @dataclass

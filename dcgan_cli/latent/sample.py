@@ -14,11 +14,11 @@ import numpy as np
 import torch
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
-from ..core.defaults import RADIUS, SAMPLE_FORMATS
+from ..core.defaults import MIN_CAPTIONED, MIN_CELL, RADIUS, SAMPLE_FORMATS
 from ..core.errors import UsageError
 from ..core.files import write_atomic
 from ..core.generation import check_truncation, images_from_seeds, uint8_from_seeds
-from ..core.images import MIN_CAPTIONED, MIN_CELL, captioned_grid, grid_image, save_individual, save_pil
+from ..core.images import captioned_grid, grid_image, save_individual, save_pil
 from ..core.model import Generator
 from ..core.pixels import to_hwc_uint8, to_model_range
 from ..core.progress import Progress

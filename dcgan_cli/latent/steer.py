@@ -4,7 +4,7 @@
 The path follows the gradient of the guide on z (the small classifier on z that arithmetic's
 guided edit trains on the labelled bank, attributes/zguide.py), with the same pull toward
 the prior's shell and toward the start, until the classifier reads the value in G's picture with
-at least SURE (or, away from it, at most 1 - SURE) or the path is MAX_STEPS long. The slider's
+at least `Slider.sure` (or, away from it, at most 1 - sure) or the path is `Slider.max_steps` long. The slider's
 positions are evenly spaced steps of that path, each drawn by G and read by the data set's
 classifier, so what the page shows while a slider is dragged is pictures and readings already
 made: the slider is as quick as the browser.
@@ -19,7 +19,7 @@ import torch
 
 from ..attributes.bank import sample_bank
 from ..attributes.classifier import labels_problem
-from ..attributes.expectations import Attribute, attributes_of
+from ..attributes.expectations import SURE, Attribute, attributes_of
 from ..attributes.zguide import guide_for, read_around, step_up, value_log_probs
 from ..core.checkpoint import Checkpoint
 from ..core.defaults import BANK_SAMPLES
@@ -29,10 +29,15 @@ from ..core.model import typical_norm, z_from_seeds
 from ..core.progress import Progress
 from ..data import checkpoint_data
 
-FRAMES = 8  # positions on each side of the start
-MAX_STEPS = 120  # guide steps each way at most (1.2 of the prior's typical |z| when every step counts)
-SURE = 0.9  # the classifier's probability of the value at which "more" ends (1 - SURE for "less")
-PROBE = 4  # steps between the pictures read to find the end
+
+@dataclass(frozen=True)
+class Slider:
+    """How a concept slider is made."""
+
+    frames: int = 8  # positions on each side of the start
+    max_steps: int = 120  # guide steps each way at most (1.2 of the prior's typical |z| when every step counts)
+    sure: float = SURE  # the classifier's probability of the value at which "more" ends (1 - sure for "less")
+    probe: int = 4  # steps between the pictures read to find the end
 
 
 @dataclass
@@ -74,11 +79,11 @@ def _find(attrs: list[Attribute], concept: str) -> tuple[int, int]:
     raise UsageError(f"no concept {concept!r} in this data set's labels; choose one of {', '.join(concept_words(attrs))}")
 
 
-def _path(guide, attr: Attribute, v: int, z0: torch.Tensor, cfg, toward: bool) -> list[torch.Tensor]:
-    """z after each of MAX_STEPS guide steps (the first is z0), toward the value or away from it."""
+def _path(guide, attr: Attribute, v: int, z0: torch.Tensor, cfg, toward: bool, steps: int) -> list[torch.Tensor]:
+    """z after each of `steps` guide steps (the first is z0), toward the value or away from it."""
     z, out = z0.clone()[None].requires_grad_(True), [z0.clone()]
     noise = torch.Generator().manual_seed(0)
-    for _ in range(MAX_STEPS):
+    for _ in range(steps):
         # read around z, as the guided edit does: a position must hold in a neighbourhood, not at a point
         p = value_log_probs(read_around(guide, z, noise, cfg)[:, 0], attr)[:, v].exp().mean()
         goal = p.clamp_min(1e-6).log() if toward else (1 - p).clamp_min(1e-6).log()
@@ -87,13 +92,13 @@ def _path(guide, attr: Attribute, v: int, z0: torch.Tensor, cfg, toward: bool) -
     return out
 
 
-def _until_read(path: list[torch.Tensor], reads_value, toward: bool) -> list[torch.Tensor]:
-    """The path up to where the classifier first reads the value in G's picture (at least SURE; away:
-    at most 1 - SURE), checked every PROBE steps; all of it when it never does. The guide on z only
+def _until_read(path: list[torch.Tensor], reads_value, toward: bool, slider: Slider) -> list[torch.Tensor]:
+    """The path up to where the classifier first reads the value in G's picture (at least slider.sure; away:
+    at most 1 - sure), checked every slider.probe steps; all of it when it never does. The guide on z only
     chooses the direction: where the slider ends is what the pictures show."""
-    probes = list(range(0, len(path), PROBE))
+    probes = list(range(0, len(path), slider.probe))
     p = reads_value(torch.stack([path[i] for i in probes]))
-    hit = (p >= SURE) if toward else (p <= 1 - SURE)
+    hit = (p >= slider.sure) if toward else (p <= 1 - slider.sure)
     end = probes[int(hit.nonzero()[0])] if hit.any() else len(path) - 1
     return path[: end + 1]
 
@@ -104,7 +109,7 @@ def _spaced(path: list[torch.Tensor], n: int) -> list[torch.Tensor]:
 
 
 def steer(c: Checkpoint, concept: str, *, seed: int | None = None, z: torch.Tensor | None = None, trunc: float = 1.0,
-          ema: bool | None = None, frames: int = FRAMES, bank_samples: int = BANK_SAMPLES,
+          ema: bool | None = None, slider: Slider = Slider(), bank_samples: int = BANK_SAMPLES,
           device: torch.device | str = "cpu", data_root: Path | None = None,
           on_progress: Progress | None = None) -> Steered:
     """The slider's pictures for `concept` from a seed's sample (at `trunc`) or a given z (nz,)."""
@@ -130,8 +135,13 @@ def steer(c: Checkpoint, concept: str, *, seed: int | None = None, z: torch.Tens
     def read(images: torch.Tensor) -> torch.Tensor:  # (B, len(values)) what the classifier reads of the attribute
         return attrs[a].value_probs(bank.classifier.predict(images.to(device)).cpu())
 
-    sides = [_spaced(_until_read(_path(guide, attrs[a], v, start, cfg, toward=t), lambda z: read(generate(G, z.to(device)))[:, v],
-                                 t), frames) for t in (False, True)]
+    frames = slider.frames
+
+    def side(toward: bool) -> list[torch.Tensor]:  # the path one way, cut where the pictures read the end, spaced
+        path = _path(guide, attrs[a], v, start, cfg, toward, slider.max_steps)
+        return _spaced(_until_read(path, lambda z: read(generate(G, z.to(device)))[:, v], toward, slider), frames)
+
+    sides = [side(False), side(True)]
     zs = torch.stack([*sides[0][::-1], start, *sides[1]])
     images = generate(G, zs.to(device))
     values = read(images)

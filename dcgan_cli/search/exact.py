@@ -29,19 +29,24 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..core.defaults import NN_MEMORY_MB
 from ..core.errors import DcganError, UsageError
 from ..core.files import write_atomic
 from ..core.pixels import flat_model_range, to_pixel_units
 from ..core.progress import Progress
 
-DEFAULT_MEMORY_MB = 256
-_EXTRA = 16  # candidates kept beyond k for the exact float64 re-ranking (float path)
-_EXTRA_INT = 1024  # candidates kept beyond k in integers, first try (keeping more costs little; a second pass costs a pass)
-_INT_SLICE = 131072  # |a.b| <= 128 * 128 * 131072 = 2^31: longer rows are multiplied in slices and summed in int64
 NORMS_NAME = "sqnorm-int8"
-# int8 chunks of ~48 MB: the GEMM reads what the shift just wrote while it is still in cache
-# (benchmarks/nn_speed.py: 4,096 rows of 3x64x64 were 1.26x faster than the float path's 256 MB)
-INT_CHUNK_MB = 48
+
+
+@dataclass(frozen=True)
+class SearchTuning:
+    """How the exact search trades memory against passes. The answer is the same for any values (tests pass
+    small ones to reach the rare branches); the defaults are the fast ones (docs/measured.md, "nn-search in integers")."""
+
+    float_extra: int = 16  # candidates kept beyond k for the exact float64 re-ranking (float path)
+    int_extra: int = 1024  # candidates kept beyond k in integers, first try (more costs little; a second pass costs a pass)
+    int_slice: int = 131072  # |a.b| <= 128 * 128 * 131072 = 2^31: longer rows are multiplied in slices summed in int64
+    int_chunk_mb: int = 48  # int8 chunks small enough that the GEMM reads what the shift wrote while it is in cache
 
 
 @dataclass
@@ -50,7 +55,7 @@ class Neighbours:
     distances: torch.Tensor  # (Q, k) float64, squared L2 in [-1, 1] pixel space
 
 
-def chunk_rows(dim: int, memory_mb: float = DEFAULT_MEMORY_MB, bytes_per_value: int = 4) -> int:
+def chunk_rows(dim: int, memory_mb: float = NN_MEMORY_MB, bytes_per_value: int = 4) -> int:
     """Rows per chunk so that one chunk (float32, or int8 with bytes_per_value 1) fits the memory budget."""
     return max(1, int(memory_mb * 2**20 // (dim * bytes_per_value)))
 
@@ -101,18 +106,18 @@ def _int8_rows(raw: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return out[: raw.shape[0]].view(torch.int8)
 
 
-def _int_dot(b: torch.Tensor, a_t: torch.Tensor) -> torch.Tensor:
-    """(c, D) int8 @ (D, Q) int8 -> (c, Q) int64, exact (slices of the row when int32 could overflow)."""
-    if b.shape[1] <= _INT_SLICE:
+def _int_dot(b: torch.Tensor, a_t: torch.Tensor, piece: int) -> torch.Tensor:
+    """(c, D) int8 @ (D, Q) int8 -> (c, Q) int64, exact (slices of `piece` values when int32 could overflow)."""
+    if b.shape[1] <= piece:
         return torch._int_mm(b, a_t).long()
     total = torch.zeros(b.shape[0], a_t.shape[1], dtype=torch.long)
-    for s in range(0, b.shape[1], _INT_SLICE):
-        total += torch._int_mm(b[:, s : s + _INT_SLICE].contiguous(), a_t[s : s + _INT_SLICE].contiguous()).long()
+    for s in range(0, b.shape[1], piece):
+        total += torch._int_mm(b[:, s : s + piece].contiguous(), a_t[s : s + piece].contiguous()).long()
     return total
 
 
 def _integer_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: int, norms: np.ndarray | None,
-                        on_progress: Progress | None) -> list[torch.Tensor]:
+                        on_progress: Progress | None, tuning: SearchTuning) -> list[torch.Tensor]:
     """Per query, candidate indices that hold its exact float k nearest (see the module's doc)."""
     n, dim = int(data.shape[0]), q.shape[1]
     q_px = to_pixel_units(q.double().cpu())
@@ -125,9 +130,9 @@ def _integer_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: i
     a = (q8 - 128).to(torch.int8)
     aa = a.long().square().sum(1)
     rows = torch.arange(q.shape[0])
-    keep, todo, found = min(n, k + _EXTRA_INT), rows, {}
+    keep, todo, found = min(n, k + tuning.int_extra), rows, {}
     while len(todo):
-        d_int, idx = _scan(a[todo], aa[todo], data, keep, chunk_size, norms, on_progress)
+        d_int, idx = _scan(a[todo], aa[todo], data, keep, chunk_size, norms, on_progress, tuning.int_slice)
         # first bound, from |e| alone: |q - x| is within |e| of |q8 - x|
         root, slack = d_int.double().sqrt(), (e[todo].norm(dim=1) + fuzz)[:, None]
         lower, upper = (root - slack).clamp_min(0).square(), (root + slack).square()
@@ -136,19 +141,19 @@ def _integer_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: i
         for j, (r_, ok) in enumerate(zip(todo.tolist(), enough.tolist())):
             if ok:
                 near = lower[j] <= u_k[j]
-                found[r_] = _refine(data, idx[j][near], d_int[j][near], e8[r_], e[r_], r[r_], q8[r_], fuzz, k)
+                found[r_] = _refine(data, idx[j][near], d_int[j][near], e8[r_], e[r_], r[r_], q8[r_], fuzz, k, tuning.int_slice)
         todo = todo[~enough]
         keep = min(n, keep * 8)
     return [found[r_] for r_ in rows.tolist()]
 
 
 def _refine(data: np.ndarray, idx: torch.Tensor, d_int: torch.Tensor, e8: torch.Tensor, e: torch.Tensor, r: torch.Tensor,
-            q8: torch.Tensor, fuzz: float, k: int) -> torch.Tensor:
+            q8: torch.Tensor, fuzz: float, k: int, piece: int) -> torch.Tensor:
     """One query's candidates narrowed by the second bound: with e read to 1/254 (an int8 product over
     the candidates alone) the float distance is known to within 2 |r| |q8 - x|."""
     b = _int8_rows(torch.from_numpy(np.asarray(data[idx.numpy()])).reshape(len(idx), -1),
                    torch.empty(len(idx), e8.shape[0], dtype=torch.uint8))
-    e8x = _int_dot(b, e8.to(torch.int8)[:, None]).view(-1).double() + 128 * e8.sum()  # e8 . x, exact
+    e8x = _int_dot(b, e8.to(torch.int8)[:, None], piece).view(-1).double() + 128 * e8.sum()  # e8 . x, exact
     # |q - x|^2 = |q8 - x|^2 + 2 e.(q8 - x) + |e|^2, with e.x = e8.x / 254 + r.x and r.x = r.(x - q8) + r.q8
     d_hat = d_int.double() + 2 * (e @ q8) - (2 / 254) * e8x - 2 * (r @ q8) + e.square().sum()
     err = 2 * (r.norm() + fuzz) * d_int.double().sqrt() + 4 * fuzz * d_int.double().sqrt() + fuzz**2
@@ -157,7 +162,7 @@ def _refine(data: np.ndarray, idx: torch.Tensor, d_int: torch.Tensor, e8: torch.
 
 
 def _scan(a: torch.Tensor, aa: torch.Tensor, data: np.ndarray, keep: int, chunk_size: int, norms: np.ndarray | None,
-          on_progress: Progress | None) -> tuple[torch.Tensor, torch.Tensor]:
+          on_progress: Progress | None, piece: int) -> tuple[torch.Tensor, torch.Tensor]:
     """One pass over the data: per query, the `keep` smallest integer distances ||q8 - x||^2 and
     their indices, ascending (each (Q, keep))."""
     n, dim = int(data.shape[0]), a.shape[1]
@@ -173,7 +178,7 @@ def _scan(a: torch.Tensor, aa: torch.Tensor, data: np.ndarray, keep: int, chunk_
             bb = torch.from_numpy(np.asarray(norms[start : start + b.shape[0]], dtype=np.int64))
         else:
             bb = b.to(torch.int32).square().sum(1, dtype=torch.long)
-        d = aa[:, None] + bb[None] - 2 * _int_dot(b, a_t).T  # (Q, c) exact integer squared distances
+        d = aa[:, None] + bb[None] - 2 * _int_dot(b, a_t, piece).T  # (Q, c) exact integer squared distances
         pool_d = torch.cat([best_d, d], 1)
         pool_i = torch.cat([best_i, torch.arange(start, start + b.shape[0]).expand(len(aa), -1)], 1)
         order = torch.topk(pool_d, min(keep, pool_d.shape[1]), dim=1, largest=False, sorted=True).indices
@@ -193,6 +198,7 @@ def nearest(
     on_progress: Progress | None = None,
     norms: np.ndarray | None = None,
     integer: bool | None = None,
+    tuning: SearchTuning = SearchTuning(),
 ) -> Neighbours:
     """The k nearest rows of `data` (N, ...) uint8 for each query (Q, ...) in [-1, 1].
 
@@ -212,18 +218,18 @@ def nearest(
         raise UsageError(f"--chunk-size must be at least 1, got {chunk_size}")
     use_int = device.type == "cpu" if integer is None else integer
     if use_int:
-        cand = _integer_candidates(q, data, k, chunk_size or chunk_rows(dim, INT_CHUNK_MB, bytes_per_value=1), norms,
-                                   on_progress)
+        cand = _integer_candidates(q, data, k, chunk_size or chunk_rows(dim, tuning.int_chunk_mb, bytes_per_value=1), norms,
+                                   on_progress, tuning)
         return _rerank(q, data, cand, k)
-    cand = _float_candidates(q, data, k, chunk_size or chunk_rows(dim), device, on_progress)
+    cand = _float_candidates(q, data, k, chunk_size or chunk_rows(dim), device, on_progress, tuning.float_extra)
     return _rerank(q, data, cand, k)
 
 
 def _float_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: int, device: torch.device,
-                      on_progress: Progress | None) -> torch.Tensor:
+                      on_progress: Progress | None, extra: int) -> torch.Tensor:
     """(Q, k + a margin) candidate indices by float32 distances, chunk by chunk on `device`."""
     n, dim = int(data.shape[0]), q.shape[1]
-    keep = min(n, k + _EXTRA)
+    keep = min(n, k + extra)
     # Work in pixel units, u = (x + 1) * 127.5, so a chunk needs one uint8->float pass and one
     # norm, with no affine pass over it: ||q - x||^2 = ||q' - u||^2 / 127.5^2.
     qd = to_pixel_units(q.to(device, torch.float32))  # (Q, D)
@@ -257,7 +263,7 @@ def _float_candidates(q: torch.Tensor, data: np.ndarray, k: int, chunk_size: int
                     pending = pool.submit(read, starts[j + 1])
             u = raw.to(device, non_blocking=True).float()  # (c, D)
             uu = torch.linalg.vector_norm(u, dim=1).square_()  # (c,)
-            # u @ q.T, not q @ u.T: with the long side first the CPU GEMM runs ~2.5x faster here.
+            # u @ q.T, not q @ u.T: the CPU GEMM is faster with the long side first (docs/measured.md, "Figures behind code").
             d = qq - 2.0 * (u @ qd.T).T + uu[None]  # (Q, c), pixel units squared; only the order matters here
             idx = torch.arange(start, start + u.shape[0], device=device).expand_as(d)
             # Earlier chunks hold lower indices, so a stable sort of [best, chunk] breaks ties by index.

@@ -17,9 +17,10 @@ from PIL import Image
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import SPLITS
+from ..core.defaults import MIN_CELL
 from ..core.errors import DcganError, UsageError
 from ..core.generation import generate, images_from_seeds
-from ..core.images import MIN_CELL, captioned_table
+from ..core.images import captioned_table
 from ..core.pixels import flat_model_range
 from ..core.progress import Progress
 from ..core.results import Result, shown

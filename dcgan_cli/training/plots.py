@@ -136,8 +136,8 @@ def curves(run: RunFolder) -> Path:
         ax.legend(loc="upper right")
     axes[-1].set_xlabel("step")
     fig.suptitle(shown(run.path.resolve().name))  # the run, not where this machine keeps it; controls as escapes
-    # Fixed margins in inches rather than tight_layout, which measures every label first: that took 40% of
-    # writing the plot, which a run writes whenever it ends.
+    # Fixed margins in inches rather than tight_layout, which measures every label first: a run writes this
+    # plot whenever it ends, and tight_layout was most of its cost (docs/measured.md, "Figures behind code").
     height = fig.get_figheight()
     fig.subplots_adjust(left=0.9 / 8, right=1 - 0.25 / 8, bottom=0.55 / height, top=1 - 0.5 / height, hspace=0.12)
     path = run.plots / "curves.png"
