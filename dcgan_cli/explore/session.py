@@ -192,18 +192,17 @@ class Explorer:
 
     def concepts(self, c: Checkpoint) -> list[str]:
         """What a concept slider can move toward: the values of the data set's labels (none without)."""
-        from ..attributes.expectations import attributes_of
+        from ..attributes.reading import labelled_attributes
         from ..core.errors import DcganError
-        from ..data import checkpoint_data
         from ..latent.steer import concept_words
 
         if not c.dataset.label_names:
             return []
         try:  # the groups of labels (one shape of three) are the data's: read from its cache
-            data = checkpoint_data(c, "train")
+            _, attrs = labelled_attributes(c, "a concept slider needs labels to read")
         except DcganError:
             return []
-        return concept_words(attributes_of(data.label_names, data.groups))
+        return concept_words(attrs)
 
     def pictures(self, ckpt: str | None = None) -> list[str]:
         """The run's pictures (progress grids, curves, evaluation figures), relative to the run folder."""

@@ -15,8 +15,8 @@ from pathlib import Path
 import torch
 
 from ..attributes.bank import concepts_file
-from ..attributes.classifier import AttributeModel, dataset_classifier, labels_problem, training_label
-from ..attributes.expectations import CONFIDENT, Attribute, Want, attributes_of, describe, match_score
+from ..attributes.classifier import AttributeModel, dataset_classifier, training_label
+from ..attributes.expectations import CONFIDENT, Attribute, Want, describe, match_score
 from ..attributes.phrases import (
     DIGIT_LABELLED,
     ParseError,
@@ -25,13 +25,13 @@ from ..attributes.phrases import (
     term_wants,
     vocabulary,
 )
+from ..attributes.reading import labelled_attributes
 from ..core.checkpoint import Checkpoint
 from ..core.defaults import FIRST_SEARCH, MOST_SEARCHED
 from ..core.errors import DcganError, UsageError
 from ..core.generation import BATCH, check_truncation, seed_batches
 from ..core.progress import Progress, phase
 from ..core.tensor_cache import read_cached, write_cached
-from ..data import checkpoint_data
 
 
 @dataclass
@@ -112,11 +112,7 @@ def seeds_showing(c: Checkpoint, phrase: str, n: int, *, trunc: float = 1.0, ema
     check_truncation(trunc)
     if not 1 <= n <= MOST_SEARCHED:
         raise UsageError(f"--n must be 1 to {MOST_SEARCHED:,} with {flag}, got {n}")
-    data = checkpoint_data(c, "train", data_root=data_root)
-    problem = labels_problem(data)
-    if problem is not None:
-        raise UsageError(f"{flag} needs labels to find samples by; {data.name} {problem}")
-    attrs = attributes_of(data.label_names, data.groups)
+    data, attrs = labelled_attributes(c, f"{flag} needs labels to find samples by", data_root=data_root)
     want = phrase_want(phrase, data.name, data.label_names, attrs, flag)
     classifier = dataset_classifier(data, device=device, on_progress=phase(on_progress, training_label(data)))
     upto = FIRST_SEARCH

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 from ..attributes.bank import sample_bank
-from ..attributes.classifier import labels_problem
-from ..attributes.expectations import SURE, Attribute, attributes_of
+from ..attributes.expectations import SURE, Attribute
+from ..attributes.reading import labelled_attributes
 from ..attributes.zguide import guide_for, read_around, step_up, value_log_probs
 from ..core.checkpoint import Checkpoint
 from ..core.defaults import BANK_SAMPLES
@@ -27,7 +27,6 @@ from ..core.errors import UsageError
 from ..core.generation import check_truncation, generate, truncate
 from ..core.model import typical_norm, z_from_seeds
 from ..core.progress import Progress
-from ..data import checkpoint_data
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,7 @@ def steer(c: Checkpoint, concept: str, *, seed: int | None = None, z: torch.Tens
     if (seed is None) == (z is None):
         raise UsageError("steer a seed's sample or a z, one of them")
     cfg = c.model_config
-    data = checkpoint_data(c, "train", data_root=data_root)
-    problem = labels_problem(data)
-    if problem is not None:
-        raise UsageError(f"a concept slider needs labels to read; {data.name} {problem}")
-    attrs = attributes_of(data.label_names, data.groups)
+    data, attrs = labelled_attributes(c, "a concept slider needs labels to read", data_root=data_root)
     a, v = _find(attrs, concept)  # a concept not in the labels is said before the bank is labelled
     bank = sample_bank(c, data, n=bank_samples, device=device, ema=ema, on_progress=on_progress)
     guide = guide_for(bank, attrs, on_progress=on_progress)
