@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from .core.version import VERSION as __version__
 
 # public name -> the module that holds it, under the same name
 _API = {

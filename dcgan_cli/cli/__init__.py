@@ -50,9 +50,9 @@ app.add_typer(data.app, name="data", rich_help_panel="Train")
 
 def _show_version(value: bool) -> None:
     if value:
-        from .. import __version__
+        from ..core.version import VERSION
 
-        print(f"dcgan-cli {__version__}")
+        print(f"dcgan-cli {VERSION}")
         raise typer.Exit()
 
 

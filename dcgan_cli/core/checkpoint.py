@@ -22,13 +22,14 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save as st_save
 
-from .. import __version__, bundled
+from .. import bundled
 from .configs import ModelConfig, TrainConfig
 from .files import TEMP_MARK, write_bytes
 from .model import Discriminator, Generator
 from .records import ConfigError, Record, is_int
 from .runs import CHECKPOINTS, RUNS_DIR, RunFolder
 from .st_header import CheckpointError, read_header
+from .version import VERSION
 
 META_KEY = "dcgan_cli"
 FORMAT_VERSION = 1
@@ -94,7 +95,7 @@ class Checkpoint:
 
 def save_checkpoint(path: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> Path:
     """Write tensors + metadata atomically. `meta` must hold "model" (a ModelConfig dict)."""
-    full_meta = {"format_version": FORMAT_VERSION, "package_version": __version__, **meta}
+    full_meta = {"format_version": FORMAT_VERSION, "package_version": VERSION, **meta}
     # safetensors wants contiguous CPU tensors; channels_last weights are not contiguous.
     flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     data = st_save(flat, metadata={META_KEY: json.dumps(full_meta, allow_nan=False)})
