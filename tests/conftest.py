@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import gzip
 import os
 import struct
@@ -14,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import typer.testing
 from typer.testing import CliRunner
 
 from dcgan_cli.cli import app
@@ -26,10 +24,6 @@ TINY = ["--ngf", "8", "--ndf", "8", "--batch-size", "32", "--device", "cpu"]
 # (measured: the fast lane took 2.4x longer with two workers of two threads than with two of one).
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
-# Typer's test runner rebuilds the Click command from every command's signature on each call (~50 ms, ~360
-# calls); the app does not change during a session, so it is built once.
-typer.testing._get_command = functools.lru_cache(maxsize=None)(typer.testing._get_command)
-
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path_factory, monkeypatch):
@@ -44,16 +38,17 @@ def isolated(tmp_path_factory, monkeypatch):
 
 
 # Fixtures that take seconds to build: the tests that use one share a pytest-xdist group (--dist loadgroup),
-# so one worker builds it once instead of every worker building its own.
+# so one worker builds it once instead of every worker building its own. A session fixture's tests form one
+# group; a module fixture's, one group per module.
 SHARED_FIXTURES = ("shapes_classifier", "celeba_concept_run")
+MODULE_FIXTURES = ("straight", "random_set", "own", "plain")  # scope="module", in test_distributed, _nn_search, ...
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
 def pytest_collection_modifyitems(config, items):
     for item in items:
         shared = next((name for name in SHARED_FIXTURES if name in item.fixturenames), None)
-        module_scoped = any(d.scope == "module" for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs)
-        if shared or module_scoped:
+        if shared or any(name in item.fixturenames for name in MODULE_FIXTURES):
             item.add_marker(pytest.mark.xdist_group(shared or item.module.__name__))
 
 

@@ -1,4 +1,5 @@
-"""Hardening, second round: tracebacks, terminals and messages (each fails on the code before it)."""
+"""Tracebacks, terminals and messages: what a user reads when something goes wrong (each test failed on the code
+before its fix)."""
 
 import json
 import os

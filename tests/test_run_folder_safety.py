@@ -1,4 +1,4 @@
-"""Hardening, second round: what a stranger's files and a crash mid-write can do to a run folder.
+"""What a stranger's files and a crash mid-write can do to a run folder.
 
 Each test fails on the code before this round and says what a user would notice.
 """

@@ -1,5 +1,5 @@
-"""The third hardening round (#34), beyond the explorer's trust boundary (test_explore.py): names that
-collide, a full disk, pictures turned by EXIF, doctored z files, bidi controls, strict seeds."""
+"""Names that collide, a full disk, pictures turned by EXIF, doctored z files, bidi controls, strict seeds: what
+untrusted names and files do beyond the explorer's trust boundary (test_explore.py)."""
 
 from __future__ import annotations
 
