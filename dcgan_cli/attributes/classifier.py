@@ -28,6 +28,7 @@ from torch import nn
 
 from ..core.defaults import ATTRIBUTE_IMAGES
 from ..core.errors import DcganError
+from ..core.fitting import minimise
 from ..core.pixels import to_model_range
 from ..core.progress import Progress, phase
 from ..core.tensor_cache import read_cached, write_cached
@@ -179,21 +180,21 @@ def train_attribute_model(
     cols, free = group_columns(label_names, groups or [])
     net.train()
     per_epoch = len(range(0, len(train_idx) - 1, batch_size))
-    for epoch in range(epochs):
-        perm = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
-        for b, i in enumerate(range(0, len(perm) - 1, batch_size)):
-            if on_progress is not None:  # by batch: the time left is known within seconds of the start
-                on_progress(epoch * per_epoch + b, epochs * per_epoch)
-            idx = np.sort(perm[i : i + batch_size])
-            x = to_model_range(torch.from_numpy(np.array(images[idx])).to(device))
-            half = len(idx) // 2  # half of each batch degraded, half clean
-            x = torch.cat([x[:half], degrade(x[half:], g)])
-            loss = label_loss(net(x), y_all[idx].to(device), cols, free)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    if on_progress is not None:
-        on_progress(epochs * per_epoch, epochs * per_epoch)
+
+    def batches():  # sorted indices (a memory-mapped cache reads them in order); drawn lazily, as degrade draws from g
+        for _ in range(epochs):
+            perm = train_idx[torch.randperm(len(train_idx), generator=g).numpy()]
+            for i in range(0, len(perm) - 1, batch_size):
+                yield np.sort(perm[i : i + batch_size])
+
+    def loss_of(idx: np.ndarray) -> torch.Tensor:
+        x = to_model_range(torch.from_numpy(np.array(images[idx])).to(device))
+        half = len(idx) // 2  # half of each batch degraded, half clean
+        x = torch.cat([x[:half], degrade(x[half:], g)])
+        return label_loss(net(x), y_all[idx].to(device), cols, free)
+
+    # progress by batch: the time left is known within seconds of the start
+    minimise(opt, batches(), epochs * per_epoch, loss_of, on_progress=on_progress)
     clean_batch_norm(net, images, train_idx, batch_size, device)
     model = AttributeModel(net.eval(), label_names, 0.0, n_test, list(groups or []))
     probs = model.predict(to_model_range(images[test_idx]))

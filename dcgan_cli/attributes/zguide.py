@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from ..core.fitting import half_cosine, minimise
 from ..core.progress import Progress, phase
 from ..core.tensor_cache import read_cached, write_cached
 from .bank import SampleBank
@@ -51,24 +52,19 @@ def train_guide(bank: SampleBank, attrs: list[Attribute], seed: int = 0, epochs:
     """Fit the z classifier to the bank's soft labels (cross-entropy per attribute); its own seed."""
     z, probs = bank.z.float(), bank.probs.float()
     per_epoch = math.ceil(len(z) / 256)
+
+    def loss_of(idx: torch.Tensor) -> torch.Tensor:  # cross-entropy against the bank's soft labels, per attribute
+        logits = guide(z[idx])
+        return sum(-(a.value_probs(probs[idx]) * value_log_probs(logits, a)).sum(1).mean() for a in attrs)
+
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         guide = ZClassifier(z.shape[1], probs.shape[1])
         opt = torch.optim.Adam(guide.parameters(), lr=2e-3, weight_decay=1e-4)
         g = torch.Generator().manual_seed(seed)
-        for epoch in range(epochs):
-            for group in opt.param_groups:
-                group["lr"] = 2e-3 * (0.5 + 0.5 * math.cos(math.pi * epoch / epochs))
-            for b, idx in enumerate(torch.randperm(len(z), generator=g).split(256)):
-                if on_progress is not None:
-                    on_progress(epoch * per_epoch + b, epochs * per_epoch)
-                logits = guide(z[idx])
-                loss = sum(-(a.value_probs(probs[idx]) * value_log_probs(logits, a)).sum(1).mean() for a in attrs)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-    if on_progress is not None:
-        on_progress(epochs * per_epoch, epochs * per_epoch)
+        batches = (idx for _ in range(epochs) for idx in torch.randperm(len(z), generator=g).split(256))
+        minimise(opt, batches, epochs * per_epoch, loss_of, lr_at=half_cosine(2e-3, epochs, per_epoch),
+                 on_progress=on_progress)
     return guide.eval()
 
 

@@ -6,13 +6,13 @@ the one place that knows an architecture.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from ..core.checkpoint import Checkpoint
+from ..core.fitting import half_cosine, minimise
 from ..core.model import Discriminator, Encoder, Generator, sample_z
 from ..core.progress import Progress, phase
 from ..core.runs import output_path
@@ -48,9 +48,8 @@ def train_encoder(G: Generator, D: Discriminator, real: torch.Tensor | None, set
         E = Encoder(G.cfg).to(device)
         opt = torch.optim.Adam(E.parameters(), lr=settings.lr, betas=(0.9, 0.99))
         picks = torch.Generator().manual_seed(settings.seed)
-        for step in range(settings.steps):
-            for group in opt.param_groups:
-                group["lr"] = settings.lr * (0.5 + 0.5 * math.cos(math.pi * step / settings.steps))
+
+        def loss_of(step: int) -> torch.Tensor:
             z = sample_z(G.cfg, settings.batch).to(device)
             with torch.no_grad():
                 fake = G(z)
@@ -64,11 +63,10 @@ def train_encoder(G: Generator, D: Discriminator, real: torch.Tensor | None, set
                 rec_real = G(E(x))
                 loss = loss + ((rec_real - x).pow(2).flatten(1).mean(1)
                                + dist(dist.features(rec_real), [f.detach() for f in dist.features(x)])).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if on_progress is not None:
-                on_progress(step + 1, settings.steps)
+            return loss
+
+        minimise(opt, range(settings.steps), settings.steps, loss_of, lr_at=half_cosine(settings.lr, settings.steps),
+                 on_progress=on_progress)
     return E.eval()
 
 
