@@ -266,7 +266,8 @@ def celeba_rows(methods: list[str], variants: int, samples: int, work: Path) -> 
         (run / "checkpoints").mkdir(parents=True)
         (run / "run.json").write_text("{}")
         tensors = {f"G/{k}": v for k, v in G.state_dict().items()} | {f"D/{k}": v for k, v in D.state_dict().items()}
-        meta = {"model": cfg.to_dict(), "train": TrainConfig(dataset="celeba").to_dict(), "dataset": data.describe(), "step": 800}
+        meta = {"model": cfg.to_dict(), "train": TrainConfig(dataset="celeba").to_dict(),
+            "dataset": data.record().to_dict(), "step": 800}
         save_checkpoint(run / "checkpoints" / "step-00000800.safetensors", tensors, meta)
     # (expression, wanted Male, Smiling, Eyeglasses; None = the anchor's own)
     tasks = [("smiling woman - woman + man", (1, 1, None)), ("glasses man - man + woman", (0, None, 1)),

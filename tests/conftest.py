@@ -129,7 +129,8 @@ def concept_run(tmp_path_factory, shapes_classifier) -> Path:
     (run / "checkpoints").mkdir(parents=True)
     (run / "run.json").write_text("{}")
     tensors = {f"G/{k}": v for k, v in G.state_dict().items()} | {f"D/{k}": v for k, v in D.state_dict().items()}
-    meta = {"model": cfg.to_dict(), "train": TrainConfig(dataset="shapes").to_dict(), "dataset": data.describe(), "step": 600}
+    meta = {"model": cfg.to_dict(), "train": TrainConfig(dataset="shapes").to_dict(), "dataset": data.record().to_dict(),
+            "step": 600}
     save_checkpoint(run / "checkpoints" / "step-00000600.safetensors", tensors, meta)
     return run
 
@@ -268,7 +269,7 @@ def celeba_concept_run(tmp_path_factory) -> Path:
     (run / "run.json").write_text("{}")
     tensors = {f"G/{k}": v for k, v in G.state_dict().items()} | {f"D/{k}": v for k, v in D.state_dict().items()}
     train = TrainConfig(dataset="celeba")
-    meta = {"model": cfg.to_dict(), "train": train.to_dict(), "dataset": data.describe(), "step": 600}
+    meta = {"model": cfg.to_dict(), "train": train.to_dict(), "dataset": data.record().to_dict(), "step": 600}
     save_checkpoint(run / "checkpoints" / "step-00000600.safetensors", tensors, meta)
     return run
 

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
+from ..core.checkpoint import DatasetRecord
 from ..core.configs import SIZES
 from ..core.errors import UsageError
 from ..core.files import TEMP_MARK, remove_stale_temps
@@ -59,13 +60,12 @@ class ImageData:
     def channels(self) -> int:
         return int(self.images.shape[1])
 
-    def describe(self) -> dict[str, Any]:
-        """What a checkpoint records about its training data."""
-        return {
-            "name": self.name, "split": self.split, "size": self.size, "channels": self.channels,
-            "count": int(self.images.shape[0]), "label_names": self.label_names, "groups": self.groups,
-            "cache": str(self.cache_dir) if self.cache_dir else None, "fingerprint": self.fingerprint,
-        }
+    def record(self, root: str | None = None) -> DatasetRecord:
+        """What a checkpoint records about its training data (`root`: where it was read from, if named)."""
+        return DatasetRecord(name=self.name, split=self.split, root=root, cache=str(self.cache_dir) if self.cache_dir else None,
+                             fingerprint=self.fingerprint, size=self.size, channels=self.channels,
+                             count=int(self.images.shape[0]), label_names=list(self.label_names),
+                             groups=[list(g) for g in self.groups])
 
 
 REAL_SUBSET_SEED = 0
@@ -152,7 +152,9 @@ def is_fresh(d: Path, source: Source, size: int) -> bool:
 
 @dataclass(frozen=True)
 class Manifest(Record):
-    """A cache's manifest.json: what was decoded, from where, into what shape."""
+    """A cache's manifest.json: what was decoded, from where, into what shape, and what was skipped. A checkpoint
+    does not copy it: it keeps a DatasetRecord of the data its model saw (core/checkpoint.py), made from the
+    loaded data by `ImageData.record`."""
 
     _what = "manifest"
     _strict = False

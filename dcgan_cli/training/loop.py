@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..core.checkpoint import Checkpoint
+from ..core.checkpoint import Checkpoint, DatasetRecord
 from ..core.configs import DEFAULT_KIMG, ModelConfig, TrainConfig
 from ..core.errors import DcganError, UsageError
 from ..core.files import remove_stale_temps
@@ -104,7 +104,7 @@ def fit(
     images: np.ndarray,
     run_dir: Path,
     *,
-    dataset_meta: dict[str, Any] | None = None,
+    dataset: DatasetRecord | None = None,
     device: torch.device | str = "cpu",
     resume: Checkpoint | None = None,
     on_step: Callable[[dict[str, Any]], None] | None = None,
@@ -143,7 +143,7 @@ def fit(
         on_main(world, claim)  # only rank 0 touches the run folder; its refusal stops every rank
         state = TrainingState.create(model_cfg, cfg, device, world, resume, same_run)
         nets = wrap(state, cfg, world, device)
-        writer = RunWriter(run, model_cfg, cfg, dataset_meta or {}, images, steps_per_epoch, total_steps, world, device,
+        writer = RunWriter(run, model_cfg, cfg, dataset or DatasetRecord(), images, steps_per_epoch, total_steps, world, device,
                            start_step=state.step, same_run=same_run)
         held.callback(writer.close)
         loop = _Loop(state, nets, writer, Batches(images, cfg, world, device), cfg, total_steps, world, device)

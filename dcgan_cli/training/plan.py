@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from ..attributes.classifier import classes_to_learn, labels_problem
-from ..core.checkpoint import Checkpoint, damaged_best, load_checkpoint, run_best, run_checkpoints
+from ..core.checkpoint import Checkpoint, DatasetRecord, damaged_best, load_checkpoint, run_best, run_checkpoints
 from ..core.configs import LONG_RUN_EVALS, LONG_RUN_STEPS, ModelConfig, TrainConfig
 from ..core.errors import UsageError
 from ..core.model import parameter_count
@@ -41,7 +41,7 @@ class RunPlan:
     train: TrainConfig
     run: RunFolder
     data: ImageData
-    dataset_meta: dict[str, Any]
+    dataset: DatasetRecord  # what the checkpoints record of the training data
     resume: Checkpoint | None = None
     notes: list[str] = field(default_factory=list)  # things the user should know, one line each
     cache_root: Path | None = None  # where evaluation caches its feature classifier and real features
@@ -182,10 +182,9 @@ def _plan(request: TrainRequest, runs_dir: Path, on_progress: Progress | None, c
             )
         mcfg = replace(mcfg, nc=data.channels)
     root = str(r.data_root) if r.data_root else (ckpt.dataset.root if ckpt is not None else None)
-    meta = data.describe() | {"root": root}
     _check_extras(tcfg, data, notes)
     tcfg = _keep_the_best_of_a_long_run(tcfg, data, ckpt is None, notes)
-    return RunPlan(mcfg, tcfg, run, data, meta, ckpt, notes,
+    return RunPlan(mcfg, tcfg, run, data, data.record(root), ckpt, notes,
                    Path(r.cache_dir) if r.cache_dir is not None else default_cache_root())
 
 
@@ -315,7 +314,7 @@ def train(
 
         evaluator = TrainingEvaluator(plan.data, n=plan.train.eval_n, features=plan.train.eval_features,
                                       cache_root=plan.cache_root or default_cache_root(), device=device)
-    result = fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset_meta=plan.dataset_meta, device=device,
+    result = fit(plan.model, plan.train, plan.data.images, plan.run.path, dataset=plan.dataset, device=device,
                  resume=plan.resume, on_step=on_step, should_stop=should_stop, evaluator=evaluator, world=plan.world)
     if plan.world.main and (not result.interrupted or result.checkpoint is not None):  # a stopped run's pictures too
         from ..data.cache import real_subset

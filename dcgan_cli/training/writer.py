@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.utils import make_grid
 
-from ..core.checkpoint import run_checkpoints, save_checkpoint
+from ..core.checkpoint import DatasetRecord, run_checkpoints, save_checkpoint
 from ..core.configs import ModelConfig, TrainConfig
 from ..core.errors import DcganError
 from ..core.files import write_bytes
@@ -42,10 +42,10 @@ class RunWriter:
     """Everything written into the run folder, by rank 0 alone: metrics, TensorBoard, the
     fixed-seed grids (with their diversity check), checkpoints and their rotation, the best."""
 
-    def __init__(self, run: RunFolder, model_cfg: ModelConfig, cfg: TrainConfig, dataset_meta: dict[str, Any],
+    def __init__(self, run: RunFolder, model_cfg: ModelConfig, cfg: TrainConfig, dataset: DatasetRecord,
                  images: np.ndarray, steps_per_epoch: int, total_steps: int, world: World, device: torch.device,
                  start_step: int = 0, same_run: bool = False):
-        self.run, self.model_cfg, self.cfg, self.dataset_meta = run, model_cfg, cfg, dataset_meta
+        self.run, self.model_cfg, self.cfg, self.dataset = run, model_cfg, cfg, dataset
         self.steps_per_epoch, self.total_steps, self.world, self.device = steps_per_epoch, total_steps, world, device
         self.main = world.main
         self.watchdog = Watchdog()
@@ -90,7 +90,7 @@ class RunWriter:
         tensors, state_meta = training_snapshot(
             state.G, state.D, state.opt_g, state.opt_d, states, state.G_ema, state.amp.state()
         )
-        meta = {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(), "dataset": self.dataset_meta,
+        meta = {"model": self.model_cfg.to_dict(), "train": self.cfg.to_dict(), "dataset": self.dataset.to_dict(),
                 "epoch": self.epoch_of(state.step), "step": state.step, **state_meta, "world_size": self.world.size,
                 "metrics": state.last, **({"best": state.best} if state.best else {}),
                 **({"run_id": self.run_id} if self.run_id else {})}
