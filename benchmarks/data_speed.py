@@ -25,7 +25,8 @@ from dcgan_cli.core.configs import TrainConfig
 from dcgan_cli.core.model import Discriminator, Generator, ModelConfig, sample_z
 from dcgan_cli.core.pixels import to_model_range
 from dcgan_cli.data.cache import load_data
-from dcgan_cli.training.steps import make_optimizers, train_step
+from dcgan_cli.training.loop import train_step
+from dcgan_cli.training.steps import make_optimizers
 
 
 def main() -> None:

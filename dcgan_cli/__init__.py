@@ -31,7 +31,7 @@ _API = {
     "load_data": "data.cache", "checkpoint_data": "data.locate", "ImageData": "data.cache",
     "dataset_classifier": "attributes.classifier", "sample_bank": "attributes.bank",
     "plan_run": "training.plan", "RunPlan": "training.plan", "train": "training.plan",
-    "fit": "training.loop", "TrainResult": "training.loop",
+    "fit": "training.loop", "TrainResult": "training.result",
     "plot": "training.plots", "Pictures": "training.plots", "plot_run": "training.plots",
     "evaluate": "evaluation.evaluate", "EvalResult": "evaluation.evaluate",
     "sample": "latent.sample", "Samples": "latent.sample",
@@ -87,9 +87,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .projection.project import ProjectionResult, project
     from .projection.zfiles import load_latents, save_latents
     from .search.nn_search import SearchResult, nn_search
-    from .training.loop import TrainResult, fit
+    from .training.loop import fit
     from .training.plan import RunPlan, plan_run, train
     from .training.plots import Pictures, plot, plot_run
+    from .training.result import TrainResult
     from .vector_arithmetic.entry import arithmetic, parse_define
     from .vector_arithmetic.result import ArithmeticResult
     from .vector_arithmetic.separability import Separability, z_separability

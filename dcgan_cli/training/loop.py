@@ -1,8 +1,7 @@
-"""`fit`: the DCGAN training procedure of Radford et al., resumable to the bit.
-
-It reads in phases: check the request and lock the run folder (fit), set up or restore the
-state (state.py), wrap it for data parallelism, then the loop (_Loop.run), whose body is one
-step (steps.py) and its bookkeeping through the run writer (writer.py). The loop reports
+"""The DCGAN training procedure of Radford et al., resumable to the bit, read from the top: `train_step` (the D
+update and the G update), then `fit` (check the request, lock the run folder, set up or restore the state in
+state.py, wrap it for data parallelism) and the loop (`_Loop.run`), whose body is a step and its bookkeeping,
+each by name: the log line, the measurement, the snapshot (written through writer.py). The loop reports
 through callbacks and never prints: the CLI owns the progress bar.
 """
 
@@ -12,8 +11,6 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,79 +20,72 @@ from torch import nn
 
 from ..core.checkpoint import Checkpoint, DatasetRecord
 from ..core.configs import DEFAULT_KIMG, ModelConfig, TrainConfig
-from ..core.errors import DcganError, UsageError
+from ..core.errors import UsageError
 from ..core.files import remove_stale_temps
 from ..core.model import sample_z
 from ..core.pixels import to_model_range
-from ..core.results import Result
 from ..core.runs import RunFolder
 from .augment import augment as augment_batch
-from .distributed import World, on_main, shard
-from .precision import resolve_precision
+from .batches import Batches
+from .distributed import World, on_main
+from .precision import Precision, resolve_precision
+from .result import NonFiniteLossError, TrainResult
 from .snapshot import refuse_a_run_in
 from .state import TrainingState, Wrapped, wrap
-from .steps import ema_decay_at, ema_update, epoch_order, lr_factor, set_learning_rates, train_step
-from .watch import COLLAPSE_BELOW, Window, combine_windows
+from .steps import OBJECTIVES, ema_decay_at, ema_update, epoch_order, lr_factor, r1_penalty, set_learning_rates
+from .watch import Window, combine_windows
 from .writer import RunWriter
 
 
-class NonFiniteLossError(DcganError):
-    pass
+def train_step(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer, real: torch.Tensor,
+               z_batches: list[torch.Tensor], *, real_target: float = 1.0,
+               instance_noise: tuple[torch.Tensor, torch.Tensor] | None = None, precision: Precision | None = None,
+               d_params: list[nn.Parameter] | None = None,
+               d_local: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext, loss: str = "nonsaturating",
+               augment: Callable[[torch.Tensor], torch.Tensor] | None = None, r1: float = 0.0) -> dict[str, torch.Tensor]:
+    """One D update, then len(z_batches) G updates, on `real` (B, C, S, S) in [-1, 1] and each z (B, nz). Returns
+    detached 0-d tensors for logging. `loss` names the objective (steps.OBJECTIVES); `instance_noise` (real, fake)
+    is added to D's inputs; `augment` is applied to every batch D sees; `r1` > 0 adds r1 / 2 times the R1 penalty.
+    `d_params` are D's parameters, frozen for the G updates; `d_local` (a data-parallel D's no_sync) keeps D from
+    averaging gradients it has not got."""
+    amp = precision or Precision("fp32", real.device)
+    d_objective, g_objective = OBJECTIVES[loss]
+    seen = augment or (lambda x: x)
 
+    # D: real up, fake down. Real and fake go through D in separate passes, as in the paper's code: one mixed
+    # batch would let batch norm's statistics tell which half is real.
+    with amp.autocast():
+        fake = G(z_batches[0])  # (B, C, S, S) in [-1, 1]
+        real_in, fake_in = (real, fake.detach()) if instance_noise is None else (
+            real + instance_noise[0], fake.detach() + instance_noise[1])
+        real_in, fake_in = seen(real_in), seen(fake_in)
+        if r1 > 0:
+            real_in = real_in.detach().requires_grad_(True)
+        real_logits, fake_logits = D(real_in), D(fake_in)  # (B,) each
+        loss_d = d_objective(real_logits.float(), fake_logits.float(), real_target)
+        if r1 > 0:
+            loss_d = loss_d + (r1 / 2) * r1_penalty(real_in, real_logits)
+    opt_d.zero_grad(set_to_none=True)
+    amp.step("d", loss_d, opt_d)
 
-@dataclass
-class TrainResult(Result):
-    command = "train"
-    run_dir: Path
-    checkpoint: Path | None
-    step: int
-    epoch: int
-    interrupted: bool
-    last_metrics: dict[str, float]
-    pictures: dict[str, Path] = field(default_factory=dict)  # drawn at the end of the run (plots.py)
-    seconds: float = 0.0  # this session's training time
-    images_per_s: float = 0.0  # over this session
-    diversity: float | None = None  # of the last fixed-seed grid: 1 is as varied as the real images
-    best: dict[str, Any] = field(default_factory=dict)  # the best evaluation: metric, value, step
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"run": str(self.run_dir), "checkpoint": str(self.checkpoint) if self.checkpoint else None, "step": self.step,
-                "epoch": self.epoch, "interrupted": self.interrupted, "metrics": self.last_metrics,
-                "seconds": round(self.seconds, 1), "images_per_s": round(self.images_per_s, 1), "diversity": self.diversity,
-                "best": self.best, "pictures": {k: str(v) for k, v in self.pictures.items()}}
-
-    @property
-    def exit_code(self) -> int:
-        return 130 if self.interrupted else 0
-
-    def lines(self) -> list[str]:
-        if self.interrupted:
-            return ([f"interrupted at step {self.step}; checkpoint {_here(self.checkpoint)}"]
-                    + ([f"pictures: {', '.join(str(_here(p)) for p in self.pictures.values())}"] if self.pictures else [])
-                    + [f"resume with: dcgan train --resume {_here(self.run_dir)}"])
-        out = [f"done: step {self.step}, epoch {self.epoch}; checkpoint {_here(self.checkpoint)}"]
-        summary = f"{self.seconds:.0f} s at {self.images_per_s:,.0f} img/s"
-        if self.diversity is not None:
-            alike = " (the samples are still alike: train longer)" if self.diversity < COLLAPSE_BELOW else ""
-            summary += f"; diversity of the fixed-seed grid {self.diversity:.2f} (1 = as varied as the real images){alike}"
-        if self.best:
-            from ..evaluation import metric_name
-
-            summary += (f"; best {metric_name(self.best['metric'], self.best.get('features'))} {self.best['value']:.4g} "
-                        f"at step {self.best['step']}")
-        out.append(summary)
-        return out + ([f"pictures: {', '.join(str(_here(p)) for p in self.pictures.values())}"] if self.pictures else [])
-
-
-def _here(path: Path | None) -> Path | None:
-    """A path as the user sees it: relative to the working folder when inside it (a resumed run's folder
-    comes back absolute from its checkpoint; the first run's was relative)."""
-    if path is None:
-        return None
+    # G: through D with D's weights frozen; the first update on the D step's fake batch, any others on new ones.
+    frozen = d_params if d_params is not None else list(D.parameters())
+    for p in frozen:
+        p.requires_grad_(False)
     try:
-        return Path(path).resolve().relative_to(Path.cwd().resolve())
-    except ValueError:
-        return Path(path)
+        with d_local():
+            for i, z in enumerate(z_batches):
+                with amp.autocast():
+                    fake = fake if i == 0 else G(z)  # (B, C, S, S)
+                    loss_g = g_objective(D(seen(fake)).float())
+                opt_g.zero_grad(set_to_none=True)
+                amp.step("g", loss_g, opt_g)
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
+            "d_x": torch.sigmoid(real_logits.detach().float()).mean(),  # D's mean belief that real is real
+            "d_g_z": torch.sigmoid(fake_logits.detach().float()).mean()}  # ... and that fake is real
 
 
 def fit(
@@ -175,37 +165,6 @@ def _check_length(model_cfg: ModelConfig, cfg: TrainConfig, images: np.ndarray, 
     return steps_per_epoch, total_steps
 
 
-class Batches:
-    """The real batches of each epoch, read (from a memory map, in sorted order) one step ahead
-    in a thread while the current one trains; `waited` counts the time training waited for data."""
-
-    def __init__(self, images: np.ndarray, cfg: TrainConfig, world: World, device: torch.device):
-        self.images, self.cfg, self.world, self.device = images, cfg, world, device
-        self.pool = ThreadPoolExecutor(max_workers=1)
-        self.next = None
-        self.waited = 0.0
-
-    def _read(self, order: torch.Tensor, b: int) -> torch.Tensor:
-        idx = np.sort(shard(order, b, self.cfg.batch_size, self.world).numpy())  # sorted: memmap reads stay local
-        batch = torch.from_numpy(np.ascontiguousarray(self.images[idx]))
-        return batch.pin_memory() if self.device.type == "cuda" else batch
-
-    def start(self, order: torch.Tensor, b: int) -> None:
-        self.next = self.pool.submit(self._read, order, b)
-
-    def take(self, order: torch.Tensor, b: int, more: bool) -> torch.Tensor:
-        """Batch b of the epoch; with `more`, batch b + 1 starts loading."""
-        t0 = time.perf_counter()
-        batch = self.next.result()
-        self.waited += time.perf_counter() - t0
-        if more:
-            self.start(order, b + 1)
-        return batch
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True)
-
-
 class _Loop:
     """The loop itself: one object so the body reads top to bottom with no shared closures."""
 
@@ -224,60 +183,79 @@ class _Loop:
         self.window = Window(device)
         self.saved: Path | None = None
         self.started, self.first_step = time.perf_counter(), state.step
+        self.window_t, self.window_imgs = self.started, 0
 
     def run(self, on_step, should_stop, evaluator) -> TrainResult:
-        s, w, spe = self.state, self.writer, self.spe
-        window_t, window_imgs = time.perf_counter(), 0
+        s = self.state
         try:
             while s.step < self.total_steps:
-                epoch, b0 = divmod(s.step, spe)
+                epoch, b0 = divmod(s.step, self.spe)
                 order = epoch_order(self.batches.images.shape[0], self.cfg.seed, epoch)
                 self.batches.start(order, b0)
-                for b in range(b0, spe):
+                for b in range(b0, self.spe):
                     if self.stop_asked(should_stop):
-                        if self.window.n:  # the steps since the last line, so the curves reach the step saved
-                            means = combine_windows(self.world.gather(self.window.summary()))
-                            if w.main:
-                                w.window(s, means, window_imgs, time.perf_counter() - window_t, self.batches.waited)
-                        if w.main and s.step > self.first_step and s.step % self.snap:
-                            w.grid(s)  # the grid of the step saved, as a snapshot would have drawn it
-                        return self.result(interrupted=True, saved=w.save(s))
-                    batch = self.batches.take(order, b, more=b + 1 < spe and s.step + 1 < self.total_steps)
-                    self.window.add(self.train_on(batch))
+                        return self.stopped()
+                    batch = self.batches.take(order, b, more=b + 1 < self.spe and s.step + 1 < self.total_steps)
+                    self.window.add(self.train_on(batch))  # the GAN step: D, then G (train_step, below)
                     s.step += 1
-                    window_imgs += self.cfg.batch_size * self.world.size
-                    logged = s.step % self.cfg.log_every == 0 or s.step == self.total_steps
-                    self.check_finite(logged)
-                    warnings: list[str] = []
-                    notes: list[str] = []
-                    if logged:
-                        now = time.perf_counter()
-                        # Means over the window since the last line (and the losses' min and max there), over every rank.
-                        means = combine_windows(self.world.gather(self.window.summary()))
-                        self.window.reset()
-                        if w.main:
-                            said = w.window(s, means, window_imgs, now - window_t, self.batches.waited)
-                            warnings += filter(None, said[:1])
-                            notes += filter(None, said[1:])
-                        window_t, window_imgs, self.batches.waited = now, 0, 0.0
-                    evaluated = None
-                    if w.main and evaluator is not None and (s.step % self.cfg.eval_every == 0 or s.step == self.total_steps):
-                        evaluated = w.measure(s, evaluator)
-                    if s.step % self.snap == 0 or s.step >= self.total_steps:
-                        if w.main:
-                            said = w.grid(s)
-                            warnings += filter(None, said[:1])
-                            notes += filter(None, said[1:])
-                        self.saved = w.save(s)
-                    if on_step is not None and w.main:
-                        on_step({"step": s.step, "total_steps": self.total_steps, "epoch": s.step // spe, "metrics": s.last,
-                                 "logged": logged, "eval": evaluated, "best": s.best, "warnings": warnings,
-                                 "notes": notes})
+                    self.window_imgs += self.cfg.batch_size * self.world.size
+                    report = self.bookkeeping(evaluator)  # what this step is due: a log line, a measurement, a snapshot
+                    if on_step is not None and self.writer.main:
+                        on_step(report)
                     if s.step >= self.total_steps:
                         break
         finally:
             self.batches.close()
         return self.result(interrupted=False, saved=self.saved)
+
+    def bookkeeping(self, evaluator) -> dict[str, Any]:
+        """After a step: the loss checked, then the log line, the measurement and the snapshot it is due; what
+        they said, for on_step."""
+        s = self.state
+        logged = s.step % self.cfg.log_every == 0 or s.step == self.total_steps
+        self.check_finite(logged)
+        said = [self.log_line() if logged else (None, None)]  # each (a warning, a note), either may be None
+        evaluated = self.measure(evaluator)
+        said.append(self.snapshot())
+        return {"step": s.step, "total_steps": self.total_steps, "epoch": s.step // self.spe, "metrics": s.last,
+                "logged": logged, "eval": evaluated, "best": s.best, "warnings": [w for w, _ in said if w],
+                "notes": [n for _, n in said if n]}
+
+    def log_line(self) -> tuple[str | None, str | None]:
+        """Means over the window since the last line (and the losses' min and max there), over every rank, logged."""
+        now = time.perf_counter()
+        means = combine_windows(self.world.gather(self.window.summary()))
+        self.window.reset()
+        said = (self.writer.window(self.state, means, self.window_imgs, now - self.window_t, self.batches.waited)
+                if self.writer.main else (None, None))
+        self.window_t, self.window_imgs, self.batches.waited = now, 0, 0.0
+        return said
+
+    def measure(self, evaluator) -> dict[str, float] | None:
+        """Quality measured (and best.safetensors kept) every eval_every steps and at the end."""
+        s = self.state
+        if self.writer.main and evaluator is not None and (s.step % self.cfg.eval_every == 0 or s.step == self.total_steps):
+            return self.writer.measure(s, evaluator)
+        return None
+
+    def snapshot(self) -> tuple[str | None, str | None]:
+        """A checkpoint and a sample grid every `snap` steps and at the end (after any measurement of this step)."""
+        s = self.state
+        if not (s.step % self.snap == 0 or s.step >= self.total_steps):
+            return None, None
+        said = self.writer.grid(s) if self.writer.main else (None, None)
+        self.saved = self.writer.save(s)
+        return said
+
+    def stopped(self) -> TrainResult:
+        """A stop asked for: the steps since the last line logged (so the curves reach the step saved), the grid
+        of the step saved as a snapshot would have drawn it, then the checkpoint."""
+        s, w = self.state, self.writer
+        if self.window.n:
+            self.log_line()
+        if w.main and s.step > self.first_step and s.step % self.snap:
+            w.grid(s)
+        return self.result(interrupted=True, saved=w.save(s))
 
     def result(self, *, interrupted: bool, saved: Path | None) -> TrainResult:
         s = self.state

@@ -27,8 +27,9 @@ from ..core.runs import RUNS_DIR, RunFolder
 from ..data import ImageData, checkpoint_data, load_data
 from ..data.cache import default_cache_root, read_manifest
 from .distributed import World, on_main
-from .loop import TrainResult, fit
+from .loop import fit
 from .request import TrainRequest
+from .result import TrainResult
 from .snapshot import refuse_a_run_in, stored_world_size
 
 # Past this a model's weights, gradients and Adam states alone outgrow any single card.

@@ -13,9 +13,9 @@ import torch
 
 from ..core.progress import Progress
 from . import distributed
-from .loop import TrainResult
 from .plan import RunPlan, plan_run, train
 from .request import TrainRequest
+from .result import TrainResult
 from .stopping import GracefulStop
 
 

@@ -1,21 +1,18 @@
-"""The DCGAN update itself (Radford et al.): the two losses, one training step, the EMA of G.
+"""The pieces of the DCGAN update (Radford et al.) that training/loop.py's `train_step` puts together: the
+losses of each objective, the R1 penalty, the optimisers and their schedules, the epoch order, the EMA of G.
 
-Small named functions, as the training loop and the benchmarks call them; nothing here knows
-about run folders, logging or processes.
+Small named functions; nothing here knows about run folders, logging or processes.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..core.configs import TrainConfig
-from .precision import Precision
 
 
 def d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
@@ -49,83 +46,6 @@ def r1_penalty(real_in: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor
     """Mean over the batch of ||d D(x) / d x||^2 (Mescheder et al. 2018), differentiable in D's weights."""
     (grad,) = torch.autograd.grad(real_logits.float().sum(), real_in, create_graph=True)
     return grad.float().square().sum(dim=(1, 2, 3)).mean()
-
-
-def train_step(
-    G: nn.Module,
-    D: nn.Module,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-    real: torch.Tensor,
-    z_batches: list[torch.Tensor],
-    *,
-    real_target: float = 1.0,
-    instance_noise: tuple[torch.Tensor, torch.Tensor] | None = None,
-    precision: Precision | None = None,
-    d_params: list[nn.Parameter] | None = None,
-    d_local: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-    loss: str = "nonsaturating",
-    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    r1: float = 0.0,
-) -> dict[str, torch.Tensor]:
-    """One D update, then len(z_batches) G updates. Returns detached 0-d tensors for logging.
-
-    D sees the real and the fake batch in separate forward passes, as in the paper's code:
-    mixing them in one batch would let batch norm statistics leak which half is real.
-    `instance_noise` (real, fake) is added to D's real and fake inputs in the D update.
-    During the G updates D's weights need no gradient: `d_params` (D's parameters) are frozen
-    there, and `d_local` (a data-parallel D's no_sync) keeps it from averaging gradients it has not got.
-    `loss` names the objective (OBJECTIVES); `augment` is applied to every batch D sees, real and fake;
-    `r1` > 0 adds r1 / 2 times the R1 penalty on the (augmented) real batch to D's loss.
-    """
-    amp = precision or Precision("fp32", real.device)
-    d_objective, g_objective = OBJECTIVES[loss]
-    seen = augment or (lambda x: x)
-    with amp.autocast():
-        fake = G(z_batches[0])
-        real_in, fake_in = (
-            (real, fake.detach()) if instance_noise is None else (real + instance_noise[0], fake.detach() + instance_noise[1])
-        )
-        real_in, fake_in = seen(real_in), seen(fake_in)
-        if r1 > 0:
-            real_in = real_in.detach().requires_grad_(True)
-        real_logits = D(real_in)
-        fake_logits = D(fake_in)
-        loss_d = d_objective(real_logits.float(), fake_logits.float(), real_target)
-        if r1 > 0:
-            loss_d = loss_d + (r1 / 2) * r1_penalty(real_in, real_logits)
-    opt_d.zero_grad(set_to_none=True)
-    amp.step("d", loss_d, opt_d)
-
-    frozen = d_params if d_params is not None else list(D.parameters())
-    loss_g = _g_updates(G, D, opt_g, fake, z_batches, lambda x: g_objective(D(seen(x)).float()), amp, frozen, d_local)
-    return {
-        "loss_d": loss_d.detach(),
-        "loss_g": loss_g.detach(),
-        "d_x": torch.sigmoid(real_logits.detach().float()).mean(),
-        "d_g_z": torch.sigmoid(fake_logits.detach().float()).mean(),
-    }
-
-
-def _g_updates(G: nn.Module, D: nn.Module, opt_g: torch.optim.Optimizer, fake: torch.Tensor, z_batches: list[torch.Tensor],
-               objective: Callable[[torch.Tensor], torch.Tensor], amp: Precision, frozen: list[nn.Parameter],
-               d_local: Callable[[], contextlib.AbstractContextManager]) -> torch.Tensor:
-    """G's updates through a frozen D: the first on the D step's fake batch, the others on new ones."""
-    for p in frozen:
-        p.requires_grad_(False)
-    try:
-        with d_local():
-            for i, z in enumerate(z_batches):
-                with amp.autocast():
-                    if i > 0:
-                        fake = G(z)
-                    loss_g = objective(fake)
-                opt_g.zero_grad(set_to_none=True)
-                amp.step("g", loss_g, opt_g)
-    finally:
-        for p in frozen:
-            p.requires_grad_(True)
-    return loss_g
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
