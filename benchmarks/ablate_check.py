@@ -4,7 +4,7 @@
 
 For each seed's shapes32 run (benchmarks/quality.py --dataset shapes --size 32 --steps 1250
 --batch-size 64 trains them; `--runs` is its --out) and each concept, runs
-dcgan_cli.paper.ablate.run (what `dcgan ablate` calls) and prints the attribute model's share
+dcgan_cli.analyses.ablate.run (what `dcgan ablate` calls) and prints the attribute model's share
 of the concept before, after dropping its maps, and after dropping as many random maps.
 """
 
@@ -14,7 +14,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from dcgan_cli.paper.ablate import ablate
+from dcgan_cli.analyses.ablate import ablate
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from dcgan_cli.core.generation import generate
 from dcgan_cli.core.pixels import to_model_range
 from dcgan_cli.data import checkpoint_data
 from dcgan_cli.data.shapes import GROUPS, LABEL_NAMES, make_shapes
-from dcgan_cli.vector_arithmetic.entry import arithmetic
+from dcgan_cli.vector_arithmetic.arithmetic import arithmetic
 from dcgan_cli.vector_arithmetic.separability import separability
 
 MOVES = {"shape": 0, "colour": 1, "size": 2}

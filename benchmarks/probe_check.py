@@ -5,7 +5,7 @@
 
 For each seed, the generator of benchmarks/quality.py's run (MNIST from ../shared at 64 px, the
 paper's network, 282 steps; trained here when missing, with the same library calls) is probed
-with dcgan_cli.paper.probe.run (what `dcgan probe` calls): trained D, a random D of the same
+with dcgan_cli.analyses.probe.run (what `dcgan probe` calls): trained D, a random D of the same
 architecture (seeded by the run's seed) and pixels, for each labels-per-class setting
 (0 = every labelled training image). Prints mean and spread over the seeds of each seed's mean.
 """
@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import SHARED_MNIST, VARIANTS, parse_variant  # noqa: E402
 
+from dcgan_cli.analyses.probe import REPRESENTATIONS, probe
 from dcgan_cli.core.checkpoint import load_checkpoint
-from dcgan_cli.paper.probe import REPRESENTATIONS, probe
 from dcgan_cli.training import plan_run, train
 
 

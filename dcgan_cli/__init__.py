@@ -39,12 +39,12 @@ _API = {
     "project": "projection.project", "ProjectionResult": "projection.project",
     "load_latents": "projection.zfiles", "save_latents": "projection.zfiles",
     "nn_search": "search.nn_search", "SearchResult": "search.nn_search",
-    "arithmetic": "vector_arithmetic.entry", "ArithmeticResult": "vector_arithmetic.result",
-    "parse_define": "vector_arithmetic.entry",
+    "arithmetic": "vector_arithmetic.arithmetic", "ArithmeticResult": "vector_arithmetic.result",
+    "parse_define": "vector_arithmetic.arithmetic",
     "z_separability": "vector_arithmetic.separability", "Separability": "vector_arithmetic.separability",
-    "probe": "paper.probe", "ProbeResult": "paper.probe",
-    "ablate": "paper.ablate", "AblateResult": "paper.ablate",
-    "explain": "paper.explain", "Explanation": "paper.explain",
+    "probe": "analyses.probe", "ProbeResult": "analyses.probe",
+    "ablate": "analyses.ablate", "AblateResult": "analyses.ablate",
+    "explain": "analyses.explain", "Explanation": "analyses.explain",
 }
 
 __all__ = ["__version__", *sorted(_API)]
@@ -63,6 +63,9 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
+    from .analyses.ablate import AblateResult, ablate
+    from .analyses.explain import Explanation, explain
+    from .analyses.probe import ProbeResult, probe
     from .attributes.bank import sample_bank
     from .attributes.classifier import dataset_classifier
     from .core.checkpoint import Checkpoint, load_checkpoint
@@ -81,9 +84,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .evaluation.evaluate import EvalResult, evaluate
     from .latent.interpolate import Interpolation, interpolate
     from .latent.sample import Samples, sample
-    from .paper.ablate import AblateResult, ablate
-    from .paper.explain import Explanation, explain
-    from .paper.probe import ProbeResult, probe
     from .projection.project import ProjectionResult, project
     from .projection.zfiles import load_latents, save_latents
     from .search.nn_search import SearchResult, nn_search
@@ -91,6 +91,6 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .training.plan import RunPlan, plan_run, train
     from .training.plots import Pictures, plot, plot_run
     from .training.result import TrainResult
-    from .vector_arithmetic.entry import arithmetic, parse_define
+    from .vector_arithmetic.arithmetic import arithmetic, parse_define
     from .vector_arithmetic.result import ArithmeticResult
     from .vector_arithmetic.separability import Separability, z_separability

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dcgan_cli.analyses.ablate import drop_maps
+from dcgan_cli.analyses.masks import object_mask
 from dcgan_cli.core.configs import PRESETS
 from dcgan_cli.core.model import Discriminator, Generator, ModelConfig
-from dcgan_cli.paper.ablate import drop_maps
-from dcgan_cli.paper.masks import object_mask
 
 from .conftest import invoke
 
@@ -45,7 +45,7 @@ def test_ablate_errors_are_one_line(tiny_run, runner, tmp_path):
 
 
 def test_guided_backprop_leaves_d_as_it_was_and_gives_one_gradient_per_image():
-    from dcgan_cli.paper.explain import explain_features, guided_gradients
+    from dcgan_cli.analyses.explain import explain_features, guided_gradients
 
     cfg = ModelConfig(size=32, ngf=4, ndf=4)
     torch.manual_seed(0)

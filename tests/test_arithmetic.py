@@ -12,8 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
-from dcgan_cli.paper.ablate import ablate
-from dcgan_cli.vector_arithmetic.entry import arithmetic
+from dcgan_cli.analyses.ablate import ablate
+from dcgan_cli.vector_arithmetic.arithmetic import arithmetic
 
 from .conftest import invoke
 
@@ -101,7 +101,7 @@ def test_each_anchored_result_is_drawn_beside_its_anchor(concept_run):
     (0.40, 0.41, 0.39, "not forgotten: seen at least as often as before"),
 ])
 def test_ablate_says_whether_the_concept_was_forgotten(before, after, random, verdict):
-    from dcgan_cli.paper.ablate import AblateResult
+    from dcgan_cli.analyses.ablate import AblateResult
 
     r = AblateResult(concept="red", dropped=[1], maps=8, share_before=before, share_after=after, share_random=random,
                      n=2048, before=torch.zeros(0), after=torch.zeros(0))
@@ -140,7 +140,7 @@ def test_a_later_term_no_sample_shows_is_said_after_half_the_bank(concept_run, s
     from dcgan_cli.attributes.phrases import parse_expression
     from dcgan_cli.core.checkpoint import load_checkpoint, resolve_checkpoint
     from dcgan_cli.core.errors import DcganError
-    from dcgan_cli.vector_arithmetic.entry import _none_show
+    from dcgan_cli.vector_arithmetic.arithmetic import _none_show
 
     c = load_checkpoint(resolve_checkpoint(concept_run))
     names = list(c.dataset.label_names)

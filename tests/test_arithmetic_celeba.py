@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dcgan_cli.core.configs import ARITHMETIC_METHODS
-from dcgan_cli.vector_arithmetic.entry import arithmetic
+from dcgan_cli.vector_arithmetic.arithmetic import arithmetic
 
 from .conftest import invoke
 from .drawn_celeba import read_face

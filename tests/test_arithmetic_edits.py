@@ -9,7 +9,7 @@ import torch
 from dcgan_cli.attributes.classifier import AttributeModel
 from dcgan_cli.core.checkpoint import load_checkpoint
 from dcgan_cli.core.model import Generator
-from dcgan_cli.vector_arithmetic.entry import arithmetic
+from dcgan_cli.vector_arithmetic.arithmetic import arithmetic
 
 from .conftest import forge_checkpoint, invoke
 

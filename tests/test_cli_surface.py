@@ -20,7 +20,7 @@ from dcgan_cli.core.runs import RunFolder
 from dcgan_cli.core.seeds import parse_seeds, resolve_seeds, seeds_label
 from dcgan_cli.latent.sample import sample
 from dcgan_cli.search.nn_search import nn_search
-from dcgan_cli.vector_arithmetic.entry import arithmetic as arithmetic_run
+from dcgan_cli.vector_arithmetic.arithmetic import arithmetic as arithmetic_run
 
 from .conftest import TINY, invoke
 

@@ -244,7 +244,7 @@ def test_numbers_come_with_what_they_can_be_compared_with():
 
 
 def test_a_probe_whose_controls_tie_says_so():
-    from dcgan_cli.paper.probe import ProbeResult, ProbeRow
+    from dcgan_cli.analyses.probe import ProbeResult, ProbeRow
 
     rows = [ProbeRow(kind, 10, [1.0], [0.1]) for kind in ("trained D", "random D", "pixels")]
     assert any("the representations tie" in line for line in ProbeResult("shape", ["a", "b"], 10, 20, 20, rows).lines())

@@ -10,7 +10,7 @@ from dcgan_cli.attributes.phrases import ParseError, Term, parse_expression, phr
 from dcgan_cli.core.errors import UsageError
 from dcgan_cli.core.model import ModelConfig
 from dcgan_cli.latent.interpolate import lerp, path_through, slerp
-from dcgan_cli.vector_arithmetic.entry import parse_define
+from dcgan_cli.vector_arithmetic.arithmetic import parse_define
 from dcgan_cli.vector_arithmetic.methods import Concept, sum_terms, to_prior_shell
 
 from .conftest import forge_checkpoint, invoke

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
+from dcgan_cli.analyses.probe import d_representation, pick_labelled
 from dcgan_cli.attributes.linear import linear_probe
 from dcgan_cli.core.configs import PRESETS
 from dcgan_cli.core.errors import DcganError
 from dcgan_cli.core.model import Discriminator, ModelConfig
-from dcgan_cli.paper.probe import d_representation, pick_labelled
 
 from .conftest import invoke
 
@@ -64,7 +64,7 @@ def test_probe_command_reports_trained_random_and_pixels(tiny_run, runner, tmp_p
 
 def test_every_phase_of_the_probe_names_itself_and_its_unit(tiny_run):
     """The probe was silent for six minutes between "1/6" and "2/6": each fit is now heard, under its own name."""
-    from dcgan_cli.paper.probe import probe
+    from dcgan_cli.analyses.probe import probe
 
     heard = []
     probe(tiny_run, labels_per_class=10, test_n=100, on_progress=lambda done, total, what="": heard.append((done, total, what)))
@@ -101,7 +101,7 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tiny_ru
     ([0.70, 0.71], [0.90, 0.91], 2000, "trained D is worse"),
 ])
 def test_probe_says_whether_a_gap_is_more_than_chance(trained, control, n_test, verdict):
-    from dcgan_cli.paper.probe import ProbeResult, ProbeRow
+    from dcgan_cli.analyses.probe import ProbeResult, ProbeRow
 
     rows = [ProbeRow("trained D", 10, trained, [1.0] * len(trained)), ProbeRow("random D", 10, control, [1.0] * len(control))]
     result = ProbeResult(target="digit", classes=["0", "1"], labels_per_class=10, n_train=20, n_test=n_test, rows=rows)

@@ -162,7 +162,7 @@ def test_nn_search_project_searches_the_reconstruction_too(tiny_run, own, runner
 
 
 def test_arithmetic_starts_from_your_image(concept_run, tmp_path):
-    from dcgan_cli.vector_arithmetic.entry import arithmetic
+    from dcgan_cli.vector_arithmetic.arithmetic import arithmetic
 
     pictures = _pictures_of_g(concept_run, [11, 12], tmp_path)
     result = arithmetic(concept_run, "red circle - red + blue", anchors=pictures, samples=4096)

@@ -127,7 +127,7 @@ LAYERS = [
     ("core",),
     ("data",),
     ("attributes",),
-    ("training", "evaluation", "latent", "projection", "search", "vector_arithmetic", "paper"),
+    ("training", "evaluation", "latent", "projection", "search", "vector_arithmetic", "analyses"),
     ("explore",),
     ("cli", "__main__"),
 ]
@@ -190,8 +190,8 @@ def test_the_sibling_rule_catches_a_capability_reaching_into_another():
 
 
 def test_the_layer_rule_catches_an_upward_import():
-    assert layer_of("dcgan_cli.core.model") < layer_of("dcgan_cli.attributes.bank") < layer_of("dcgan_cli.paper.probe")
-    assert layer_of("dcgan_cli.paper.probe") < layer_of("dcgan_cli.explore.app") < layer_of("dcgan_cli.cli.train")
+    assert layer_of("dcgan_cli.core.model") < layer_of("dcgan_cli.attributes.bank") < layer_of("dcgan_cli.analyses.probe")
+    assert layer_of("dcgan_cli.analyses.probe") < layer_of("dcgan_cli.explore.app") < layer_of("dcgan_cli.cli.train")
 
 
 def test_each_command_is_a_module_that_shows_its_result():

@@ -1,5 +1,5 @@
 """The linear probe: how well a standardised logistic regression reads labels from features.
-The paper's probe of D (paper/probe.py) and the z separability report (arithmetic/) both use it."""
+The paper's probe of D (analyses/probe.py) and the z separability report (arithmetic/) both use it."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ def ablate(
     """Forgetting to draw (paper 6.3.1): drop the G feature maps that carry a concept, with and without (seeds 0-15).
     Example: dcgan ablate runs/demo --concept triangle"""
     say_which_checkpoint(ckpt)
-    from ..paper.ablate import ablate as forget
+    from ..analyses.ablate import ablate as forget
 
     check_outputs(out_path, json_path)
     shown = resolve_seeds(n, seeds, 16, limit=256)

@@ -72,8 +72,8 @@ def arithmetic(
 
     Your own picture as the anchor: dcgan arithmetic runs/demo "red circle - red + blue" --anchor my_circle.png
     """
-    from ..vector_arithmetic.entry import arithmetic as evaluate_expression
-    from ..vector_arithmetic.entry import parse_define
+    from ..vector_arithmetic.arithmetic import arithmetic as evaluate_expression
+    from ..vector_arithmetic.arithmetic import parse_define
     from ..vector_arithmetic.separability import z_separability
 
     check_outputs(out_path, json_path)

@@ -24,7 +24,7 @@ def explain(
     """What D looks at (paper fig. 5): guided backpropagation of D's last-block features on real images, trained vs random D.
     Example: dcgan explain runs/demo"""
     say_which_checkpoint(ckpt)
-    from ..paper.explain import explain as run_explain
+    from ..analyses.explain import explain as run_explain
 
     check_outputs(out_path, json_path)
     result = run_explain(ckpt, n=n, features=features, per=per, seed=seed, data_root=data_root, cache_dir=cache_dir,

@@ -30,7 +30,7 @@ def probe(
     """Is D a good representation? The paper's linear probe of D's features, against pixels and a random D.
     Example: dcgan probe runs/mnist --labels-per-class 100"""
     say_which_checkpoint(ckpt)
-    from ..paper.probe import probe as run_probe
+    from ..analyses.probe import probe as run_probe
 
     check_file_target(json_path, "--json")
     with progress("probing") as bar:

@@ -320,7 +320,7 @@ class Explorer:
     def arithmetic(self, ckpt: str | None, expression: str, method: str | None = None, ema: bool | None = None,
                    anchor: str | None = None, on_progress=None) -> dict[str, Any]:
         from ..projection.zfiles import generator_fingerprint, save_latents
-        from ..vector_arithmetic.entry import arithmetic
+        from ..vector_arithmetic.arithmetic import arithmetic
 
         c = self.checkpoint(ckpt)
         anchors = [self.end(anchor)] if anchor else None
