@@ -47,9 +47,8 @@ def test_the_recorded_command_parses_back_to_the_stored_config(name):
     argv = shlex.split(c.meta["provenance"]["command"])
     assert argv[:2] == ["dcgan", "train"]
     params = typer.main.get_command(app).commands["train"].make_context("train", argv[2:]).params
-    params["compile"] = params.pop("compile_")
     model, train = build_configs(params["dataset"], preset=params["preset"], recipe=params["recipe"],
-                                 config_file=params["config"],
+                                 config_file=params["config_file"],
                                  model_overrides={k: v for k, v in params.items() if k in MODEL_FIELDS},
                                  train_overrides={k: v for k, v in params.items() if k in TRAIN_FIELDS and k != "dataset"})
     assert model == c.model_config
