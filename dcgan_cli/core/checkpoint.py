@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import json
-import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from .configs import ModelConfig, TrainConfig
 from .files import TEMP_MARK, write_bytes
 from .model import Discriminator, Generator
 from .records import ConfigError, Record, is_int
-from .runs import CHECKPOINTS, RUNS_DIR, RunFolder
+from .runs import CHECKPOINT_NAME, CHECKPOINTS, RUNS_DIR, RunFolder
 from .st_header import CheckpointError, read_header
 from .version import VERSION
 
@@ -120,7 +119,6 @@ def export_model(c: Checkpoint, path: Path, *, ema: bool, provenance: dict[str, 
 
 # --- finding
 
-_STEP_NAME = re.compile(r"step-(\d+)\.safetensors")  # what the training loop names its checkpoints, and nothing else
 
 
 def header_meta(path: Path) -> dict[str, Any]:
@@ -137,7 +135,7 @@ def checkpoint_step(path: Path) -> int:
     step = header_meta(path).get("step")
     if is_int(step):
         return step
-    m = _STEP_NAME.fullmatch(path.name)
+    m = CHECKPOINT_NAME.fullmatch(path.name)
     return int(m.group(1)) if m else -1
 
 
@@ -149,7 +147,7 @@ def run_checkpoints(run: RunFolder) -> list[Path]:
     rid, dataset = info.get("run_id"), info.get("dataset")
     found = []
     for p in run.checkpoint_files():
-        if not _STEP_NAME.fullmatch(p.name):
+        if not CHECKPOINT_NAME.fullmatch(p.name):
             continue
         meta = header_meta(p)
         theirs = meta.get("run_id")
@@ -157,7 +155,7 @@ def run_checkpoints(run: RunFolder) -> list[Path]:
         ours = theirs == rid if rid else (theirs is None and (dataset is None or ds in (None, dataset)))
         if ours:
             step = meta.get("step")
-            found.append((step if is_int(step) else int(_STEP_NAME.fullmatch(p.name).group(1)), p.name, p))
+            found.append((step if is_int(step) else int(CHECKPOINT_NAME.fullmatch(p.name).group(1)), p.name, p))
     return [p for _, _, p in sorted(found)]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from pathlib import Path
 from .errors import DcganError, UsageError
 
 CHECKPOINTS = "checkpoints"
+CHECKPOINT_NAME = re.compile(r"step-(\d+)\.safetensors")  # the names checkpoint_path gives, and nothing else
 SAMPLES = "samples"
 CONCEPTS = "concepts"
 METRICS = "metrics.jsonl"
@@ -98,7 +100,7 @@ class RunFolder:
         return self.path / BEST
 
     def checkpoint_path(self, step: int) -> Path:
-        return self.checkpoints / f"step-{step:08d}.safetensors"
+        return self.checkpoints / f"step-{step:08d}.safetensors"  # CHECKPOINT_NAME reads it back
 
     def grid_path(self, step: int) -> Path:
         return self.samples / f"step-{step:08d}.png"

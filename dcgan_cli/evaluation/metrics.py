@@ -14,7 +14,6 @@ size the features were extracted with.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,7 +110,3 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, *, k: int = 3, chunk: i
     precision = _coverage(y, x, _kth_radius(x, k, chunk), chunk)
     recall = _coverage(x, y, _kth_radius(y, k, chunk), chunk)
     return precision, recall
-
-
-def is_finite(values: dict[str, float]) -> bool:
-    return all(v is None or math.isfinite(v) for v in values.values())
