@@ -87,6 +87,9 @@ def test_two_processes_cannot_share_a_run_folder(tmp_path):
     deadline = time.time() + 120
     while not (out / "metrics.jsonl").exists() and time.time() < deadline:
         time.sleep(0.2)
+    if not (out / "metrics.jsonl").exists():
+        first.kill()
+        raise AssertionError(f"the first run wrote no metrics in 120 s: {first.communicate()[1][-2000:]}")
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     first.send_signal(signal.SIGINT)
     first.communicate(timeout=60)

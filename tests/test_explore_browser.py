@@ -40,6 +40,7 @@ def server(concept_run, tmp_path):
     deadline = time.time() + 30
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
+    assert srv.started, "the explorer's server did not start in 30 s"
     yield f"http://127.0.0.1:{port}/?token=browser-token"
     srv.should_exit = True
     thread.join(10)
