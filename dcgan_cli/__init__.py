@@ -30,7 +30,7 @@ _API = {
     "CheckpointInfo": "core.info", "info": "core.info", "models": "core.info", "ModelList": "core.info",
     "load_data": "data.cache", "checkpoint_data": "data.locate", "ImageData": "data.cache",
     "dataset_classifier": "attributes.classifier", "sample_bank": "attributes.bank",
-    "plan_run": "training.plan", "RunPlan": "training.plan", "train": "training.plan",
+    "plan_run": "training.plan", "RunPlan": "training.plan", "train": "training.plan", "TrainRequest": "training.request",
     "fit": "training.loop", "TrainResult": "training.result",
     "plot": "training.plots", "Pictures": "training.plots", "plot_run": "training.plots",
     "evaluate": "evaluation.evaluate", "EvalResult": "evaluation.evaluate",
@@ -90,6 +90,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time names load lazily
     from .training.loop import fit
     from .training.plan import RunPlan, plan_run, train
     from .training.plots import Pictures, plot, plot_run
+    from .training.request import TrainRequest
     from .training.result import TrainResult
     from .vector_arithmetic.arithmetic import arithmetic, parse_define
     from .vector_arithmetic.result import ArithmeticResult
