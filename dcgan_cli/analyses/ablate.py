@@ -22,6 +22,7 @@ import torch
 
 from ..attributes.bank import sample_bank
 from ..core.checkpoint import Checkpoint, as_checkpoint
+from ..core.defaults import ABLATE_BANK
 from ..core.errors import DcganError, UsageError
 from ..core.model import z_from_seeds
 from ..core.progress import Progress
@@ -141,7 +142,7 @@ def ablate(
     ckpt: Checkpoint | str | Path | None,
     concept: str,
     *,
-    n: int = 2048,
+    n: int = ABLATE_BANK,
     seeds: list[int] | None = None,
     seed: int = 0,
     ema: bool | None = None,

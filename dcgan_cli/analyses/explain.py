@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
+from ..core.defaults import EXPLAIN_FEATURES, EXPLAIN_N, EXPLAIN_PER
 from ..core.errors import UsageError
 from ..core.model import Discriminator
 from ..core.pixels import to_model_range
@@ -35,7 +36,7 @@ class Explanation(Result):
     random: torch.Tensor = field(repr=False)
     images: torch.Tensor = field(repr=False)  # (F * per, C, S, S) the real images the trained rows use, [-1, 1]
     on_object: dict[str, float] = field(default_factory=dict)  # share of |gradient| on the object, per D
-    per: int = 8
+    per: int = EXPLAIN_PER
     seed: int = 0
     checkpoint_path: Path | None = None
     step: int = 0
@@ -112,8 +113,8 @@ def _scaled(g: torch.Tensor) -> torch.Tensor:
     return g / g.flatten(1).abs().amax(1).clamp(min=1e-12)[:, None, None, None]
 
 
-def explain_features(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, features: int = 6,
-                     per: int = 8) -> Explanation:
+def explain_features(D: Discriminator, random_D: Discriminator, images: torch.Tensor, *, features: int = EXPLAIN_FEATURES,
+                     per: int = EXPLAIN_PER) -> Explanation:
     """Rows of guided gradients: for each of D's first `features` last-block features, the `per`
     images (of `images`, in [-1, 1]) that excite it most; the random D on the same images."""
     channels = D.feature_maps(images[:1])[-1].shape[1]
@@ -140,8 +141,9 @@ def explain_features(D: Discriminator, random_D: Discriminator, images: torch.Te
                        on_object={"trained D": share(g_t), "random D": share(g_r)}, per=per)
 
 
-def explain(ckpt: Checkpoint | str | Path | None, *, n: int = 512, features: int = 6, per: int = 8, seed: int = 0,
-        data_root: Path | None = None, cache_dir: Path | None = None, device: torch.device | str = "cpu") -> Explanation:
+def explain(ckpt: Checkpoint | str | Path | None, *, n: int = EXPLAIN_N, features: int = EXPLAIN_FEATURES, per: int = EXPLAIN_PER,
+            seed: int = 0, data_root: Path | None = None, cache_dir: Path | None = None,
+            device: torch.device | str = "cpu") -> Explanation:
     """`dcgan explain`: the checkpoint's D and a random D of its architecture on n real test images."""
     check_seed(seed)
     c = as_checkpoint(ckpt)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..attributes.linear import C_GRID, linear_probe
 from ..core.checkpoint import Checkpoint, as_checkpoint
+from ..core.defaults import LABELS_PER_CLASS, PROBE_TEST_N
 from ..core.errors import UsageError
 from ..core.model import Discriminator
 from ..core.pixels import flat_model_range, to_model_range
@@ -205,9 +206,9 @@ def probe_features(
     test: ImageData,
     *,
     target: str | None = None,
-    labels_per_class: int | None = 1000,
+    labels_per_class: int | None = LABELS_PER_CLASS,
     repeats: int = 1,
-    test_n: int | None = 10_000,
+    test_n: int | None = PROBE_TEST_N,
     representations: tuple[str, ...] = REPRESENTATIONS,
     seed: int = 0,
     device: torch.device | str = "cpu",

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import ABLATE_BANK, ABLATE_SEEDS
 from ..core.files import check_outputs
 from ..core.seeds import resolve_seeds
 from .common import Cache, Ckpt, Device, Ema, N, Out, Root, Seeds, device, json_option, say_which_checkpoint
@@ -17,7 +18,7 @@ JsonPath = json_option("Write the dropped maps and the shares as JSON.")
 
 
 def ablate(
-    ckpt: Ckpt = None, concept: Concept = ..., n: N = None, seeds: Seeds = None, bank: Bank = 2048, out_path: Out = None,
+    ckpt: Ckpt = None, concept: Concept = ..., n: N = None, seeds: Seeds = None, bank: Bank = ABLATE_BANK, out_path: Out = None,
     json_path: JsonPath = None, ema: Ema = None, data_root: Root = None, cache_dir: Cache = None, device_name: Device = "auto",
 ):
     """Forgetting to draw (paper 6.3.1): drop the G feature maps that carry a concept, with and without (seeds 0-15).
@@ -26,7 +27,7 @@ def ablate(
     from ..analyses.ablate import ablate as forget
 
     check_outputs(out_path, json_path)
-    shown = resolve_seeds(n, seeds, 16, limit=256)
+    shown = resolve_seeds(n, seeds, ABLATE_SEEDS, limit=256)
     with progress("ablating") as bar:
         result = forget(ckpt, concept, n=bank, seeds=shown, ema=ema, data_root=data_root, cache_dir=cache_dir,
                         device=device(device_name), on_progress=bar)

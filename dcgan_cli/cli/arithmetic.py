@@ -9,7 +9,7 @@ import typer
 
 from .. import bundled
 from ..core.configs import ARITHMETIC_METHODS
-from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
+from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES, VARIANTS
 from ..core.errors import UsageError
 from ..core.files import check_outputs
 from .common import Cache, CkptOption, Device, Ema, Out, Root, device, json_option, say_which_checkpoint, seed_option
@@ -62,7 +62,7 @@ def checkpoint_and_expression(args: list[str], ckpt_opt: Path | None, probe: boo
 
 def arithmetic(
     args: Args = None, ckpt_opt: CkptOption = None, method: Method = None, out_path: Out = None,
-    individual: Individual = None, probe: Probe = False, seed: Seed = 0, variants: Variants = 8, define: Define = None,
+    individual: Individual = None, probe: Probe = False, seed: Seed = 0, variants: Variants = VARIANTS, define: Define = None,
     anchor: Anchor = None, samples: Samples = BANK_SAMPLES, attr_images: AttrImages = ATTRIBUTE_IMAGES,
     json_path: JsonPath = None,    cache_dir: Cache = None, data_root: Root = None, ema: Ema = None, device_name: Device = "auto",
 ):

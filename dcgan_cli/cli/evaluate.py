@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..core.defaults import CPU_N, STANDARD_N
+from ..core.defaults import CPU_N, FEATURE_BATCH, STANDARD_N
 from ..core.files import check_file_target
 from .common import Cache, Ckpt, Device, Ema, Features, Root, Split, device, json_option, say_which_checkpoint
 from .console import emit, note, progress
@@ -30,8 +30,8 @@ JsonPath = json_option("Write the figures and their protocol as JSON.")
 
 def evaluate(
     ckpt: Ckpt = None, images: Images = None, real: Real = None, split: RealSplit = "train", metrics: Metrics = "fid,kid,pr",
-    n: N = None, features: FeatureSpace = None, batch_size: BatchSize = 64, ema: Ema = None, json_path: JsonPath = None,
-    data_root: Root = None, cache_dir: Cache = None, device_name: Device = "auto",
+    n: N = None, features: FeatureSpace = None, batch_size: BatchSize = FEATURE_BATCH, ema: Ema = None,
+    json_path: JsonPath = None, data_root: Root = None, cache_dir: Cache = None, device_name: Device = "auto",
 ):
     """Measure sample quality: FID, KID, precision and recall, with the protocol. Example: dcgan evaluate runs/demo --n 2048
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import EXPLAIN_FEATURES, EXPLAIN_N, EXPLAIN_PER
 from ..core.files import check_outputs
 from .common import Cache, Ckpt, Device, Out, Root, device, json_option, say_which_checkpoint, seed_option
 from .console import emit
@@ -18,8 +19,8 @@ Seed = seed_option("Seed for the image subset and the random D.")
 
 
 def explain(
-    ckpt: Ckpt = None, n: N = 512, features: Features = 6, per: Per = 8, out_path: Out = None, json_path: JsonPath = None,
-    seed: Seed = 0, data_root: Root = None, cache_dir: Cache = None, device_name: Device = "auto",
+    ckpt: Ckpt = None, n: N = EXPLAIN_N, features: Features = EXPLAIN_FEATURES, per: Per = EXPLAIN_PER, out_path: Out = None,
+    json_path: JsonPath = None, seed: Seed = 0, data_root: Root = None, cache_dir: Cache = None, device_name: Device = "auto",
 ):
     """What D looks at (paper fig. 5): guided backpropagation of D's last-block features on real images, trained vs random D.
     Example: dcgan explain runs/demo"""

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import EXPLORE_HOST, EXPLORE_PORT
 from .common import Ckpt, Device, device, say_which_checkpoint
 from .console import say
 
@@ -17,7 +18,7 @@ Browser = Annotated[bool, typer.Option("--browser/--no-browser",
                                        help="Open the page in this machine's browser, where it has one.")]
 
 
-def explore(ckpt: Ckpt = None, host: Host = "127.0.0.1", port: Port = 8765, browser: Browser = True,
+def explore(ckpt: Ckpt = None, host: Host = EXPLORE_HOST, port: Port = EXPLORE_PORT, browser: Browser = True,
             device_name: Device = "auto"):
     """The run in a browser: samples, sliders, interpolation, arithmetic, your images. Example: dcgan explore runs/demo
 

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import typer
 
 from ..core.configs import PATH_METHODS
+from ..core.defaults import WALK_STEPS
 from ..core.errors import UsageError
 from ..core.files import check_outputs
 from ..core.seeds import MAX_SEED, Label, parse_seeds
@@ -64,7 +65,7 @@ def row_ends(from_end: str, to_end: str, rows: int) -> list[tuple[int | Label | 
 
 
 def interpolate(
-    ckpt: Ckpt = None, steps: Steps = 9, from_end: From = "0", to_end: To = "1", rows: Rows = 1, through: Through = None,
+    ckpt: Ckpt = None, steps: Steps = WALK_STEPS, from_end: From = "0", to_end: To = "1", rows: Rows = 1, through: Through = None,
     method: Method = None, out_path: Out = None, gif: Gif = None, trunc: Trunc = 1.0, ema: Ema = None,
     device_name: Device = "auto",
 ):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ..core.defaults import NN_MEMORY_MB
+from ..core.defaults import HOLDOUT, NEIGHBOURS, NN_MEMORY_MB, NN_SEEDS
 from ..core.errors import UsageError
 from ..core.files import check_outputs
 from ..core.seeds import resolve_seeds
@@ -27,8 +27,8 @@ JsonPath = json_option("Write the full report as JSON.")
 
 
 def nn_search(
-    ckpt: Ckpt = None, n: N = None, seeds: Seeds = None, k: K = 5, query: Query = None, project: Project = False,
-    split: SearchSplit = "train", holdout: Holdout = 256, out_path: Out = None, json_path: JsonPath = None,
+    ckpt: Ckpt = None, n: N = None, seeds: Seeds = None, k: K = NEIGHBOURS, query: Query = None, project: Project = False,
+    split: SearchSplit = "train", holdout: Holdout = HOLDOUT, out_path: Out = None, json_path: JsonPath = None,
     chunk_size: ChunkSize = None, data_root: Root = None, cache_dir: Cache = None, ema: Ema = None,
     device_name: Device = "auto",
 ):
@@ -42,7 +42,7 @@ def nn_search(
     check_outputs(out_path, json_path)
     if query and (n is not None or seeds is not None):
         raise UsageError("give --query images or --n/--seeds, not both")
-    queries = list(query) if query else resolve_seeds(n, seeds, 8, limit=10_000)
+    queries = list(query) if query else resolve_seeds(n, seeds, NN_SEEDS, limit=10_000)
     with progress(f"searching {split} images") as bar:
         result = search(ckpt, queries, k=k, split=split, holdout=holdout, chunk_size=chunk_size, device=device(device_name),
                         data_root=data_root, cache_dir=cache_dir, ema=ema, project=project, on_progress=bar)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import LABELS_PER_CLASS, PROBE_TEST_N
 from ..core.files import check_file_target
 from .common import Cache, Ckpt, Dataset, Device, Root, device, json_option, say_which_checkpoint, seed_option
 from .console import emit, progress
@@ -23,8 +24,8 @@ Seed = seed_option("Seed for the labelled draws, the split and the random D.")
 
 
 def probe(
-    ckpt: Ckpt = None, dataset: ProbeDataset = None, target: Target = None, labels_per_class: LabelsPerClass = 1000,
-    repeats: Repeats = 1, test_n: TestN = 10_000, json_path: JsonPath = None, seed: Seed = 0, data_root: Root = None,
+    ckpt: Ckpt = None, dataset: ProbeDataset = None, target: Target = None, labels_per_class: LabelsPerClass = LABELS_PER_CLASS,
+    repeats: Repeats = 1, test_n: TestN = PROBE_TEST_N, json_path: JsonPath = None, seed: Seed = 0, data_root: Root = None,
     cache_dir: Cache = None, device_name: Device = "auto",
 ):
     """Is D a good representation? The paper's linear probe of D's features, against pixels and a random D.

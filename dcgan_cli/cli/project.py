@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from ..core.defaults import ENCODER_STEPS, PROJECT_STARTS, PROJECT_STEPS
 from ..core.errors import UsageError
 from ..core.files import check_folder_path, check_outputs
 from .common import Cache, CkptOption, Device, Ema, Root, device, json_option, say_which_checkpoint
@@ -44,9 +45,10 @@ def checkpoint_and_images(args: list[str], ckpt_opt: Path | None) -> tuple[Path 
 
 
 def project(
-    args: Args = None, ckpt_opt: CkptOption = None, out_path: Out = None, steps: Steps = 200, starts: Starts = 4,
-    encoder: Encoder = True, train_encoder: TrainEncoder = False, encoder_steps: EncoderSteps = 1000, video: Video = False,
-    json_path: JsonPath = None, data_root: Root = None, cache_dir: Cache = None, ema: Ema = None,
+    args: Args = None, ckpt_opt: CkptOption = None, out_path: Out = None, steps: Steps = PROJECT_STEPS,
+    starts: Starts = PROJECT_STARTS, encoder: Encoder = True, train_encoder: TrainEncoder = False,
+    encoder_steps: EncoderSteps = ENCODER_STEPS, video: Video = False, json_path: JsonPath = None,
+    data_root: Root = None, cache_dir: Cache = None, ema: Ema = None,
     device_name: Device = "auto",
 ):
     """Find the z from which G draws your own images; writes reconstructions and z files. Example: dcgan project runs/demo a.png

@@ -22,7 +22,7 @@ import torch
 from ..attributes.classifier import classes_to_learn, training_label
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import FEATURES
-from ..core.defaults import CPU_N, STANDARD_N
+from ..core.defaults import CPU_N, FEATURE_BATCH, STANDARD_N
 from ..core.errors import DcganError, UsageError
 from ..core.generation import uint8_from_seeds
 from ..core.progress import Progress, phase
@@ -214,7 +214,7 @@ def evaluate(
     metrics: tuple[str, ...] = METRICS,
     n: int | None = None,
     features: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = FEATURE_BATCH,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
     data_root: Path | None = None,

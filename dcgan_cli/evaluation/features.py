@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from ..attributes.classifier import AttributeModel, classes_to_learn, dataset_classifier, labels_problem
+from ..core.defaults import FEATURE_BATCH
 from ..core.errors import DcganError
 from ..core.progress import Progress
 from ..data import ImageData
@@ -138,7 +139,7 @@ def default_features(data: ImageData | None) -> str:
     return "domain" if data is not None and classes_to_learn(data) >= 2 else "inception"
 
 
-def extract(extractor: Extractor, images: np.ndarray | torch.Tensor, *, batch_size: int = 64,
+def extract(extractor: Extractor, images: np.ndarray | torch.Tensor, *, batch_size: int = FEATURE_BATCH,
             on_progress: Progress | None = None) -> np.ndarray:
     """Features (N, D) float64 of uint8 images (N, C, H, W), in batches."""
     n = images.shape[0]

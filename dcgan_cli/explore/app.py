@@ -28,7 +28,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..core.defaults import RADIUS
+from ..core.defaults import EXPLORE_HOST, EXPLORE_PORT, RADIUS
 from ..core.errors import DcganError, UsageError
 from .jobs import Jobs
 from .session import MAX_UPLOAD, Explorer, TooLarge
@@ -294,7 +294,7 @@ class Guard:
         await self.app(scope, receive, send)
 
 
-def create_app(explorer: Explorer, *, token: str, host: str = "127.0.0.1", port: int = 8765) -> Starlette:
+def create_app(explorer: Explorer, *, token: str, host: str = EXPLORE_HOST, port: int = EXPLORE_PORT) -> Starlette:
     """The page's server for one launch: `token` is the secret the printed URL carries."""
     r = _Routes(explorer)
     routes = [

@@ -16,6 +16,7 @@ import webbrowser
 from collections.abc import Callable
 from pathlib import Path
 
+from ..core.defaults import EXPLORE_HOST, EXPLORE_PORT
 from ..core.errors import DcganError, UsageError
 
 MISSING = "dcgan explore needs the explorer's web server: pip install 'dcgan-cli[explore]'"
@@ -51,7 +52,7 @@ def check_port(host: str, port: int) -> None:
         raise UsageError(f"port {port} on {host} is in use ({e.strerror}); choose another with --port") from None
 
 
-def serve(target: Path | None, *, host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
+def serve(target: Path | None, *, host: str = EXPLORE_HOST, port: int = EXPLORE_PORT, open_browser: bool = True,
           device="cpu", say: Callable[[str], None] = print) -> None:
     check_installed()
     check_port(host, port)

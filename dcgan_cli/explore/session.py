@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from ..core.checkpoint import Checkpoint, load_checkpoint, resolve_checkpoint, run_best, run_checkpoints
-from ..core.defaults import BANK_SAMPLES, RADIUS
+from ..core.defaults import BANK_SAMPLES, NEIGHBOURS, RADIUS, WALK_STEPS
 from ..core.errors import UsageError
 from ..core.results import shown
 from ..core.runs import RunFolder
@@ -286,7 +286,7 @@ class Explorer:
                               on_progress=on_progress)
         return {"seeds": found.seeds, "lines": [found.line()]}
 
-    def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = 5, on_progress=None,
+    def neighbours(self, ckpt: str | None, seed: int, ema: bool | None = None, k: int = NEIGHBOURS, on_progress=None,
                    trunc: float = 1.0) -> dict:
         """The training images nearest the sample the page shows: the seed's, at the page's truncation."""
         from ..core.generation import check_truncation, images_from_seeds
@@ -299,7 +299,7 @@ class Explorer:
         lines = r.lines() if trunc == 1.0 else [f"seed {seed} at truncation {trunc:.2f}:", *r.lines()]
         return {"figure": picture(r.figure()), "lines": lines}
 
-    def interpolate(self, ckpt: str | None, a: str, b: str, steps: int = 9, method: str | None = None,
+    def interpolate(self, ckpt: str | None, a: str, b: str, steps: int = WALK_STEPS, method: str | None = None,
                     trunc: float = 1.0, ema: bool | None = None, export: bool = False) -> dict[str, Any]:
         from ..latent.interpolate import interpolate
 

@@ -10,6 +10,7 @@ import torch
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import PATH_METHODS
+from ..core.defaults import WALK_STEPS
 from ..core.errors import UsageError
 from ..core.generation import check_truncation, generate, truncate
 from ..core.model import Generator, z_from_seeds
@@ -95,7 +96,7 @@ class Interpolation(Result):
     method: str
     seeds: list[list[int | str]]  # what each row passes through: seeds, or names of images and z files
     loops: bool  # a --through path: played forward only; rows play back and forth
-    steps: int = 9
+    steps: int = WALK_STEPS
     checkpoint_path: Path | None = None
     step: int = 0
     gif: Path | None = None  # also write the animation here
@@ -189,7 +190,7 @@ def interpolate(
     *,
     pairs: list[tuple[int | Label | Path, int | Label | Path]] | None = None,
     through: list[int] | None = None,
-    steps: int = 9,
+    steps: int = WALK_STEPS,
     method: str | None = None,
     gif: Path | None = None,
     trunc: float = 1.0,

@@ -24,14 +24,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..core.defaults import PROJECT_STARTS, PROJECT_STEPS
 from ..core.model import Discriminator, Encoder, Generator, sample_z
 from ..core.progress import Progress
 
 
 @dataclass(frozen=True)
 class ProjectSettings:
-    steps: int = 200  # Adam steps per start; 0: the starts as they are (the encoder's guess alone)
-    starts: int = 4  # optimised per image: the encoder's guess (if any) and the best random candidates
+    steps: int = PROJECT_STEPS  # Adam steps per start; 0: the starts as they are (the encoder's guess alone)
+    starts: int = PROJECT_STARTS  # optimised per image: the encoder's guess (if any) and the best random candidates
     candidates: int = 256  # random z scored once to pick the random starts
     lr: float = 0.05
     prior_weight: float = 0.05  # (|z|^2 / E|z|^2 - 1)^2 for a normal prior

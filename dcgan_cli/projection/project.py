@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
+from ..core.defaults import ENCODER_STEPS, PROJECT_STARTS, PROJECT_STEPS
 from ..core.errors import UsageError
 from ..core.files import recorded_path, recorded_paths
 from ..core.model import Generator, typical_norm
@@ -203,11 +204,11 @@ def project(
     ckpt: Checkpoint | str | Path | None,
     images: list[Path],
     *,
-    steps: int = 200,
-    starts: int = 4,
+    steps: int = PROJECT_STEPS,
+    starts: int = PROJECT_STARTS,
     encoder: bool = True,
     train: bool = False,
-    encoder_steps: int = 1000,
+    encoder_steps: int = ENCODER_STEPS,
     video: bool = False,
     ema: bool | None = None,
     device: torch.device | str = "cpu",
@@ -289,7 +290,7 @@ class LatentEnd:
     target: torch.Tensor | None = None  # the image it was projected from, (C, S, S) in [-1, 1]
 
 
-def latent_ends(c: Checkpoint, G: Generator, which: str, refs: list[str | int | Path], *, flag: str, steps: int = 200,
+def latent_ends(c: Checkpoint, G: Generator, which: str, refs: list[str | int | Path], *, flag: str, steps: int = PROJECT_STEPS,
                 device: torch.device | str = "cpu") -> list[LatentEnd]:
     """Each reference as a z for G: a seed (an int), an image file (projected now, with this G's
     cached encoder when it has one) or a z file written by `dcgan project` for this same G."""

@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import SPLITS
-from ..core.defaults import MIN_CELL
+from ..core.defaults import HOLDOUT, MIN_CELL, NEIGHBOURS
 from ..core.errors import DcganError, UsageError
 from ..core.generation import generate, images_from_seeds
 from ..core.images import captioned_table
@@ -102,7 +102,7 @@ class SearchResult(Result):
     data: ImageData = field(repr=False)  # the searched split
     split: str
     memorization: dict[str, Any] | None  # generated vs unseen real nearest-training distances
-    k: int = 5
+    k: int = NEIGHBOURS
 
     def default_name(self) -> str:
         seeds = [q["seed"] for q in self.query_info if "seed" in q]
@@ -163,9 +163,9 @@ def nn_search(
     ckpt: Checkpoint | str | Path | None,
     queries: list[int] | list[Path] | torch.Tensor,
     *,
-    k: int = 5,
+    k: int = NEIGHBOURS,
     split: str = "train",
-    holdout: int = 256,
+    holdout: int = HOLDOUT,
     chunk_size: int | None = None,
     device: torch.device | str = "cpu",
     data: ImageData | None = None,

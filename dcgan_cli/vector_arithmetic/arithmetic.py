@@ -21,7 +21,7 @@ from ..attributes.bank import MAX_SAMPLES, MIN_SAMPLES, SampleBank, check_labels
 from ..attributes.expectations import CONFIDENT, attributes_of, judge, match_score
 from ..attributes.phrases import DIGIT_LABELLED, Term, parse_expression, phrase_constraints, term_wants, vocabulary
 from ..core.checkpoint import Checkpoint, as_checkpoint
-from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES
+from ..core.defaults import ATTRIBUTE_IMAGES, BANK_SAMPLES, VARIANTS
 from ..core.errors import UsageError
 from ..core.files import check_folder_path
 from ..core.generation import generate
@@ -156,7 +156,7 @@ def arithmetic(
     data: ImageData | None = None,
     samples: int = BANK_SAMPLES,
     attr_images: int = ATTRIBUTE_IMAGES,
-    variants: int = 8,
+    variants: int = VARIANTS,
     seed: int = 0,
     probe: bool = False,
     individual: Path | None = None,
