@@ -52,6 +52,14 @@ def _running(port, token, key) -> str:
     return state
 
 
+def _stopped_quietly(proc, out: str, state: str, tmp_path, banned: str) -> None:
+    """What every stop must show: the job was running at the Ctrl-C, the explorer said it stopped and exited 0
+    with no traceback (nor `banned`) in its output, and this session's folder is gone."""
+    assert state == "running", "the job ended before the Ctrl-C: the case was not tried"
+    assert proc.returncode == 0 and "Traceback" not in out and banned not in out and "stopped" in out, out
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
+
+
 @pytest.mark.slow
 def test_a_dropped_upload_and_a_ctrl_c_mid_job_are_quiet(concept_run, tmp_path):
     proc, port, token, first = _launch(concept_run, tmp_path)
@@ -66,10 +74,7 @@ def test_a_dropped_upload_and_a_ctrl_c_mid_job_are_quiet(concept_run, tmp_path):
         out, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    out = first + out
-    assert state == "running", "the job ended before the Ctrl-C: the case was not tried"
-    assert proc.returncode == 0 and "Traceback" not in out and "Exception" not in out and "stopped" in out, out
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
+    _stopped_quietly(proc, first + out, state, tmp_path, "Exception")
 
 
 @pytest.mark.slow
@@ -84,7 +89,4 @@ def test_two_ctrl_c_a_moment_apart_while_a_job_runs_stop_it_quietly(concept_run,
         out, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
-    out = first + out
-    assert state == "running", "the job ended before the Ctrl-C: the case was not tried"
-    assert proc.returncode == 0 and "Traceback" not in out and "Error" not in out and "stopped" in out, out
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith("dcgan-explore-")]
+    _stopped_quietly(proc, first + out, state, tmp_path, "Error")

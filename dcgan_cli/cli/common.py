@@ -77,7 +77,7 @@ def say_which_checkpoint(ckpt: Path | None) -> None:
     library's choice, made again there) or when the best is damaged and the newest serves instead."""
     from ..core.checkpoint import damaged_best, header_meta, run_best, run_checkpoints
     from ..core.runs import RunFolder
-    from ..evaluation.evaluate import metric_name
+    from ..evaluation import metric_name
     from .console import note
 
     if ckpt is None or not Path(ckpt).is_dir():

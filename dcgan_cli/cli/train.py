@@ -70,7 +70,7 @@ RUN_OPTIONS: list[tuple[str, str, object]] = [
 
 def _setting_option(f: dataclasses.Field) -> object:
     """A config field's flag: its type (its choices, when it has them), --name or --name/--no-name, panel and help."""
-    kind = get_type_hints(ModelConfig if f.name in ModelConfig.__dataclass_fields__ else TrainConfig)[f.name]
+    kind = HINTS[f.name]
     kind = next(a for a in get_args(kind) if a is not type(None)) if get_args(kind) else kind
     if f.metadata["choices"]:
         kind = Literal[f.metadata["choices"]]  # type: ignore[valid-type]
@@ -81,6 +81,7 @@ def _setting_option(f: dataclasses.Field) -> object:
 
 SETTINGS = [*flag_fields(ModelConfig), *flag_fields(TrainConfig)]
 MODEL_FLAGS = {f.name for f in flag_fields(ModelConfig)}
+HINTS = {**get_type_hints(ModelConfig), **get_type_hints(TrainConfig)}  # each field's type, read once (no shared names)
 
 
 def _signature() -> inspect.Signature:

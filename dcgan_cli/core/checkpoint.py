@@ -120,7 +120,6 @@ def export_model(c: Checkpoint, path: Path, *, ema: bool, provenance: dict[str, 
 # --- finding
 
 
-
 def header_meta(path: Path) -> dict[str, Any]:
     """The dcgan-cli metadata of a file, or {} when it has none that reads."""
     try:

@@ -28,7 +28,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..core.defaults import EXPLORE_HOST, EXPLORE_PORT, RADIUS
+from ..core.defaults import EXPLORE_HOST, EXPLORE_PORT, RADIUS, WALK_STEPS
 from ..core.errors import DcganError, UsageError
 from .jobs import Jobs
 from .session import MAX_UPLOAD, Explorer, TooLarge
@@ -181,7 +181,7 @@ class _Routes:
             return JSONResponse({"error": "export with POST /api/export (the page's Export files button)"}, status_code=405)
 
         def call():
-            return self.explorer.interpolate(q.get("ckpt"), q.get("a", ""), q.get("b", ""), _number(q, "steps", int, 9),
+            return self.explorer.interpolate(q.get("ckpt"), q.get("a", ""), q.get("b", ""), _number(q, "steps", int, WALK_STEPS),
                                              q.get("method") or None, _number(q, "trunc", float, 1.0), _ema(q))
         return await _answer(self.explorer, call)
 
@@ -189,8 +189,8 @@ class _Routes:
         """POST /api/export: the walk's files into RUN/interpolate/, as `dcgan interpolate` writes them."""
         try:
             p = await _body(request)
-            args = (_text(p, "ckpt", None), _text(p, "a"), _text(p, "b"), _whole(p, "steps", 9), _text(p, "method", None),
-                    _real(p, "trunc", 1.0), _ema(p))
+            args = (_text(p, "ckpt", None), _text(p, "a"), _text(p, "b"), _whole(p, "steps", WALK_STEPS),
+                    _text(p, "method", None), _real(p, "trunc", 1.0), _ema(p))
         except (TypeError, ValueError, OverflowError) as e:
             return JSONResponse({"error": f"a field of the request is not a number ({e})"}, status_code=400)
         except UsageError as e:

@@ -27,6 +27,8 @@ from ..core.seeds import MAX_SEED, Label
 from .answers import picture, png, public_answer
 
 MAX_UPLOAD = 20 * 2**20  # bytes in one upload; Pillow's bomb check guards the decoded size
+PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
+SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,6 @@ class Limits:
     upload_bytes: int = 128 * 2**20  # bytes uploaded in the session
 
 
-PICTURES = (".png", ".gif", ".jpg", ".jpeg", ".mp4")
-SERVED = (*PICTURES, ".json", ".jsonl", ".txt")
 class TooLarge(UsageError):
     """An upload over a cap: the server answers 413."""
 

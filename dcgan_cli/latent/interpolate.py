@@ -10,7 +10,7 @@ import torch
 
 from ..core.checkpoint import Checkpoint, as_checkpoint
 from ..core.configs import PATH_METHODS
-from ..core.defaults import WALK_STEPS
+from ..core.defaults import MOST_SEARCHED, WALK_STEPS
 from ..core.errors import UsageError
 from ..core.generation import check_truncation, generate, truncate
 from ..core.model import Generator, z_from_seeds
@@ -247,7 +247,6 @@ def _seeds_for_labels(c: Checkpoint, pairs: list[tuple], notes: list[str], **kw)
     (for the rows' names); a note per phrase. The two ends of a walk are two samples: from 'circle' to
     'large' starts at a circle that is not large and ends at a large shape that is not a circle where the
     samples hold such seeds, and a walk from a word to itself runs between two samples of it."""
-    from ..core.defaults import MOST_SEARCHED
     from .labelled import seeds_showing
 
     rows: dict[str, int] = {}
